@@ -1,0 +1,376 @@
+#!/usr/bin/env bash
+# Builds the offline toolchain from Go modules (the only source reachable here) into a cache outside the
+# work tree: see scripts/toolchain/lib.sh for where, and scripts/toolchain/README.md for what and why.
+#
+#   npm run toolchain            # or: bash scripts/toolchain.sh
+#   KDW_TOOLCHAIN_JOBS=1 ...     # items built at once (default 2)
+#   KDW_TOOLCHAIN_ONLY="etcd runc" ...   # build only these items
+#
+# One line per item: "[toolchain] <item> <version> built in Ns" / "... cached" / "... FAILED ...".
+# An item is skipped when its binaries exist and state/<item>.json records the same module@version.
+# A failed item keeps its log in logs/<item>.log; the script goes on with the others and exits 1 at the end.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/toolchain/lib.sh
+source "$here/toolchain/lib.sh"
+recipes="$here/toolchain"
+
+TC="$(kdw_toolchain_home)"
+BIN="$TC/bin" LOGS="$TC/logs" WORK="$TC/work" STATE="$TC/state"
+export PULUMI_HOME="$TC/pulumi-home"
+mkdir -p "$BIN" "$LOGS" "$WORK" "$STATE" "$PULUMI_HOME"
+rm -f "$STATE"/*.failed
+
+export GOFLAGS="-mod=mod -buildvcs=false"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+export CGO_ENABLED=0
+export PULUMI_SKIP_UPDATE_CHECK=true
+JOBS="${KDW_TOOLCHAIN_JOBS:-2}"
+
+# All pinned versions as shell variables: V_kubernetes, V_plugins_tls, ...
+eval "$(node -e '
+  const v = require(process.argv[1]);
+  const out = (k, x) => typeof x === "object"
+    ? Object.entries(x).forEach(([k2, y]) => out(k + "_" + k2, y))
+    : console.log("V_" + k + "=" + JSON.stringify(String(x)));
+  Object.entries(v).filter(([k]) => k !== "$comment").forEach(([k, x]) => out(k, x));
+' "$KDW_VERSIONS_FILE")"
+
+say() { echo "[toolchain] $*"; }
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers used inside an item's build function (which runs in its own scratch folder, output to its log)
+
+# wrapper NAME GOVERSION: an empty module in the current folder (the scratch folder of the item).
+wrapper() {
+  printf 'module kdw.local/toolchain/%s\n\ngo %s\n' "$1" "$2" > go.mod
+}
+
+# modfile MODULE@VERSION: path of that module's go.mod in the module cache (downloads it).
+modfile() {
+  go mod download -json "$1" | node -e '
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
+      const j = JSON.parse(s); if (j.Error) { console.error(j.Error); process.exit(1); } console.log(j.GoMod); });'
+}
+
+# moddir MODULE@VERSION: the unpacked module in the module cache.
+moddir() {
+  go mod download -json "$1" | node -e '
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
+      const j = JSON.parse(s); if (j.Error) { console.error(j.Error); process.exit(1); } console.log(j.Dir); });'
+}
+
+# modtime MODULE@VERSION: the commit time the proxy records, as 2026-01-02T03:04:05Z.
+modtime() {
+  go mod download -json "$1" | node -e '
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => console.log(JSON.parse(s).Time || ""));'
+}
+
+# copy_replaces GOMOD: repeat in ./go.mod the replace directives of GOMOD that point at another module
+# (a dependency's replaces are ignored by go, and local ones ("../sdk") cannot be followed).
+copy_replaces() {
+  go mod edit -json "$1" | node -e '
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
+      for (const r of JSON.parse(s).Replace || []) {
+        if (!r.New.Version) continue;
+        const old = r.Old.Path + (r.Old.Version ? "@" + r.Old.Version : "");
+        console.log(old + "=" + r.New.Path + "@" + r.New.Version);
+      }});' | while read -r rep; do go mod edit -replace "$rep"; done
+}
+
+# install_bins FILE...: move freshly built files into bin/.
+install_bins() {
+  local f
+  for f in "$@"; do
+    mv -f "$f" "$BIN/$(basename "$f")"
+  done
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Items. Each build_<item> runs in $WORK/<item> with output to logs/<item>.log and puts its binaries in bin/.
+
+build_pulumi() {
+  local v="$V_pulumi" pkgmod
+  pkgmod="$(modfile "github.com/pulumi/pulumi/pkg/v3@$v")"
+  wrapper pulumi "$(go mod edit -json "$pkgmod" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go))')"
+  go mod edit -require "github.com/pulumi/pulumi/pkg/v3@$v" -require "github.com/pulumi/pulumi/sdk/v3@$v"
+  copy_replaces "$pkgmod"
+  go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$v"
+  go build -trimpath -o out/pulumi \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  install_bins out/pulumi
+}
+
+# The Node.js language host. Pulumi's own (module github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3)
+# is not served by the module proxy here at any version we could name, so this builds the small host in
+# scripts/toolchain/pulumi-language-nodejs/ (ours) against the served sdk/v3 at the same version as the CLI.
+build_pulumi_language_nodejs() {
+  local v="$V_pulumi"
+  cp "$recipes"/pulumi-language-nodejs/*.go .
+  wrapper pulumi-language-nodejs 1.26.0
+  go mod edit -require "github.com/pulumi/pulumi/sdk/v3@$v"
+  copy_replaces "$(modfile "github.com/pulumi/pulumi/sdk/v3@$v")"
+  go mod tidy
+  go build -trimpath -o out/pulumi-language-nodejs -ldflags "-s -w -X main.version=$v" .
+  install_bins out/pulumi-language-nodejs
+}
+
+# Resource plugins: the provider module lives in a subfolder of its repository and release tags are at the
+# root, so the proxy can only serve it by the pseudo-version of the tagged commit. plugins.tsv maps each
+# pinned release to that module version; a pin with no row there cannot be built.
+plugin_row() { # NAME VERSION -> "module modversion cmd versionvar" or nothing
+  awk -v n="$1" -v v="$2" '$1 == n && $2 == v { print $3, $4, $5, $6 }' "$recipes/plugins.tsv"
+}
+
+build_plugin() {
+  local name="$1" v="$2" row mod modv cmd verv src
+  row="$(plugin_row "$name" "$v")"
+  if [ -z "$row" ]; then
+    echo "no Go module version is known for the $name plugin $v: the proxy serves this provider module only at the"
+    echo "versions in scripts/toolchain/plugins.tsv (the tag commit's pseudo-version answers 403 Forbidden)."
+    return 1
+  fi
+  read -r mod modv cmd verv <<< "$row"
+  # A scratch copy of the module: it is built as the main module, after its own generate step.
+  src="$(moddir "$mod@$modv")"
+  rm -rf src && cp -r "$src" src && chmod -R u+w src
+  cd src
+  # Local replaces (../sdk) point outside the module: use the required versions from the proxy instead.
+  go mod edit -json | node -e '
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
+      for (const r of JSON.parse(s).Replace || []) if (!r.New.Version) console.log(r.Old.Path); });' |
+    while read -r old; do go mod edit -dropreplace "$old"; done
+  if grep -q 'go:generate go run ./generate.go' "$cmd/main.go" 2>/dev/null; then
+    (cd "$cmd" && VERSION="${v#v}" go run ./generate.go)
+  fi
+  go build -trimpath -o "../out/pulumi-resource-$name" -ldflags "-s -w -X $verv=${v#v}" "./$cmd"
+  cd ..
+  install_bins "out/pulumi-resource-$name"
+}
+build_plugin_command() { build_plugin command "$V_plugins_command"; }
+build_plugin_tls() { build_plugin tls "$V_plugins_tls"; }
+build_plugin_kubernetes() { build_plugin kubernetes "$V_plugins_kubernetes"; }
+
+# docker-machine: versions.json names module@version.
+build_docker_machine() {
+  local mv="$V_dockerMachine" mod v
+  mod="${mv%@*}" v="${mv#*@}"
+  wrapper docker-machine "$(go mod edit -json "$(modfile "$mv")" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go||"1.22"))')"
+  go mod edit -require "$mv"
+  copy_replaces "$(modfile "$mv")"
+  go get "$mod/cmd/rancher-machine@$v"
+  go build -trimpath -o out/docker-machine \
+    -ldflags "-s -w -X $mod/version.Version=$v -X $mod/version.GitCommit=$mod@$v" "$mod/cmd/rancher-machine"
+  install_bins out/docker-machine
+}
+
+K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+build_kubernetes() {
+  local v="$V_kubernetes" k8smod staging minor date ld pkgs=() b p
+  k8smod="$(modfile "k8s.io/kubernetes@$v")"
+  minor="${v#v1.}" minor="${minor%%.*}"
+  staging="v0.${v#v1.}"
+  wrapper kubernetes "$(go mod edit -json "$k8smod" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go))')"
+  echo "godebug default=go1.$minor" >> go.mod
+  # k8s.io/kubernetes replaces its staging modules (required at v0.0.0) with ./staging/src/...: use the
+  # published staging modules of the same release instead (v1.37.2 -> v0.37.2).
+  go mod edit -json "$k8smod" | node -e '
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
+      const j = JSON.parse(s), req = new Set(j.Require.map((r) => r.Path));
+      for (const r of j.Replace || []) if (r.New.Path.startsWith("./staging/") && req.has(r.Old.Path)) console.log(r.Old.Path); });' |
+    while read -r m; do go mod edit -replace "$m=$m@$staging"; done
+  copy_replaces "$k8smod"
+  for b in $K8S_BINS; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  go get "${pkgs[@]/%/@$v}"
+  date="$(modtime "k8s.io/kubernetes@$v")"
+  ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+  mkdir -p out
+  go build -trimpath -ldflags "$ld" -o out/ "${pkgs[@]}"
+  for b in $K8S_BINS; do install_bins "out/$b"; done
+}
+
+# pause: the C program from the Kubernetes module (build/pause/linux/pause.c), built the way its Makefile does.
+build_pause() {
+  local v="$V_kubernetes" dir tag
+  dir="$(moddir "k8s.io/kubernetes@$v")/build/pause"
+  tag="$(sed -n 's/^TAG ?= *//p' "$dir/Makefile")"
+  echo "pause $tag from k8s.io/kubernetes@$v"
+  gcc -Os -Wall -Werror -static -DVERSION="v$tag-$v" -o out-pause "$dir/linux/pause.c"
+  mkdir -p out && mv out-pause out/pause && install_bins out/pause
+}
+
+# etcd: the server's main package is in the repository's root module, which the proxy does not serve at
+# 3.6.x; scripts/toolchain/etcd/main.go is the same one-line main over the served server/v3 module.
+build_etcd() {
+  local v="$V_etcd"
+  mkdir -p etcd && cp "$recipes/etcd/main.go" etcd/
+  wrapper etcd 1.26.0
+  go mod edit -require "go.etcd.io/etcd/server/v3@$v" -require "go.etcd.io/etcd/etcdctl/v3@$v"
+  go mod tidy
+  go get "go.etcd.io/etcd/etcdctl/v3@$v"
+  go build -trimpath -ldflags "-s -w" -o out/etcd ./etcd
+  go build -trimpath -ldflags "-s -w" -o out/etcdctl go.etcd.io/etcd/etcdctl/v3
+  install_bins out/etcd out/etcdctl
+}
+
+build_containerd() {
+  local v="$V_containerd" m=github.com/containerd/containerd/v2
+  wrapper containerd 1.26.0
+  go get "$m/cmd/containerd@$v" "$m/cmd/containerd-shim-runc-v2@$v" "$m/cmd/ctr@$v"
+  mkdir -p out
+  go build -trimpath -tags "no_btrfs netgo osusergo" -o out/ \
+    -ldflags "-s -w -X $m/version.Version=$v -X $m/version.Package=github.com/containerd/containerd" \
+    "$m/cmd/containerd" "$m/cmd/containerd-shim-runc-v2" "$m/cmd/ctr"
+  install_bins out/containerd out/containerd-shim-runc-v2 out/ctr
+}
+
+# runc needs cgo and libseccomp (static, so the binary runs on any host).
+build_runc() {
+  local v="$V_runc"
+  if [ ! -e /usr/lib/x86_64-linux-gnu/libseccomp.a ] && [ ! -e /usr/lib/aarch64-linux-gnu/libseccomp.a ]; then
+    echo "installing libseccomp-dev"
+    { apt-get install -y --no-install-recommends libseccomp-dev ||
+      { apt-get update && apt-get install -y --no-install-recommends libseccomp-dev; }; } >/dev/null
+  fi
+  wrapper runc 1.26.0
+  go get "github.com/opencontainers/runc@$v"
+  CGO_ENABLED=1 go build -trimpath -buildmode=pie -tags "seccomp netgo osusergo" -o out/runc \
+    -ldflags "-s -w -X main.version=${v#v} -linkmode external -extldflags -static-pie" github.com/opencontainers/runc
+  install_bins out/runc
+}
+
+CNI_BINS="bridge host-local loopback portmap"
+build_cni_plugins() {
+  local v="$V_cniPlugins" m=github.com/containernetworking/plugins
+  wrapper cni-plugins 1.26.0
+  go get "$m/plugins/main/bridge@$v"
+  mkdir -p out
+  go build -trimpath -o out/ -ldflags "-s -w -X $m/pkg/utils/buildversion.BuildVersion=$v" \
+    "$m/plugins/main/bridge" "$m/plugins/ipam/host-local" "$m/plugins/main/loopback" "$m/plugins/meta/portmap"
+  mkdir -p "$BIN/cni"
+  for b in $CNI_BINS; do mv -f "out/$b" "$BIN/cni/$b"; done
+}
+
+build_crictl() {
+  local v="$V_crictl"
+  wrapper crictl 1.26.0
+  go get "sigs.k8s.io/cri-tools/cmd/crictl@$v"
+  go build -trimpath -o out/crictl -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$v" \
+    sigs.k8s.io/cri-tools/cmd/crictl
+  install_bins out/crictl
+}
+
+build_coredns() {
+  local v="$V_coredns"
+  wrapper coredns 1.26.0
+  copy_replaces "$(modfile "github.com/coredns/coredns@$v")"
+  go get "github.com/coredns/coredns@$v"
+  go build -trimpath -o out/coredns -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$v" \
+    github.com/coredns/coredns
+  install_bins out/coredns
+}
+
+# ---------------------------------------------------------------------------------------------------
+# The runner
+
+# item NAME VERSION MODULE BIN...: build NAME (function build_NAME, dashes as underscores) unless cached.
+item() {
+  local name="$1" version="$2" module="$3"; shift 3
+  local bins=("$@") log="$LOGS/$name.log" state="$STATE/$name.json" start=$SECONDS b ok=1
+  for b in "${bins[@]}"; do [ -x "$BIN/$b" ] || ok=0; done
+  if [ "$ok" = 1 ] && [ -f "$state" ] &&
+     node -e 'const s=require(process.argv[1]); process.exit(s.version===process.argv[2] && s.module===process.argv[3] ? 0 : 1)' \
+       "$state" "$version" "$module"; then
+    say "$name $version cached"
+    return 0
+  fi
+  rm -f "$state"
+  rm -rf "${WORK:?}/$name" && mkdir -p "$WORK/$name"
+  # A background subshell, so that errexit holds inside the build function (it would not in an if).
+  local rc=0
+  (cd "$WORK/$name" && set -euo pipefail && "build_${name//-/_}") > "$log" 2>&1 &
+  wait $! || rc=$?
+  if [ "$rc" = 0 ]; then
+    node -e '
+      const fs = require("fs"), crypto = require("crypto"), path = require("path");
+      const [state, bin, name, version, module, ...bins] = process.argv.slice(1);
+      const artifacts = bins.map((b) => {
+        const data = fs.readFileSync(path.join(bin, b));
+        return { name: b, version, module, sha256: crypto.createHash("sha256").update(data).digest("hex"), size: data.length };
+      });
+      fs.writeFileSync(state, JSON.stringify({ item: name, version, module, artifacts }, null, 2) + "\n");
+    ' "$state" "$BIN" "$name" "$version" "$module" "${bins[@]}"
+    say "$name $version built in $((SECONDS - start))s"
+  else
+    say "$name $version FAILED after $((SECONDS - start))s (log: $log); its last lines:"
+    tail -n 15 "$log" | sed 's/^/    /'
+    touch "$STATE/$name.failed"
+    return 1
+  fi
+}
+
+# Run items in the background, at most $JOBS at once.
+spawn() {
+  if [ -n "${KDW_TOOLCHAIN_ONLY:-}" ] && [[ " $KDW_TOOLCHAIN_ONLY " != *" $1 "* ]]; then return 0; fi
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  item "$@" &
+}
+
+say "building into $TC ($JOBS at a time; $(go env GOVERSION), GOTOOLCHAIN=$GOTOOLCHAIN)"
+total_start=$SECONDS
+
+# Longest first. Kubernetes' six binaries share one build (and its link steps need several GiB each).
+# shellcheck disable=SC2086
+spawn kubernetes "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" $K8S_BINS
+spawn pulumi "$V_pulumi" "github.com/pulumi/pulumi/pkg/v3@$V_pulumi" pulumi
+spawn plugin-kubernetes "$V_plugins_kubernetes" "$(plugin_row kubernetes "$V_plugins_kubernetes" | awk '{print $1 "@" $2}')" pulumi-resource-kubernetes
+spawn plugin-tls "$V_plugins_tls" "$(plugin_row tls "$V_plugins_tls" | awk '{print $1 "@" $2}')" pulumi-resource-tls
+spawn plugin-command "$V_plugins_command" "$(plugin_row command "$V_plugins_command" | awk '{print $1 "@" $2}')" pulumi-resource-command
+spawn containerd "$V_containerd" "github.com/containerd/containerd/v2@$V_containerd" containerd containerd-shim-runc-v2 ctr
+spawn coredns "$V_coredns" "github.com/coredns/coredns@$V_coredns" coredns
+spawn etcd "$V_etcd" "go.etcd.io/etcd/server/v3@$V_etcd" etcd etcdctl
+spawn docker-machine "${V_dockerMachine#*@}" "$V_dockerMachine" docker-machine
+spawn pulumi-language-nodejs "$V_pulumi" "github.com/pulumi/pulumi/sdk/v3@$V_pulumi" pulumi-language-nodejs
+spawn crictl "$V_crictl" "sigs.k8s.io/cri-tools@$V_crictl" crictl
+spawn runc "$V_runc" "github.com/opencontainers/runc@$V_runc" runc
+spawn cni-plugins "$V_cniPlugins" "github.com/containernetworking/plugins@$V_cniPlugins" \
+  cni/bridge cni/host-local cni/loopback cni/portmap
+spawn pause "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" pause
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || true; done
+
+# Install the resource plugins that were built into the plugin home, unless already there at that version.
+for name in command tls kubernetes; do
+  var="V_plugins_$name"; v="${!var}"
+  [ -x "$BIN/pulumi" ] && [ -x "$BIN/pulumi-resource-$name" ] || continue
+  if [ -x "$PULUMI_HOME/plugins/resource-$name-$v/pulumi-resource-$name" ]; then continue; fi
+  if ! "$BIN/pulumi" plugin install resource "$name" "${v#v}" --file "$BIN/pulumi-resource-$name" \
+       > "$LOGS/plugin-install-$name.log" 2>&1; then
+    say "installing plugin $name $v FAILED (log: $LOGS/plugin-install-$name.log)"
+    tail -n 5 "$LOGS/plugin-install-$name.log" | sed 's/^/    /'
+    touch "$STATE/plugin-install-$name.failed"
+  else
+    say "plugin $name $v installed into $PULUMI_HOME"
+  fi
+done
+
+# manifest.json: every artifact of every item built so far.
+node -e '
+  const fs = require("fs"), path = require("path");
+  const dir = process.argv[1];
+  const items = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")));
+  const manifest = { key: path.basename(path.dirname(dir)), artifacts: items.flatMap((i) => i.artifacts) };
+  fs.writeFileSync(path.join(path.dirname(dir), "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+' "$STATE"
+
+failed="$(cd "$STATE" && ls -- *.failed 2>/dev/null | sed 's/\.failed$//' | tr '\n' ' ' || true)"
+if [ -n "$failed" ]; then
+  say "done in $((SECONDS - total_start))s; FAILED: $failed"
+  exit 1
+fi
+say "done in $((SECONDS - total_start))s; source scripts/env.sh to use it"
