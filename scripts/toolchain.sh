@@ -173,7 +173,7 @@ build_kubernetes() {
   minor="${v#v1.}" minor="${minor%%.*}"
   staging="v0.${v#v1.}"
   wrapper kubernetes "$(go mod edit -json "$k8smod" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go))')"
-  echo "godebug default=go1.$minor" >> go.mod
+  grep '^godebug ' "$k8smod" >> go.mod || true
   # k8s.io/kubernetes replaces its staging modules (required at v0.0.0) with ./staging/src/...: use the
   # published staging modules of the same release instead (v1.37.2 -> v0.37.2).
   go mod edit -json "$k8smod" | node -e '

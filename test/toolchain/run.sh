@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Smoke test of the offline toolchain (build it first: npm run toolchain).
+#
+#   bash test/toolchain/run.sh
+#
+# One line per check ("ok - …" / "not ok - …: why"), then "N passed, N failed"; exits 1 if any failed.
+# The Pulumi part runs a throwaway TypeScript stack in a temporary folder with a file backend; nothing in it
+# reaches the network (the Kubernetes provider points at 127.0.0.1:1 and is only previewed).
+set -uo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=scripts/env.sh
+source "$repo/scripts/env.sh"
+here="$repo/test/toolchain"
+
+passed=0 failed=0
+pass() { echo "ok - $1"; passed=$((passed + 1)); }
+fail() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
+
+# V NAME: a pinned version from versions.json (plugins.tls etc.).
+V() { node -p "require('$KDW_VERSIONS_FILE').$1"; }
+
+# expect NAME WANTED COMMAND...: the command succeeds and its output contains WANTED.
+expect() {
+  local name="$1" want="$2" out; shift 2
+  if ! out="$("$@" 2>&1)"; then
+    fail "$name" "'$*' failed: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+  elif [[ "$out" != *"$want"* ]]; then
+    fail "$name" "'$*' printed '$(echo "$out" | head -n 2 | tr '\n' ' ')', wanted '$want'"
+  else
+    pass "$name"
+  fi
+}
+
+k8s="$(V kubernetes)"
+expect "pulumi version is $(V pulumi)" "$(V pulumi)" pulumi version
+expect "pulumi-language-nodejs version is $(V pulumi)" "$(V pulumi)" pulumi-language-nodejs -version
+plugins_json="$(pulumi plugin ls --json 2>/dev/null || echo '[]')"
+for p in command tls kubernetes; do
+  want="$(V "plugins.$p")"
+  if node -e '
+      const list = JSON.parse(process.argv[1]);
+      process.exit(list.some((p) => p.name === process.argv[2] && p.kind === "resource" &&
+        "v" + String(p.version).replace(/^v/, "") === process.argv[3]) ? 0 : 1);' \
+      "$plugins_json" "$p" "$want"; then
+    pass "plugin $p $want is installed"
+  else
+    fail "plugin $p $want is installed" "pulumi plugin ls --json has no resource $p $want"
+  fi
+done
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  expect "$b --version is $k8s" "Kubernetes $k8s" "$b" --version
+done
+expect "kubectl client is $k8s" "gitVersion:\"$k8s\"" kubectl version --client --output=yaml
+expect "etcd --version is $(V etcd)" "etcd Version: $(V etcd | sed 's/^v//')" etcd --version
+expect "etcdctl version is $(V etcd)" "etcdctl version: $(V etcd | sed 's/^v//')" etcdctl version
+expect "containerd --version is $(V containerd)" " $(V containerd) " containerd --version
+expect "containerd-shim-runc-v2 -v is $(V containerd)" "$(V containerd)" containerd-shim-runc-v2 -v
+expect "runc --version is $(V runc)" "runc version $(V runc | sed 's/^v//')" runc --version
+dm="$(V dockerMachine)"
+expect "docker-machine version is ${dm#*@}" "${dm#*@}" docker-machine version
+expect "docker-machine has the generic driver" "generic-ip-address" docker-machine create --driver generic --help
+expect "docker-machine has the virtualbox driver" "virtualbox-memory" docker-machine create --driver virtualbox --help
+expect "crictl --version is $(V crictl)" "$(V crictl)" crictl --version
+expect "coredns -version is $(V coredns)" "CoreDNS-$(V coredns | sed 's/^v//')" coredns -version
+for c in bridge host-local loopback portmap; do
+  expect "CNI $c is $(V cniPlugins)" "$(V cniPlugins)" "$KDW_TOOLCHAIN_HOME/bin/cni/$c"
+done
+expect "pause -v is built from Kubernetes $k8s" "$k8s" pause -v
+
+if node -e '
+    const fs = require("fs"), crypto = require("crypto"), path = require("path");
+    const home = process.argv[1], m = JSON.parse(fs.readFileSync(path.join(home, "manifest.json"), "utf8"));
+    const bad = m.artifacts.filter((a) => !a.sha256 || !a.version || !a.module ||
+      crypto.createHash("sha256").update(fs.readFileSync(path.join(home, "bin", a.name))).digest("hex") !== a.sha256);
+    if (bad.length || m.artifacts.length < 20) { console.log(bad.map((a) => a.name).join(" ") || m.artifacts.length); process.exit(1); }
+  ' "$KDW_TOOLCHAIN_HOME" > /tmp/kdw-manifest-check.$$ 2>&1; then
+  pass "manifest.json records every artifact with its sha256"
+else
+  fail "manifest.json records every artifact with its sha256" "$(cat /tmp/kdw-manifest-check.$$)"
+fi
+rm -f /tmp/kdw-manifest-check.$$
+
+# ---- Pulumi: a throwaway stack, file backend in the temp folder, no network.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp "$here/stack/Pulumi.yaml" "$here/stack/tsconfig.json" "$work/"
+# Kept as index.ts.in so that the project's own tsc (which compiles test/**/*.ts) leaves it alone.
+cp "$here/stack/index.ts.in" "$work/index.ts"
+ln -s "$repo/node_modules" "$work/node_modules"
+mkdir -p "$work/state"
+export PULUMI_BACKEND_URL="file://$work/state"
+export PULUMI_CONFIG_PASSPHRASE="toolchain-smoke-test"
+run_pulumi() { # NAME PULUMI-ARGS...: run pulumi in the stack folder, log to the temp folder
+  local name="$1"; shift
+  if (cd "$work" && pulumi "$@" --non-interactive) > "$work/$name.log" 2>&1; then
+    pass "pulumi $name"
+  else
+    fail "pulumi $name" "$(grep -iE 'error|failed' "$work/$name.log" | head -n 3 | tr '\n' ' ')"
+  fi
+}
+run_pulumi "stack init" stack init smoke
+(cd "$work" && pulumi config set parts kubernetes --non-interactive) > /dev/null 2>&1
+run_pulumi "preview (kubernetes provider and ConfigMap, unreachable cluster)" preview
+(cd "$work" && pulumi config set parts command,tls --non-interactive) > /dev/null 2>&1
+run_pulumi "preview (local.Command, tls.PrivateKey)" preview
+run_pulumi "up (local.Command, tls.PrivateKey)" up --yes --skip-preview
+if (cd "$work" && pulumi stack output echoed --non-interactive 2>/dev/null) | grep -q "hello from the toolchain"; then
+  pass "the Command's stdout is a stack output"
+else
+  fail "the Command's stdout is a stack output" "stack output echoed is not 'hello from the toolchain'"
+fi
+run_pulumi "destroy" destroy --yes --skip-preview
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
