@@ -1,0 +1,440 @@
+// Cluster configuration: the raw values from Pulumi config, their validation, and the address plan derived from them.
+// Everything here is pure so that every rule is unit-tested without a Pulumi engine.
+import * as versions from "../versions.json";
+import { contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, subnet, subnetCount, Cidr } from "./net";
+
+/** The project name; it namespaces every config key (`kube-dumb-way:workers`). */
+export const PROJECT = "kube-dumb-way";
+
+export type HostProfileSetting = "auto" | "systemd" | "boot2docker";
+export const HOST_PROFILES: readonly HostProfileSetting[] = ["auto", "systemd", "boot2docker"];
+
+export interface GenericHost {
+    address: string;
+    sshUser: string;
+    sshKeyPath: string;
+    sshPort?: number;
+}
+
+/** Config as read from the stack: every key optional, types not yet trusted. */
+export interface RawConfig {
+    controllers?: unknown;
+    workers?: unknown;
+    namePrefix?: unknown;
+    machineDriver?: unknown;
+    machineMemory?: unknown;
+    machineCpus?: unknown;
+    machineDiskSize?: unknown;
+    machineDriverFlags?: unknown;
+    machineStoragePath?: unknown;
+    genericHosts?: unknown;
+    hostProfile?: unknown;
+    kubernetesVersion?: unknown;
+    etcdVersion?: unknown;
+    containerdVersion?: unknown;
+    runcVersion?: unknown;
+    cniPluginsVersion?: unknown;
+    crictlVersion?: unknown;
+    corednsVersion?: unknown;
+    clusterCidr?: unknown;
+    serviceCidr?: unknown;
+    clusterDns?: unknown;
+    clusterDomain?: unknown;
+    apiServerPort?: unknown;
+    apiServerEndpoint?: unknown;
+    binarySource?: unknown;
+    binaryChecksums?: unknown;
+    imageRepository?: unknown;
+    certValidityHours?: unknown;
+}
+
+export type NodeRole = "controller" | "worker";
+
+export interface NodePlan {
+    name: string;
+    role: NodeRole;
+    index: number;
+    /** Only workers have a pod range. */
+    podCidr?: string;
+    /** With the generic driver, the existing machine this node is made from. */
+    generic?: GenericHost;
+}
+
+export interface Versions {
+    kubernetes: string;
+    etcd: string;
+    containerd: string;
+    runc: string;
+    cniPlugins: string;
+    crictl: string;
+    coredns: string;
+}
+
+export interface ClusterConfig {
+    clusterName: string;
+    namePrefix: string;
+    machine: {
+        driver: string;
+        memoryMb: number;
+        cpus: number;
+        diskMb: number;
+        driverFlags: string[];
+        storagePath?: string;
+    };
+    hostProfile: HostProfileSetting;
+    versions: Versions;
+    clusterCidr: string;
+    serviceCidr: string;
+    clusterDns: string;
+    clusterDomain: string;
+    apiServerPort: number;
+    /** Extra name or address clients use for the API (a VIP or DNS name); controller-0 when unset. */
+    apiServerEndpoint?: string;
+    /** The first service IP, which the `kubernetes` service takes. */
+    kubernetesServiceIp: string;
+    binarySource: BinarySource;
+    imageRepository: string;
+    certValidityHours: number;
+    controllers: NodePlan[];
+    workers: NodePlan[];
+}
+
+export type BinarySource =
+    | { kind: "folder"; path: string; checksums: Record<string, string> }
+    | { kind: "url"; baseUrl: string; checksums: Record<string, string> };
+
+/** Every binary the hosts need; the controllers run images, so these all go to workers. */
+export const WORKER_BINARIES = [
+    "kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "runc", "crictl",
+    "bridge", "host-local", "loopback", "portmap", "kdw-apiserver-lb",
+] as const;
+
+/** Machine sizing flags per docker-machine driver; other drivers take their sizes through machineDriverFlags. */
+export const DRIVER_SIZE_FLAGS: Record<string, { memory: string; cpus: string; disk: string } | undefined> = {
+    virtualbox: { memory: "--virtualbox-memory", cpus: "--virtualbox-cpu-count", disk: "--virtualbox-disk-size" },
+    kvm: { memory: "--kvm-memory", cpus: "--kvm-cpu-count", disk: "--kvm-disk-size" },
+    hyperv: { memory: "--hyperv-memory", cpus: "--hyperv-cpu-count", disk: "--hyperv-disk-size" },
+};
+
+/** docker-machine create flags that belong to no driver. */
+const ENGINE_FLAG = /^--(engine-[a-z-]+|tls-san)(=.*)?$/;
+
+const VERSION = /^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+const DNS_LABEL = /^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/;
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+export const DEFAULTS = {
+    controllers: 3,
+    workers: 3,
+    namePrefix: "kdw",
+    machineDriver: "virtualbox",
+    machineMemory: 2048,
+    machineCpus: 1,
+    machineDiskSize: 20000,
+    hostProfile: "auto" as HostProfileSetting,
+    clusterCidr: "10.200.0.0/16",
+    serviceCidr: "10.32.0.0/24",
+    clusterDns: "10.32.0.10",
+    clusterDomain: "cluster.local",
+    apiServerPort: 6443,
+    imageRepository: "registry.k8s.io",
+    certValidityHours: 8760,
+};
+
+export const PINNED_VERSIONS: Versions = {
+    kubernetes: versions.kubernetes,
+    etcd: versions.etcd,
+    containerd: versions.containerd,
+    runc: versions.runc,
+    cniPlugins: versions.cniPlugins,
+    crictl: versions.crictl,
+    coredns: versions.coredns,
+};
+
+/** Raised with every problem found, one sentence each, so a user fixes them all in one go. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`Invalid configuration (nothing was created):\n${problems.map(p => `  - ${p}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+export interface ValidationContext {
+    /** Whether a local path exists; injected so validation stays pure under test. */
+    fileExists(path: string): boolean;
+    /** Where `binarySource` falls back to when unset: the toolchain's folder, from KDW_BINARY_DIR. */
+    defaultBinaryDir?: string;
+}
+
+export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterConfig {
+    const problems: string[] = [];
+    const key = (name: string) => `${PROJECT}:${name}`;
+    const fail = (name: string, reason: string) => problems.push(`${key(name)} ${reason}`);
+
+    const integer = (name: keyof RawConfig, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+        const value = raw[name] ?? fallback;
+        if (typeof value !== "number" || !Number.isInteger(value)) {
+            fail(name, `must be a whole number, got ${JSON.stringify(value)}.`);
+            return fallback;
+        }
+        if (value < min || value > max) {
+            fail(name, max === Number.MAX_SAFE_INTEGER
+                ? `must be at least ${min}, got ${value}.`
+                : `must be between ${min} and ${max}, got ${value}.`);
+        }
+        return value;
+    };
+    const text = (name: keyof RawConfig, fallback: string): string => {
+        const value = raw[name] ?? fallback;
+        if (typeof value !== "string") {
+            fail(name, `must be a string, got ${JSON.stringify(value)}.`);
+            return fallback;
+        }
+        return value;
+    };
+    const cidr = (name: keyof RawConfig, fallback: string): Cidr | undefined => {
+        try {
+            return parseCidr(text(name, fallback));
+        } catch (err) {
+            fail(name, `is not valid: ${(err as Error).message}.`);
+            return undefined;
+        }
+    };
+    const version = (name: keyof RawConfig, fallback: string, major: number, minMinor = 0): string => {
+        const value = text(name, fallback);
+        if (!VERSION.test(value)) {
+            fail(name, `must be a release version like ${fallback}, got "${value}".`);
+            return value;
+        }
+        const [maj, min] = value.slice(1).split(".").map(Number);
+        if (maj !== major || min < minMinor) {
+            fail(name, `must be v${major}.${minMinor}.0 or a later v${major}.x release, got "${value}".`);
+        }
+        return value;
+    };
+
+    const controllerCount = integer("controllers", DEFAULTS.controllers, 1);
+    if (controllerCount > 0 && controllerCount % 2 === 0) {
+        fail("controllers", `must be odd so that etcd keeps a majority when one controller is lost, got ${controllerCount}.`);
+    }
+    const workerCount = integer("workers", DEFAULTS.workers, 1);
+
+    const namePrefix = text("namePrefix", DEFAULTS.namePrefix);
+    if (!DNS_LABEL.test(namePrefix)) {
+        fail("namePrefix", `must be a lowercase DNS label of at most 30 characters (letters, digits, '-'), got "${namePrefix}".`);
+    }
+
+    const driver = text("machineDriver", DEFAULTS.machineDriver);
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(driver)) {
+        fail("machineDriver", `must be a docker-machine driver name such as virtualbox or generic, got "${driver}".`);
+    }
+    const driverFlags = stringArray(raw.machineDriverFlags, "machineDriverFlags", fail);
+    for (const flag of driverFlags) {
+        const name = flag.split("=")[0];
+        if (!name.startsWith(`--${driver}-`) && !ENGINE_FLAG.test(flag)) {
+            fail("machineDriverFlags", `has "${name}", which is not an option of the ${driver} driver (its options start with --${driver}-).`);
+        }
+    }
+    const storagePath = text("machineStoragePath", "");
+
+    const hostProfile = text("hostProfile", DEFAULTS.hostProfile) as HostProfileSetting;
+    if (!HOST_PROFILES.includes(hostProfile)) {
+        fail("hostProfile", `must be one of ${HOST_PROFILES.join(", ")}, got "${hostProfile}".`);
+    }
+
+    const genericHosts = parseGenericHosts(raw.genericHosts, fail, ctx);
+    if (driver === "generic" && genericHosts.length < controllerCount + workerCount) {
+        fail("genericHosts", `lists ${genericHosts.length} host(s) but the generic driver needs one per node: ` +
+            `${controllerCount} controllers + ${workerCount} workers = ${controllerCount + workerCount}.`);
+    }
+    if (driver !== "generic" && genericHosts.length > 0) {
+        fail("genericHosts", `is only used with machineDriver "generic", but the driver is "${driver}".`);
+    }
+
+    const resolvedVersions: Versions = {
+        kubernetes: version("kubernetesVersion", PINNED_VERSIONS.kubernetes, 1, 32),
+        etcd: version("etcdVersion", PINNED_VERSIONS.etcd, 3, 5),
+        containerd: version("containerdVersion", PINNED_VERSIONS.containerd, 2),
+        runc: version("runcVersion", PINNED_VERSIONS.runc, 1),
+        cniPlugins: version("cniPluginsVersion", PINNED_VERSIONS.cniPlugins, 1),
+        crictl: version("crictlVersion", PINNED_VERSIONS.crictl, 1),
+        coredns: version("corednsVersion", PINNED_VERSIONS.coredns, 1),
+    };
+
+    const clusterCidr = cidr("clusterCidr", DEFAULTS.clusterCidr);
+    const serviceCidr = cidr("serviceCidr", DEFAULTS.serviceCidr);
+    if (clusterCidr) {
+        const available = subnetCount(clusterCidr, 24);
+        if (clusterCidr.prefix > 24) {
+            fail("clusterCidr", `must be /24 or wider to hold one /24 pod range per worker, got ${formatCidr(clusterCidr)}.`);
+        } else if (workerCount > available) {
+            fail("workers", `is ${workerCount}, but clusterCidr ${formatCidr(clusterCidr)} holds only ${available} /24 pod ranges (one per worker).`);
+        }
+    }
+    if (serviceCidr && serviceCidr.prefix > 28) {
+        fail("serviceCidr", `must be /28 or wider, got ${formatCidr(serviceCidr)}.`);
+    }
+    if (clusterCidr && serviceCidr && overlaps(clusterCidr, serviceCidr)) {
+        fail("serviceCidr", `${formatCidr(serviceCidr)} overlaps clusterCidr ${formatCidr(clusterCidr)}; pod and service addresses must not collide.`);
+    }
+    const clusterDns = text("clusterDns", DEFAULTS.clusterDns);
+    if (!isIpv4(clusterDns)) {
+        fail("clusterDns", `must be an IPv4 address, got "${clusterDns}".`);
+    } else if (serviceCidr) {
+        if (!contains(serviceCidr, clusterDns)) {
+            fail("clusterDns", `${clusterDns} is outside serviceCidr ${formatCidr(serviceCidr)}; the DNS service takes its IP from that range.`);
+        } else if ([hostAddress(serviceCidr, 0), hostAddress(serviceCidr, 1)].includes(clusterDns)) {
+            fail("clusterDns", `${clusterDns} is the network address or the kubernetes service IP of ${formatCidr(serviceCidr)}; pick another address in the range.`);
+        }
+    }
+    const clusterDomain = text("clusterDomain", DEFAULTS.clusterDomain);
+    if (!DNS_NAME.test(clusterDomain)) {
+        fail("clusterDomain", `must be a lowercase DNS name like cluster.local, got "${clusterDomain}".`);
+    }
+    const apiServerPort = integer("apiServerPort", DEFAULTS.apiServerPort, 1, 65535);
+    const apiServerEndpoint = text("apiServerEndpoint", "");
+    if (apiServerEndpoint && !isIpv4(apiServerEndpoint) && !DNS_NAME.test(apiServerEndpoint)) {
+        fail("apiServerEndpoint", `must be an IPv4 address or a DNS name (no scheme or port), got "${apiServerEndpoint}".`);
+    }
+
+    const binarySource = parseBinarySource(raw, fail, ctx);
+
+    const imageRepository = text("imageRepository", DEFAULTS.imageRepository);
+    if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(imageRepository)) {
+        fail("imageRepository", `must be a registry host with an optional path and no trailing slash, like registry.k8s.io, got "${imageRepository}".`);
+    }
+    const certValidityHours = integer("certValidityHours", DEFAULTS.certValidityHours, 24);
+
+    const memoryMb = integer("machineMemory", DEFAULTS.machineMemory, 512);
+    const cpus = integer("machineCpus", DEFAULTS.machineCpus, 1);
+    const diskMb = integer("machineDiskSize", DEFAULTS.machineDiskSize, 4096);
+
+    if (problems.length > 0) {
+        throw new ConfigError(problems);
+    }
+
+    const pods = clusterCidr!;
+    const nodes = (role: NodeRole, count: number, offset: number): NodePlan[] =>
+        Array.from({ length: count }, (_, index) => ({
+            name: `${namePrefix}-${role}-${index}`,
+            role,
+            index,
+            ...(role === "worker" ? { podCidr: subnet(pods, 24, index) } : {}),
+            ...(driver === "generic" ? { generic: genericHosts[offset + index] } : {}),
+        }));
+
+    return {
+        clusterName: namePrefix === DEFAULTS.namePrefix ? PROJECT : `${PROJECT}-${namePrefix}`,
+        namePrefix,
+        machine: { driver, memoryMb, cpus, diskMb, driverFlags, storagePath: storagePath || undefined },
+        hostProfile,
+        versions: resolvedVersions,
+        clusterCidr: formatCidr(pods),
+        serviceCidr: formatCidr(serviceCidr!),
+        clusterDns,
+        clusterDomain,
+        apiServerPort,
+        apiServerEndpoint: apiServerEndpoint || undefined,
+        kubernetesServiceIp: hostAddress(serviceCidr!, 1),
+        binarySource: binarySource!,
+        imageRepository,
+        certValidityHours,
+        controllers: nodes("controller", controllerCount, 0),
+        workers: nodes("worker", workerCount, controllerCount),
+    };
+}
+
+type Fail = (name: string, reason: string) => void;
+
+function stringArray(value: unknown, name: string, fail: Fail): string[] {
+    if (value === undefined) {
+        return [];
+    }
+    if (!Array.isArray(value) || value.some(v => typeof v !== "string")) {
+        fail(name, `must be a list of strings, got ${JSON.stringify(value)}.`);
+        return [];
+    }
+    return value as string[];
+}
+
+function parseGenericHosts(value: unknown, fail: Fail, ctx: ValidationContext): GenericHost[] {
+    if (value === undefined) {
+        return [];
+    }
+    if (!Array.isArray(value)) {
+        fail("genericHosts", `must be a list of {address, sshUser, sshKeyPath}, got ${JSON.stringify(value)}.`);
+        return [];
+    }
+    const seen = new Set<string>();
+    return value.map((entry, i): GenericHost => {
+        const at = `genericHosts[${i}]`;
+        const host = (entry ?? {}) as Record<string, unknown>;
+        const address = typeof host.address === "string" ? host.address : "";
+        const sshUser = typeof host.sshUser === "string" ? host.sshUser : "";
+        const sshKeyPath = typeof host.sshKeyPath === "string" ? host.sshKeyPath : "";
+        if (!isIpv4(address) && !DNS_NAME.test(address)) {
+            fail(`${at}.address`, `must be an IPv4 address or a DNS name, got ${JSON.stringify(host.address)}.`);
+        } else if (seen.has(address)) {
+            fail(`${at}.address`, `${address} is listed twice; every node needs its own machine.`);
+        }
+        seen.add(address);
+        if (!sshUser) {
+            fail(`${at}.sshUser`, "must name the SSH user docker-machine logs in as.");
+        }
+        if (!sshKeyPath) {
+            fail(`${at}.sshKeyPath`, "must be the path of that user's SSH private key.");
+        } else if (!ctx.fileExists(sshKeyPath)) {
+            fail(`${at}.sshKeyPath`, `${sshKeyPath} does not exist.`);
+        }
+        const sshPort = host.sshPort === undefined ? undefined : Number(host.sshPort);
+        if (sshPort !== undefined && !(Number.isInteger(sshPort) && sshPort > 0 && sshPort < 65536)) {
+            fail(`${at}.sshPort`, `must be a port number, got ${JSON.stringify(host.sshPort)}.`);
+        }
+        return { address, sshUser, sshKeyPath, ...(sshPort ? { sshPort } : {}) };
+    });
+}
+
+function parseBinarySource(raw: RawConfig, fail: Fail, ctx: ValidationContext): BinarySource | undefined {
+    const checksumsValue = raw.binaryChecksums ?? {};
+    const checksums: Record<string, string> = {};
+    if (typeof checksumsValue !== "object" || checksumsValue === null || Array.isArray(checksumsValue)) {
+        fail("binaryChecksums", `must map binary names to sha256 digests, got ${JSON.stringify(checksumsValue)}.`);
+    } else {
+        for (const [name, digest] of Object.entries(checksumsValue)) {
+            if (!(WORKER_BINARIES as readonly string[]).includes(name)) {
+                fail("binaryChecksums", `names "${name}", which is not a binary the hosts need (${WORKER_BINARIES.join(", ")}).`);
+            } else if (typeof digest !== "string" || !SHA256.test(digest)) {
+                fail("binaryChecksums", `has ${JSON.stringify(digest)} for ${name}, which is not a lowercase hex sha256 digest.`);
+            } else {
+                checksums[name] = digest;
+            }
+        }
+    }
+    const configured = raw.binarySource;
+    if (configured !== undefined && typeof configured !== "string") {
+        fail("binarySource", `must be a URL or a folder path, got ${JSON.stringify(configured)}.`);
+        return undefined;
+    }
+    const source = configured || ctx.defaultBinaryDir || "";
+    if (!source) {
+        fail("binarySource", "is not set: set it to a folder or an http(s) URL that holds the worker binaries, " +
+            "or run `npm run toolchain` and `source scripts/env.sh`, which sets KDW_BINARY_DIR.");
+        return undefined;
+    }
+    if (/^https?:\/\//.test(source)) {
+        const missing = WORKER_BINARIES.filter(name => !checksums[name]);
+        if (missing.length > 0) {
+            fail("binaryChecksums", `must pin a sha256 for every binary downloaded from ${source}; missing: ${missing.join(", ")}.`);
+        }
+        return { kind: "url", baseUrl: source.replace(/\/+$/, ""), checksums };
+    }
+    if (/^[a-z]+:\/\//.test(source)) {
+        fail("binarySource", `must be an http(s) URL or a local folder, got "${source}".`);
+        return undefined;
+    }
+    if (!ctx.fileExists(source)) {
+        fail("binarySource", `is the folder ${source}, which does not exist.`);
+    }
+    return { kind: "folder", path: source, checksums };
+}

@@ -1,0 +1,90 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CertAuthority, IssuedCert } from "./certAuthority";
+import { ClusterConfig } from "./config";
+import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "./flags";
+import { kubeconfig } from "./kubeconfig";
+import { MachineHost } from "./machineHost";
+import { controllerManagerCert, schedulerCert } from "./pki";
+import { asset, hostStep, render } from "./remote";
+
+/** Certificates every controller shares; issued once so that adding nothing re-issues nothing. */
+export interface ControlPlaneCerts {
+    apiserver: IssuedCert;
+    apiserverKubeletClient: IssuedCert;
+    apiserverEtcdClient: IssuedCert;
+    serviceAccount: { publicKeyPem: pulumi.Output<string>; keyPem: pulumi.Output<string> };
+}
+
+export interface ControlPlaneArgs {
+    host: MachineHost;
+    cluster: ClusterConfig;
+    clusterCa: CertAuthority;
+    etcdCa: CertAuthority;
+    certs: ControlPlaneCerts;
+    /** The etcd members the apiserver uses, all of them. */
+    members: pulumi.Input<Member[]>;
+    /** Secret: the aescbc key for secrets at rest, base64 of 32 bytes. */
+    encryptionKey: pulumi.Input<string>;
+    /** The host in the service-account issuer URL: the API endpoint clients use. */
+    issuerHost: pulumi.Input<string>;
+}
+
+/** kube-apiserver, kube-controller-manager and kube-scheduler as containers on one controller. */
+export class ControlPlane extends pulumi.ComponentResource {
+    readonly apiserverUrl: pulumi.Output<string>;
+
+    constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dumbway:index:ControlPlane", name, {}, opts);
+        const { host, cluster, clusterCa, certs } = args;
+        const localApi = `https://127.0.0.1:${cluster.apiServerPort}`;
+        const clientKubeconfig = (user: string, cert: IssuedCert) => kubeconfig({
+            clusterName: cluster.clusterName, server: localApi, caPem: clusterCa.certPem, user, ...cert });
+        const controllerManager = clusterCa.issue(`${name}-controller-manager`, controllerManagerCert(), this);
+        const scheduler = clusterCa.issue(`${name}-scheduler`, schedulerCert(), this);
+
+        const dir = host.layout.apply(l => `${l.etc}/control-plane`);
+        const at = (file: string) => dir.apply(d => `${d}/${file}`);
+        const secret = "0600";
+        const run = hostStep(`${name}-run`, {
+            connection: host.connection,
+            script: asset("control-plane.sh"),
+            files: [
+                { path: at("pki/ca.pem"), content: clusterCa.certPem },
+                { path: at("pki/ca-key.pem"), content: clusterCa.keyPem, mode: secret },
+                { path: at("pki/etcd-ca.pem"), content: args.etcdCa.certPem },
+                { path: at("pki/etcd-client.pem"), content: certs.apiserverEtcdClient.certPem },
+                { path: at("pki/etcd-client-key.pem"), content: certs.apiserverEtcdClient.keyPem, mode: secret },
+                { path: at("pki/apiserver.pem"), content: certs.apiserver.certPem },
+                { path: at("pki/apiserver-key.pem"), content: certs.apiserver.keyPem, mode: secret },
+                { path: at("pki/apiserver-kubelet-client.pem"), content: certs.apiserverKubeletClient.certPem },
+                { path: at("pki/apiserver-kubelet-client-key.pem"), content: certs.apiserverKubeletClient.keyPem, mode: secret },
+                { path: at("pki/service-account.pem"), content: certs.serviceAccount.publicKeyPem },
+                { path: at("pki/service-account-key.pem"), content: certs.serviceAccount.keyPem, mode: secret },
+                // The control plane reads its CA at /etc/kubernetes/pki; the readiness check reads it here.
+                { path: at("ca.pem"), content: clusterCa.certPem },
+                {
+                    path: at("encryption-config.yaml"), mode: secret,
+                    content: pulumi.output(args.encryptionKey).apply(key => render(asset("encryption-config.yaml"), { KEY: key })),
+                },
+                {
+                    path: at("kube-controller-manager.kubeconfig"), mode: secret,
+                    content: clientKubeconfig("system:kube-controller-manager", controllerManager),
+                },
+                { path: at("kube-scheduler.kubeconfig"), mode: secret, content: clientKubeconfig("system:kube-scheduler", scheduler) },
+                { path: at("kube-scheduler.yaml"), content: asset("kube-scheduler.yaml") },
+            ],
+            env: pulumi.all([host.layout, host.ip, args.members, args.issuerHost]).apply(([l, ip, members, issuer]) => ({
+                KDW_ETC: l.etc,
+                KDW_IMAGE_PREFIX: cluster.imageRepository,
+                KDW_VERSION: cluster.versions.kubernetes,
+                KDW_PORT: String(cluster.apiServerPort),
+                KDW_APISERVER_ARGS: apiserverArgs(cluster, { name: host.nodeName, ip }, members, issuer).join(" "),
+                KDW_CONTROLLER_MANAGER_ARGS: controllerManagerArgs(cluster).join(" "),
+                KDW_SCHEDULER_ARGS: schedulerArgs().join(" "),
+            })),
+        }, { parent: this, dependsOn: [host.ready] });
+
+        this.apiserverUrl = host.ip.apply(ip => `https://${ip}:${cluster.apiServerPort}`);
+        this.registerOutputs({ apiserverUrl: this.apiserverUrl, run: run.id });
+    }
+}

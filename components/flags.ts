@@ -1,0 +1,131 @@
+// Command lines of etcd and the Kubernetes components. Pure, so the tests read them directly.
+// Paths are as the containers see them: etcd mounts its folder at /etc/etcd, the control plane at /etc/kubernetes.
+import { ClusterConfig } from "./config";
+
+export interface Member {
+    name: string;
+    ip: string;
+}
+
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
+export const etcdServers = (members: Member[]): string =>
+    members.map(m => `https://${m.ip}:${ETCD_CLIENT_PORT}`).join(",");
+
+export function etcdArgs(self: Member, members: Member[], clusterName: string): string[] {
+    return [
+        `--name=${self.name}`,
+        "--data-dir=/var/lib/etcd",
+        "--cert-file=/etc/etcd/server.pem",
+        "--key-file=/etc/etcd/server-key.pem",
+        "--peer-cert-file=/etc/etcd/peer.pem",
+        "--peer-key-file=/etc/etcd/peer-key.pem",
+        "--trusted-ca-file=/etc/etcd/ca.pem",
+        "--peer-trusted-ca-file=/etc/etcd/ca.pem",
+        "--client-cert-auth=true",
+        "--peer-client-cert-auth=true",
+        `--listen-client-urls=https://${self.ip}:${ETCD_CLIENT_PORT},https://127.0.0.1:${ETCD_CLIENT_PORT}`,
+        `--advertise-client-urls=https://${self.ip}:${ETCD_CLIENT_PORT}`,
+        `--listen-peer-urls=https://${self.ip}:${ETCD_PEER_PORT}`,
+        `--initial-advertise-peer-urls=https://${self.ip}:${ETCD_PEER_PORT}`,
+        `--initial-cluster=${members.map(m => `${m.name}=https://${m.ip}:${ETCD_PEER_PORT}`).join(",")}`,
+        `--initial-cluster-token=${clusterName}-etcd`,
+        "--initial-cluster-state=new",
+    ];
+}
+
+const PKI = "/etc/kubernetes/pki";
+
+export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[], issuerHost: string): string[] {
+    return [
+        `--advertise-address=${self.ip}`,
+        "--allow-privileged=true",
+        "--audit-log-maxage=30",
+        "--audit-log-maxbackup=3",
+        "--audit-log-maxsize=100",
+        "--audit-log-path=/var/log/kubernetes/audit.log",
+        "--authorization-mode=Node,RBAC",
+        "--bind-address=0.0.0.0",
+        `--secure-port=${cfg.apiServerPort}`,
+        `--client-ca-file=${PKI}/ca.pem`,
+        "--enable-admission-plugins=NamespaceLifecycle,NodeRestriction,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota",
+        `--etcd-cafile=${PKI}/etcd-ca.pem`,
+        `--etcd-certfile=${PKI}/etcd-client.pem`,
+        `--etcd-keyfile=${PKI}/etcd-client-key.pem`,
+        `--etcd-servers=${etcdServers(members)}`,
+        "--event-ttl=1h",
+        "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml",
+        `--kubelet-certificate-authority=${PKI}/ca.pem`,
+        `--kubelet-client-certificate=${PKI}/apiserver-kubelet-client.pem`,
+        `--kubelet-client-key=${PKI}/apiserver-kubelet-client-key.pem`,
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
+        "--profiling=false",
+        `--service-account-key-file=${PKI}/service-account.pem`,
+        `--service-account-signing-key-file=${PKI}/service-account-key.pem`,
+        `--service-account-issuer=https://${issuerHost}:${cfg.apiServerPort}`,
+        `--service-cluster-ip-range=${cfg.serviceCidr}`,
+        "--service-node-port-range=30000-32767",
+        `--tls-cert-file=${PKI}/apiserver.pem`,
+        `--tls-private-key-file=${PKI}/apiserver-key.pem`,
+        "--v=2",
+    ];
+}
+
+export function controllerManagerArgs(cfg: ClusterConfig): string[] {
+    const kubeconfig = "/etc/kubernetes/kube-controller-manager.kubeconfig";
+    return [
+        "--bind-address=127.0.0.1",
+        `--cluster-cidr=${cfg.clusterCidr}`,
+        // Pod ranges are planned per worker (routes and CNI use them) and written into the Node objects.
+        "--allocate-node-cidrs=false",
+        `--cluster-name=${cfg.clusterName}`,
+        `--cluster-signing-cert-file=${PKI}/ca.pem`,
+        `--cluster-signing-key-file=${PKI}/ca-key.pem`,
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        "--leader-elect=true",
+        `--root-ca-file=${PKI}/ca.pem`,
+        `--service-account-private-key-file=${PKI}/service-account-key.pem`,
+        `--service-cluster-ip-range=${cfg.serviceCidr}`,
+        "--use-service-account-credentials=true",
+        "--profiling=false",
+        "--v=2",
+    ];
+}
+
+export function schedulerArgs(): string[] {
+    const kubeconfig = "/etc/kubernetes/kube-scheduler.kubeconfig";
+    return [
+        "--config=/etc/kubernetes/kube-scheduler.yaml",
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        "--bind-address=127.0.0.1",
+        "--profiling=false",
+        "--v=2",
+    ];
+}
+
+/** A worker's long-running programs in start order, each with its command line. */
+export function nodeServiceCommands(opts: {
+    bin: string; etc: string; nodeName: string; nodeIp: string; kubeletDir: string;
+    apiServerPort: number; controllerIps: string[];
+}): { name: string; command: string }[] {
+    const { bin, etc } = opts;
+    return [
+        { name: "containerd", command: `${bin}/containerd --config ${etc}/containerd.toml` },
+        {
+            name: "apiserver-lb",
+            command: [`${bin}/kdw-apiserver-lb`, `--listen=127.0.0.1:${opts.apiServerPort}`,
+                ...opts.controllerIps.map(ip => `--backend=${ip}:${opts.apiServerPort}`)].join(" "),
+        },
+        {
+            name: "kubelet",
+            command: [`${bin}/kubelet`, `--config=${etc}/kubelet-config.yaml`, `--kubeconfig=${etc}/kubelet.kubeconfig`,
+                `--node-ip=${opts.nodeIp}`, `--hostname-override=${opts.nodeName}`, `--root-dir=${opts.kubeletDir}`,
+                "--v=2"].join(" "),
+        },
+        { name: "kube-proxy", command: `${bin}/kube-proxy --config=${etc}/kube-proxy-config.yaml` },
+    ];
+}

@@ -1,0 +1,133 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "./config";
+import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile } from "./layout";
+import { asset, HostConnection, hostStep, shellQuote } from "./remote";
+
+export interface MachineHostArgs {
+    node: NodePlan;
+    cluster: ClusterConfig;
+}
+
+/** The docker-machine label that marks a machine as this cluster's, so a re-run may adopt it instead of failing. */
+export const clusterLabel = (cluster: ClusterConfig) => `kdw.cluster=${cluster.clusterName}`;
+
+/** `docker-machine create` arguments for one node (without the leading `create`). */
+export function machineCreateArgs(node: NodePlan, cluster: ClusterConfig): string[] {
+    const m = cluster.machine;
+    const sizes = DRIVER_SIZE_FLAGS[m.driver];
+    const generic = node.generic;
+    return [
+        "--driver", m.driver,
+        ...(sizes ? [`${sizes.memory}=${m.memoryMb}`, `${sizes.cpus}=${m.cpus}`, `${sizes.disk}=${m.diskMb}`] : []),
+        ...(generic ? [
+            `--generic-ip-address=${generic.address}`,
+            `--generic-ssh-user=${generic.sshUser}`,
+            `--generic-ssh-key=${generic.sshKeyPath}`,
+            `--generic-ssh-port=${generic.sshPort ?? 22}`,
+        ] : []),
+        ...m.driverFlags,
+        "--engine-label", clusterLabel(cluster),
+        node.name,
+    ];
+}
+
+/** Creates the machine unless this cluster already made it, then prints `{"ip":…,"sshUser":…,"sshKeyPath":…}`. */
+export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): string {
+    const name = shellQuote(node.name);
+    const label = shellQuote(clusterLabel(cluster));
+    return [
+        "set -e",
+        `if docker-machine inspect ${name} >/dev/null 2>&1; then`,
+        `  if docker-machine inspect --format '{{range .HostOptions.EngineOptions.Labels}}{{.}} {{end}}' ${name} | grep -qw ${label}; then`,
+        `    echo "adopting the existing machine ${node.name}, made earlier for this cluster" >&2`,
+        "  else",
+        `    echo "a docker-machine named ${node.name} exists and is not this cluster's; remove it or change kube-dumb-way:namePrefix" >&2`,
+        "    exit 1",
+        "  fi",
+        "else",
+        `  docker-machine create ${machineCreateArgs(node, cluster).map(shellQuote).join(" ")} >&2`,
+        "fi",
+        `printf '{"ip":"%s","sshUser":"%s","sshKeyPath":"%s"}\\n' "$(docker-machine ip ${name})" ` +
+        `"$(docker-machine inspect --format '{{.Driver.SSHUser}}' ${name})" ` +
+        `"$(docker-machine inspect --format '{{.Driver.SSHKeyPath}}' ${name})"`,
+    ].join("\n");
+}
+
+/**
+ * One docker-machine host: created (all in parallel), waited for over SSH, probed for its kind (systemd or
+ * boot2docker) and prepared. Remote steps on it depend on `ready`.
+ */
+export class MachineHost extends pulumi.ComponentResource {
+    readonly nodeName: string;
+    readonly ip: pulumi.Output<string>;
+    readonly sshUser: pulumi.Output<string>;
+    /** Secret. */
+    readonly sshPrivateKey: pulumi.Output<string>;
+    readonly profile: pulumi.Output<HostProfile>;
+    readonly cgroupDriver: pulumi.Output<"systemd" | "cgroupfs">;
+    readonly layout: pulumi.Output<HostLayout>;
+    readonly connection: pulumi.Output<HostConnection>;
+    /** The host is up, reachable and prepared. */
+    readonly ready: command.remote.Command;
+
+    constructor(name: string, args: MachineHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dumbway:index:MachineHost", name, {}, opts);
+        const { node, cluster } = args;
+        this.nodeName = node.name;
+        const environment = cluster.machine.storagePath ? { MACHINE_STORAGE_PATH: cluster.machine.storagePath } : undefined;
+
+        const machine = new command.local.Command(`${name}-machine`, {
+            create: machineCreateScript(node, cluster),
+            delete: `docker-machine rm --force -y ${shellQuote(node.name)}`,
+            environment,
+            triggers: [machineCreateArgs(node, cluster).join(" ")],
+        }, { parent: this, deleteBeforeReplace: true });
+        const info = machine.stdout.apply(out => parseMachineInfo(node.name, out));
+        this.ip = info.ip;
+        this.sshUser = info.sshUser;
+
+        const key = new command.local.Command(`${name}-ssh-key`, {
+            create: info.sshKeyPath.apply(p => `cat ${shellQuote(p)}`),
+            environment,
+            logging: "none",
+        }, { parent: this, additionalSecretOutputs: ["stdout"] });
+        this.sshPrivateKey = pulumi.secret(key.stdout);
+
+        this.connection = pulumi.secret(pulumi.all([this.ip, this.sshUser, this.sshPrivateKey]).apply(
+            ([host, user, privateKey]): HostConnection => ({ host, user, privateKey, port: node.generic?.sshPort ?? 22 })));
+
+        // Waits for SSH (the connection retries while the host boots) and tells what kind of host it is.
+        const probe = new command.remote.Command(`${name}-probe`, {
+            connection: this.connection.apply(c => ({ ...c, dialErrorLimit: 60, perDialTimeout: 10 })),
+            create: `sh -c ${shellQuote(asset("probe.sh"))}`,
+        }, { parent: this });
+        const facts = probe.stdout.apply(out => hostFacts(out, cluster.hostProfile));
+        this.profile = facts.profile;
+        this.cgroupDriver = facts.apply(f => cgroupDriver(f.profile, f.cgroup));
+        this.layout = this.profile.apply(hostLayout);
+
+        this.ready = hostStep(`${name}-prepare`, {
+            connection: this.connection,
+            script: asset("host.sh"),
+            env: pulumi.all([this.layout, this.sshUser]).apply(([l, user]) => ({
+                KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_ETC: l.etc, KDW_DATA: l.data,
+                KDW_RUN: l.run, KDW_SSH_USER: user,
+            })),
+        }, { parent: this });
+
+        this.registerOutputs({ ip: this.ip, sshUser: this.sshUser, profile: this.profile });
+    }
+}
+
+export function parseMachineInfo(name: string, stdout: string): { ip: string; sshUser: string; sshKeyPath: string } {
+    try {
+        const info = JSON.parse(stdout.trim().split("\n").pop() ?? "");
+        if (info.ip && info.sshUser && info.sshKeyPath) {
+            return info;
+        }
+    } catch {
+        // fall through to the error below
+    }
+    throw new Error(`docker-machine did not report the address and SSH settings of ${name}; it printed: ${stdout}`);
+}

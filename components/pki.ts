@@ -1,0 +1,89 @@
+// What every certificate says: subject, organisation, usages and SANs. Pure, so the tests read the specs directly;
+// CertAuthority turns a spec into a key, a CSR and a signed certificate.
+import { ClusterConfig } from "./config";
+
+export type CertUsage = "client" | "server";
+
+export interface CertSpec {
+    commonName: string;
+    organization?: string;
+    dnsNames: string[];
+    ipAddresses: string[];
+    usages: CertUsage[];
+}
+
+/** The user the apiserver authenticates as when it calls kubelets; the add-ons bind RBAC to it. */
+export const APISERVER_KUBELET_CLIENT = "kube-apiserver-kubelet-client";
+
+export const clientCert = (commonName: string, organization?: string): CertSpec =>
+    ({ commonName, organization, dnsNames: [], ipAddresses: [], usages: ["client"] });
+
+export const adminCert = (): CertSpec => clientCert("admin", "system:masters");
+export const kubeProxyCert = (): CertSpec => clientCert("system:kube-proxy", "system:node-proxier");
+export const controllerManagerCert = (): CertSpec =>
+    clientCert("system:kube-controller-manager", "system:kube-controller-manager");
+export const schedulerCert = (): CertSpec => clientCert("system:kube-scheduler", "system:kube-scheduler");
+export const apiserverKubeletClientCert = (): CertSpec => clientCert(APISERVER_KUBELET_CLIENT);
+export const apiserverEtcdClientCert = (): CertSpec => clientCert("kube-apiserver-etcd-client");
+
+/** A kubelet's certificate serves its API (server) and authenticates it to the apiserver via the Node authorizer. */
+export const nodeCert = (nodeName: string, ip: string): CertSpec => ({
+    commonName: `system:node:${nodeName}`,
+    organization: "system:nodes",
+    dnsNames: [nodeName],
+    ipAddresses: [ip],
+    usages: ["client", "server"],
+});
+
+export function apiserverCert(cfg: ClusterConfig, controllerIps: string[]): CertSpec {
+    const endpoint = cfg.apiServerEndpoint;
+    const endpointIsIp = endpoint !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(endpoint);
+    return {
+        commonName: "kubernetes",
+        dnsNames: unique([
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            `kubernetes.default.svc.${cfg.clusterDomain}`,
+            "localhost",
+            ...cfg.controllers.map(c => c.name),
+            ...(endpoint && !endpointIsIp ? [endpoint] : []),
+        ]),
+        ipAddresses: unique([
+            "127.0.0.1",
+            cfg.kubernetesServiceIp,
+            ...controllerIps,
+            ...(endpoint && endpointIsIp ? [endpoint] : []),
+        ]),
+        usages: ["server"],
+    };
+}
+
+/** etcd members present one certificate to clients and one to peers; both name the member and its address. */
+export const etcdServerCert = (memberName: string, ip: string): CertSpec => ({
+    commonName: memberName,
+    dnsNames: [memberName, "localhost"],
+    ipAddresses: [ip, "127.0.0.1"],
+    usages: ["server", "client"],
+});
+
+export const etcdPeerCert = (memberName: string, ip: string): CertSpec => ({
+    commonName: memberName,
+    dnsNames: [memberName],
+    ipAddresses: [ip],
+    usages: ["server", "client"],
+});
+
+/** x509 key usages for @pulumi/tls's allowedUses. */
+export function allowedUses(usages: CertUsage[]): string[] {
+    return [
+        "digital_signature",
+        "key_encipherment",
+        ...(usages.includes("server") ? ["server_auth"] : []),
+        ...(usages.includes("client") ? ["client_auth"] : []),
+    ];
+}
+
+function unique(values: string[]): string[] {
+    return [...new Set(values)];
+}

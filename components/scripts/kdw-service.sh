@@ -1,0 +1,35 @@
+#!/bin/sh
+# Keeps a command running on hosts without systemd (boot2docker): `kdw-service start NAME COMMAND...` starts a
+# supervisor that restarts COMMAND when it exits; `kdw-service stop NAME` stops both. Logs go to /var/log/kdw/NAME.log.
+set -eu
+run_dir=/var/run/kdw
+log_dir=/var/log/kdw
+
+running() { # pidfile
+    [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+action=$1
+name=$2
+shift 2
+pidfile="$run_dir/$name.pid"
+case "$action" in
+start)
+    mkdir -p "$run_dir" "$log_dir"
+    running "$pidfile" && exit 0
+    # setsid makes the supervisor a process-group leader, so `stop` ends it and its child together.
+    setsid sh -c 'while :; do "$@"; echo "kdw-service: exited with $?, restarting in 2s"; sleep 2; done' \
+        "$name" "$@" >>"$log_dir/$name.log" 2>&1 </dev/null &
+    echo $! > "$pidfile"
+    ;;
+stop)
+    if running "$pidfile"; then
+        kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null || kill -TERM "$(cat "$pidfile")"
+    fi
+    rm -f "$pidfile"
+    ;;
+*)
+    echo "usage: kdw-service start|stop NAME [COMMAND...]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,157 @@
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as versions from "../versions.json";
+import { BinaryName, BinarySet, CNI_PLUGINS } from "./binaries";
+import { CertAuthority, IssuedCert } from "./certAuthority";
+import { ClusterConfig, NodePlan, WORKER_BINARIES } from "./config";
+import { nodeServiceCommands } from "./flags";
+import { kubeconfig } from "./kubeconfig";
+import { HostLayout } from "./layout";
+import { MachineHost } from "./machineHost";
+import { nodeCert } from "./pki";
+import { asset, HostFile, hostStep, render } from "./remote";
+
+export interface WorkerNodeArgs {
+    host: MachineHost;
+    node: NodePlan;
+    cluster: ClusterConfig;
+    clusterCa: CertAuthority;
+    /** Shared by every worker's kube-proxy. */
+    kubeProxyCert: IssuedCert;
+    controllerIps: pulumi.Input<string[]>;
+    binaries: pulumi.Input<BinarySet>;
+    /** Talks to the cluster once the control plane is up; makes this worker's Node object. */
+    provider: k8s.Provider;
+}
+
+export const pauseImage = (cluster: ClusterConfig) => `${cluster.imageRepository}/pause:${versions.pause}`;
+
+/** Every config file a worker needs, rendered for its host layout. Pure apart from reading the templates. */
+export function workerConfigFiles(opts: {
+    cluster: ClusterConfig; node: NodePlan; layout: HostLayout; cgroupDriver: "systemd" | "cgroupfs";
+}): { name: string; content: string }[] {
+    const { cluster, node, layout } = opts;
+    const etc = `${layout.etc}/worker`;
+    const common = { ETC: etc, DATA: layout.data, RUN: layout.run };
+    return [
+        {
+            name: "kubelet-config.yaml",
+            content: render(asset("kubelet-config.yaml"), {
+                ETC: etc, RUN: layout.run, CGROUP_DRIVER: opts.cgroupDriver,
+                CLUSTER_DOMAIN: cluster.clusterDomain, CLUSTER_DNS: cluster.clusterDns,
+            }),
+        },
+        {
+            name: "kube-proxy-config.yaml",
+            content: render(asset("kube-proxy-config.yaml"), { ETC: etc, NODE_NAME: node.name, CLUSTER_CIDR: cluster.clusterCidr }),
+        },
+        {
+            name: "containerd.toml",
+            content: render(asset("containerd.toml"), {
+                ...common, HOME: layout.home, BIN: `${layout.home}/bin`, PAUSE_IMAGE: pauseImage(cluster),
+                SYSTEMD_CGROUP: String(opts.cgroupDriver === "systemd"),
+            }),
+        },
+        { name: "cni/10-kdw-bridge.conflist", content: render(asset("cni-bridge.conflist"), { POD_CIDR: node.podCidr!, DATA: layout.data }) },
+        { name: "cni/99-loopback.conf", content: asset("cni-loopback.conf") },
+        { name: "kdw-service", content: asset("kdw-service.sh") },
+    ];
+}
+
+/** How each node service is kept running: a systemd unit, or a command line for kdw-service on boot2docker. */
+export function serviceFiles(layout: HostLayout, services: { name: string; command: string }[]): { path: string; content: string }[] {
+    return services.map(s => layout.profile === "systemd"
+        ? {
+            path: `/etc/systemd/system/kdw-${s.name}.service`,
+            content: render(asset("kdw-service.unit"), {
+                NAME: s.name, BIN: `${layout.home}/bin`, EXEC: s.command,
+                AFTER: s.name === "containerd" ? "" : "kdw-containerd.service",
+                // containerd's shims must outlive a containerd restart, and it manages its children's cgroups.
+                EXTRA: s.name === "containerd" ? "Delegate=yes\nKillMode=process\nLimitNOFILE=infinity\nOOMScoreAdjust=-999" : "",
+            }),
+        }
+        : { path: `${layout.etc}/worker/${s.name}.cmd`, content: `${s.command}\n` });
+}
+
+/**
+ * A worker: containerd + runc + CNI, kubelet, kube-proxy and a local load balancer over all apiservers, its own
+ * system:node certificate, and its Node object (made first, carrying the planned pod range).
+ */
+export class WorkerNode extends pulumi.ComponentResource {
+    readonly podCidr: string;
+
+    constructor(name: string, args: WorkerNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dumbway:index:WorkerNode", name, {}, opts);
+        const { host, node, cluster, clusterCa } = args;
+        this.podCidr = node.podCidr!;
+
+        const kubelet = clusterCa.issue(`${name}-kubelet`, host.ip.apply(ip => nodeCert(node.name, ip)), this);
+
+        // Pre-made so that it carries the pod range the routes and CNI use; the kubelet registers into it.
+        const nodeObject = new k8s.core.v1.Node(`${name}-node`, {
+            metadata: { name: node.name },
+            spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr!] },
+        }, { parent: this, provider: args.provider });
+
+        const copies = WORKER_BINARIES.map((binary: BinaryName) => new command.remote.CopyToRemote(`${name}-copy-${binary}`, {
+            connection: host.connection,
+            source: pulumi.output(args.binaries).apply(set => new pulumi.asset.FileAsset(set[binary].path)),
+            remotePath: host.layout.apply(l => `${l.home}/stage/${binary}`),
+            triggers: [pulumi.output(args.binaries).apply(set => set[binary].sha256)],
+        }, { parent: this, dependsOn: [host.ready] }));
+
+        const services = pulumi.all([host.layout, host.ip, args.controllerIps]).apply(([layout, ip, controllerIps]) =>
+            nodeServiceCommands({
+                bin: `${layout.home}/bin`, etc: `${layout.etc}/worker`, nodeName: node.name, nodeIp: ip,
+                kubeletDir: layout.kubeletDir, apiServerPort: cluster.apiServerPort, controllerIps,
+            }));
+        const configs = pulumi.all([host.layout, host.cgroupDriver]).apply(([layout, cgroupDriver]) =>
+            workerConfigFiles({ cluster, node, layout, cgroupDriver }));
+        const unitFiles = pulumi.all([host.layout, services]).apply(([layout, list]) => serviceFiles(layout, list));
+        const workerDir = host.layout.apply(l => `${l.etc}/worker`);
+        const at = (file: string) => workerDir.apply(d => `${d}/${file}`);
+        const localApi = `https://127.0.0.1:${cluster.apiServerPort}`;
+        const fixedFiles: HostFile[] = [
+            { path: at("ca.pem"), content: clusterCa.certPem },
+            { path: at("kubelet.pem"), content: kubelet.certPem },
+            { path: at("kubelet-key.pem"), content: kubelet.keyPem, mode: "0600" },
+            {
+                path: at("kubelet.kubeconfig"), mode: "0600",
+                content: kubeconfig({ clusterName: cluster.clusterName, server: localApi, caPem: clusterCa.certPem,
+                    user: `system:node:${node.name}`, ...kubelet }),
+            },
+            {
+                path: at("kube-proxy.kubeconfig"), mode: "0600",
+                content: kubeconfig({ clusterName: cluster.clusterName, server: localApi, caPem: clusterCa.certPem,
+                    user: "system:kube-proxy", ...args.kubeProxyCert }),
+            },
+        ];
+        const files = pulumi.all([workerDir, configs, unitFiles]).apply(([dir, configList, units]): pulumi.Input<HostFile>[] => [
+            ...fixedFiles,
+            ...configList.map(f => ({ path: `${dir}/${f.name}`, content: f.content })),
+            ...units,
+        ]);
+
+        const install = hostStep(`${name}-install`, {
+            connection: host.connection,
+            script: asset("worker.sh"),
+            files,
+            env: pulumi.all([host.layout, services]).apply(([l, list]) => ({
+                KDW_PROFILE: l.profile,
+                KDW_HOME: l.home,
+                KDW_ETC: l.etc,
+                KDW_DATA: l.data,
+                KDW_RUN: l.run,
+                KDW_KUBELET_DIR: l.kubeletDir,
+                KDW_CLUSTER_CIDR: cluster.clusterCidr,
+                KDW_BINARIES: WORKER_BINARIES.filter(b => !CNI_PLUGINS.includes(b)).join(" "),
+                KDW_CNI_PLUGINS: CNI_PLUGINS.join(" "),
+                KDW_SERVICES: list.map(s => s.name).join(" "),
+            })),
+            triggers: [pulumi.output(args.binaries).apply(set => WORKER_BINARIES.map(b => set[b].sha256).join(","))],
+        }, { parent: this, dependsOn: [...copies, nodeObject] });
+
+        this.registerOutputs({ podCidr: this.podCidr, install: install.id });
+    }
+}

@@ -1,0 +1,174 @@
+// Assertions on the whole resource graph, shared by the graph tests of each cluster size.
+import * as assert from "node:assert/strict";
+import { test } from "node:test";
+import { isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal } from "./program";
+
+export function graphTests(label: string, controllers: number, workers: number, run: () => Promise<ProgramRun>) {
+    const C = controllers;
+    const W = workers;
+    const hosts = C + W;
+    const controllerNames = Array.from({ length: C }, (_, i) => `kdw-controller-${i}`);
+    const workerNames = Array.from({ length: W }, (_, i) => `kdw-worker-${i}`);
+
+    test(`${label}: the program runs without error`, async () => {
+        const { error } = await run();
+        assert.equal(error, undefined);
+    });
+
+    test(`${label}: one component of each kind per host, worker, controller and route`, async () => {
+        const { resources } = await run();
+        const count = (t: string) => ofType(resources, t).length;
+        assert.equal(count("dumbway:index:MachineHost"), hosts);
+        assert.equal(count("dumbway:index:CertAuthority"), 2);
+        assert.equal(count("dumbway:index:EtcdMember"), C);
+        assert.equal(count("dumbway:index:ControlPlane"), C);
+        assert.equal(count("dumbway:index:WorkerNode"), W);
+        assert.equal(count("dumbway:index:PodRoute"), W * (hosts - 1));
+        assert.equal(count("dumbway:index:WorkerBinaries"), 1);
+        assert.equal(count("dumbway:index:ClusterAddons"), 1);
+    });
+
+    test(`${label}: custom resources per kind`, async () => {
+        const { resources } = await run();
+        const count = (t: string) => ofType(resources, t).length;
+        const issued = 2 * C /* etcd server + peer */ + 2 * C /* controller-manager, scheduler */ + W /* kubelets */
+            + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */;
+        assert.equal(count("command:local:Command"), 2 * hosts + 1, "docker-machine + ssh key per host, the encryption key");
+        assert.equal(count("command:remote:Command"), 2 * hosts + 2 * C + W + W * (hosts - 1),
+            "probe + prepare per host, etcd + control plane per controller, install per worker, one per route");
+        assert.equal(count("command:remote:CopyToRemote"), 11 * W);
+        assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
+        assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
+        assert.equal(count("tls:index/certRequest:CertRequest"), issued);
+        assert.equal(count("tls:index/privateKey:PrivateKey"), issued + 2 /* CAs */ + 1 /* service accounts */);
+        assert.equal(count("kubernetes:core/v1:Node"), W);
+        assert.equal(count("kubernetes:apps/v1:Deployment"), 1);
+        assert.equal(count("pulumi:providers:kubernetes"), 1);
+    });
+
+    test(`${label}: every resource but the top-level components, the provider and the encryption key has a parent`, async () => {
+        const { resources } = await run();
+        const topLevel = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
+            "dumbway:index:ControlPlane", "dumbway:index:WorkerNode", "dumbway:index:PodRoute",
+            "dumbway:index:WorkerBinaries", "dumbway:index:ClusterAddons", "pulumi:providers:kubernetes"]);
+        for (const r of resources) {
+            assert.ok(r.urn, `no URN recorded for ${r.type} ${r.name}`);
+            const parented = r.urn.split("::")[2].includes("$");
+            if (topLevel.has(r.type) || r.name === "encryption-key") {
+                assert.equal(parented, false, `${r.name} should be top-level`);
+            } else {
+                assert.equal(parented, true, `${r.type} ${r.name} has no parent`);
+            }
+        }
+    });
+
+    test(`${label}: a route for every (host, other worker) pair and none to a worker itself`, async () => {
+        const { resources } = await run();
+        const routes = ofType(resources, "command:remote:Command").filter(r => r.name.endsWith("-route"));
+        const expected = new Set<string>();
+        for (const [wi, worker] of workerNames.entries()) {
+            for (const host of [...controllerNames, ...workerNames]) {
+                if (host !== worker) {
+                    expected.add(`${host}->${worker} 10.200.${wi}.0/24 via ${mockIp(worker)}`);
+                }
+            }
+        }
+        const actual = new Set(routes.map(r => {
+            const [, on, to] = /^(.*)-to-(.*)-route$/.exec(r.name)!;
+            const cidr = /KDW_POD_CIDR=(\S+)/.exec(r.inputs.create)![1];
+            const via = /KDW_VIA=(\S+)/.exec(r.inputs.create)![1];
+            assert.equal(on === to, false);
+            return `${on}->${to} ${cidr} via ${via}`;
+        }));
+        assert.deepEqual(actual, expected);
+    });
+
+    test(`${label}: etcd members start with the whole cluster and the apiservers use every member`, async () => {
+        const { resources } = await run();
+        const initialCluster = controllerNames.map(n => `${n}=https://${mockIp(n)}:2380`).join(",");
+        const servers = controllerNames.map(n => `https://${mockIp(n)}:2379`).join(",");
+        for (const name of controllerNames) {
+            const etcd = named(resources, `${name}-etcd-run`).inputs.create as string;
+            assert.match(etcd, new RegExp(`--initial-cluster=${initialCluster}( |')`));
+            assert.match(etcd, new RegExp(`--name=${name} `));
+            const cp = named(resources, `${name}-control-plane-run`).inputs.create as string;
+            assert.match(cp, new RegExp(`--etcd-servers=${servers} `));
+            assert.match(cp, new RegExp(`--advertise-address=${mockIp(name)} `));
+            assert.match(cp, /--service-cluster-ip-range=10\.32\.0\.0\/24 /);
+            assert.match(cp, /--encryption-provider-config=/);
+        }
+    });
+
+    test(`${label}: the apiserver certificate names every controller and the kubernetes service`, async () => {
+        const { resources } = await run();
+        const csr = named(resources, "apiserver-csr").inputs;
+        assert.equal(csr.subject.commonName, "kubernetes");
+        assert.deepEqual([...csr.ipAddresses].sort(),
+            ["127.0.0.1", "10.32.0.1", ...controllerNames.map(mockIp)].sort());
+        for (const dns of ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]) {
+            assert.ok(csr.dnsNames.includes(dns), `apiserver certificate lacks ${dns}`);
+        }
+    });
+
+    test(`${label}: each worker has its own system:node certificate with its name and address`, async () => {
+        const { resources } = await run();
+        for (const name of workerNames) {
+            const csr = named(resources, `${name}-node-kubelet-csr`).inputs;
+            assert.deepEqual(csr.subject, { commonName: `system:node:${name}`, organization: "system:nodes" });
+            assert.deepEqual(csr.dnsNames, [name]);
+            assert.deepEqual(csr.ipAddresses, [mockIp(name)]);
+            const signed = named(resources, `${name}-node-kubelet-cert`).inputs;
+            assert.deepEqual([...signed.allowedUses].sort(), ["client_auth", "digital_signature", "key_encipherment", "server_auth"]);
+        }
+    });
+
+    test(`${label}: each worker's Node object carries its planned pod range`, async () => {
+        const { resources } = await run();
+        for (const [i, name] of workerNames.entries()) {
+            const node = named(resources, `${name}-node-node`).inputs;
+            assert.equal(node.metadata.name, name);
+            assert.equal(node.spec.podCIDR, `10.200.${i}.0/24`);
+        }
+    });
+
+    test(`${label}: each worker's load balancer spreads over every controller`, async () => {
+        const { resources } = await run();
+        for (const name of workerNames) {
+            const install = named(resources, `${name}-node-install`).inputs;
+            const bundle = Buffer.from(reveal(install.stdin)).toString();
+            const lbUnit = bundle.split("\n").find(line => line.startsWith("/etc/systemd/system/kdw-apiserver-lb.service"));
+            assert.ok(lbUnit, "no load balancer unit");
+            const unit = Buffer.from(lbUnit.split(" ")[2], "base64").toString();
+            for (const c of controllerNames) {
+                assert.ok(unit.includes(`--backend=${mockIp(c)}:6443`), `load balancer misses ${c}`);
+            }
+        }
+    });
+
+    test(`${label}: key material travels only as secret stdin, never on a command line`, async () => {
+        const { resources } = await run();
+        const carriers = ofType(resources, "command:remote:Command").filter(r => /-(etcd-run|control-plane-run|node-install)$/.test(r.name));
+        assert.equal(carriers.length, 2 * C + W);
+        for (const r of carriers) {
+            assert.ok(isSecretValue(r.inputs.stdin), `${r.name}'s stdin is not secret`);
+            assert.ok(Buffer.from(reveal(r.inputs.stdin)).toString().length > 0);
+        }
+        for (const r of ofType(resources, "command:remote:Command")) {
+            assert.doesNotMatch(r.inputs.create, /PRIVATE KEY/, `${r.name} has a key on its command line`);
+            if (!r.name.endsWith("-probe")) { // the probe only reads the host, once
+                assert.ok(reveal(r.inputs.triggers)?.length === 1, `${r.name} has no content trigger`);
+            }
+        }
+    });
+
+    test(`${label}: the kubeconfig output is a secret with the admin identity and the API endpoint`, async () => {
+        const { outputs } = await run();
+        assert.equal(await isSecretOutput(outputs.kubeconfig), true);
+        const text = await promiseOf(outputs.kubeconfig);
+        assert.match(text, new RegExp(`server: https://${mockIp("kdw-controller-0").replace(/\./g, "\\.")}:6443`));
+        assert.match(text, /client-key-data: /);
+        assert.equal(await promiseOf(outputs.apiServer), `https://${mockIp("kdw-controller-0")}:6443`);
+        const nodes = (outputs.nodes as unknown as { podCidr: string }[]);
+        assert.equal(nodes[W - 1].podCidr, `10.200.${W - 1}.0/24`);
+    });
+}

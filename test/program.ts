@@ -1,0 +1,120 @@
+// Runs index.ts under Pulumi mocks with a given config and records every resource it registers.
+// index.ts runs once per process, so each graph test file runs it once (node --test gives each file its own process).
+import * as pulumi from "@pulumi/pulumi";
+import { mkdtempSync, writeFileSync } from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PINNED_VERSIONS, PROJECT, WORKER_BINARIES } from "../components/config";
+
+export interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    urn: string;
+}
+
+/** The secret wrapper Pulumi puts around secret values on the wire. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const isSecretValue = (v: unknown): boolean =>
+    typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+export const reveal = (v: any): any => (isSecretValue(v) ? v.value : v);
+
+/** A folder that looks like the toolchain's output: every worker binary and a manifest with the pinned versions. */
+export function fakeBinaryFolder(): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-bin-"));
+    for (const name of WORKER_BINARIES) {
+        writeFileSync(path.join(dir, name), `#!/bin/sh\necho ${name}\n`);
+    }
+    const version = (name: string) => name.startsWith("kube") ? PINNED_VERSIONS.kubernetes : name.startsWith("containerd")
+        ? PINNED_VERSIONS.containerd : name === "runc" ? PINNED_VERSIONS.runc : name === "crictl" ? PINNED_VERSIONS.crictl
+            : ["bridge", "host-local", "loopback", "portmap"].includes(name) ? PINNED_VERSIONS.cniPlugins : "v0.1.0";
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({
+        artifacts: WORKER_BINARIES.map(name => ({ name, version: version(name) })),
+    }));
+    return dir;
+}
+
+/** Host addresses the mocked docker-machine hands out: controllers .10+, workers .20+ (more than 10 never needed). */
+export function mockIp(nodeName: string): string {
+    const m = /-(controller|worker)-(\d+)$/.exec(nodeName);
+    if (!m) {
+        throw new Error(`not a node name: ${nodeName}`);
+    }
+    return `192.168.99.${(m[1] === "controller" ? 10 : 50) + Number(m[2])}`;
+}
+
+export interface ProgramRun {
+    resources: Registered[];
+    outputs: Record<string, pulumi.Output<any>>;
+    error?: Error;
+}
+
+export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1"): Promise<ProgramRun> {
+    const resources: Registered[] = [];
+    const allConfig: Record<string, string> = {};
+    for (const [key, value] of Object.entries(config)) {
+        allConfig[`${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    pulumi.runtime.setAllConfig(allConfig);
+    await pulumi.runtime.setMocks({
+        newResource(args) {
+            const state: Record<string, unknown> = { ...args.inputs };
+            const machine = /^(.*)-machine$/.exec(args.name);
+            if (args.type === "command:local:Command" && machine) {
+                state.stdout = JSON.stringify({ ip: mockIp(machine[1]), sshUser: "docker", sshKeyPath: `/machines/${machine[1]}/id_rsa` });
+            } else if (args.type === "command:local:Command" && args.name.endsWith("-ssh-key")) {
+                state.stdout = `-----BEGIN RSA PRIVATE KEY-----\n${args.name}\n-----END RSA PRIVATE KEY-----\n`;
+            } else if (args.type === "command:local:Command" && args.name === "encryption-key") {
+                state.stdout = Buffer.alloc(32, 7).toString("base64");
+            } else if (args.type === "command:remote:Command" && args.name.endsWith("-probe")) {
+                state.stdout = probe;
+            } else if (args.type === "tls:index/privateKey:PrivateKey") {
+                state.privateKeyPem = `PRIVATE KEY OF ${args.name}`;
+                state.publicKeyPem = `PUBLIC KEY OF ${args.name}`;
+            } else if (args.type === "tls:index/selfSignedCert:SelfSignedCert" || args.type === "tls:index/locallySignedCert:LocallySignedCert") {
+                state.certPem = `CERTIFICATE ${args.name}`;
+            } else if (args.type === "tls:index/certRequest:CertRequest") {
+                state.certRequestPem = `CSR ${args.name}`;
+            }
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "" });
+            return { id: args.custom ? `${args.name}-id` : "", state };
+        },
+        call(args) {
+            return args.inputs;
+        },
+    }, PROJECT, "test", false);
+
+    let error: Error | undefined;
+    let outputs: Record<string, pulumi.Output<any>> = {};
+    try {
+        outputs = require("../index");
+    } catch (err) {
+        error = err as Error;
+    }
+    // Registrations run asynchronously; wait until none is pending.
+    const settings = require("@pulumi/pulumi/runtime/settings");
+    await settings.waitForRPCs();
+    const monitor = settings.getMonitor() as { resources: Map<string, { urn: string }> };
+    const urns = [...monitor.resources.keys()];
+    for (const r of resources) {
+        r.urn = urns.find(u => u.endsWith(`::${r.name}`) && u.split("::")[2].split("$").pop() === r.type) ?? "";
+    }
+    return { resources, outputs, error };
+}
+
+export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise(resolve => output.apply(v => { resolve(v); return v; }));
+}
+
+export async function isSecretOutput(output: pulumi.Output<unknown>): Promise<boolean> {
+    return (output as any).isSecret as Promise<boolean>;
+}
+
+export const ofType = (rs: Registered[], type: string) => rs.filter(r => r.type === type);
+export const named = (rs: Registered[], name: string) => {
+    const found = rs.filter(r => r.name === name);
+    if (found.length !== 1) {
+        throw new Error(`expected one resource named ${name}, found ${found.length}`);
+    }
+    return found[0];
+};
