@@ -1,0 +1,722 @@
+#!/usr/bin/env bash
+# Local test hosts for kube-dumb-way: N Debian bookworm "machines" as
+# privileged systemd containers on a private Docker network, each running
+# sshd and Docker, reachable as root by key. They stand in for the existing
+# machines that docker-machine's `generic` driver provisions over SSH.
+#
+#   scripts/hosts.sh up [N]    start (or reuse) N hosts (default 6) and the registry
+#   scripts/hosts.sh down      remove hosts, registry, network; stop dockerd if we started it
+#   scripts/hosts.sh status    show what is running
+#   scripts/hosts.sh check     prove networking, registry pulls and nested privileged Docker
+#
+# Writes $KDW_HOSTS_STATE_DIR/hosts.json ([{name, ip, sshUser, sshKeyPath}])
+# and registry.json ({address, caCertPath}). See scripts/hosts/README.md.
+set -euo pipefail
+umask 022
+
+readonly HOSTS_VERSION=1 # bump when the host image's overlay changes in hosts.sh
+readonly BASE_VERSION=1  # bump when build_base_rootfs changes
+readonly SUITE=bookworm
+readonly PACKAGES=systemd,systemd-sysv,openssh-server,iproute2,iptables,ca-certificates,sudo,conntrack,socat,dbus,iputils-ping,procps,kmod,docker.io,curl,ipset,ethtool
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly FILES_DIR="$SCRIPT_DIR/hosts"
+readonly CACHE_DIR="${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/hosts"
+readonly STATE_DIR="${KDW_HOSTS_STATE_DIR:-$CACHE_DIR/state}"
+readonly DOCKERD_DIR="$STATE_DIR/dockerd"
+readonly SSH_KEY="$STATE_DIR/ssh/id_ed25519"
+readonly PKI_DIR="$STATE_DIR/pki"
+
+readonly NET_NAME=kdw-test
+readonly NET_PREFIX="${KDW_HOSTS_NET_PREFIX:-192.168.77}"
+readonly SUBNET="$NET_PREFIX.0/24"
+readonly BRIDGE=kdw-test0
+readonly REGISTRY_NAME=kdw-registry
+readonly REGISTRY_IP="$NET_PREFIX.2"
+readonly REGISTRY_ADDR="$REGISTRY_IP:5000"
+readonly HOST_PREFIX=kdw-host-
+readonly HOST_IP_OFFSET=10
+readonly LABEL=io.kube-dumb-way.test-hosts
+readonly RUNTIME=kdw-runc
+readonly BOOT_TIMEOUT=180
+
+SSH_OPTS=(-i "$SSH_KEY" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+	-o LogLevel=ERROR -o ConnectTimeout=5)
+
+# ---------------------------------------------------------------- helpers
+
+log() { printf '[hosts] %s\n' "$*" >&2; }
+die() {
+	printf '[hosts] error: %s\n' "$*" >&2
+	exit 1
+}
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+secs_since() { # secs_since START_US -> "12.3"
+	local d=$(($(now_us) - $1))
+	printf '%d.%d' $((d / 1000000)) $((d % 1000000 / 100000))
+}
+
+PHASE_TIMES=()
+phase() { # phase NAME COMMAND...: run a step and remember how long it took
+	local name=$1 start
+	shift
+	start=$(now_us)
+	log "$name..."
+	"$@"
+	PHASE_TIMES+=("$(printf '  %-30s %7ss' "$name" "$(secs_since "$start")")")
+}
+print_phase_times() {
+	printf 'Phase times:\n'
+	printf '%s\n' "${PHASE_TIMES[@]}"
+}
+
+host_name() { echo "$HOST_PREFIX$1"; }
+host_ip() { echo "$NET_PREFIX.$((HOST_IP_OFFSET + $1))"; }
+json_str() { # a JSON string literal for a value without control characters
+	local s=${1//\\/\\\\}
+	printf '"%s"' "${s//\"/\\\"}"
+}
+
+docker_up() { timeout 20 docker info >/dev/null 2>&1; }
+container_state() { # running, exited, created... or absent
+	local state
+	state=$(docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null) || state=""
+	echo "${state:-absent}"
+}
+host_ssh() { # host_ssh IP COMMAND...
+	local ip=$1
+	shift
+	# shellcheck disable=SC2029 # the command is meant to be expanded here
+	ssh "${SSH_OPTS[@]}" "root@$ip" "$@"
+}
+
+# ---------------------------------------------------------------- packages
+
+need_packages() { # installs the Debian packages whose commands are missing
+	local -A pkg_of=([dockerd]=docker.io [debootstrap]=debootstrap [ssh]=openssh-client
+		[ssh-keygen]=openssh-client [ip]=iproute2 [iptables]=iptables [openssl]=openssl
+		[curl]=curl [runc]=runc)
+	local cmd missing=()
+	for cmd in "${!pkg_of[@]}"; do
+		command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+	log "installing ${missing[*]}"
+	# Keep package scripts from starting services (docker.io would start its
+	# own dockerd through its init script): this script starts dockerd itself.
+	local made_policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 0755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	local rc=0
+	{
+		apt-get update -q -o DPkg::Lock::Timeout=600 &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+				-o DPkg::Lock::Timeout=600 "${missing[@]}"
+	} >"$STATE_DIR/apt.log" 2>&1 || rc=$?
+	[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+	[ "$rc" -eq 0 ] || die "apt-get failed (rc=$rc), see $STATE_DIR/apt.log"
+}
+
+# ---------------------------------------------------------------- dockerd
+
+ours_dockerd_pid() { # prints the pid of the dockerd this script started, if it runs
+	local pid
+	pid=$(cat "$DOCKERD_DIR/dockerd.pid" 2>/dev/null) || return 1
+	[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] && echo "$pid"
+}
+
+ensure_dockerd() {
+	mkdir -p "$DOCKERD_DIR"
+	if docker_up; then
+		docker info --format '{{json .Runtimes}}' | grep -q "\"$RUNTIME\"" ||
+			die "a Docker daemon runs without the '$RUNTIME' runtime; add to its daemon.json:
+  \"runtimes\": {\"$RUNTIME\": {\"path\": \"$FILES_DIR/kdw-runc\"}}  (then restart it), or stop it"
+		log "using the running Docker daemon"
+		return 0
+	fi
+	install -m 0755 "$FILES_DIR/kdw-runc" "$DOCKERD_DIR/kdw-runc"
+	cat >"$DOCKERD_DIR/daemon.json" <<-EOF
+		{
+		  "runtimes": { "$RUNTIME": { "path": "$DOCKERD_DIR/kdw-runc" } },
+		  "default-runtime": "$RUNTIME",
+		  "log-opts": { "max-size": "10m", "max-file": "2" }
+		}
+	EOF
+	cat /proc/sys/net/ipv4/ip_forward >"$DOCKERD_DIR/ip_forward.before"
+	iptables -S FORWARD 2>/dev/null | sed -n 's/^-P FORWARD //p' >"$DOCKERD_DIR/forward_policy.before" || true
+	log "starting dockerd (log: $DOCKERD_DIR/dockerd.log)"
+	setsid dockerd --config-file "$DOCKERD_DIR/daemon.json" --pidfile "$DOCKERD_DIR/dockerd.pid" \
+		</dev/null >>"$DOCKERD_DIR/dockerd.log" 2>&1 &
+	local i
+	for i in $(seq 1 120); do
+		docker_up && return 0
+		sleep 0.5
+		[ "$i" -lt 20 ] || kill -0 $! 2>/dev/null || die "dockerd exited, see $DOCKERD_DIR/dockerd.log"
+	done
+	die "dockerd did not answer within 60 s, see $DOCKERD_DIR/dockerd.log"
+}
+
+# Undo what our dockerd left in the machine's network settings.
+clean_docker_netfilter() {
+	local table line
+	for table in filter nat; do
+		iptables -t "$table" -S 2>/dev/null | grep -E "^-A .*(DOCKER|docker0|$BRIDGE)" | while read -r line; do
+			# shellcheck disable=SC2086 # the rule is a list of words
+			iptables -t "$table" -D ${line#-A } 2>/dev/null || true
+		done
+		iptables -t "$table" -S 2>/dev/null | sed -n 's/^-N \(DOCKER.*\)/\1/p' | while read -r line; do
+			iptables -t "$table" -F "$line" 2>/dev/null || true
+			iptables -t "$table" -X "$line" 2>/dev/null || true
+		done
+	done
+	local policy
+	policy=$(cat "$DOCKERD_DIR/forward_policy.before" 2>/dev/null || true)
+	[ -z "$policy" ] || iptables -P FORWARD "$policy" || true
+	if [ -f "$DOCKERD_DIR/ip_forward.before" ]; then
+		cat "$DOCKERD_DIR/ip_forward.before" >/proc/sys/net/ipv4/ip_forward || true
+	fi
+}
+
+stop_our_dockerd() {
+	local pid
+	pid=$(ours_dockerd_pid) || {
+		rm -f "$DOCKERD_DIR/dockerd.pid"
+		return 0
+	}
+	log "stopping dockerd (pid $pid)"
+	kill -TERM "$pid"
+	local i
+	for i in $(seq 1 60); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "dockerd did not stop in 30 s; killing pid $pid"
+		kill -KILL "$pid" || true
+	fi
+	rm -f "$DOCKERD_DIR/dockerd.pid"
+	ip link show docker0 >/dev/null 2>&1 && ip link delete docker0
+	clean_docker_netfilter
+}
+
+# ---------------------------------------------------------------- rootfs image
+
+debian_mirror() {
+	if [ -n "${KDW_DEBIAN_MIRROR:-}" ]; then
+		echo "$KDW_DEBIAN_MIRROR"
+		return
+	fi
+	local uri
+	uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		grep -oE '(https?|file)://[^ ]*/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ')
+	echo "${uri:-http://deb.debian.org/debian}"
+}
+
+base_key() { # the debootstrap result depends on these only
+	echo "$BASE_VERSION $SUITE $PACKAGES" | sha256sum | cut -c1-12
+}
+
+image_key() { # changes whenever anything that goes into the host image changes
+	{
+		echo "$HOSTS_VERSION $(base_key)"
+		(cd "$FILES_DIR" && find kdw-runc rootfs -type f -print0 | sort -z | xargs -0 sha256sum)
+	} | sha256sum | cut -c1-12
+}
+
+unmount_under() { # unmounts everything below a directory, deepest first
+	local dir mnt
+	dir=$(realpath "$1")
+	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r mnt; do
+		umount -l "$mnt" || true
+	done
+}
+
+# The base: a plain debootstrap with the host packages, made anonymous (no
+# SSH host keys, empty machine-id) and small (no apt lists or .debs).
+build_base_rootfs() { # build_base_rootfs TARFILE
+	local tarfile=$1 dir mirror
+	mirror=$(debian_mirror)
+	dir=$(mktemp -d "$CACHE_DIR/rootfs-build.XXXXXX")
+	log "debootstrap $SUITE from $mirror into $dir (log: $CACHE_DIR/debootstrap.log)"
+	if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$dir" "$mirror" \
+		>"$CACHE_DIR/debootstrap.log" 2>&1; then
+		unmount_under "$dir"
+		rm -rf --one-file-system "$dir"
+		die "debootstrap failed, see $CACHE_DIR/debootstrap.log"
+	fi
+	unmount_under "$dir"
+	rm -f "$dir"/etc/ssh/ssh_host_*
+	: >"$dir/etc/machine-id"
+	rm -f "$dir/var/lib/dbus/machine-id"
+	ln -s /etc/machine-id "$dir/var/lib/dbus/machine-id"
+	install -d -m 0700 "$dir/root/.ssh"
+	rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/* "$dir"/var/log/*.log
+	tar -C "$dir" --numeric-owner -cf "$tarfile.tmp" .
+	mv "$tarfile.tmp" "$tarfile"
+	rm -rf --one-file-system "$dir"
+}
+
+# The overlay on the base, as a tar stream: the runtime wrapper, Docker's
+# daemon.json, first-boot units, sshd and journald settings, masked units.
+overlay_tar() {
+	local stage
+	stage=$(mktemp -d)
+	cp -a "$FILES_DIR/rootfs/." "$stage/"
+	install -d -m 0755 "$stage/usr" "$stage/usr/local" "$stage/usr/local/bin" "$stage/usr/bin"
+	install -m 0755 "$FILES_DIR/kdw-runc" "$stage/usr/local/bin/kdw-runc"
+	# docker-machine's systemd drop-in runs /usr/bin/dockerd; Debian installs /usr/sbin/dockerd.
+	ln -s /usr/sbin/dockerd "$stage/usr/bin/dockerd"
+	local sys="$stage/etc/systemd/system" unit
+	for unit in kdw-ssh-keygen.service:multi-user.target kdw-ssh-keygen.service:ssh.service \
+		kdw-make-rshared.service:sysinit.target; do
+		mkdir -p "$sys/${unit#*:}.wants"
+		ln -s "../${unit%%:*}" "$sys/${unit#*:}.wants/${unit%%:*}"
+	done
+	# Units that have nothing to do in a container.
+	for unit in systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
+		systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount \
+		sys-kernel-debug.mount sys-kernel-tracing.mount getty@tty1.service console-getty.service \
+		apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer dpkg-db-backup.timer; do
+		ln -s /dev/null "$sys/$unit"
+	done
+	chmod -R go-w "$stage"
+	tar -C "$stage" --numeric-owner --owner=0 --group=0 -c .
+	rm -rf "$stage"
+}
+
+HOST_IMAGE=""
+ensure_host_image() {
+	local key base_image tarfile
+	key=$(image_key)
+	HOST_IMAGE="kdw-host:$key"
+	if docker image inspect "$HOST_IMAGE" >/dev/null 2>&1; then
+		log "image $HOST_IMAGE present"
+		return 0
+	fi
+	base_image="kdw-host-base:$(base_key)"
+	if ! docker image inspect "$base_image" >/dev/null 2>&1; then
+		tarfile="$CACHE_DIR/rootfs-$(base_key).tar"
+		if [ -f "$tarfile" ]; then
+			log "rootfs $tarfile cached"
+		else
+			phase "build rootfs (debootstrap)" build_base_rootfs "$tarfile"
+		fi
+		docker import --change "LABEL $LABEL=image" "$tarfile" "$base_image" >/dev/null
+		# Older rootfs tarballs are of no further use.
+		find "$CACHE_DIR" -maxdepth 1 -name 'rootfs-*.tar' ! -name "$(basename "$tarfile")" -delete
+	fi
+	local tmp
+	tmp=$(docker create "$base_image" /sbin/init)
+	overlay_tar | docker cp - "$tmp:/"
+	docker commit --change 'CMD ["/sbin/init"]' --change 'ENV container=docker' \
+		--change "LABEL $LABEL=image" "$tmp" "$HOST_IMAGE" >/dev/null
+	docker rm "$tmp" >/dev/null
+}
+
+# ---------------------------------------------------------------- keys and certificates
+
+ensure_ssh_key() {
+	[ -f "$SSH_KEY" ] && [ -f "$SSH_KEY.pub" ] && return 0
+	mkdir -p "$(dirname "$SSH_KEY")"
+	chmod 0700 "$(dirname "$SSH_KEY")"
+	rm -f "$SSH_KEY" "$SSH_KEY.pub"
+	ssh-keygen -q -t ed25519 -N '' -C kdw-test-hosts -f "$SSH_KEY"
+}
+
+ensure_pki() {
+	mkdir -p "$PKI_DIR"
+	chmod 0700 "$PKI_DIR"
+	if [ ! -f "$PKI_DIR/ca.crt" ] || [ ! -f "$PKI_DIR/ca.key" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+			-subj "/CN=kube-dumb-way test hosts CA" \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+			-keyout "$PKI_DIR/ca.key" -out "$PKI_DIR/ca.crt" 2>/dev/null
+		rm -f "$PKI_DIR/registry.crt"
+	fi
+	if [ -f "$PKI_DIR/registry.crt" ] &&
+		openssl x509 -in "$PKI_DIR/registry.crt" -noout -ext subjectAltName 2>/dev/null |
+		grep -q "IP Address:$REGISTRY_IP\$" &&
+		openssl x509 -in "$PKI_DIR/registry.crt" -noout -checkend 86400 >/dev/null; then
+		return 0
+	fi
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$REGISTRY_NAME" \
+		-keyout "$PKI_DIR/registry.key" -out "$PKI_DIR/registry.csr" 2>/dev/null
+	printf '%s\n' "subjectAltName=IP:$REGISTRY_IP,DNS:$REGISTRY_NAME,DNS:localhost,IP:127.0.0.1" \
+		"basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+		"extendedKeyUsage=serverAuth" >"$PKI_DIR/registry.ext"
+	openssl x509 -req -in "$PKI_DIR/registry.csr" -CA "$PKI_DIR/ca.crt" -CAkey "$PKI_DIR/ca.key" \
+		-CAcreateserial -days 825 -extfile "$PKI_DIR/registry.ext" -out "$PKI_DIR/registry.crt" 2>/dev/null
+	chmod 0644 "$PKI_DIR/registry.crt" "$PKI_DIR/registry.key"
+}
+
+ensure_keys() {
+	ensure_ssh_key
+	ensure_pki
+}
+
+# ---------------------------------------------------------------- network and registry
+
+ensure_network() {
+	if docker network inspect "$NET_NAME" >/dev/null 2>&1; then
+		return 0
+	fi
+	local route
+	route=$(ip route show | grep -F "$NET_PREFIX." || true)
+	[ -z "$route" ] || die "$SUBNET collides with a route of this machine ($route); set KDW_HOSTS_NET_PREFIX"
+	docker network create --driver bridge --subnet "$SUBNET" --gateway "$NET_PREFIX.1" \
+		-o com.docker.network.bridge.name="$BRIDGE" --label "$LABEL=network" "$NET_NAME" >/dev/null
+}
+
+REGISTRY_IMAGE=""
+ensure_registry_image() { # Debian's docker-registry binary and the libraries it links, nothing else
+	local deb_dir="$CACHE_DIR/registry-deb" stage bin lib
+	mkdir -p "$deb_dir"
+	local deb
+	deb=$(find "$deb_dir" -maxdepth 1 -name 'docker-registry_*.deb' | sort | tail -n1)
+	if [ -z "$deb" ]; then
+		(cd "$deb_dir" && apt-get download -q docker-registry >"$deb_dir/download.log" 2>&1) ||
+			(apt-get update -q >/dev/null 2>&1 && cd "$deb_dir" && apt-get download -q docker-registry >>"$deb_dir/download.log" 2>&1) ||
+			die "could not download docker-registry, see $deb_dir/download.log"
+		deb=$(find "$deb_dir" -maxdepth 1 -name 'docker-registry_*.deb' | sort | tail -n1)
+	fi
+	REGISTRY_IMAGE="kdw-registry:$(basename "$deb" .deb | cut -d_ -f2 | tr '+~:' '---')"
+	docker image inspect "$REGISTRY_IMAGE" >/dev/null 2>&1 && return 0
+	stage=$(mktemp -d)
+	dpkg-deb -x "$deb" "$stage/deb"
+	mkdir -p "$stage/root/usr/bin" "$stage/root/etc/docker/registry" "$stage/root/var/lib/registry" \
+		"$stage/root/tmp" "$stage/root/certs"
+	bin="$stage/root/usr/bin/docker-registry"
+	cp "$stage/deb/usr/bin/docker-registry" "$bin"
+	cp "$FILES_DIR/registry.yml" "$stage/root/etc/docker/registry/config.yml"
+	for lib in $(ldd "$bin" | grep -oE '/[^ ]+'); do
+		mkdir -p "$stage/root$(dirname "$lib")"
+		cp -L "$lib" "$stage/root$lib"
+	done
+	tar -C "$stage/root" --numeric-owner -c . | docker import \
+		--change 'ENTRYPOINT ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"]' \
+		--change "LABEL $LABEL=image" - "$REGISTRY_IMAGE" >/dev/null
+	rm -rf "$stage"
+}
+
+ensure_registry() {
+	ensure_registry_image
+	case "$(container_state "$REGISTRY_NAME")" in
+	running) ;;
+	absent)
+		mkdir -p "$CACHE_DIR/registry-data"
+		docker run -d --name "$REGISTRY_NAME" --hostname "$REGISTRY_NAME" --network "$NET_NAME" \
+			--ip "$REGISTRY_IP" --restart unless-stopped --label "$LABEL=registry" \
+			-v "$CACHE_DIR/registry-data:/var/lib/registry" -v "$PKI_DIR:/certs:ro" \
+			"$REGISTRY_IMAGE" >/dev/null
+		;;
+	*) docker start "$REGISTRY_NAME" >/dev/null ;;
+	esac
+	# The machine's Docker trusts the registry through certs.d (read on every pull/push).
+	mkdir -p "/etc/docker/certs.d/$REGISTRY_ADDR"
+	cp "$PKI_DIR/ca.crt" "/etc/docker/certs.d/$REGISTRY_ADDR/ca.crt"
+	local i
+	for i in $(seq 1 40); do
+		curl -fsS --cacert "$PKI_DIR/ca.crt" "https://$REGISTRY_ADDR/v2/" >/dev/null 2>&1 && return 0
+		sleep 0.25
+	done
+	die "registry at https://$REGISTRY_ADDR/v2/ does not answer; docker logs $REGISTRY_NAME"
+}
+
+# ---------------------------------------------------------------- hosts
+
+# Files every host gets before it boots, as a tar stream for `docker cp`:
+# root's authorized key, and the harness CA for Docker's registry trust
+# (certs.d) and in the system store, as update-ca-certificates would add it
+# (which takes seconds a host at boot on a busy machine).
+host_files_tar() { # host_files_tar BASE_CA_BUNDLE
+	local stage hash
+	stage=$(mktemp -d)
+	install -d -m 0700 "$stage/root" "$stage/root/.ssh"
+	install -m 0600 "$SSH_KEY.pub" "$stage/root/.ssh/authorized_keys"
+	install -d -m 0755 "$stage/usr" "$stage/usr/local" "$stage/usr/local/share" \
+		"$stage/usr/local/share/ca-certificates" "$stage/etc" "$stage/etc/ssl" "$stage/etc/ssl/certs" \
+		"$stage/etc/docker" "$stage/etc/docker/certs.d" "$stage/etc/docker/certs.d/$REGISTRY_ADDR"
+	install -m 0644 "$PKI_DIR/ca.crt" "$stage/usr/local/share/ca-certificates/kdw-test-ca.crt"
+	install -m 0644 "$PKI_DIR/ca.crt" "$stage/etc/docker/certs.d/$REGISTRY_ADDR/ca.crt"
+	cat "$1" "$PKI_DIR/ca.crt" >"$stage/etc/ssl/certs/ca-certificates.crt"
+	ln -s /usr/local/share/ca-certificates/kdw-test-ca.crt "$stage/etc/ssl/certs/kdw-test-ca.pem"
+	hash=$(openssl x509 -hash -noout -in "$PKI_DIR/ca.crt")
+	ln -s kdw-test-ca.pem "$stage/etc/ssl/certs/$hash.0"
+	tar -C "$stage" --numeric-owner --owner=0 --group=0 -c root usr etc
+	rm -rf "$stage"
+}
+
+base_ca_bundle() { # the system CA bundle of the host image
+	local c
+	c=$(docker create "$HOST_IMAGE" /bin/true)
+	docker cp "$c:/etc/ssl/certs/ca-certificates.crt" - | tar -xO
+	docker rm "$c" >/dev/null
+}
+
+create_host() { # create_host INDEX: docker create, copy files in, start
+	local i=$1 name ip extra=()
+	name=$(host_name "$i")
+	ip=$(host_ip "$i")
+	[ -d /lib/modules ] && extra+=(-v /lib/modules:/lib/modules:ro)
+	[ -d /dev/mapper ] && extra+=(-v /dev/mapper:/dev/mapper)
+	docker create --name "$name" --hostname "$name" --network "$NET_NAME" --ip "$ip" \
+		--label "$LABEL=host" --runtime "$RUNTIME" \
+		--privileged --cgroupns=private \
+		--security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+		--tmpfs /run:rw,nosuid,nodev,noexec,mode=755 --tmpfs /run/lock:rw,nosuid,nodev,noexec \
+		--tmpfs /tmp:rw,nosuid,nodev,exec,mode=1777 -v /var \
+		"${extra[@]}" \
+		--stop-signal SIGRTMIN+3 -e container=docker \
+		"$HOST_IMAGE" /sbin/init >/dev/null
+	docker cp - "$name:/" <"$HOST_FILES_TAR"
+	docker start "$name" >/dev/null
+}
+
+wait_host() { # wait_host INDEX START_US: systemd up, SSH answers, Docker answers; prints seconds
+	local i=$1 start=$2 name ip deadline state
+	name=$(host_name "$i")
+	ip=$(host_ip "$i")
+	deadline=$(($(now_us) + BOOT_TIMEOUT * 1000000))
+	until host_ssh "$ip" true 2>/dev/null; do
+		[ "$(now_us)" -lt "$deadline" ] || die "$name: no SSH at $ip after ${BOOT_TIMEOUT}s"
+		sleep 0.2
+	done
+	local ssh_secs
+	ssh_secs=$(secs_since "$start")
+	state=$(host_ssh "$ip" "timeout $BOOT_TIMEOUT systemctl is-system-running --wait" 2>/dev/null || true)
+	case "$state" in
+	running) ;;
+	degraded)
+		log "$name: systemd degraded; failed units: $(host_ssh "$ip" systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')"
+		;;
+	*) die "$name: systemd is '$state'" ;;
+	esac
+	until host_ssh "$ip" docker info >/dev/null 2>&1; do
+		[ "$(now_us)" -lt "$deadline" ] || die "$name: Docker does not answer after ${BOOT_TIMEOUT}s"
+		sleep 0.5
+	done
+	printf '%s %s %s %s\n' "$name" "$ssh_secs" "$(secs_since "$start")" "$state"
+}
+
+existing_host_indexes() {
+	docker ps -a --filter "label=$LABEL=host" --format '{{.Names}}' |
+		sed -n "s/^$HOST_PREFIX\([0-9][0-9]*\)\$/\1/p" | sort -n
+}
+
+# Starts (or reuses) hosts 0..N-1 and, right after each, a background
+# waiter (wait_host) that times it; wait_hosts collects them.
+WAITERS=()
+WAIT_DIR=""
+start_hosts() { # start_hosts N
+	local n=$1 i name start started=()
+	for i in $(existing_host_indexes); do
+		if [ "$i" -ge "$n" ]; then
+			log "removing $(host_name "$i") (beyond N=$n)"
+			docker rm -fv "$(host_name "$i")" >/dev/null
+		fi
+	done
+	local bundle
+	bundle=$(mktemp)
+	base_ca_bundle >"$bundle"
+	HOST_FILES_TAR=$(mktemp)
+	host_files_tar "$bundle" >"$HOST_FILES_TAR"
+	rm -f "$bundle"
+	WAIT_DIR=$(mktemp -d)
+	for i in $(seq 0 $((n - 1))); do
+		name=$(host_name "$i")
+		if [ "$(container_state "$name")" != absent ] &&
+			[ "$(docker inspect -f '{{.Config.Image}}' "$name")" != "$HOST_IMAGE" ]; then
+			log "recreating $name: the host image changed"
+			docker rm -fv "$name" >/dev/null
+		fi
+		start=$(now_us)
+		case "$(container_state "$name")" in
+		running)
+			# Reused: refresh the key and CA in case they were made anew.
+			docker cp - "$name:/" <"$HOST_FILES_TAR"
+			;;
+		absent)
+			create_host "$i"
+			started+=("$name")
+			;;
+		*)
+			docker start "$name" >/dev/null
+			started+=("$name")
+			;;
+		esac
+		wait_host "$i" "$start" >"$WAIT_DIR/$i" &
+		WAITERS+=($!)
+	done
+	rm -f "$HOST_FILES_TAR"
+	[ ${#started[@]} -eq 0 ] || log "started ${started[*]}"
+}
+
+wait_hosts() {
+	local pid failed=0
+	for pid in "${WAITERS[@]}"; do
+		wait "$pid" || failed=1
+	done
+	[ "$failed" -eq 0 ] || die "some hosts did not come up"
+	BOOT_REPORT=$(cat "$WAIT_DIR"/*)
+	rm -rf "$WAIT_DIR"
+}
+
+write_state_files() { # write_state_files N
+	local n=$1 i sep=""
+	{
+		printf '[\n'
+		for i in $(seq 0 $((n - 1))); do
+			printf '%s  {"name": %s, "ip": %s, "sshUser": "root", "sshKeyPath": %s}' "$sep" \
+				"$(json_str "$(host_name "$i")")" "$(json_str "$(host_ip "$i")")" "$(json_str "$SSH_KEY")"
+			sep=$',\n'
+		done
+		printf '\n]\n'
+	} >"$STATE_DIR/hosts.json.tmp"
+	mv "$STATE_DIR/hosts.json.tmp" "$STATE_DIR/hosts.json"
+	printf '{"address": %s, "caCertPath": %s}\n' "$(json_str "$REGISTRY_ADDR")" \
+		"$(json_str "$PKI_DIR/ca.crt")" >"$STATE_DIR/registry.json"
+}
+
+probe_registry() { # push an empty image from the machine, pull it inside host 0
+	local ref="$REGISTRY_ADDR/kdw-probe:1"
+	tar -c -T /dev/null | docker import - "$ref" >/dev/null
+	docker push -q "$ref" >/dev/null
+	host_ssh "$(host_ip 0)" "docker pull -q $ref >/dev/null && docker rmi $ref >/dev/null"
+}
+
+print_table() {
+	local n=$1 i name
+	printf '%-12s %-15s %-8s %-10s %-8s %s\n' NAME IP STATE SYSTEMD SSH-UP READY
+	for i in $(seq 0 $((n - 1))); do
+		name=$(host_name "$i")
+		echo "$BOOT_REPORT" | awk -v name="$name" -v ip="$(host_ip "$i")" -v st="$(container_state "$name")" \
+			'$1 == name { printf "%-12s %-15s %-8s %-10s %-8s %s\n", name, ip, st, $4, $2 "s", $3 "s" }'
+	done
+	printf 'SSH:       ssh -i %s root@<ip>\n' "$SSH_KEY"
+	printf 'Registry:  %s (CA %s)\n' "$REGISTRY_ADDR" "$PKI_DIR/ca.crt"
+	printf 'State:     %s/hosts.json, %s/registry.json\n' "$STATE_DIR" "$STATE_DIR"
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_up() {
+	local n=${1:-6}
+	[[ "$n" =~ ^[1-9][0-9]?$ ]] || die "N must be a number from 1 to 99 (got '$n')"
+	[ "$(id -u)" -eq 0 ] || die "run as root (it starts dockerd and privileged containers)"
+	local total
+	total=$(now_us)
+	mkdir -p "$CACHE_DIR" "$STATE_DIR"
+	phase "packages" need_packages
+	phase "dockerd" ensure_dockerd
+	phase "host image" ensure_host_image
+	phase "ssh key and CA" ensure_keys
+	phase "network" ensure_network
+	phase "registry" ensure_registry
+	phase "start hosts" start_hosts "$n"
+	phase "wait for hosts" wait_hosts
+	phase "registry push/pull probe" probe_registry
+	write_state_files "$n"
+	print_table "$n"
+	print_phase_times
+	printf '  %-30s %7ss\n' "total up" "$(secs_since "$total")"
+}
+
+cmd_down() {
+	local total
+	total=$(now_us)
+	if docker_up; then
+		local ids
+		ids=$(docker ps -aq --filter "label=$LABEL")
+		if [ -n "$ids" ]; then
+			# shellcheck disable=SC2086 # one id a word
+			phase "remove containers" docker rm -fv $ids >/dev/null
+		fi
+		if docker network inspect "$NET_NAME" >/dev/null 2>&1; then
+			phase "remove network" docker network rm "$NET_NAME" >/dev/null
+		fi
+	fi
+	rm -rf "/etc/docker/certs.d/$REGISTRY_ADDR"
+	phase "stop dockerd (if ours)" stop_our_dockerd
+	rm -f "$STATE_DIR/hosts.json" "$STATE_DIR/registry.json"
+	local left
+	left=$(grep -cE '/var/lib/docker|/run/docker' /proc/mounts || true)
+	if ! ours_dockerd_pid >/dev/null && ! docker_up && [ "$left" -gt 0 ]; then
+		log "warning: $left Docker mounts are left"
+	fi
+	print_phase_times
+	printf '  %-30s %7ss\n' "total down" "$(secs_since "$total")"
+}
+
+cmd_status() {
+	if ! docker_up; then
+		echo "Docker: not running; no hosts"
+		return 0
+	fi
+	local pid
+	if pid=$(ours_dockerd_pid); then
+		echo "Docker: dockerd pid $pid, started by this script"
+	else
+		echo "Docker: a daemon not started by this script"
+	fi
+	echo "Network: $(docker network inspect -f '{{.Name}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' "$NET_NAME" 2>/dev/null || echo absent)"
+	echo "Registry: $REGISTRY_ADDR $(container_state "$REGISTRY_NAME")"
+	local i name ip ssh_ok
+	printf '%-12s %-15s %-8s %s\n' NAME IP STATE SSH
+	for i in $(existing_host_indexes); do
+		name=$(host_name "$i")
+		ip=$(host_ip "$i")
+		ssh_ok=no
+		host_ssh "$ip" true 2>/dev/null && ssh_ok=yes
+		printf '%-12s %-15s %-8s %s\n' "$name" "$ip" "$(container_state "$name")" "$ssh_ok"
+	done
+	[ ! -f "$STATE_DIR/hosts.json" ] || echo "hosts.json: $STATE_DIR/hosts.json"
+}
+
+cmd_check() { # proofs that the hosts are fit for the cluster; needs `up` with N >= 2
+	local ip0 ip1 ref
+	ip0=$(host_ip 0)
+	ip1=$(host_ip 1)
+	log "host 0 pings host 1 and reaches its SSH port"
+	host_ssh "$ip0" "ping -c1 -W2 $ip1 >/dev/null && timeout 3 bash -c 'echo >/dev/tcp/$ip1/22'"
+	log "host 0 reaches an address on host 1 through a route via host 1 (as pod routes do)"
+	host_ssh "$ip1" "ip addr replace 10.200.99.1/32 dev lo"
+	host_ssh "$ip0" "ip route replace 10.200.99.0/24 via $ip1 && ping -c1 -W2 10.200.99.1 >/dev/null"
+	host_ssh "$ip0" "ip route del 10.200.99.0/24"
+	host_ssh "$ip1" "ip addr del 10.200.99.1/32 dev lo"
+	log "Docker in host 0 runs an image pulled from the registry"
+	ref="$REGISTRY_ADDR/kdw-busybox:1"
+	if ! docker image inspect "$ref" >/dev/null 2>&1; then
+		local deb_dir="$CACHE_DIR/busybox-deb" stage
+		mkdir -p "$deb_dir"
+		[ -n "$(find "$deb_dir" -name 'busybox-static_*.deb')" ] ||
+			(cd "$deb_dir" && apt-get download -q busybox-static >/dev/null 2>&1)
+		stage=$(mktemp -d)
+		dpkg-deb -x "$(find "$deb_dir" -name 'busybox-static_*.deb' | head -n1)" "$stage/deb"
+		mkdir -p "$stage/root/bin"
+		cp "$stage/deb/bin/busybox" "$stage/root/bin/busybox"
+		for tool in sh true echo cat grep ls; do ln -s busybox "$stage/root/bin/$tool"; done
+		tar -C "$stage/root" -c . | docker import --change 'CMD ["/bin/sh"]' - "$ref" >/dev/null
+		rm -rf "$stage"
+	fi
+	docker push -q "$ref" >/dev/null
+	host_ssh "$ip0" "docker rmi -f $ref >/dev/null 2>&1; docker run --rm $ref echo hello from the registry image"
+	log "nested privileged container in host 0 (through kdw-runc)"
+	host_ssh "$ip0" "docker run --rm --privileged $ref grep CapEff /proc/self/status"
+	echo "check: all passed"
+}
+
+case "${1:-}" in
+up) cmd_up "${2:-6}" ;;
+down) cmd_down ;;
+status) cmd_status ;;
+check) cmd_check ;;
+*)
+	sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac
