@@ -1,0 +1,143 @@
+import * as assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, PINNED_VERSIONS, RawConfig, validateConfig, WORKER_BINARIES } from "../components/config";
+
+const ctx = { fileExists: (p: string) => p.startsWith("/exists"), defaultBinaryDir: undefined };
+const base: RawConfig = { binarySource: "/exists/bin" };
+
+function problems(raw: RawConfig): string[] {
+    try {
+        validateConfig({ ...base, ...raw }, ctx);
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+        return err.problems;
+    }
+    assert.fail("the config was accepted");
+}
+
+function rejects(raw: RawConfig, key: string, reason: RegExp) {
+    const found = problems(raw);
+    assert.ok(found.some(p => p.startsWith(`kube-dumb-way:${key} `) && reason.test(p)),
+        `no problem for ${key} matching ${reason}; got:\n${found.join("\n")}`);
+}
+
+test("defaults give the seed's cluster: 3 controllers, 3 workers, one /24 each, pinned versions", () => {
+    const cfg = validateConfig(base, ctx);
+    assert.deepEqual(cfg.controllers.map(n => n.name), ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
+    assert.deepEqual(cfg.workers.map(n => [n.name, n.podCidr]),
+        [["kdw-worker-0", "10.200.0.0/24"], ["kdw-worker-1", "10.200.1.0/24"], ["kdw-worker-2", "10.200.2.0/24"]]);
+    assert.equal(cfg.kubernetesServiceIp, "10.32.0.1");
+    assert.equal(cfg.clusterDns, "10.32.0.10");
+    assert.equal(cfg.machine.driver, "virtualbox");
+    assert.deepEqual(cfg.versions, PINNED_VERSIONS);
+    assert.equal(cfg.clusterName, "kube-dumb-way");
+    assert.deepEqual(cfg.binarySource, { kind: "folder", path: "/exists/bin", checksums: {} });
+});
+
+test("even controller counts are rejected: etcd needs a majority", () => {
+    rejects({ controllers: 2 }, "controllers", /must be odd/);
+    rejects({ controllers: 4 }, "controllers", /must be odd/);
+});
+
+test("zero controllers or zero workers are rejected", () => {
+    rejects({ controllers: 0 }, "controllers", /at least 1/);
+    rejects({ workers: 0 }, "workers", /at least 1/);
+});
+
+test("non-integer counts are rejected", () => {
+    rejects({ workers: 2.5 }, "workers", /whole number/);
+    rejects({ workers: "three" }, "workers", /whole number/);
+});
+
+test("more workers than /24s in the cluster CIDR are rejected", () => {
+    rejects({ clusterCidr: "10.200.0.0/23", workers: 3 }, "workers", /holds only 2 \/24 pod ranges/);
+    assert.equal(validateConfig({ ...base, clusterCidr: "10.200.0.0/23", workers: 2, controllers: 1 }, ctx).workers.length, 2);
+    rejects({ clusterCidr: "10.200.0.0/25" }, "clusterCidr", /\/24 or wider/);
+});
+
+test("overlapping cluster and service CIDRs are rejected", () => {
+    rejects({ serviceCidr: "10.200.5.0/24" }, "serviceCidr", /overlaps clusterCidr 10\.200\.0\.0\/16/);
+    rejects({ clusterCidr: "10.0.0.0/8", serviceCidr: "10.32.0.0/24", clusterDns: "10.32.0.10" }, "serviceCidr", /overlaps/);
+});
+
+test("a DNS IP outside the service CIDR, or on its reserved addresses, is rejected", () => {
+    rejects({ clusterDns: "10.33.0.10" }, "clusterDns", /outside serviceCidr 10\.32\.0\.0\/24/);
+    rejects({ clusterDns: "10.32.0.1" }, "clusterDns", /kubernetes service IP/);
+    rejects({ clusterDns: "10.32.0.300" }, "clusterDns", /IPv4 address/);
+});
+
+test("malformed CIDRs are rejected with the reason", () => {
+    rejects({ clusterCidr: "10.200.0.0" }, "clusterCidr", /not an IPv4 CIDR/);
+    rejects({ clusterCidr: "10.200.1.0/16" }, "clusterCidr", /host bits set; did you mean 10\.200\.0\.0\/16/);
+    rejects({ serviceCidr: "300.1.1.0/24" }, "serviceCidr", /not an IPv4 CIDR/);
+});
+
+test("malformed or unsupported versions are rejected", () => {
+    rejects({ kubernetesVersion: "1.34.4" }, "kubernetesVersion", /release version like v/);
+    rejects({ kubernetesVersion: "v1.28.0" }, "kubernetesVersion", /v1\.32\.0 or a later/);
+    rejects({ etcdVersion: "v3.4.1" }, "etcdVersion", /v3\.5\.0 or a later/);
+    rejects({ containerdVersion: "v1.7.30" }, "containerdVersion", /v2\.0\.0 or a later v2/);
+    rejects({ runcVersion: "latest" }, "runcVersion", /release version/);
+});
+
+test("the generic driver needs a host per node, each with address, user and an existing key", () => {
+    const host = (i: number) => ({ address: `192.168.77.${10 + i}`, sshUser: "root", sshKeyPath: "/exists/key" });
+    rejects({ machineDriver: "generic", genericHosts: [host(0), host(1)] }, "genericHosts", /lists 2 host\(s\).*needs one per node.*= 6/);
+    const cfg = validateConfig({ ...base, machineDriver: "generic", genericHosts: [0, 1, 2, 3, 4, 5].map(host) }, ctx);
+    assert.deepEqual(cfg.controllers.map(n => n.generic?.address), ["192.168.77.10", "192.168.77.11", "192.168.77.12"]);
+    assert.deepEqual(cfg.workers.map(n => n.generic?.address), ["192.168.77.13", "192.168.77.14", "192.168.77.15"]);
+    rejects({ machineDriver: "generic", genericHosts: [{ address: "192.168.77.10", sshUser: "", sshKeyPath: "/missing" }] },
+        "genericHosts[0].sshUser", /must name the SSH user/);
+    rejects({ machineDriver: "generic", genericHosts: [{ address: "192.168.77.10", sshUser: "root", sshKeyPath: "/missing" }] },
+        "genericHosts[0].sshKeyPath", /\/missing does not exist/);
+    rejects({ machineDriver: "generic", genericHosts: [host(0), host(0)] }, "genericHosts[1].address", /listed twice/);
+    rejects({ machineDriver: "virtualbox", genericHosts: [host(0)] }, "genericHosts", /only used with machineDriver "generic"/);
+});
+
+test("an unknown host profile is rejected", () => {
+    rejects({ hostProfile: "coreos" }, "hostProfile", /one of auto, systemd, boot2docker/);
+});
+
+test("driver flags must belong to the chosen driver", () => {
+    rejects({ machineDriverFlags: ["--kvm-network=default"] }, "machineDriverFlags", /not an option of the virtualbox driver/);
+    const cfg = validateConfig({ ...base, machineDriverFlags: ["--virtualbox-no-vtx-check", "--engine-opt=log-level=warn"] }, ctx);
+    assert.deepEqual(cfg.machine.driverFlags, ["--virtualbox-no-vtx-check", "--engine-opt=log-level=warn"]);
+});
+
+test("binaries: a source is required, URLs need a pinned digest per binary, folders must exist", () => {
+    rejects({ binarySource: undefined }, "binarySource", /is not set.*npm run toolchain/);
+    rejects({ binarySource: "/nowhere" }, "binarySource", /\/nowhere, which does not exist/);
+    rejects({ binarySource: "https://mirror.example/k8s" }, "binaryChecksums", /missing: kubelet, kube-proxy/);
+    rejects({ binarySource: "ftp://mirror.example/k8s" }, "binarySource", /http\(s\) URL or a local folder/);
+    rejects({ binaryChecksums: { kubectl: "a".repeat(64) } }, "binaryChecksums", /"kubectl", which is not a binary/);
+    rejects({ binaryChecksums: { kubelet: "abc" } }, "binaryChecksums", /not a lowercase hex sha256/);
+    const pins = Object.fromEntries(WORKER_BINARIES.map(b => [b, "b".repeat(64)]));
+    const cfg = validateConfig({ binarySource: "https://mirror.example/k8s/", binaryChecksums: pins }, ctx);
+    assert.deepEqual(cfg.binarySource, { kind: "url", baseUrl: "https://mirror.example/k8s", checksums: pins });
+    const fromEnv = validateConfig({}, { ...ctx, defaultBinaryDir: "/exists/toolchain/bin" });
+    assert.deepEqual(fromEnv.binarySource, { kind: "folder", path: "/exists/toolchain/bin", checksums: {} });
+});
+
+test("names, domains, ports, endpoints and image repositories are checked", () => {
+    rejects({ namePrefix: "Kdw_1" }, "namePrefix", /lowercase DNS label/);
+    rejects({ clusterDomain: "Cluster..local" }, "clusterDomain", /lowercase DNS name/);
+    rejects({ apiServerPort: 70000 }, "apiServerPort", /between 1 and 65535/);
+    rejects({ apiServerEndpoint: "https://k8s.example:6443" }, "apiServerEndpoint", /no scheme or port/);
+    rejects({ imageRepository: "registry.example/" }, "imageRepository", /no trailing slash/);
+    rejects({ certValidityHours: 1 }, "certValidityHours", /at least 24/);
+});
+
+test("every problem is reported at once, each naming its key", () => {
+    const found = problems({ controllers: 2, workers: 0, hostProfile: "x", clusterDns: "1.2.3.4" });
+    assert.equal(found.length, 4);
+    for (const key of ["controllers", "workers", "hostProfile", "clusterDns"]) {
+        assert.ok(found.some(p => p.startsWith(`kube-dumb-way:${key} `)), `${key} not reported`);
+    }
+    assert.match(new ConfigError(found).message, /^Invalid configuration \(nothing was created\):\n  - /);
+});
+
+test("a different name prefix names the cluster after it", () => {
+    const cfg = validateConfig({ ...base, namePrefix: "lab" }, ctx);
+    assert.equal(cfg.clusterName, "kube-dumb-way-lab");
+    assert.equal(cfg.workers[0].name, "lab-worker-0");
+});

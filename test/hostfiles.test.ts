@@ -1,0 +1,115 @@
+// The command lines and config files sent to hosts, for both host profiles.
+import * as assert from "node:assert/strict";
+import { test } from "node:test";
+import { validateConfig } from "../components/config";
+import { apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../components/flags";
+import { cgroupDriver, hostFacts, hostLayout } from "../components/layout";
+import { machineCreateArgs } from "../components/machineHost";
+import { serviceFiles, workerConfigFiles } from "../components/workerNode";
+
+const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });
+const members = [0, 1, 2].map(i => ({ name: `kdw-controller-${i}`, ip: `192.168.99.1${i}` }));
+
+test("etcd: TLS for clients and peers with certificate auth, and the whole initial cluster", () => {
+    const args = etcdArgs(members[1], members, "kube-dumb-way");
+    for (const flag of ["--client-cert-auth=true", "--peer-client-cert-auth=true", "--trusted-ca-file=/etc/etcd/ca.pem",
+        "--initial-cluster-state=new", "--name=kdw-controller-1",
+        "--listen-client-urls=https://192.168.99.11:2379,https://127.0.0.1:2379",
+        "--initial-cluster=kdw-controller-0=https://192.168.99.10:2380,kdw-controller-1=https://192.168.99.11:2380,kdw-controller-2=https://192.168.99.12:2380"]) {
+        assert.ok(args.includes(flag), `missing ${flag}`);
+    }
+    assert.ok(!args.some(a => a.startsWith("http://") || a.includes("=http://")), "plain HTTP in etcd flags");
+});
+
+test("kube-apiserver: secure flags, service range, encryption at rest, every etcd member", () => {
+    const args = apiserverArgs(cfg, members[0], members, "192.168.99.10");
+    for (const flag of ["--authorization-mode=Node,RBAC", "--service-cluster-ip-range=10.32.0.0/24",
+        "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml", "--secure-port=6443",
+        "--etcd-servers=https://192.168.99.10:2379,https://192.168.99.11:2379,https://192.168.99.12:2379",
+        "--kubelet-certificate-authority=/etc/kubernetes/pki/ca.pem", "--service-account-issuer=https://192.168.99.10:6443",
+        "--enable-admission-plugins=NamespaceLifecycle,NodeRestriction,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota"]) {
+        assert.ok(args.includes(flag), `missing ${flag}`);
+    }
+    assert.ok(!args.some(a => a.startsWith("--insecure")), "insecure flag present");
+});
+
+test("controller-manager and scheduler elect a leader and bind to loopback", () => {
+    const cm = controllerManagerArgs(cfg);
+    assert.ok(cm.includes("--leader-elect=true") && cm.includes("--bind-address=127.0.0.1"));
+    assert.ok(cm.includes("--cluster-cidr=10.200.0.0/16") && cm.includes("--use-service-account-credentials=true"));
+    assert.ok(schedulerArgs().includes("--config=/etc/kubernetes/kube-scheduler.yaml"));
+});
+
+test("docker-machine create: sizes for drivers that have them, generic hosts by address, the cluster label", () => {
+    assert.deepEqual(machineCreateArgs(cfg.workers[0], cfg), ["--driver", "virtualbox", "--virtualbox-memory=2048",
+        "--virtualbox-cpu-count=1", "--virtualbox-disk-size=20000", "--engine-label", "kdw.cluster=kube-dumb-way", "kdw-worker-0"]);
+    const generic = validateConfig({
+        binarySource: "/bin", machineDriver: "generic", controllers: 1, workers: 1,
+        genericHosts: [{ address: "192.168.77.10", sshUser: "root", sshKeyPath: "/k" }, { address: "192.168.77.11", sshUser: "root", sshKeyPath: "/k", sshPort: 2222 }],
+    }, { fileExists: () => true });
+    assert.deepEqual(machineCreateArgs(generic.workers[0], generic), ["--driver", "generic",
+        "--generic-ip-address=192.168.77.11", "--generic-ssh-user=root", "--generic-ssh-key=/k", "--generic-ssh-port=2222",
+        "--engine-label", "kdw.cluster=kube-dumb-way", "kdw-worker-0"]);
+});
+
+test("host facts: detection, the config override, and an unknown host", () => {
+    assert.deepEqual(hostFacts("profile=boot2docker cgroup=v1\n", "auto"), { profile: "boot2docker", cgroup: "v1" });
+    assert.deepEqual(hostFacts("profile=unknown cgroup=v2", "systemd"), { profile: "systemd", cgroup: "v2" });
+    assert.throws(() => hostFacts("profile=unknown cgroup=v2", "auto"), /set kube-dumb-way:hostProfile/);
+    assert.equal(cgroupDriver("systemd", "v2"), "systemd");
+    assert.equal(cgroupDriver("systemd", "v1"), "cgroupfs");
+    assert.equal(cgroupDriver("boot2docker", "v1"), "cgroupfs");
+    assert.ok(hostLayout("boot2docker").etc.startsWith("/var/lib/boot2docker/"), "boot2docker keeps config on its persistent disk");
+    assert.equal(hostLayout("systemd").kubeletDir, "/var/lib/kubelet");
+});
+
+for (const profile of ["systemd", "boot2docker"] as const) {
+    const layout = hostLayout(profile);
+    const files = Object.fromEntries(workerConfigFiles({ cluster: cfg, node: cfg.workers[2], layout, cgroupDriver: cgroupDriver(profile, "v1") })
+        .map(f => [f.name, f.content]));
+
+    test(`${profile}: kubelet config has webhook auth, no anonymous access, cluster DNS and its own certificate`, () => {
+        const kubelet = files["kubelet-config.yaml"];
+        assert.match(kubelet, /anonymous:\n {4}enabled: false/);
+        assert.match(kubelet, /webhook:\n {4}enabled: true/);
+        assert.match(kubelet, /mode: Webhook/);
+        assert.match(kubelet, /clusterDNS:\n {2}- 10\.32\.0\.10/);
+        assert.match(kubelet, /clusterDomain: cluster\.local/);
+        assert.match(kubelet, new RegExp(`tlsCertFile: ${layout.etc}/worker/kubelet.pem`));
+        assert.match(kubelet, new RegExp(`containerRuntimeEndpoint: unix://${layout.run}/containerd/containerd.sock`));
+        assert.match(kubelet, /cgroupDriver: cgroupfs/);
+        assert.match(kubelet, /failCgroupV1: false/);
+    });
+
+    test(`${profile}: kube-proxy in iptables mode with the cluster CIDR; CNI bridge on the node's /24`, () => {
+        assert.match(files["kube-proxy-config.yaml"], /mode: iptables\nclusterCIDR: 10\.200\.0\.0\/16/);
+        const bridge = JSON.parse(files["cni/10-kdw-bridge.conflist"]);
+        assert.equal(bridge.plugins[0].ipam.ranges[0][0].subnet, "10.200.2.0/24");
+        assert.equal(JSON.parse(files["cni/99-loopback.conf"]).type, "loopback");
+    });
+
+    test(`${profile}: containerd runs on its own socket and root, with the configured pause image`, () => {
+        const toml = files["containerd.toml"];
+        assert.match(toml, new RegExp(`address = "${layout.run}/containerd/containerd.sock"`));
+        assert.match(toml, new RegExp(`root = "${layout.data}/containerd"`));
+        assert.match(toml, /sandbox = "registry\.k8s\.io\/pause:3\.10\.1"/);
+        assert.match(toml, /SystemdCgroup = false/);
+        assert.doesNotMatch(toml, /\{\{|\}\}/);
+    });
+
+    test(`${profile}: services are kept running the profile's way`, () => {
+        const services = nodeServiceCommands({ bin: `${layout.home}/bin`, etc: `${layout.etc}/worker`, nodeName: "kdw-worker-2",
+            nodeIp: "192.168.99.52", kubeletDir: layout.kubeletDir, apiServerPort: 6443, controllerIps: ["192.168.99.10", "192.168.99.11"] });
+        assert.deepEqual(services.map(s => s.name), ["containerd", "apiserver-lb", "kubelet", "kube-proxy"]);
+        const out = serviceFiles(layout, services);
+        if (profile === "systemd") {
+            assert.deepEqual(out.map(f => f.path), services.map(s => `/etc/systemd/system/kdw-${s.name}.service`));
+            assert.match(out[0].content, /Delegate=yes\nKillMode=process/);
+            assert.match(out[2].content, /ExecStart=\/opt\/kdw\/bin\/kubelet --config=\/etc\/kdw\/worker\/kubelet-config.yaml .*--node-ip=192\.168\.99\.52/);
+            assert.match(out[2].content, /After=network-online.target kdw-containerd.service/);
+        } else {
+            assert.deepEqual(out.map(f => f.path), services.map(s => `${layout.etc}/worker/${s.name}.cmd`));
+            assert.match(out[1].content, /kdw-apiserver-lb --listen=127\.0\.0\.1:6443 --backend=192\.168\.99\.10:6443 --backend=192\.168\.99\.11:6443\n$/);
+        }
+    });
+}

@@ -1,0 +1,15 @@
+// A bad config stops the real program before it registers anything, with a message naming the keys.
+import * as assert from "node:assert/strict";
+import { test } from "node:test";
+import { fakeBinaryFolder, runProgram } from "./program";
+
+test("index.ts with a bad config registers no resource and names every bad key", async () => {
+    const { resources, error } = await runProgram({
+        controllers: 2, workers: 3, serviceCidr: "10.200.0.0/24", binarySource: fakeBinaryFolder(),
+    });
+    assert.ok(error, "the program accepted the config");
+    assert.equal(error.constructor.name, "RunError", "expected a clean RunError without a stack trace");
+    assert.match(error.message, /kube-dumb-way:controllers must be odd/);
+    assert.match(error.message, /kube-dumb-way:serviceCidr 10\.200\.0\.0\/24 overlaps clusterCidr/);
+    assert.deepEqual(resources.map(r => `${r.type} ${r.name}`), []);
+});

@@ -1,0 +1,29 @@
+import * as assert from "node:assert/strict";
+import { test } from "node:test";
+import { contains, hostAddress, intToIp, ipToInt, overlaps, parseCidr, subnet, subnetCount } from "../components/net";
+
+test("addresses convert to integers and back", () => {
+    assert.equal(ipToInt("10.200.1.2"), 10 * 2 ** 24 + 200 * 2 ** 16 + 258);
+    assert.equal(intToIp(ipToInt("255.255.255.255")), "255.255.255.255");
+    assert.throws(() => ipToInt("10.200.1"), /not an IPv4 address/);
+    assert.throws(() => ipToInt("01.2.3.4"), /not an IPv4 address/);
+});
+
+test("pod ranges are the n-th /24 of the cluster CIDR", () => {
+    const pods = parseCidr("10.200.0.0/16");
+    assert.equal(subnetCount(pods, 24), 256);
+    assert.equal(subnet(pods, 24, 0), "10.200.0.0/24");
+    assert.equal(subnet(pods, 24, 255), "10.200.255.0/24");
+    assert.throws(() => subnet(pods, 24, 256), /has no \/24 number 256/);
+    assert.equal(subnetCount(parseCidr("10.0.0.0/25"), 24), 0);
+});
+
+test("containment, overlap and the n-th host address", () => {
+    const services = parseCidr("10.32.0.0/24");
+    assert.equal(hostAddress(services, 1), "10.32.0.1");
+    assert.equal(contains(services, "10.32.0.10"), true);
+    assert.equal(contains(services, "10.32.1.0"), false);
+    assert.equal(overlaps(parseCidr("10.0.0.0/8"), services), true);
+    assert.equal(overlaps(parseCidr("10.200.0.0/16"), services), false);
+    assert.throws(() => parseCidr("10.32.0.1/24"), /host bits set; did you mean 10\.32\.0\.0\/24/);
+});

@@ -1,0 +1,107 @@
+// Host scripts: shellcheck-clean as POSIX sh (boot2docker has only busybox sh), and the pieces that can run on this
+// machine run for real: the file writer, the command line quoting, and a pod route inside a network namespace.
+import * as assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote } from "../components/remote";
+
+const shellScripts = readdirSync(SCRIPT_DIR).filter(f => f.endsWith(".sh"));
+
+function shellcheck(file: string): { status: number | null; output: string } {
+    const result = spawnSync("shellcheck", ["--shell=sh", "--severity=style", file], { encoding: "utf8" });
+    if (result.error) {
+        throw new Error(`shellcheck could not run (${result.error.message}); install it: apt-get install -y shellcheck`);
+    }
+    return { status: result.status, output: result.stdout + result.stderr };
+}
+
+test("there are host scripts to check", () => {
+    assert.ok(shellScripts.length >= 9, `only ${shellScripts.length} scripts found in ${SCRIPT_DIR}`);
+});
+
+for (const file of shellScripts) {
+    test(`shellcheck --shell=sh: ${file}`, () => {
+        const { status, output } = shellcheck(path.join(SCRIPT_DIR, file));
+        assert.equal(status, 0, output);
+    });
+}
+
+test("shellcheck: scripts as sent, with the file writer prepended", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-sc-"));
+    for (const file of ["etcd.sh", "control-plane.sh", "worker.sh"]) {
+        const composed = path.join(dir, file);
+        writeFileSync(composed, `${asset("lib-files.sh")}\n${asset(file)}`);
+        const { status, output } = shellcheck(composed);
+        assert.equal(status, 0, output);
+    }
+});
+
+test("shellcheck finds a real problem (the check can fail)", () => {
+    const bad = path.join(mkdtempSync(path.join(os.tmpdir(), "kdw-sc-")), "bad.sh");
+    writeFileSync(bad, "echo $undefined_var_with_spaces\nfor f in $(ls); do echo $f; done\n");
+    assert.notEqual(shellcheck(bad).status, 0);
+});
+
+test("the file writer writes each file with its mode, and a re-run leaves unchanged files alone", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-files-"));
+    const files = [
+        { path: `${dir}/a/key.pem`, mode: "0600", content: "-----BEGIN KEY-----\nsecret\n" },
+        { path: `${dir}/b/c/config.yaml`, mode: "0644", content: "x: 1\n  'quoted' \"too\"\n" },
+    ];
+    const stdin = files.map(f => `${f.path} ${f.mode} ${Buffer.from(f.content).toString("base64")}\n`).join("");
+    const run = () => execFileSync("sh", ["-c", `set -eu\n${asset("lib-files.sh")}\nkdw_write_files`], { input: stdin });
+    run();
+    for (const f of files) {
+        assert.equal(readFileSync(f.path, "utf8"), f.content);
+        assert.equal((statSync(f.path).mode & 0o777).toString(8), f.mode.slice(1));
+    }
+    const before = statSync(files[0].path).mtimeMs;
+    execFileSync("sleep", ["0.05"]);
+    run();
+    assert.equal(statSync(files[0].path).mtimeMs, before, "an unchanged file was rewritten");
+});
+
+test("script command lines carry settings with quoting intact and run the given action", () => {
+    const script = 'set -eu\nprintf "%s|%s|%s" "$1" "$A" "$B"';
+    const line = scriptCommand(script, "down", { A: "it's got spaces & $dollars", B: "--flag=1 --other=x,y" });
+    assert.equal(execFileSync("sh", ["-c", line], { encoding: "utf8" }), "down|it's got spaces & $dollars|--flag=1 --other=x,y");
+    assert.equal(shellQuote("plain-value_1.2/3"), "plain-value_1.2/3");
+});
+
+test("templates: a missing value or an unused value is an error", () => {
+    assert.equal(render("a={{A}}", { A: 1 }), "a=1");
+    assert.throws(() => render("a={{A}} b={{B}}", { A: 1 }), /\{\{B\}\} has no value/);
+    assert.throws(() => render("a={{A}}", { A: 1, C: 2 }), /no placeholder for C/);
+});
+
+test("pod-route.sh in a network namespace: adds the route once, persists it for boot, and removes it", (t) => {
+    if (process.getuid?.() !== 0) {
+        assert.fail("this test needs root to make a network namespace (CI runs as root)");
+    }
+    const ns = `kdw-test-${process.pid}`;
+    const home = mkdtempSync(path.join(os.tmpdir(), "kdw-home-"));
+    execFileSync("mkdir", ["-p", `${home}/boot.d`]);
+    const inNs = (cmd: string) => execFileSync("ip", ["netns", "exec", ns, "sh", "-c", cmd], { encoding: "utf8" });
+    execFileSync("ip", ["netns", "add", ns]);
+    t.after(() => spawnSync("ip", ["netns", "del", ns]));
+    inNs("ip link add kdw0 type veth peer name kdw1 && ip addr add 192.168.99.1/24 dev kdw0 && ip link set kdw0 up && ip link set kdw1 up");
+    const env = { KDW_HOME: home, KDW_POD_CIDR: "10.200.2.0/24", KDW_VIA: "192.168.99.52" };
+    const routes = () => inNs("ip route show 10.200.2.0/24").trim();
+
+    inNs(scriptCommand(asset("pod-route.sh"), "up", env));
+    inNs(scriptCommand(asset("pod-route.sh"), "up", env));
+    assert.equal(routes(), "10.200.2.0/24 via 192.168.99.52 dev kdw0");
+    assert.deepEqual(readdirSync(`${home}/boot.d`), ["60-route-10_200_2_0_24"]);
+
+    inNs("ip route flush 10.200.2.0/24");
+    inNs(`sh ${home}/boot.d/60-route-10_200_2_0_24`);
+    assert.equal(routes(), "10.200.2.0/24 via 192.168.99.52 dev kdw0", "the boot step does not restore the route");
+
+    inNs(scriptCommand(asset("pod-route.sh"), "down", env));
+    inNs(scriptCommand(asset("pod-route.sh"), "down", env));
+    assert.equal(routes(), "");
+    assert.deepEqual(readdirSync(`${home}/boot.d`), []);
+});
