@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# V_* are set by the eval of versions.json below; node -e scripts are in single quotes on purpose.
+# shellcheck disable=SC2154,SC2016
 # Builds the offline toolchain from Go modules (the only source reachable here) into a cache outside the
 # work tree: see scripts/toolchain/lib.sh for where, and scripts/toolchain/README.md for what and why.
 #
@@ -346,7 +348,7 @@ while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || true; done
 # Install the resource plugins that were built into the plugin home, unless already there at that version.
 for name in command tls kubernetes; do
   var="V_plugins_$name"; v="${!var}"
-  [ -x "$BIN/pulumi" ] && [ -x "$BIN/pulumi-resource-$name" ] || continue
+  if [ ! -x "$BIN/pulumi" ] || [ ! -x "$BIN/pulumi-resource-$name" ]; then continue; fi
   if [ -x "$PULUMI_HOME/plugins/resource-$name-$v/pulumi-resource-$name" ]; then continue; fi
   if ! "$BIN/pulumi" plugin install resource "$name" "${v#v}" --file "$BIN/pulumi-resource-$name" \
        > "$LOGS/plugin-install-$name.log" 2>&1; then
@@ -368,7 +370,7 @@ node -e '
   fs.writeFileSync(path.join(path.dirname(dir), "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
 ' "$STATE"
 
-failed="$(cd "$STATE" && ls -- *.failed 2>/dev/null | sed 's/\.failed$//' | tr '\n' ' ' || true)"
+failed="$(find "$STATE" -name '*.failed' -printf '%f ' | sed 's/\.failed//g')"
 if [ -n "$failed" ]; then
   say "done in $((SECONDS - total_start))s; FAILED: $failed"
   exit 1

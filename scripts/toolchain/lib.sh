@@ -13,6 +13,7 @@ KDW_TOOLCHAIN_RECIPE=1
 KDW_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 KDW_VERSIONS_FILE="$KDW_REPO_ROOT/versions.json"
 
+# shellcheck disable=SC2016 # a node script in single quotes
 kdw_toolchain_key() {
   node -e '
     const fs = require("fs"), crypto = require("crypto");
