@@ -273,7 +273,8 @@ overlay_tar() {
 	ln -s /usr/sbin/dockerd "$stage/usr/bin/dockerd"
 	local sys="$stage/etc/systemd/system" unit
 	for unit in kdw-ssh-keygen.service:multi-user.target kdw-ssh-keygen.service:ssh.service \
-		kdw-make-rshared.service:sysinit.target; do
+		kdw-make-rshared.service:sysinit.target kdw-keep-hostname.service:sysinit.target \
+		kdw-save-hostname.path:multi-user.target; do
 		mkdir -p "$sys/${unit#*:}.wants"
 		ln -s "../${unit%%:*}" "$sys/${unit#*:}.wants/${unit%%:*}"
 	done
