@@ -1,0 +1,3 @@
+module kube-dumb-way/tools/apiserver-lb
+
+go 1.24
