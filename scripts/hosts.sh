@@ -705,7 +705,10 @@ cmd_check() { # proofs that the hosts are fit for the cluster; needs `up` with N
 		rm -rf "$stage"
 	fi
 	docker push -q "$ref" >/dev/null
-	host_ssh "$ip0" "docker rmi -f $ref >/dev/null 2>&1; docker run --rm $ref echo hello from the registry image"
+	host_ssh "$ip0" "docker rmi -f $ref >/dev/null 2>&1; docker pull -q $ref >/dev/null &&
+		docker run --rm $ref echo hello from the registry image"
+	log "host 0 trusts the registry through its system CA store (as containerd will)"
+	host_ssh "$ip0" "curl -fsS https://$REGISTRY_ADDR/v2/_catalog"
 	log "nested privileged container in host 0 (through kdw-runc)"
 	host_ssh "$ip0" "docker run --rm --privileged $ref grep CapEff /proc/self/status"
 	echo "check: all passed"
