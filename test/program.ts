@@ -1,7 +1,7 @@
 // Runs index.ts under Pulumi mocks with a given config and records every resource it registers.
 // index.ts runs once per process, so each graph test file runs it once (node --test gives each file its own process).
 import * as pulumi from "@pulumi/pulumi";
-import { mkdtempSync, writeFileSync } from "fs";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PINNED_VERSIONS, PROJECT, WORKER_BINARIES } from "../components/config";
@@ -22,6 +22,7 @@ export const reveal = (v: any): any => (isSecretValue(v) ? v.value : v);
 /** A folder that looks like the toolchain's output: every worker binary and a manifest with the pinned versions. */
 export function fakeBinaryFolder(): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-bin-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     for (const name of WORKER_BINARIES) {
         writeFileSync(path.join(dir, name), `#!/bin/sh\necho ${name}\n`);
     }

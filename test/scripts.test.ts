@@ -2,11 +2,18 @@
 // machine run for real: the file writer, the command line quoting, and a pod route inside a network namespace.
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote } from "../components/remote";
+
+/** A scratch folder, removed when the test process ends. */
+function mkdtempSync(prefix: string): string {
+    const dir = mkdtemp(prefix);
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+}
 
 const shellScripts = readdirSync(SCRIPT_DIR).filter(f => f.endsWith(".sh"));
 

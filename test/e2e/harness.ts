@@ -1,0 +1,103 @@
+// Shared plumbing of the end-to-end run: the report, shell helpers, SSH into test hosts, kubectl.
+import { execFile, ExecFileOptions } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..", "..", "..");
+export const WORK = path.join(ROOT, ".cache", "e2e");
+
+export interface CheckResult {
+    name: string;
+    passed: boolean;
+    seconds: number;
+    message: string;
+}
+
+export class Report {
+    readonly checks: CheckResult[] = [];
+    readonly timings: Record<string, unknown> = {};
+
+    /** Runs one check; a thrown error fails it with its message. Nothing is ever skipped. */
+    async check(name: string, body: () => Promise<string | void>): Promise<boolean> {
+        const start = Date.now();
+        let passed = true;
+        let message = "";
+        try {
+            message = (await body()) ?? "";
+        } catch (err) {
+            passed = false;
+            message = (err as Error).message.split("\n").slice(0, 12).join("\n");
+        }
+        const seconds = Math.round((Date.now() - start) / 100) / 10;
+        this.checks.push({ name, passed, seconds, message });
+        console.log(`${passed ? "PASS" : "FAIL"} ${name} (${seconds}s)${message ? `: ${message.split("\n")[0]}` : ""}`);
+        if (!passed && message.includes("\n")) {
+            console.log(message.split("\n").slice(1).map(l => `     ${l}`).join("\n"));
+        }
+        this.save();
+        return passed;
+    }
+
+    save(): void {
+        mkdirSync(WORK, { recursive: true });
+        writeFileSync(path.join(WORK, "report.json"), JSON.stringify({ checks: this.checks, timings: this.timings }, null, 2));
+    }
+
+    summary(): string {
+        const failed = this.checks.filter(c => !c.passed).length;
+        return `${this.checks.length - failed} passed, ${failed} failed`;
+    }
+}
+
+export function run(cmd: string, args: string[], opts: ExecFileOptions & { input?: string } = {}): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const child = execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, timeout: 300_000, ...opts, encoding: "utf8" },
+            (err, stdout, stderr) => {
+                if (err) {
+                    reject(new Error(`${cmd} ${args.join(" ")} failed: ${String(stderr || err.message).trim()}`));
+                } else {
+                    resolve(String(stdout));
+                }
+            });
+        if (opts.input !== undefined) {
+            child.stdin?.end(opts.input);
+        }
+    });
+}
+
+export interface TestHost {
+    name: string;
+    ip: string;
+    sshUser: string;
+    sshKeyPath: string;
+}
+
+export function hostsState(): { hosts: TestHost[]; registry: { address: string; caCertPath: string }; stateDir: string } {
+    const stateDir = process.env.KDW_HOSTS_STATE_DIR
+        ?? path.join(process.env.KDW_CACHE_DIR ?? path.join(process.env.HOME ?? "/root", ".cache", "kube-dumb-way"), "hosts", "state");
+    const read = (file: string) => JSON.parse(readFileSync(path.join(stateDir, file), "utf8"));
+    return { hosts: read("hosts.json"), registry: read("registry.json"), stateDir };
+}
+
+export function ssh(host: TestHost, command: string, timeoutMs = 120_000): Promise<string> {
+    return run("ssh", ["-i", host.sshKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
+        `${host.sshUser}@${host.ip}`, command], { timeout: timeoutMs });
+}
+
+export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+/** Retries `body` until it returns without throwing or `seconds` pass; then throws its last error. */
+export async function eventually<T>(seconds: number, body: () => Promise<T>, everyMs = 2000): Promise<T> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+        try {
+            return await body();
+        } catch (err) {
+            if (Date.now() > deadline) {
+                throw new Error(`still failing after ${seconds}s: ${(err as Error).message}`);
+            }
+            await sleep(everyMs);
+        }
+    }
+}
