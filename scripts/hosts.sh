@@ -317,6 +317,11 @@ ensure_host_image() {
 	docker commit --change 'CMD ["/sbin/init"]' --change 'ENV container=docker' \
 		--change "LABEL $LABEL=image" "$tmp" "$HOST_IMAGE" >/dev/null
 	docker rm "$tmp" >/dev/null
+	# Images of earlier keys are of no further use (those still used by a host stay).
+	local old
+	for old in $(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^kdw-host(-base)?:'); do
+		[ "$old" = "$HOST_IMAGE" ] || [ "$old" = "$base_image" ] || docker rmi "$old" >/dev/null 2>&1 || true
+	done
 }
 
 # ---------------------------------------------------------------- keys and certificates
@@ -587,6 +592,7 @@ probe_registry() { # push an empty image from the machine, pull it inside host 0
 	local ref="$REGISTRY_ADDR/kdw-probe:1"
 	tar -c -T /dev/null | docker import - "$ref" >/dev/null
 	docker push -q "$ref" >/dev/null
+	docker rmi "$ref" >/dev/null
 	host_ssh "$(host_ip 0)" "docker pull -q $ref >/dev/null && docker rmi $ref >/dev/null"
 }
 
