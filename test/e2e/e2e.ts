@@ -6,16 +6,16 @@
 import * as auto from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { eventually, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
+import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
 
 const STACK = "e2e";
 const report = new Report();
 const { hosts, registry } = hostsState();
 const kubeconfigPath = path.join(WORK, "kubeconfig");
 const caPath = path.join(WORK, "ca.pem");
-const machines = path.join(WORK, "machines");
 const controllers = hosts.slice(0, 3);
 const workers = hosts.slice(3, 6);
 const spare = hosts[6];
@@ -28,26 +28,7 @@ function requireEnv(name: string): string {
     return value;
 }
 
-/** The stack's settings file, written whole: generic driver over the test hosts, the test registry, the toolchain. */
-function writeStackConfig(workerCount: number, extra: Record<string, unknown> = {}) {
-    const file = path.join(ROOT, `Pulumi.${STACK}.yaml`);
-    const salt = existsSync(file) ? /^encryptionsalt: (.*)$/m.exec(readFileSync(file, "utf8"))?.[1] : undefined;
-    const used = [...controllers, ...(workerCount > 3 ? [...workers, spare] : workers.slice(0, workerCount))];
-    const config: Record<string, unknown> = {
-        "kube-dumb-way:machineDriver": "generic",
-        "kube-dumb-way:machineStoragePath": machines,
-        "kube-dumb-way:controllers": 3,
-        "kube-dumb-way:workers": workerCount,
-        "kube-dumb-way:genericHosts": used.map(h => ({ address: h.ip, sshUser: h.sshUser, sshKeyPath: h.sshKeyPath })),
-        "kube-dumb-way:imageRepository": registry.address,
-        "kube-dumb-way:binarySource": requireEnv("KDW_BINARY_DIR"),
-    };
-    for (const [key, value] of Object.entries(extra)) {
-        config[`kube-dumb-way:${key}`] = value;
-    }
-    // JSON is YAML; Pulumi keeps the file's encryption salt, so we carry it over.
-    writeFileSync(file, JSON.stringify({ ...(salt ? { encryptionsalt: salt } : {}), config }, null, 2));
-}
+const writeConfig = (workers: number, extra: Record<string, unknown> = {}) => writeStackConfig(STACK, workers, extra);
 
 /** Per-resource wall time from the engine's events, slowest first. */
 function timingRecorder() {
@@ -94,12 +75,12 @@ const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-work
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
-    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: machines };
+    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
     assert.ok(hosts.length >= 7, `need 7 test hosts (3 controllers, 3 workers, 1 to scale to), found ${hosts.length}: npm run hosts:up -- 7`);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    writeStackConfig(3);
+    writeConfig(3);
     const stack = await auto.Stack.createOrSelect(STACK, ws);
-    writeStackConfig(3);
+    writeConfig(3);
 
     const noHostMade = async () => {
         const ls = (await run("docker-machine", ["ls", "-q"], { env: { ...process.env, ...env } })).trim();
@@ -114,7 +95,7 @@ async function main() {
     ];
     for (const [what, extra, message] of bad) {
         await report.check(`bad config rejected: ${what}`, async () => {
-            writeStackConfig(3, extra);
+            writeConfig(3, extra);
             let rejected: Error | undefined;
             try {
                 await stack.preview();
@@ -126,7 +107,7 @@ async function main() {
             await noHostMade();
         });
     }
-    writeStackConfig(3);
+    writeConfig(3);
 
     const upTimings = timingRecorder();
     const upOk = await report.check("pulumi up: 3 controllers + 3 workers over the generic driver", async () => {
@@ -147,7 +128,7 @@ async function main() {
     }
 
     await report.check("destroy: stack empty, no machine, nothing of ours left on the hosts", async () => {
-        writeStackConfig(3);
+        writeConfig(3);
         const start = Date.now();
         await stack.destroy({ onOutput: line => process.stdout.write(`     | ${line}`) });
         report.timings.destroy = { seconds: (Date.now() - start) / 1000 };
@@ -274,7 +255,7 @@ async function clusterChecks(stack: auto.Stack) {
     });
 
     await report.check("scale 3→4 workers: preview touches only the new worker and its routes; it becomes Ready", async () => {
-        writeStackConfig(4);
+        writeConfig(4);
         const ops: string[] = [];
         await stack.preview({ onEvent: e => { const m = e.resourcePreEvent?.metadata; if (m && m.op !== "same") { ops.push(`${m.op} ${m.urn.split("::").pop()}`); } } });
         const strays = ops.filter(o => !/kdw-worker-3/.test(o));
@@ -296,7 +277,7 @@ async function clusterChecks(stack: auto.Stack) {
 
     await report.check("scale 4→3 workers: the worker, its routes and its Node object go", async () => {
         await kubectl("scale", "deployment/web", "--replicas=3");
-        writeStackConfig(3);
+        writeConfig(3);
         await stack.up();
         const nodes = (await kubectl("get", "nodes", "-o", "name")).trim().split("\n").sort();
         assert.deepEqual(nodes, workerNames(3).map(n => `node/${n}`));
