@@ -46,6 +46,14 @@ test("shellcheck: scripts as sent, with the file writer prepended", () => {
     }
 });
 
+test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, local), following sourced files", () => {
+    const root = path.join(SCRIPT_DIR, "..", "..");
+    const files = readdirSync(path.join(root, "scripts")).filter(f => f.endsWith(".sh")).map(f => path.join("scripts", f));
+    assert.ok(files.length >= 5, `only ${files.join(", ")}`);
+    const result = spawnSync("shellcheck", ["--external-sources", "--severity=style", ...files], { cwd: root, encoding: "utf8" });
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+});
+
 test("shellcheck finds a real problem (the check can fail)", () => {
     const bad = path.join(mkdtempSync(path.join(os.tmpdir(), "kdw-sc-")), "bad.sh");
     writeFileSync(bad, "echo $undefined_var_with_spaces\nfor f in $(ls); do echo $f; done\n");
