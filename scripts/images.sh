@@ -52,7 +52,7 @@ image() {
     for pair in "$@"; do
         install -D -m 0755 "${pair%%=*}" "$dir/${pair#*=}"
     done
-    tar -C "$dir" -c . | docker import --change "ENTRYPOINT $entrypoint" - "$ref" >/dev/null
+    tar -C "$dir" -c . | docker import --change "ENTRYPOINT $entrypoint" --change 'ENV PATH=/usr/local/bin:/bin' - "$ref" >/dev/null
     rm -rf "$dir"
     docker push -q "$ref" >/dev/null
     echo "$want" > "$stamp"
