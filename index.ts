@@ -36,7 +36,7 @@ const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, c
 const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
 const members = pulumi.all(controllerHosts.map(h => h.ip.apply(ip => ({ name: h.nodeName, ip }))));
 const endpointHost = cfg.apiServerEndpoint ?? controllerHosts[0].ip;
-const apiServerEndpoint = pulumi.interpolate`https://${endpointHost}:${cfg.apiServerPort}`;
+const apiServerUrl = pulumi.interpolate`https://${endpointHost}:${cfg.apiServerPort}`;
 
 // etcd: every member starts with the full --initial-cluster; they form one cluster together.
 const etcd = controllerHosts.map(host => new EtcdMember(`${host.nodeName}-etcd`, {
@@ -63,27 +63,27 @@ const controlPlanes = controllerHosts.map(host => new ControlPlane(`${host.nodeN
 // The admin's kubeconfig, and a provider for what lives inside the cluster.
 const admin = clusterCa.issue("admin", pki.adminCert());
 export const kubeconfig = renderKubeconfig({
-    clusterName: cfg.clusterName, server: apiServerEndpoint, caPem: clusterCa.certPem, user: "admin", ...admin,
+    clusterName: cfg.clusterName, server: apiServerUrl, caPem: clusterCa.certPem, user: "admin", ...admin,
 });
 const provider = new k8s.Provider("cluster", { kubeconfig, enableServerSideApply: true }, { dependsOn: controlPlanes });
 
 // Workers: binaries fetched once here, copied to each worker.
 const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions });
 const kubeProxyCert = clusterCa.issue("kube-proxy", pki.kubeProxyCert());
-const workers = cfg.workers.map((node, i) => new WorkerNode(`${node.name}-node`, {
+const workerNodes = cfg.workers.map((node, i) => new WorkerNode(`${node.name}-node`, {
     host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,
     binaries: binaries.binaries, provider,
 }));
 
 // Pod networking: on every host, a route to each other worker's pod range.
 const allHosts = [...controllerHosts, ...workerHosts];
-for (const pair of routePairs(allHosts, workerHosts.map((host, i) => ({ host, podCidr: workers[i].podCidr })))) {
+for (const pair of routePairs(allHosts, workerHosts.map((host, i) => ({ host, podCidr: workerNodes[i].podCidr })))) {
     new PodRoute(`${pair.on.nodeName}-to-${pair.to.nodeName}`, pair);
 }
 
-new ClusterAddons("addons", { cluster: cfg, provider }, { dependsOn: workers });
+new ClusterAddons("addons", { cluster: cfg, provider }, { dependsOn: workerNodes });
 
-export const apiServer = apiServerEndpoint;
+export const apiServerEndpoint = apiServerUrl;
 export const caCertificate = clusterCa.certPem;
 export const controllers = controllerHosts.map(h => ({ name: h.nodeName, ip: h.ip }));
-export const nodes = workerHosts.map((h, i) => ({ name: h.nodeName, ip: h.ip, podCidr: workers[i].podCidr }));
+export const workers = workerHosts.map((h, i) => ({ name: h.nodeName, ip: h.ip, podCidr: workerNodes[i].podCidr }));

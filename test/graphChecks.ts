@@ -167,8 +167,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const text = await promiseOf(outputs.kubeconfig);
         assert.match(text, new RegExp(`server: https://${mockIp("kdw-controller-0").replace(/\./g, "\\.")}:6443`));
         assert.match(text, /client-key-data: /);
-        assert.equal(await promiseOf(outputs.apiServer), `https://${mockIp("kdw-controller-0")}:6443`);
-        const nodes = (outputs.nodes as unknown as { podCidr: string }[]);
-        assert.equal(nodes[W - 1].podCidr, `10.200.${W - 1}.0/24`);
+        assert.equal(await promiseOf(outputs.apiServerEndpoint), `https://${mockIp("kdw-controller-0")}:6443`);
+        const workers = (outputs.workers as unknown as { podCidr: string }[]);
+        assert.equal(workers[W - 1].podCidr, `10.200.${W - 1}.0/24`);
     });
 }
