@@ -109,11 +109,12 @@ build_pulumi() {
 # is not served by the module proxy here at any version we could name, so this builds the small host in
 # scripts/toolchain/pulumi-language-nodejs/ (ours) against the served sdk/v3 at the same version as the CLI.
 build_pulumi_language_nodejs() {
-  local v="$V_pulumi"
+  local v="$V_pulumi" gomod
+  gomod="$(modfile "github.com/pulumi/pulumi/sdk/v3@$v")"
   cp "$recipes"/pulumi-language-nodejs/*.go .
   wrapper pulumi-language-nodejs 1.26.0
   go mod edit -require "github.com/pulumi/pulumi/sdk/v3@$v"
-  copy_replaces "$(modfile "github.com/pulumi/pulumi/sdk/v3@$v")"
+  copy_replaces "$gomod"
   go mod tidy
   go build -trimpath -o out/pulumi-language-nodejs -ldflags "-s -w -X main.version=$v" .
   install_bins out/pulumi-language-nodejs
@@ -157,11 +158,13 @@ build_plugin_kubernetes() { build_plugin kubernetes "$V_plugins_kubernetes"; }
 
 # docker-machine: versions.json names module@version.
 build_docker_machine() {
-  local mv="$V_dockerMachine" mod v
+  local mv="$V_dockerMachine" mod v gomod gover
   mod="${mv%@*}" v="${mv#*@}"
-  wrapper docker-machine "$(go mod edit -json "$(modfile "$mv")" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go||"1.22"))')"
+  gomod="$(modfile "$mv")"
+  gover="$(go mod edit -json "$gomod" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go||"1.22"))')"
+  wrapper docker-machine "$gover"
   go mod edit -require "$mv"
-  copy_replaces "$(modfile "$mv")"
+  copy_replaces "$gomod"
   go get "$mod/cmd/rancher-machine@$v"
   go build -trimpath -o out/docker-machine \
     -ldflags "-s -w -X $mod/version.Version=$v -X $mod/version.GitCommit=$mod@$v" "$mod/cmd/rancher-machine"
@@ -269,8 +272,10 @@ build_crictl() {
 
 build_coredns() {
   local v="$V_coredns"
+  local gomod
+  gomod="$(modfile "github.com/coredns/coredns@$v")"
   wrapper coredns 1.26.0
-  copy_replaces "$(modfile "github.com/coredns/coredns@$v")"
+  copy_replaces "$gomod"
   go get "github.com/coredns/coredns@$v"
   go build -trimpath -o out/coredns -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$v" \
     github.com/coredns/coredns
