@@ -26,6 +26,10 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 export PULUMI_SKIP_CONFIRMATIONS=true
+# Plugins come only from the plugin home at the exact versions the npm packages ask for: never fetched from the
+# network, never picked up from PATH at another version.
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 
 if [ ! -x "$KDW_TOOLCHAIN_HOME/bin/pulumi" ]; then
   echo "scripts/env.sh: no toolchain at $KDW_TOOLCHAIN_HOME yet; run: npm run toolchain" >&2

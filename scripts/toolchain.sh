@@ -150,7 +150,8 @@ build_plugin() {
   fi
   go build -trimpath -o "../out/pulumi-resource-$name" -ldflags "-s -w -X $verv=${v#v}" "./$cmd"
   cd ..
-  install_bins "out/pulumi-resource-$name"
+  # Not in bin/: that is on PATH, and pulumi would use a plugin found there whatever its version.
+  mkdir -p "$BIN/../plugins" && mv -f "out/pulumi-resource-$name" "$BIN/../plugins/"
 }
 build_plugin_command() { build_plugin command "$V_plugins_command"; }
 build_plugin_tls() { build_plugin tls "$V_plugins_tls"; }
@@ -335,9 +336,9 @@ total_start=$SECONDS
 # shellcheck disable=SC2086
 spawn kubernetes "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" $K8S_BINS
 spawn pulumi "$V_pulumi" "github.com/pulumi/pulumi/pkg/v3@$V_pulumi" pulumi
-spawn plugin-kubernetes "$V_plugins_kubernetes" "$(plugin_row kubernetes "$V_plugins_kubernetes" | awk '{print $1 "@" $2}')" pulumi-resource-kubernetes
-spawn plugin-tls "$V_plugins_tls" "$(plugin_row tls "$V_plugins_tls" | awk '{print $1 "@" $2}')" pulumi-resource-tls
-spawn plugin-command "$V_plugins_command" "$(plugin_row command "$V_plugins_command" | awk '{print $1 "@" $2}')" pulumi-resource-command
+spawn plugin-kubernetes "$V_plugins_kubernetes" "$(plugin_row kubernetes "$V_plugins_kubernetes" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-kubernetes
+spawn plugin-tls "$V_plugins_tls" "$(plugin_row tls "$V_plugins_tls" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-tls
+spawn plugin-command "$V_plugins_command" "$(plugin_row command "$V_plugins_command" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-command
 spawn containerd "$V_containerd" "github.com/containerd/containerd/v2@$V_containerd" containerd containerd-shim-runc-v2 ctr
 spawn coredns "$V_coredns" "github.com/coredns/coredns@$V_coredns" coredns
 spawn etcd "$V_etcd" "go.etcd.io/etcd/server/v3@$V_etcd" etcd etcdctl
@@ -353,9 +354,10 @@ while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || true; done
 # Install the resource plugins that were built into the plugin home, unless already there at that version.
 for name in command tls kubernetes; do
   var="V_plugins_$name"; v="${!var}"
-  if [ ! -x "$BIN/pulumi" ] || [ ! -x "$BIN/pulumi-resource-$name" ]; then continue; fi
+  plugin="$TC/plugins/pulumi-resource-$name"
+  if [ ! -x "$BIN/pulumi" ] || [ ! -x "$plugin" ]; then continue; fi
   if [ -x "$PULUMI_HOME/plugins/resource-$name-$v/pulumi-resource-$name" ]; then continue; fi
-  if ! "$BIN/pulumi" plugin install resource "$name" "${v#v}" --file "$BIN/pulumi-resource-$name" \
+  if ! "$BIN/pulumi" plugin install resource "$name" "${v#v}" --file "$plugin" \
        > "$LOGS/plugin-install-$name.log" 2>&1; then
     say "installing plugin $name $v FAILED (log: $LOGS/plugin-install-$name.log)"
     tail -n 5 "$LOGS/plugin-install-$name.log" | sed 's/^/    /'

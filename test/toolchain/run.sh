@@ -51,7 +51,7 @@ done
 for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
   expect "$b --version is $k8s" "Kubernetes $k8s" "$b" --version
 done
-expect "kubectl client is $k8s" "gitVersion:\"$k8s\"" kubectl version --client --output=yaml
+expect "kubectl client is $k8s" "Client Version: $k8s" kubectl version --client
 expect "etcd --version is $(V etcd)" "etcd Version: $(V etcd | sed 's/^v//')" etcd --version
 expect "etcdctl version is $(V etcd)" "etcdctl version: $(V etcd | sed 's/^v//')" etcdctl version
 expect "containerd --version is $(V containerd)" " $(V containerd) " containerd --version
@@ -84,7 +84,7 @@ rm -f /tmp/kdw-manifest-check.$$
 # ---- Pulumi: a throwaway stack, file backend in the temp folder, no network.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp "$here/stack/Pulumi.yaml" "$here/stack/tsconfig.json" "$work/"
+cp "$here/stack/Pulumi.yaml" "$here/stack/tsconfig.json" "$here/stack/package.json" "$work/"
 # Kept as index.ts.in so that the project's own tsc (which compiles test/**/*.ts) leaves it alone.
 cp "$here/stack/index.ts.in" "$work/index.ts"
 ln -s "$repo/node_modules" "$work/node_modules"
