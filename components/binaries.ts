@@ -18,6 +18,9 @@ export type BinarySet = Record<BinaryName, LocalBinary>;
 
 export const CNI_PLUGINS: BinaryName[] = ["bridge", "host-local", "loopback", "portmap"];
 
+/** Where a binary sits in a binary folder or under a URL base: CNI plugins in cni/, the rest at the top. */
+export const relativePath = (name: BinaryName): string => (CNI_PLUGINS.includes(name) ? `cni/${name}` : name);
+
 /** Which pinned version a binary must be, for the check against a folder's manifest.json. */
 const VERSION_OF: Partial<Record<BinaryName, keyof Versions>> = {
     kubelet: "kubernetes", "kube-proxy": "kubernetes", containerd: "containerd",
@@ -45,7 +48,8 @@ function fileSha256(file: string): string {
 }
 
 /**
- * Checks a local folder of binaries: each one present, its digest matching any pin (binaryChecksums, then the
+ * Checks a local folder of binaries (as `npm run toolchain` makes: CNI plugins in cni/, a manifest.json naming each
+ * file by its relative path): each one present, its digest matching any pin (binaryChecksums, then the
  * folder's manifest.json), and its manifest version matching the configured version.
  */
 export function verifyFolder(folder: string, pins: Record<string, string>, versions: Versions): BinarySet {
@@ -53,13 +57,13 @@ export function verifyFolder(folder: string, pins: Record<string, string>, versi
     const problems: string[] = [];
     const set = {} as BinarySet;
     for (const name of WORKER_BINARIES) {
-        const file = path.join(folder, name);
+        const file = path.join(folder, relativePath(name));
         if (!existsSync(file)) {
             problems.push(`${name} is missing from ${folder}`);
             continue;
         }
         const digest = fileSha256(file);
-        const entry = manifest.get(name);
+        const entry = manifest.get(relativePath(name));
         const expected = pins[name] ?? entry?.sha256;
         if (expected && expected !== digest) {
             problems.push(`${file} has sha256 ${digest}, expected ${expected}`);
@@ -96,7 +100,7 @@ export class WorkerBinaries extends pulumi.ComponentResource {
         if (source.kind === "folder") {
             this.binaries = pulumi.output(verifyFolder(source.path, source.checksums, args.versions));
         } else {
-            const pins = WORKER_BINARIES.map(b => `${b}=${source.checksums[b]}`).join(" ");
+            const pins = WORKER_BINARIES.map(b => `${relativePath(b)}=${source.checksums[b]}`).join(" ");
             const dir = path.join(args.cacheDir ?? path.join(os.homedir(), ".cache", "kube-dumb-way", "binaries"),
                 createHash("sha256").update(pins).digest("hex").slice(0, 16));
             const fetch = new command.local.Command(`${name}-fetch`, {
@@ -105,7 +109,7 @@ export class WorkerBinaries extends pulumi.ComponentResource {
                 triggers: [source.baseUrl, pins],
             }, { parent: this });
             this.binaries = fetch.stdout.apply(() => Object.fromEntries(WORKER_BINARIES.map(b =>
-                [b, { path: path.join(dir, b), sha256: source.checksums[b] }])) as BinarySet);
+                [b, { path: path.join(dir, relativePath(b)), sha256: source.checksums[b] }])) as BinarySet);
         }
         this.registerOutputs({ binaries: this.binaries });
     }

@@ -1,9 +1,10 @@
 // Runs index.ts under Pulumi mocks with a given config and records every resource it registers.
 // index.ts runs once per process, so each graph test file runs it once (node --test gives each file its own process).
 import * as pulumi from "@pulumi/pulumi";
-import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
+import { relativePath } from "../components/binaries";
 import { PINNED_VERSIONS, PROJECT, WORKER_BINARIES } from "../components/config";
 
 export interface Registered {
@@ -23,14 +24,15 @@ export const reveal = (v: any): any => (isSecretValue(v) ? v.value : v);
 export function fakeBinaryFolder(): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-bin-"));
     process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(path.join(dir, "cni"));
     for (const name of WORKER_BINARIES) {
-        writeFileSync(path.join(dir, name), `#!/bin/sh\necho ${name}\n`);
+        writeFileSync(path.join(dir, relativePath(name)), `#!/bin/sh\necho ${name}\n`);
     }
     const version = (name: string) => name.startsWith("kube") ? PINNED_VERSIONS.kubernetes : name.startsWith("containerd")
         ? PINNED_VERSIONS.containerd : name === "runc" ? PINNED_VERSIONS.runc : name === "crictl" ? PINNED_VERSIONS.crictl
             : ["bridge", "host-local", "loopback", "portmap"].includes(name) ? PINNED_VERSIONS.cniPlugins : "v0.1.0";
     writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({
-        artifacts: WORKER_BINARIES.map(name => ({ name, version: version(name) })),
+        artifacts: WORKER_BINARIES.map(name => ({ name: relativePath(name), version: version(name) })),
     }));
     return dir;
 }

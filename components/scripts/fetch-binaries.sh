@@ -7,6 +7,7 @@ for pin in $KDW_PINS; do
     name=${pin%%=*}
     want=${pin#*=}
     file="$KDW_DIR/$name"
+    mkdir -p "$(dirname "$file")"
     if [ -f "$file" ] && [ "$(sha256sum "$file" | cut -d' ' -f1)" = "$want" ]; then
         continue
     fi
