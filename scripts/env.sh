@@ -17,6 +17,8 @@ case ":$PATH:" in
   *) export PATH="$KDW_TOOLCHAIN_HOME/bin:$PATH" ;;
 esac
 export PULUMI_HOME="$KDW_TOOLCHAIN_HOME/pulumi-home"
+# The worker binaries for the program's default binarySource.
+export KDW_BINARY_DIR="$KDW_TOOLCHAIN_HOME/bin"
 
 mkdir -p "$KDW_REPO_ROOT/.cache/state"
 export PULUMI_BACKEND_URL="file://$KDW_REPO_ROOT/.cache/state"

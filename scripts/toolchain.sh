@@ -250,6 +250,15 @@ build_runc() {
   install_bins out/runc
 }
 
+# The workers' load balancer is this project's own program; its "version" is a hash of its source.
+build_apiserver_lb() {
+  go build -C "$KDW_REPO_ROOT/tools/apiserver-lb" -trimpath -ldflags "-s -w" -o "$PWD/out/kdw-apiserver-lb" .
+  install_bins out/kdw-apiserver-lb
+}
+source_version() { # DIR: a version string that changes whenever a file of DIR does
+  (cd "$1" && find . -type f -name '*.go' -o -name go.mod | sort | xargs sha256sum | sha256sum | cut -c1-12 | sed 's/^/src-/')
+}
+
 CNI_BINS="bridge host-local loopback portmap"
 build_cni_plugins() {
   local v="$V_cniPlugins" m=github.com/containernetworking/plugins
@@ -349,6 +358,7 @@ spawn runc "$V_runc" "github.com/opencontainers/runc@$V_runc" runc
 spawn cni-plugins "$V_cniPlugins" "github.com/containernetworking/plugins@$V_cniPlugins" \
   cni/bridge cni/host-local cni/loopback cni/portmap
 spawn pause "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" pause
+spawn apiserver-lb "$(source_version "$KDW_REPO_ROOT/tools/apiserver-lb")" kube-dumb-way/tools/apiserver-lb kdw-apiserver-lb
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || true; done
 
 # Install the resource plugins that were built into the plugin home, unless already there at that version.
@@ -367,15 +377,15 @@ for name in command tls kubernetes; do
   fi
 done
 
-# manifest.json: every artifact of every item built so far.
+# bin/manifest.json: every artifact of every item built so far (names relative to bin/, as the program reads them).
 node -e '
   const fs = require("fs"), path = require("path");
   const dir = process.argv[1];
   const items = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
     .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")));
   const manifest = { key: path.basename(path.dirname(dir)), artifacts: items.flatMap((i) => i.artifacts) };
-  fs.writeFileSync(path.join(path.dirname(dir), "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-' "$STATE"
+  fs.writeFileSync(path.join(process.argv[2], "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+' "$STATE" "$BIN"
 
 failed="$(find "$STATE" -name '*.failed' -printf '%f ' | sed 's/\.failed//g')"
 if [ -n "$failed" ]; then

@@ -70,7 +70,7 @@ expect "pause -v is built from Kubernetes $k8s" "$k8s" pause -v
 
 if node -e '
     const fs = require("fs"), crypto = require("crypto"), path = require("path");
-    const home = process.argv[1], m = JSON.parse(fs.readFileSync(path.join(home, "manifest.json"), "utf8"));
+    const home = process.argv[1], m = JSON.parse(fs.readFileSync(path.join(home, "bin", "manifest.json"), "utf8"));
     const bad = m.artifacts.filter((a) => !a.sha256 || !a.version || !a.module ||
       crypto.createHash("sha256").update(fs.readFileSync(path.join(home, "bin", a.name))).digest("hex") !== a.sha256);
     if (bad.length || m.artifacts.length < 20) { console.log(bad.map((a) => a.name).join(" ") || m.artifacts.length); process.exit(1); }
