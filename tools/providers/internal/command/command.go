@@ -9,6 +9,8 @@
 //   - The previous run's stdout/stderr are passed as PULUMI_COMMAND_STDOUT/PULUMI_COMMAND_STDERR unless
 //     addPreviousOutputInEnv is false.
 //   - `logging` picks which of stdout/stderr are streamed to the engine as the command runs (default both).
+//   - A command that fails (non-zero exit) fails the operation with its exit status and the end of its stderr;
+//     its stdout is never put in an error, since the engine may keep it secret (additionalSecretOutputs).
 package command
 
 import (
@@ -222,18 +224,13 @@ func environment(state resource.PropertyMap, prevOut, prevErr string) [][2]strin
 	return out
 }
 
-// failure is the error of a command that ran and failed: its status, the end of its stderr and, when stdout
-// is shown in the logs anyway, the end of its stdout (a secret stdout is never logged, so never shown here).
-func failure(what string, err error, stdout, stderr string, lg logging) error {
+// failure is the error of a command that ran and failed: its exit status and the end of its stderr. Never its
+// stdout: the engine may keep that secret (additionalSecretOutputs), which a provider cannot see.
+func failure(what string, err error, stderr string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s failed: %v", what, err)
 	if t := tail(stderr); t != "" {
 		fmt.Fprintf(&b, "\nstderr:\n%s", t)
-	}
-	if lg.stdout {
-		if t := tail(stdout); t != "" {
-			fmt.Fprintf(&b, "\nstdout:\n%s", t)
-		}
 	}
 	return fmt.Errorf("%s", b.String())
 }
@@ -252,4 +249,3 @@ func tail(s string) string {
 }
 
 func trimNewline(s string) string { return strings.TrimSuffix(s, "\n") }
-

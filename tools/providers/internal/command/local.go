@@ -54,7 +54,7 @@ func runLocal(ctx context.Context, log provsrv.Logger, state resource.PropertyMa
 		if errors.As(err, &exit) && ctx.Err() != nil {
 			err = fmt.Errorf("cancelled: %w", ctx.Err())
 		}
-		return "", "", failure("local command", err, stdout, stderr, lg)
+		return "", "", failure("local command", err, stderr)
 	}
 	return trimNewline(stdout), trimNewline(stderr), nil
 }

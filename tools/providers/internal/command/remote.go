@@ -265,7 +265,7 @@ func runRemote(ctx context.Context, log provsrv.Logger, state resource.PropertyM
 		if ctx.Err() != nil {
 			err = fmt.Errorf("cancelled: %w", ctx.Err())
 		}
-		return "", "", failure("remote command on "+conn.address(), err, stdout, stderr, lg)
+		return "", "", failure("remote command on "+conn.address(), err, stderr)
 	}
 	return trimNewline(stdout), trimNewline(stderr), nil
 }
