@@ -153,8 +153,17 @@ build_plugin() {
   # Not in bin/: that is on PATH, and pulumi would use a plugin found there whatever its version.
   mkdir -p "$BIN/../plugins" && mv -f "out/pulumi-resource-$name" "$BIN/../plugins/"
 }
-build_plugin_command() { build_plugin command "$V_plugins_command"; }
-build_plugin_tls() { build_plugin tls "$V_plugins_tls"; }
+# command and tls: the official provider modules are not served by the module proxy at any version, so these
+# are this project's own implementations (tools/providers) of the resources the program uses, installed under
+# the plugin names and versions the npm packages ask for. Their item version carries a hash of their source.
+build_own_plugin() { # NAME VERSION
+  go build -C "$KDW_REPO_ROOT/tools/providers" -trimpath -ldflags "-s -w -X main.version=${2#v}" \
+    -o "$PWD/out/pulumi-resource-$1" "./cmd/pulumi-resource-$1"
+  mkdir -p "$TC/plugins"
+  mv -f "out/pulumi-resource-$1" "$TC/plugins/pulumi-resource-$1"
+}
+build_plugin_command() { build_own_plugin command "$V_plugins_command"; }
+build_plugin_tls() { build_own_plugin tls "$V_plugins_tls"; }
 build_plugin_kubernetes() { build_plugin kubernetes "$V_plugins_kubernetes"; }
 
 # docker-machine: versions.json names module@version.
@@ -346,8 +355,9 @@ total_start=$SECONDS
 spawn kubernetes "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" $K8S_BINS
 spawn pulumi "$V_pulumi" "github.com/pulumi/pulumi/pkg/v3@$V_pulumi" pulumi
 spawn plugin-kubernetes "$V_plugins_kubernetes" "$(plugin_row kubernetes "$V_plugins_kubernetes" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-kubernetes
-spawn plugin-tls "$V_plugins_tls" "$(plugin_row tls "$V_plugins_tls" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-tls
-spawn plugin-command "$V_plugins_command" "$(plugin_row command "$V_plugins_command" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-command
+providers_src="$(source_version "$KDW_REPO_ROOT/tools/providers")"
+spawn plugin-tls "$V_plugins_tls+$providers_src" kube-dumb-way/tools/providers ../plugins/pulumi-resource-tls
+spawn plugin-command "$V_plugins_command+$providers_src" kube-dumb-way/tools/providers ../plugins/pulumi-resource-command
 spawn containerd "$V_containerd" "github.com/containerd/containerd/v2@$V_containerd" containerd containerd-shim-runc-v2 ctr
 spawn coredns "$V_coredns" "github.com/coredns/coredns@$V_coredns" coredns
 spawn etcd "$V_etcd" "go.etcd.io/etcd/server/v3@$V_etcd" etcd etcdctl
@@ -366,8 +376,8 @@ for name in command tls kubernetes; do
   var="V_plugins_$name"; v="${!var}"
   plugin="$TC/plugins/pulumi-resource-$name"
   if [ ! -x "$BIN/pulumi" ] || [ ! -x "$plugin" ]; then continue; fi
-  if [ -x "$PULUMI_HOME/plugins/resource-$name-$v/pulumi-resource-$name" ]; then continue; fi
-  if ! "$BIN/pulumi" plugin install resource "$name" "${v#v}" --file "$plugin" \
+  if cmp -s "$plugin" "$PULUMI_HOME/plugins/resource-$name-$v/pulumi-resource-$name"; then continue; fi
+  if ! "$BIN/pulumi" plugin install resource "$name" "${v#v}" --file "$plugin" --reinstall \
        > "$LOGS/plugin-install-$name.log" 2>&1; then
     say "installing plugin $name $v FAILED (log: $LOGS/plugin-install-$name.log)"
     tail -n 5 "$LOGS/plugin-install-$name.log" | sed 's/^/    /'
