@@ -206,19 +206,29 @@ func loggingOf(state resource.PropertyMap) logging {
 	return logging{stdout: s == "stdout" || s == "stdoutAndStderr", stderr: s == "stderr" || s == "stdoutAndStderr"}
 }
 
+// maxPreviousOutput: a previous stdout/stderr longer than this is not passed on. The kernel refuses a single
+// environment string or argument over 128 KiB (MAX_ARG_STRLEN), and remote commands carry their environment in
+// the command line.
+const maxPreviousOutput = 32 << 10
+
 // environment: the resource's variables (sorted by name), then PULUMI_COMMAND_STDOUT/STDERR if wanted.
-func environment(state resource.PropertyMap, prevOut, prevErr string) [][2]string {
+func environment(log provsrv.Logger, state resource.PropertyMap, prevOut, prevErr string) [][2]string {
 	env, keys := props.StringMap(state, "environment")
 	var out [][2]string
 	for _, k := range keys {
 		out = append(out, [2]string{k, env[k]})
 	}
 	if props.Bool(state, "addPreviousOutputInEnv", true) {
-		if prevOut != "" {
-			out = append(out, [2]string{envStdout, prevOut})
-		}
-		if prevErr != "" {
-			out = append(out, [2]string{envStderr, prevErr})
+		for _, kv := range [][2]string{{envStdout, prevOut}, {envStderr, prevErr}} {
+			switch {
+			case kv[1] == "":
+			case len(kv[1]) > maxPreviousOutput:
+				if log != nil {
+					log.Warn(fmt.Sprintf("%s not set: the previous output is %d bytes, over %d", kv[0], len(kv[1]), maxPreviousOutput))
+				}
+			default:
+				out = append(out, kv)
+			}
 		}
 	}
 	return out

@@ -455,3 +455,15 @@ func TestCopyToRemote(t *testing.T) {
 		t.Errorf("trigger change: %v", res)
 	}
 }
+
+func TestLargePreviousOutputIsNotPassed(t *testing.T) {
+	olds := pm(map[string]any{"delete": `echo "${PULUMI_COMMAND_STDOUT:-unset}" >&2; exit 1`, "stdout": strings.Repeat("x", 40000)})
+	log := &recorder{}
+	err := local().Delete(context.Background(), &provsrv.Request{URN: testURN, Olds: olds, Log: log})
+	if err == nil || !strings.Contains(err.Error(), "unset") {
+		t.Errorf("error %v", err)
+	}
+	if len(log.lines) == 0 || !strings.HasPrefix(log.lines[0], "WARN PULUMI_COMMAND_STDOUT not set") {
+		t.Errorf("log %q", log.lines)
+	}
+}

@@ -32,7 +32,7 @@ func runLocal(ctx context.Context, log provsrv.Logger, state resource.PropertyMa
 		cmd.Dir = dir
 	}
 	cmd.Env = os.Environ()
-	for _, kv := range environment(state, prevOut, prevErr) {
+	for _, kv := range environment(log, state, prevOut, prevErr) {
 		cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
 	}
 	if stdin, ok := props.String(state, "stdin"); ok && stdin != "" {

@@ -232,7 +232,7 @@ func runRemote(ctx context.Context, log provsrv.Logger, state resource.PropertyM
 	if err != nil {
 		return "", "", err
 	}
-	line, err := remoteCommandLine(environment(state, prevOut, prevErr), cmd)
+	line, err := remoteCommandLine(environment(log, state, prevOut, prevErr), cmd)
 	if err != nil {
 		return "", "", err
 	}
