@@ -202,7 +202,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         }
     };
     const version = (name: keyof RawConfig, fallback: string, major: number, minMinor = 0): string => {
-        const value = text(name, fallback);
+        const value = text(name, fallback) || fallback; // empty means the pinned version
         if (!VERSION.test(value)) {
             fail(name, `must be a release version like ${fallback}, got "${value}".`);
             return value;

@@ -72,6 +72,10 @@ test("malformed CIDRs are rejected with the reason", () => {
     rejects({ serviceCidr: "300.1.1.0/24" }, "serviceCidr", /not an IPv4 CIDR/);
 });
 
+test("an empty version means the pinned one (Pulumi.yaml's default)", () => {
+    assert.equal(validateConfig({ ...base, kubernetesVersion: "" }, ctx).versions.kubernetes, PINNED_VERSIONS.kubernetes);
+});
+
 test("malformed or unsupported versions are rejected", () => {
     rejects({ kubernetesVersion: "1.34.4" }, "kubernetesVersion", /release version like v/);
     rejects({ kubernetesVersion: "v1.28.0" }, "kubernetesVersion", /v1\.32\.0 or a later/);
