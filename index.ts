@@ -11,7 +11,7 @@ import { ControlPlane } from "./components/controlPlane";
 import { EtcdMember } from "./components/etcdMember";
 import { kubeconfig as renderKubeconfig } from "./components/kubeconfig";
 import { loadConfig } from "./components/load";
-import { MachineHost } from "./components/machineHost";
+import { machineCertificates, MachineHost } from "./components/machineHost";
 import * as pki from "./components/pki";
 import { PodRoute, routePairs } from "./components/podRoute";
 import { WorkerNode } from "./components/workerNode";
@@ -30,9 +30,10 @@ const cfg = readConfig();
 const clusterCa = new CertAuthority("cluster-ca", { commonName: cfg.clusterName, validityHours: cfg.certValidityHours });
 const etcdCa = new CertAuthority("etcd-ca", { commonName: `${cfg.clusterName}-etcd`, validityHours: cfg.certValidityHours });
 
-// Hosts, all created in parallel.
-const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, { node, cluster: cfg }));
-const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg }));
+// Hosts, all created in parallel once docker-machine has its certificates.
+const certificates = machineCertificates(cfg);
+const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }));
+const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }));
 const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
 const members = pulumi.all(controllerHosts.map(h => h.ip.apply(ip => ({ name: h.nodeName, ip }))));
 const endpointHost = cfg.apiServerEndpoint ?? controllerHosts[0].ip;

@@ -7,6 +7,19 @@ import { asset, HostConnection, hostStep, shellQuote } from "./remote";
 export interface MachineHostArgs {
     node: NodePlan;
     cluster: ClusterConfig;
+    /** docker-machine's certificates, made once before any machine (see machineCertificates). */
+    certificates: command.local.Command;
+}
+
+const machineEnvironment = (cluster: ClusterConfig) =>
+    cluster.machine.storagePath ? { MACHINE_STORAGE_PATH: cluster.machine.storagePath } : undefined;
+
+/** docker-machine's CA and client certificate, made before the machines are created in parallel. */
+export function machineCertificates(cluster: ClusterConfig): command.local.Command {
+    return new command.local.Command("docker-machine-certs", {
+        create: `sh -c ${shellQuote(asset("machine-certs.sh"))}`,
+        environment: machineEnvironment(cluster),
+    });
 }
 
 /** The docker-machine label that marks a machine as this cluster's, so a re-run may adopt it instead of failing. */
@@ -75,14 +88,14 @@ export class MachineHost extends pulumi.ComponentResource {
         super("dumbway:index:MachineHost", name, {}, opts);
         const { node, cluster } = args;
         this.nodeName = node.name;
-        const environment = cluster.machine.storagePath ? { MACHINE_STORAGE_PATH: cluster.machine.storagePath } : undefined;
+        const environment = machineEnvironment(cluster);
 
         const machine = new command.local.Command(`${name}-machine`, {
             create: machineCreateScript(node, cluster),
             delete: `docker-machine rm --force -y ${shellQuote(node.name)}`,
             environment,
             triggers: [machineCreateArgs(node, cluster).join(" ")],
-        }, { parent: this, deleteBeforeReplace: true });
+        }, { parent: this, deleteBeforeReplace: true, dependsOn: [args.certificates] });
         const info = machine.stdout.apply(out => parseMachineInfo(node.name, out));
         this.ip = info.ip;
         this.sshUser = info.sshUser;

@@ -33,7 +33,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const count = (t: string) => ofType(resources, t).length;
         const issued = 2 * C /* etcd server + peer */ + 2 * C /* controller-manager, scheduler */ + W /* kubelets */
             + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */;
-        assert.equal(count("command:local:Command"), 2 * hosts + 1, "docker-machine + ssh key per host, the encryption key");
+        assert.equal(count("command:local:Command"), 2 * hosts + 2,
+            "docker-machine + ssh key per host, docker-machine's certificates, the encryption key");
         assert.equal(count("command:remote:Command"), 2 * hosts + 2 * C + W + W * (hosts - 1),
             "probe + prepare per host, etcd + control plane per controller, install per worker, one per route");
         assert.equal(count("command:remote:CopyToRemote"), 11 * W);
@@ -46,7 +47,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("pulumi:providers:kubernetes"), 1);
     });
 
-    test(`${label}: every resource but the top-level components, the provider and the encryption key has a parent`, async () => {
+    test(`${label}: every resource but the top-level components, the provider, the encryption key and the machine certificates has a parent`, async () => {
         const { resources } = await run();
         const topLevel = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
             "dumbway:index:ControlPlane", "dumbway:index:WorkerNode", "dumbway:index:PodRoute",
@@ -54,7 +55,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         for (const r of resources) {
             assert.ok(r.urn, `no URN recorded for ${r.type} ${r.name}`);
             const parented = r.urn.split("::")[2].includes("$");
-            if (topLevel.has(r.type) || r.name === "encryption-key") {
+            if (topLevel.has(r.type) || r.name === "encryption-key" || r.name === "docker-machine-certs") {
                 assert.equal(parented, false, `${r.name} should be top-level`);
             } else {
                 assert.equal(parented, true, `${r.type} ${r.name} has no parent`);
