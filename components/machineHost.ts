@@ -61,9 +61,11 @@ export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): str
         "else",
         `  docker-machine create ${machineCreateArgs(node, cluster).map(shellQuote).join(" ")} >&2`,
         "fi",
-        `printf '{"ip":"%s","sshUser":"%s","sshKeyPath":"%s"}\\n' "$(docker-machine ip ${name})" ` +
-        `"$(docker-machine inspect --format '{{.Driver.SSHUser}}' ${name})" ` +
-        `"$(docker-machine inspect --format '{{.Driver.SSHKeyPath}}' ${name})"`,
+        // docker-machine's driver plugins may print "(name) Closing plugin on server side" on stdout: keep the value.
+        `value() { docker-machine "$@" | grep -v '^(.*) ' | head -n 1; }`,
+        `printf '{"ip":"%s","sshUser":"%s","sshKeyPath":"%s"}\\n' "$(value ip ${name})" ` +
+        `"$(value inspect --format '{{.Driver.SSHUser}}' ${name})" ` +
+        `"$(value inspect --format '{{.Driver.SSHKeyPath}}' ${name})"`,
     ].join("\n");
 }
 
