@@ -1,6 +1,7 @@
 // The command lines and config files sent to hosts, for both host profiles.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
+import * as versions from "../versions.json";
 import { validateConfig } from "../components/config";
 import { apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../components/flags";
 import { cgroupDriver, hostFacts, hostLayout } from "../components/layout";
@@ -92,7 +93,8 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         const toml = files["containerd.toml"];
         assert.match(toml, new RegExp(`address = "${layout.run}/containerd/containerd.sock"`));
         assert.match(toml, new RegExp(`root = "${layout.data}/containerd"`));
-        assert.match(toml, /sandbox = "registry\.k8s\.io\/pause:3\.10\.1"/);
+        assert.ok(toml.includes(`sandbox = "registry.k8s.io/pause:${versions.pause}"`), "pause image");
+        assert.match(toml, /restrict_oom_score_adj = true/);
         assert.match(toml, /SystemdCgroup = false/);
         assert.doesNotMatch(toml, /\{\{|\}\}/);
     });
