@@ -138,7 +138,7 @@ async function main() {
         await noHostMade();
         for (const host of hosts.slice(0, 7)) {
             const leftovers = await ssh(host, "docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; " +
-                "ip route | grep '^10\\.200\\.' || true; pgrep -af '/opt/kdw/' || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true");
+                "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/' || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true");
             assert.equal(leftovers.trim(), "", `${host.name} still has: ${leftovers.trim()}`);
         }
         return `${report.timings.destroy && (report.timings.destroy as any).seconds}s`;
@@ -285,7 +285,7 @@ async function clusterChecks(stack: auto.Stack) {
             const routes = await ssh(host, "ip route show 10.200.3.0/24");
             assert.equal(routes.trim(), "", `${host.name} still routes worker-3's pods`);
         }
-        assert.equal((await ssh(spare, "pgrep -af /opt/kdw/ || true")).trim(), "");
+        assert.equal((await ssh(spare, "pgrep -af ^/opt/kdw/ || true")).trim(), "");
     });
 
     await report.check("losing a controller: the API still answers within 15s and nodes stay Ready", async () => {
