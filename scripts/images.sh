@@ -2,7 +2,7 @@
 # Builds the cluster's images from the toolchain's binaries (no base image: each is a `docker import` of a folder with
 # static binaries) and pushes them to the test hosts' registry, under the names the program pulls:
 #   <registry>/etcd:<etcd>-0  kube-apiserver|kube-controller-manager|kube-scheduler:<kubernetes>  pause:<pause>
-#   coredns/coredns:<coredns>  kdw-smoke:1 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
+#   coredns/coredns:<coredns>  kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
 # An image whose inputs did not change since it was last pushed is skipped.
 #
 #   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh
@@ -73,6 +73,6 @@ smoke="$cache/smoke"
 rm -rf "$smoke" && mkdir -p "$smoke/www"
 echo "kube-dumb-way smoke test" > "$smoke/www/index.html"
 links=()
-for applet in sh httpd nslookup wget cat echo hostname sleep ls ip ping; do links+=("$busybox=bin/$applet"); done
-image "kdw-smoke:1" '["/bin/sh", "-c", "exec httpd -f -p 80 -h /www"]' "$busybox=bin/busybox" "${links[@]}" \
+for applet in sh httpd nslookup wget nc timeout cat echo hostname sleep ls ip ping; do links+=("$busybox=bin/$applet"); done
+image "kdw-smoke:2" '["/bin/sh", "-c", "exec httpd -f -vv -p 80 -h /www"]' "$busybox=bin/busybox" "${links[@]}" \
     "$smoke/www/index.html=www/index.html"

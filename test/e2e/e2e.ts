@@ -50,8 +50,8 @@ function timingRecorder() {
 
 const kubectl = (...args: string[]) => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=20s", ...args]);
 
-async function etcdctl(host: TestHost, args: string): Promise<string> {
-    return ssh(host, "docker exec kdw-etcd etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem " +
+async function etcdctl(host: TestHost, args: string, endpoints = "https://127.0.0.1:2379"): Promise<string> {
+    return ssh(host, `docker exec kdw-etcd etcdctl --endpoints=${endpoints} --cacert=/etc/etcd/ca.pem ` +
         `--cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem ${args}`);
 }
 
@@ -175,7 +175,7 @@ async function clusterChecks(stack: auto.Stack) {
         assert.ok(!raw.includes("mydata"), "the value is readable in etcd");
     });
 
-    const image = `${registry.address}/kdw-smoke:1`;
+    const image = `${registry.address}/kdw-smoke:2`; // as scripts/images.sh builds it
     await report.check("deployment: pods Running on the workers", async () => {
         await kubectl("create", "deployment", "web", `--image=${image}`, "--replicas=3", "--port=80");
         await kubectl("rollout", "status", "deployment/web", "--timeout=180s");
@@ -234,7 +234,7 @@ async function clusterChecks(stack: auto.Stack) {
         const pods = await podsOf("web");
         const [a, b] = [pods[0], pods.find(p => p.node !== pods[0].node)];
         assert.ok(b, `all pods on one node: ${JSON.stringify(pods)}`);
-        const page = await kubectl("exec", a.name, "--", "wget", "-q", "-O", "-", "-T", "5", `http://${b.ip}/`);
+        const page = await kubectl("exec", a.name, "--", "timeout", "10", "wget", "-q", "-O", "-", `http://${b.ip}/`);
         assert.match(page, /kube-dumb-way smoke test/);
         return `${a.node} -> ${b.node}`;
     });
@@ -270,7 +270,7 @@ async function clusterChecks(stack: auto.Stack) {
         const onNew = (await podsOf("web")).find(p => p.node === "kdw-worker-3");
         assert.ok(onNew, "no pod scheduled on kdw-worker-3");
         const [other] = (await podsOf("web")).filter(p => p.node !== "kdw-worker-3");
-        const page = await kubectl("exec", other.name, "--", "wget", "-q", "-O", "-", "-T", "5", `http://${onNew.ip}/`);
+        const page = await kubectl("exec", other.name, "--", "timeout", "10", "wget", "-q", "-O", "-", `http://${onNew.ip}/`);
         assert.match(page, /kube-dumb-way smoke test/);
         return `${ops.length} changes, up ${((Date.now() - start) / 1000).toFixed(0)}s`;
     });
@@ -308,8 +308,8 @@ async function clusterChecks(stack: auto.Stack) {
 
     await report.check("the lost controller comes back: etcd has 3 healthy members again", async () => {
         await eventually(120, async () => {
-            const health = JSON.parse(await etcdctl(controllers[0],
-                `endpoint health -w json --endpoints=${controllers.map(c => `https://${c.ip}:2379`).join(",")}`)) as any[];
+            const health = JSON.parse(await etcdctl(controllers[0], "endpoint health -w json",
+                controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
             assert.equal(health.filter(h => h.health).length, 3, JSON.stringify(health));
         }, 3000);
     });
