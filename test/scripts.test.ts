@@ -1,7 +1,9 @@
 // Host scripts: shellcheck-clean as POSIX sh (boot2docker has only busybox sh), and the pieces that can run on this
 // machine run for real: the file writer, the command line quoting, and a pod route inside a network namespace.
 import * as assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createServer } from "node:http";
 import { mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -119,4 +121,39 @@ test("pod-route.sh in a network namespace: adds the route once, persists it for 
     inNs(scriptCommand(asset("pod-route.sh"), "down", env));
     assert.equal(routes(), "");
     assert.deepEqual(readdirSync(`${home}/boot.d`), []);
+});
+
+test("fetch-binaries.sh downloads once, checks each pinned sha256 and refuses a mismatch", async (t) => {
+    const files: Record<string, string> = { "kubelet": "kubelet bytes\n", "cni/bridge": "bridge bytes\n" };
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+        requests.push(req.url ?? "");
+        const body = files[(req.url ?? "").replace(/^\/bin\//, "")];
+        res.writeHead(body === undefined ? 404 : 200).end(body);
+    });
+    await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
+    t.after(() => server.close());
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/bin`;
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-fetch-"));
+    const fetch = (pins: string) => new Promise<{ code: number; stdout: string; stderr: string }>(resolve => {
+        execFile("sh", ["-c", asset("fetch-binaries.sh")], { env: { ...process.env, KDW_BASE_URL: base, KDW_DIR: dir, KDW_PINS: pins } },
+            (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+    });
+    const good = Object.entries(files).map(([name, body]) => `${name}=${sha(body)}`).join(" ");
+
+    const first = await fetch(good);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(readFileSync(path.join(dir, "cni/bridge"), "utf8"), files["cni/bridge"]);
+    assert.equal(requests.length, 2);
+    assert.equal((await fetch(good)).code, 0);
+    assert.equal(requests.length, 2, "a verified file was downloaded again");
+
+    const bad = await fetch(`portmap=${sha("something else")}`);
+    files.portmap = "tampered\n";
+    const tampered = await fetch(`portmap=${sha("expected\n")}`);
+    assert.notEqual(bad.code, 0, "a missing file was accepted");
+    assert.notEqual(tampered.code, 0, "a file with the wrong digest was accepted");
+    assert.match(tampered.stderr, /portmap has sha256 [0-9a-f]{64}, but kube-dumb-way:binaryChecksums pins/);
+    assert.deepEqual(readdirSync(dir).sort(), ["cni", "kubelet"], "a rejected download was kept");
 });
