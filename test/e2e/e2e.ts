@@ -110,9 +110,13 @@ async function main() {
     writeConfig(3);
 
     const upTimings = timingRecorder();
+    let upOutput = "";
     const upOk = await report.check("pulumi up: 3 controllers + 3 workers over the generic driver", async () => {
         const start = Date.now();
-        const result = await stack.up({ onEvent: upTimings.onEvent, onOutput: line => process.stdout.write(`     | ${line}`) });
+        const result = await stack.up({
+            onEvent: upTimings.onEvent,
+            onOutput: line => { upOutput += line; process.stdout.write(`     | ${line}`); },
+        });
         const seconds = (Date.now() - start) / 1000;
         report.timings.up = { seconds, slowest: upTimings.slowest(15), summary: result.summary.resourceChanges };
         const outputs = await stack.outputs();
@@ -122,6 +126,14 @@ async function main() {
     });
 
     if (upOk) {
+        await report.check("secrets: no private key in plain text in the stack state or the command logs", async () => {
+            const state = JSON.stringify(await stack.exportStack());
+            assert.doesNotMatch(state, /PRIVATE KEY/, "a private key is stored unencrypted");
+            assert.match(state, /"ciphertext"/, "no encrypted secret in the state at all");
+            assert.doesNotMatch(upOutput, /PRIVATE KEY/, "a private key appeared in the output of pulumi up");
+            const kubeconfig = (await stack.outputs()).kubeconfig;
+            assert.equal(kubeconfig.secret, true, "the kubeconfig output is not a secret");
+        });
         await clusterChecks(stack);
     } else {
         await report.check("cluster checks after up", async () => { throw new Error("not run: pulumi up failed"); });
