@@ -23,17 +23,13 @@ export function hostLayout(profile: HostProfile): HostLayout {
     return { profile, home: "/opt/kdw", etc: "/etc/kdw", data: "/var/lib/kdw", run: "/run/kdw", kubeletDir: "/var/lib/kubelet" };
 }
 
-/** Parses the probe's `profile=<p> cgroup=<v>` line; `setting` (from config) wins over detection unless it is auto. */
-export function hostFacts(probeOutput: string, setting: string): { profile: HostProfile; cgroup: "v1" | "v2" } {
-    const profileMatch = /profile=(\S+)/.exec(probeOutput);
-    const cgroup = /cgroup=v2/.test(probeOutput) ? "v2" : "v1";
-    const detected = profileMatch?.[1];
-    const profile = setting === "auto" ? detected : setting;
+/** Parses the probe's `profile=<p> cgroup=<v>` line (the probe itself fails on a host of no known kind). */
+export function hostFacts(probeOutput: string): { profile: HostProfile; cgroup: "v1" | "v2" } {
+    const profile = /profile=(\S+)/.exec(probeOutput)?.[1];
     if (profile !== "systemd" && profile !== "boot2docker") {
-        throw new Error(`the host is neither a systemd host nor boot2docker (probe said "${probeOutput.trim()}"); ` +
-            `set kube-dumb-way:hostProfile to systemd or boot2docker`);
+        throw new Error(`unexpected host probe output: "${probeOutput.trim()}"`);
     }
-    return { profile, cgroup };
+    return { profile, cgroup: /cgroup=v2/.test(probeOutput) ? "v2" : "v1" };
 }
 
 /** kubelet and containerd must agree; systemd's driver only where systemd owns a unified (v2) hierarchy. */

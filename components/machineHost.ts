@@ -63,9 +63,14 @@ export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): str
         "fi",
         // docker-machine's driver plugins may print "(name) Closing plugin on server side" on stdout: keep the value.
         `value() { docker-machine "$@" | grep -v '^(.*) ' | head -n 1; }`,
-        `printf '{"ip":"%s","sshUser":"%s","sshKeyPath":"%s"}\\n' "$(value ip ${name})" ` +
-        `"$(value inspect --format '{{.Driver.SSHUser}}' ${name})" ` +
-        `"$(value inspect --format '{{.Driver.SSHKeyPath}}' ${name})"`,
+        `ip=$(value ip ${name})`,
+        `user=$(value inspect --format '{{.Driver.SSHUser}}' ${name})`,
+        `key=$(value inspect --format '{{.Driver.SSHKeyPath}}' ${name})`,
+        `if [ -z "$ip" ] || [ -z "$user" ] || [ ! -f "$key" ]; then`,
+        `  echo "docker-machine did not report the address, SSH user and key of ${node.name} (got '$ip', '$user', '$key')" >&2`,
+        "  exit 1",
+        "fi",
+        `printf '{"ip":"%s","sshUser":"%s","sshKeyPath":"%s"}\\n' "$ip" "$user" "$key"`,
     ].join("\n");
 }
 
@@ -115,9 +120,9 @@ export class MachineHost extends pulumi.ComponentResource {
         // Waits for SSH (the connection retries while the host boots) and tells what kind of host it is.
         const probe = new command.remote.Command(`${name}-probe`, {
             connection: this.connection.apply(c => ({ ...c, dialErrorLimit: 60, perDialTimeout: 10 })),
-            create: `sh -c ${shellQuote(asset("probe.sh"))}`,
+            create: `KDW_PROFILE_SETTING=${cluster.hostProfile} sh -c ${shellQuote(asset("probe.sh"))}`,
         }, { parent: this });
-        const facts = probe.stdout.apply(out => hostFacts(out, cluster.hostProfile));
+        const facts = probe.stdout.apply(hostFacts);
         this.profile = facts.profile;
         this.cgroupDriver = facts.apply(f => cgroupDriver(f.profile, f.cgroup));
         this.layout = this.profile.apply(hostLayout);

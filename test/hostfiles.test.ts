@@ -1,7 +1,10 @@
 // The command lines and config files sent to hosts, for both host profiles.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import * as versions from "../versions.json";
+import { asset } from "../components/remote";
 import { validateConfig } from "../components/config";
 import { apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../components/flags";
 import { cgroupDriver, hostFacts, hostLayout } from "../components/layout";
@@ -53,10 +56,23 @@ test("docker-machine create: sizes for drivers that have them, generic hosts by 
         "--engine-label", "kdw.cluster=kube-dumb-way", "kdw-worker-0"]);
 });
 
-test("host facts: detection, the config override, and an unknown host", () => {
-    assert.deepEqual(hostFacts("profile=boot2docker cgroup=v1\n", "auto"), { profile: "boot2docker", cgroup: "v1" });
-    assert.deepEqual(hostFacts("profile=unknown cgroup=v2", "systemd"), { profile: "systemd", cgroup: "v2" });
-    assert.throws(() => hostFacts("profile=unknown cgroup=v2", "auto"), /set kube-dumb-way:hostProfile/);
+test("host facts: the probe's answer, and the probe itself on this machine for auto, an override and an unknown host", () => {
+    assert.deepEqual(hostFacts("profile=boot2docker cgroup=v1\n"), { profile: "boot2docker", cgroup: "v1" });
+    assert.deepEqual(hostFacts("profile=systemd cgroup=v2"), { profile: "systemd", cgroup: "v2" });
+    assert.throws(() => hostFacts("garbage"), /unexpected host probe output/);
+    const probe = (setting: string) => spawnSync("sh", ["-c", asset("probe.sh")],
+        { encoding: "utf8", env: { ...process.env, KDW_PROFILE_SETTING: setting } });
+    const overridden = probe("boot2docker");
+    assert.equal(overridden.status, 0);
+    assert.match(overridden.stdout, /^profile=boot2docker cgroup=v[12]\n$/);
+    // This machine (a CI container) runs neither systemd nor boot2docker: auto must refuse it, loudly.
+    const detected = probe("auto");
+    if (existsSync("/run/systemd/system")) {
+        assert.match(detected.stdout, /^profile=systemd /);
+    } else {
+        assert.notEqual(detected.status, 0);
+        assert.match(detected.stderr, /set kube-dumb-way:hostProfile/);
+    }
     assert.equal(cgroupDriver("systemd", "v2"), "systemd");
     assert.equal(cgroupDriver("systemd", "v1"), "cgroupfs");
     assert.equal(cgroupDriver("boot2docker", "v1"), "cgroupfs");

@@ -8,6 +8,8 @@ import { mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, wr
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
+import { validateConfig } from "../components/config";
+import { machineCreateScript } from "../components/machineHost";
 import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote } from "../components/remote";
 
 /** A scratch folder, removed when the test process ends. */
@@ -54,6 +56,16 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
     assert.ok(files.length >= 5, `only ${files.join(", ")}`);
     const result = spawnSync("shellcheck", ["--external-sources", "--severity=style", ...files], { cwd: root, encoding: "utf8" });
     assert.equal(result.status, 0, result.stdout + result.stderr);
+});
+
+test("shellcheck: the generated docker-machine create script", () => {
+    const cfg = validateConfig({ binarySource: "/bin", machineDriver: "generic",
+        genericHosts: [0, 1, 2, 3, 4, 5].map(i => ({ address: `10.0.0.${i + 1}`, sshUser: "me", sshKeyPath: "/key" })) },
+    { fileExists: () => true });
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "kdw-sc-")), "create.sh");
+    writeFileSync(file, machineCreateScript(cfg.workers[0], cfg));
+    const { status, output } = shellcheck(file);
+    assert.equal(status, 0, output);
 });
 
 test("shellcheck finds a real problem (the check can fail)", () => {
