@@ -2,13 +2,28 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "fs";
 import { ClusterConfig, PROJECT, RawConfig, validateConfig } from "./config";
 
-const KEYS: (keyof RawConfig)[] = [
+export const KEYS: (keyof RawConfig)[] = [
     "controllers", "workers", "namePrefix", "machineDriver", "machineMemory", "machineCpus", "machineDiskSize",
     "machineDriverFlags", "machineStoragePath", "genericHosts", "hostProfile", "kubernetesVersion", "etcdVersion",
     "containerdVersion", "runcVersion", "cniPluginsVersion", "crictlVersion", "corednsVersion", "clusterCidr",
     "serviceCidr", "clusterDns", "clusterDomain", "apiServerPort", "apiServerEndpoint", "binarySource",
     "binaryChecksums", "imageRepository", "certValidityHours",
 ];
+
+/** Keys whose Pulumi.yaml type is integer, array or object. */
+export const STRUCTURED = new Set<keyof RawConfig>([
+    "controllers", "workers", "machineMemory", "machineCpus", "machineDiskSize", "machineDriverFlags", "genericHosts",
+    "apiServerPort", "binaryChecksums", "certValidityHours",
+]);
+
+/** Malformed JSON is passed on as text, so that validation names the key and shows the value. */
+function parseJson(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}
 
 /** Reads the stack's config and validates it; a bad config stops the program before any resource is registered. */
 export function loadConfig(): ClusterConfig {
@@ -19,15 +34,8 @@ export function loadConfig(): ClusterConfig {
         if (text === undefined) {
             continue;
         }
-        try {
-            raw[key] = JSON.parse(text);
-        } catch {
-            raw[key] = text;
-        }
-        // Strings that look like numbers stay strings where a string is expected.
-        if (typeof raw[key] === "number" && /Version$|^namePrefix$|^clusterDns$/.test(key)) {
-            raw[key] = text;
-        }
+        // Numbers, lists and objects arrive as JSON; every other key is text as given (a version "1.34" stays text).
+        raw[key] = STRUCTURED.has(key) ? parseJson(text) : text;
     }
     return validateConfig(raw, { fileExists: existsSync, defaultBinaryDir: process.env.KDW_BINARY_DIR });
 }

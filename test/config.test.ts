@@ -1,6 +1,9 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { ConfigError, PINNED_VERSIONS, RawConfig, validateConfig, WORKER_BINARIES } from "../components/config";
+import { KEYS, STRUCTURED } from "../components/load";
 
 const ctx = { fileExists: (p: string) => p.startsWith("/exists"), defaultBinaryDir: undefined };
 const base: RawConfig = { binarySource: "/exists/bin" };
@@ -144,4 +147,11 @@ test("a different name prefix names the cluster after it", () => {
     const cfg = validateConfig({ ...base, namePrefix: "lab" }, ctx);
     assert.equal(cfg.clusterName, "kube-dumb-way-lab");
     assert.equal(cfg.workers[0].name, "lab-worker-0");
+});
+
+test("Pulumi.yaml declares every key the program reads, and JSON is parsed for exactly its non-string keys", () => {
+    const yaml = readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8");
+    const declared = new Map([...yaml.matchAll(/^ {2}(\w+):\n {4}type: (\w+)$/gm)].map(m => [m[1], m[2]]));
+    assert.deepEqual([...declared.keys()].sort(), [...KEYS].sort());
+    assert.deepEqual([...declared].filter(([, type]) => type !== "string").map(([k]) => k).sort(), [...STRUCTURED].sort());
 });
