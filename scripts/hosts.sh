@@ -9,6 +9,10 @@
 #   scripts/hosts.sh status    show what is running
 #   scripts/hosts.sh check     prove networking, registry pulls and nested privileged Docker
 #
+#   KDW_HOSTS_INSTANCE=N       (1-9) a separate set beside the default one: its own network 192.168.(77+N).0/24,
+#                              registry, host names kdw-host-N-<i> and state folder state-N; dockerd is shared and
+#                              stopped by `down` only when no set is left
+#
 # Writes $KDW_HOSTS_STATE_DIR/hosts.json ([{name, ip, sshUser, sshKeyPath}])
 # and registry.json ({address, caCertPath}). See scripts/hosts/README.md.
 set -euo pipefail
@@ -22,21 +26,26 @@ readonly PACKAGES=systemd,systemd-sysv,openssh-server,iproute2,iptables,ca-certi
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly FILES_DIR="$SCRIPT_DIR/hosts"
 readonly CACHE_DIR="${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/hosts"
-readonly STATE_DIR="${KDW_HOSTS_STATE_DIR:-$CACHE_DIR/state}"
-readonly DOCKERD_DIR="$STATE_DIR/dockerd"
+readonly INSTANCE="${KDW_HOSTS_INSTANCE:-}"
+[[ "$INSTANCE" =~ ^[1-9]?$ ]] || { echo "[hosts] error: KDW_HOSTS_INSTANCE must be empty or 1-9 (got '$INSTANCE')" >&2; exit 1; }
+readonly SFX="${INSTANCE:+-$INSTANCE}"
+readonly STATE_DIR="${KDW_HOSTS_STATE_DIR:-$CACHE_DIR/state$SFX}"
+# One dockerd serves every set of hosts.
+readonly DOCKERD_DIR="$CACHE_DIR/state/dockerd"
 readonly SSH_KEY="$STATE_DIR/ssh/id_ed25519"
 readonly PKI_DIR="$STATE_DIR/pki"
 
-readonly NET_NAME=kdw-test
-readonly NET_PREFIX="${KDW_HOSTS_NET_PREFIX:-192.168.77}"
+readonly NET_NAME="kdw-test$SFX"
+readonly NET_PREFIX="${KDW_HOSTS_NET_PREFIX:-192.168.$((77 + ${INSTANCE:-0}))}"
 readonly SUBNET="$NET_PREFIX.0/24"
-readonly BRIDGE=kdw-test0
-readonly REGISTRY_NAME=kdw-registry
+readonly BRIDGE="kdw-test${INSTANCE:-0}"
+readonly REGISTRY_NAME="kdw-registry$SFX"
 readonly REGISTRY_IP="$NET_PREFIX.2"
 readonly REGISTRY_ADDR="$REGISTRY_IP:5000"
-readonly HOST_PREFIX=kdw-host-
+readonly HOST_PREFIX="kdw-host$SFX-"
 readonly HOST_IP_OFFSET=10
 readonly LABEL=io.kube-dumb-way.test-hosts
+readonly SET_LABEL="io.kube-dumb-way.test-hosts.set=${INSTANCE:-0}"
 readonly RUNTIME=kdw-runc
 readonly BOOT_TIMEOUT=180
 
@@ -120,6 +129,23 @@ need_packages() { # installs the Debian packages whose commands are missing
 	} >"$STATE_DIR/apt.log" 2>&1 || rc=$?
 	[ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 	[ "$rc" -eq 0 ] || die "apt-get failed (rc=$rc), see $STATE_DIR/apt.log"
+}
+
+# ---------------------------------------------------------------- kernel limits
+
+# Every host's kubelet, containerd and systemd take inotify instances from the one kernel all hosts share; the
+# defaults (128 instances per user) run out at about 3+9 hosts ("inotify_init: too many open files"). kind's
+# documentation gives the same advice for multi-node clusters. Raised only, never lowered.
+raise_inotify_limits() {
+	local key want have
+	for key in fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=1048576; do
+		want=${key#*=}
+		have=$(sysctl -n "${key%=*}")
+		if [ "$have" -lt "$want" ]; then
+			sysctl -qw "$key"
+			log "raised ${key%=*} from $have to $want"
+		fi
+	done
 }
 
 # ---------------------------------------------------------------- dockerd
@@ -414,10 +440,10 @@ ensure_registry() {
 	case "$(container_state "$REGISTRY_NAME")" in
 	running) ;;
 	absent)
-		mkdir -p "$CACHE_DIR/registry-data"
+		mkdir -p "$CACHE_DIR/registry-data$SFX"
 		docker run -d --name "$REGISTRY_NAME" --hostname "$REGISTRY_NAME" --network "$NET_NAME" \
-			--ip "$REGISTRY_IP" --restart unless-stopped --label "$LABEL=registry" \
-			-v "$CACHE_DIR/registry-data:/var/lib/registry" -v "$PKI_DIR:/certs:ro" \
+			--ip "$REGISTRY_IP" --restart unless-stopped --label "$LABEL=registry" --label "$SET_LABEL" \
+			-v "$CACHE_DIR/registry-data$SFX:/var/lib/registry" -v "$PKI_DIR:/certs:ro" \
 			"$REGISTRY_IMAGE" >/dev/null
 		;;
 	*) docker start "$REGISTRY_NAME" >/dev/null ;;
@@ -471,7 +497,7 @@ create_host() { # create_host INDEX: docker create, copy files in, start
 	[ -d /lib/modules ] && extra+=(-v /lib/modules:/lib/modules:ro)
 	[ -d /dev/mapper ] && extra+=(-v /dev/mapper:/dev/mapper)
 	docker create --name "$name" --hostname "$name" --network "$NET_NAME" --ip "$ip" \
-		--label "$LABEL=host" --runtime "$RUNTIME" \
+		--label "$LABEL=host" --label "$SET_LABEL" --runtime "$RUNTIME" \
 		--privileged --cgroupns=private \
 		--security-opt seccomp=unconfined --security-opt apparmor=unconfined \
 		--tmpfs /run:rw,nosuid,nodev,noexec,mode=755 --tmpfs /run/lock:rw,nosuid,nodev,noexec \
@@ -510,7 +536,7 @@ wait_host() { # wait_host INDEX START_US: systemd up, SSH answers, Docker answer
 }
 
 existing_host_indexes() {
-	docker ps -a --filter "label=$LABEL=host" --format '{{.Names}}' |
+	docker ps -a --filter "label=$LABEL=host" --filter "label=$SET_LABEL" --format '{{.Names}}' |
 		sed -n "s/^$HOST_PREFIX\([0-9][0-9]*\)\$/\1/p" | sort -n
 }
 
@@ -619,6 +645,7 @@ cmd_up() {
 	total=$(now_us)
 	mkdir -p "$CACHE_DIR" "$STATE_DIR"
 	phase "packages" need_packages
+	phase "inotify limits" raise_inotify_limits
 	phase "dockerd" ensure_dockerd
 	phase "host image" ensure_host_image
 	phase "ssh key and CA" ensure_keys
@@ -638,7 +665,7 @@ cmd_down() {
 	total=$(now_us)
 	if docker_up; then
 		local ids
-		ids=$(docker ps -aq --filter "label=$LABEL")
+		ids=$(docker ps -aq --filter "label=$LABEL" --filter "label=$SET_LABEL")
 		if [ -n "$ids" ]; then
 			# shellcheck disable=SC2086 # one id a word
 			phase "remove containers" docker rm -fv $ids >/dev/null
@@ -648,7 +675,11 @@ cmd_down() {
 		fi
 	fi
 	rm -rf "/etc/docker/certs.d/$REGISTRY_ADDR"
-	phase "stop dockerd (if ours)" stop_our_dockerd
+	if docker_up && [ -n "$(docker ps -aq --filter "label=$LABEL")" ]; then
+		log "another set of test hosts still runs: dockerd stays"
+	else
+		phase "stop dockerd (if ours)" stop_our_dockerd
+	fi
 	rm -f "$STATE_DIR/hosts.json" "$STATE_DIR/registry.json"
 	local left
 	left=$(grep -cE '/var/lib/docker|/run/docker' /proc/mounts || true)

@@ -12,7 +12,7 @@ root="$(dirname "$here")"
 : "${KDW_TOOLCHAIN_HOME:?source scripts/env.sh first}"
 bin="$KDW_TOOLCHAIN_HOME/bin"
 cache="${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/images"
-state="${KDW_HOSTS_STATE_DIR:-${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/hosts/state}"
+state="${KDW_HOSTS_STATE_DIR:-${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/hosts/state${KDW_HOSTS_INSTANCE:+-$KDW_HOSTS_INSTANCE}}"
 mkdir -p "$cache"
 
 json() { node -p "const j = require('$1'); $2"; }

@@ -74,7 +74,8 @@ export interface TestHost {
 
 export function hostsState(): { hosts: TestHost[]; registry: { address: string; caCertPath: string }; stateDir: string } {
     const stateDir = process.env.KDW_HOSTS_STATE_DIR
-        ?? path.join(process.env.KDW_CACHE_DIR ?? path.join(process.env.HOME ?? "/root", ".cache", "kube-dumb-way"), "hosts", "state");
+        ?? path.join(process.env.KDW_CACHE_DIR ?? path.join(process.env.HOME ?? "/root", ".cache", "kube-dumb-way"), "hosts",
+            "state" + (process.env.KDW_HOSTS_INSTANCE ? `-${process.env.KDW_HOSTS_INSTANCE}` : ""));
     const read = (file: string) => JSON.parse(readFileSync(path.join(stateDir, file), "utf8"));
     return { hosts: read("hosts.json"), registry: read("registry.json"), stateDir };
 }
