@@ -9,7 +9,8 @@
 #   KDW_TOOLCHAIN_ONLY="etcd runc" ...   # build only these items
 #
 # One line per item: "[toolchain] <item> <version> built in Ns" / "... cached" / "... FAILED ...".
-# An item is skipped when its binaries exist and state/<item>.json records the same module@version.
+# An item is skipped when its binaries exist and state/<item>.json records the same module@version; an item built
+# before at the same version (in any toolchain folder) is copied from the item store instead of rebuilt.
 # A failed item keeps its log in logs/<item>.log; the script goes on with the others and exits 1 at the end.
 set -euo pipefail
 
@@ -20,8 +21,11 @@ recipes="$here/toolchain"
 
 TC="$(kdw_toolchain_home)"
 BIN="$TC/bin" LOGS="$TC/logs" WORK="$TC/work" STATE="$TC/state"
+# Every item ever built, by name and a key of its version, module and recipe: a toolchain folder for new pins
+# builds only the items whose pins changed and copies the rest from here.
+STORE="$(kdw_toolchain_store)"
 export PULUMI_HOME="$TC/pulumi-home"
-mkdir -p "$BIN" "$LOGS" "$WORK" "$STATE" "$PULUMI_HOME"
+mkdir -p "$BIN" "$LOGS" "$WORK" "$STATE" "$STORE" "$PULUMI_HOME"
 rm -f "$STATE"/*.failed
 
 export GOFLAGS="-mod=mod -buildvcs=false"
@@ -40,6 +44,9 @@ eval "$(node -e '
 ' "$KDW_VERSIONS_FILE")"
 
 say() { echo "[toolchain] $*"; }
+store_key() { # NAME VERSION MODULE
+  printf '%s\n' "$@" "$KDW_TOOLCHAIN_RECIPE" | sha256sum | cut -c1-16
+}
 
 # ---------------------------------------------------------------------------------------------------
 # Helpers used inside an item's build function (which runs in its own scratch folder, output to its log)
@@ -304,18 +311,40 @@ build_coredns() {
 # ---------------------------------------------------------------------------------------------------
 # The runner
 
+# store_item DIR STATEFILE BIN...: keep an item's binaries and record in the item store (written aside, then moved,
+# so an interrupted copy is never taken for a whole one).
+store_item() {
+  local dir="$1" state="$2" b
+  shift 2
+  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+  for b in "$@"; do mkdir -p "$(dirname "$dir.tmp/$(stored_name "$b")")" && cp "$BIN/$b" "$dir.tmp/$(stored_name "$b")"; done
+  cp "$state" "$dir.tmp/item.json" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
+# Artifact names are relative to bin/ and plugins sit beside it (../plugins/...): inside an item's store folder.
+stored_name() { local b="$1"; echo "${b//..\//up/}"; }
+
 # item NAME VERSION MODULE BIN...: build NAME (function build_NAME, dashes as underscores) unless cached.
 item() {
   local name="$1" version="$2" module="$3"; shift 3
   local bins=("$@") log="$LOGS/$name.log" state="$STATE/$name.json" start=$SECONDS b ok=1
+  local stored
+  stored="$STORE/$name/$(store_key "$name" "$version" "$module")"
   for b in "${bins[@]}"; do [ -x "$BIN/$b" ] || ok=0; done
   if [ "$ok" = 1 ] && [ -f "$state" ] &&
      node -e 'const s=require(process.argv[1]); process.exit(s.version===process.argv[2] && s.module===process.argv[3] ? 0 : 1)' \
        "$state" "$version" "$module"; then
+    [ -f "$stored/item.json" ] || store_item "$stored" "$state" "${bins[@]}"
     say "$name $version cached"
     return 0
   fi
   rm -f "$state"
+  if [ -f "$stored/item.json" ]; then
+    for b in "${bins[@]}"; do mkdir -p "$(dirname "$BIN/$b")" && cp -f "$stored/$(stored_name "$b")" "$BIN/$b"; done
+    cp "$stored/item.json" "$state"
+    say "$name $version from the item store"
+    return 0
+  fi
   rm -rf "${WORK:?}/$name" && mkdir -p "$WORK/$name"
   # A background subshell, so that errexit holds inside the build function (it would not in an if).
   local rc=0
@@ -331,6 +360,7 @@ item() {
       });
       fs.writeFileSync(state, JSON.stringify({ item: name, version, module, artifacts }, null, 2) + "\n");
     ' "$state" "$BIN" "$name" "$version" "$module" "${bins[@]}"
+    store_item "$stored" "$state" "${bins[@]}"
     say "$name $version built in $((SECONDS - start))s"
   else
     say "$name $version FAILED after $((SECONDS - start))s (log: $log); its last lines:"

@@ -26,6 +26,11 @@ kdw_toolchain_key() {
   ' "$KDW_VERSIONS_FILE" "$KDW_TOOLCHAIN_RECIPE"
 }
 
+# Where built items are kept across toolchain folders (scripts/toolchain.sh): items/<name>/<key>/.
+kdw_toolchain_store() {
+  printf '%s/items\n' "${KDW_TOOLCHAIN_DIR:-$HOME/.cache/kube-dumb-way/toolchain}"
+}
+
 kdw_toolchain_home() {
   printf '%s/%s\n' "${KDW_TOOLCHAIN_DIR:-$HOME/.cache/kube-dumb-way/toolchain}" "$(kdw_toolchain_key)"
 }
