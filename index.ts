@@ -30,8 +30,12 @@ const cfg = readConfig();
 const clusterCa = new CertAuthority("cluster-ca", { commonName: cfg.clusterName, validityHours: cfg.certValidityHours });
 const etcdCa = new CertAuthority("etcd-ca", { commonName: `${cfg.clusterName}-etcd`, validityHours: cfg.certValidityHours });
 
+// Workers' binaries: taken from a folder (checked with the config) or fetched once and checked against their pins,
+// before any machine is made.
+const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions });
+
 // Hosts, all created in parallel once docker-machine has its certificates.
-const certificates = machineCertificates(cfg);
+const certificates = machineCertificates(cfg, { dependsOn: [binaries] });
 const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }));
 const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }));
 const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
@@ -68,8 +72,7 @@ export const kubeconfig = renderKubeconfig({
 });
 const provider = new k8s.Provider("cluster", { kubeconfig, enableServerSideApply: true }, { dependsOn: controlPlanes });
 
-// Workers: binaries fetched once here, copied to each worker.
-const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions });
+// Workers, each with its own copy of the binaries.
 const kubeProxyCert = clusterCa.issue("kube-proxy", pki.kubeProxyCert());
 const workerNodes = cfg.workers.map((node, i) => new WorkerNode(`${node.name}-node`, {
     host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,

@@ -1,10 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { existsSync, readFileSync } from "fs";
+import { existsSync, readFileSync, statSync } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BinarySource, Versions, WORKER_BINARIES } from "./config";
+import { BinarySource, ConfigError, Versions, WORKER_BINARIES } from "./config";
 import { asset, shellQuote } from "./remote";
 
 export type BinaryName = typeof WORKER_BINARIES[number];
@@ -34,50 +34,83 @@ interface ManifestEntry {
     sha256?: string;
 }
 
-function readManifest(folder: string): ManifestEntry[] {
+const KEY = "kube-dumb-way:binarySource";
+
+/** The folder's manifest.json entries by file name; none without a manifest; a sentence when it cannot be read. */
+function readManifest(folder: string): Map<string, ManifestEntry> | string {
     const file = path.join(folder, "manifest.json");
     if (!existsSync(file)) {
-        return [];
+        return new Map();
     }
-    const parsed = JSON.parse(readFileSync(file, "utf8"));
-    return Array.isArray(parsed) ? parsed : (parsed.artifacts ?? []);
+    try {
+        const parsed = JSON.parse(readFileSync(file, "utf8"));
+        const entries: unknown = Array.isArray(parsed) ? parsed : parsed?.artifacts;
+        if (!Array.isArray(entries) || entries.some(e => typeof e?.name !== "string")) {
+            return `${KEY} has ${file}, which is not a list of {name, version, sha256} entries (nor {"artifacts": [...]}).`;
+        }
+        return new Map((entries as ManifestEntry[]).map(e => [e.name, e]));
+    } catch (err) {
+        return `${KEY} has ${file}, which is not valid JSON: ${(err as Error).message}.`;
+    }
 }
 
+/** Digests by path, size and modification time: validation and WorkerBinaries read each binary once per run. */
+const digests = new Map<string, string>();
+
 function fileSha256(file: string): string {
-    return createHash("sha256").update(readFileSync(file)).digest("hex");
+    const { size, mtimeMs } = statSync(file);
+    const key = `${file}\0${size}\0${mtimeMs}`;
+    let digest = digests.get(key);
+    if (digest === undefined) {
+        digest = createHash("sha256").update(readFileSync(file)).digest("hex");
+        digests.set(key, digest);
+    }
+    return digest;
 }
 
 /**
  * Checks a local folder of binaries (as `npm run toolchain` makes: CNI plugins in cni/, a manifest.json naming each
- * file by its relative path): each one present, its digest matching any pin (binaryChecksums, then the
- * folder's manifest.json), and its manifest version matching the configured version.
+ * file by its relative path): each one present, its digest matching any pin (binaryChecksums, then the folder's
+ * manifest.json), and its manifest version matching the configured version. Every problem is one sentence naming
+ * kube-dumb-way:binarySource and the file.
  */
-export function verifyFolder(folder: string, pins: Record<string, string>, versions: Versions): BinarySet {
-    const manifest = new Map(readManifest(folder).map(e => [e.name, e]));
-    const problems: string[] = [];
-    const set = {} as BinarySet;
+export function inspectFolder(folder: string, pins: Record<string, string>, versions: Versions): { binaries: BinarySet; problems: string[] } {
+    const binaries = {} as BinarySet;
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+        return { binaries, problems: [`${KEY} is the folder ${folder}, which does not exist.`] };
+    }
+    const manifest = readManifest(folder);
+    const problems = typeof manifest === "string" ? [manifest] : [];
     for (const name of WORKER_BINARIES) {
         const file = path.join(folder, relativePath(name));
-        if (!existsSync(file)) {
-            problems.push(`${name} is missing from ${folder}`);
+        if (!existsSync(file) || !statSync(file).isFile()) {
+            problems.push(`${KEY} lacks ${name}: there is no file ${file}.`);
             continue;
         }
         const digest = fileSha256(file);
-        const entry = manifest.get(relativePath(name));
-        const expected = pins[name] ?? entry?.sha256;
-        if (expected && expected !== digest) {
-            problems.push(`${file} has sha256 ${digest}, expected ${expected}`);
+        const entry = typeof manifest === "string" ? undefined : manifest.get(relativePath(name));
+        if (pins[name] && pins[name] !== digest) {
+            problems.push(`${KEY} has ${file} with sha256 ${digest}, but kube-dumb-way:binaryChecksums pins ${pins[name]}.`);
+        } else if (!pins[name] && entry?.sha256 && entry.sha256 !== digest) {
+            problems.push(`${KEY} has ${file} with sha256 ${digest}, but ${path.join(folder, "manifest.json")} says ${entry.sha256}.`);
         }
         const versionKey = VERSION_OF[name];
         if (versionKey && entry?.version && entry.version !== versions[versionKey]) {
-            problems.push(`${file} is ${entry.version} according to manifest.json, but the configured ${versionKey} version is ${versions[versionKey]}`);
+            problems.push(`${KEY} has ${file} at ${entry.version} according to manifest.json, but the configured ` +
+                `${versionKey} version is ${versions[versionKey]}.`);
         }
-        set[name] = { path: file, sha256: digest };
+        binaries[name] = { path: file, sha256: digest };
     }
+    return { binaries, problems };
+}
+
+/** The folder's binaries; throws with every problem (validation has normally reported them before). */
+export function verifyFolder(folder: string, pins: Record<string, string>, versions: Versions): BinarySet {
+    const { binaries, problems } = inspectFolder(folder, pins, versions);
     if (problems.length > 0) {
-        throw new Error(`kube-dumb-way:binarySource does not hold the binaries this cluster needs:\n  - ${problems.join("\n  - ")}`);
+        throw new ConfigError(problems);
     }
-    return set;
+    return binaries;
 }
 
 export interface WorkerBinariesArgs {

@@ -165,6 +165,11 @@ export interface ValidationContext {
     fileExists(path: string): boolean;
     /** Where `binarySource` falls back to when unset: the toolchain's folder, from KDW_BINARY_DIR. */
     defaultBinaryDir?: string;
+    /**
+     * What is wrong with an existing binary folder (a binary missing, a digest or a version not as pinned), one
+     * sentence each naming kube-dumb-way:binarySource and the file; injected because it reads the files.
+     */
+    binaryFolderProblems?(folder: string, checksums: Record<string, string>, versions: Versions): string[];
 }
 
 export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterConfig {
@@ -299,6 +304,9 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
     }
 
     const binarySource = parseBinarySource(raw, fail, ctx);
+    if (binarySource?.kind === "folder" && ctx.fileExists(binarySource.path) && ctx.binaryFolderProblems) {
+        problems.push(...ctx.binaryFolderProblems(binarySource.path, binarySource.checksums, resolvedVersions));
+    }
 
     const imageRepository = text("imageRepository", DEFAULTS.imageRepository);
     if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(imageRepository)) {

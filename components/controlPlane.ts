@@ -74,7 +74,9 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: at("kube-scheduler.yaml"), content: asset("kube-scheduler.yaml") },
             ],
             env: pulumi.all([host.layout, host.ip, args.members, args.issuerHost]).apply(([l, ip, members, issuer]) => ({
+                KDW_NODE: host.nodeName,
                 KDW_ETC: l.etc,
+                KDW_LOGS: l.logs,
                 KDW_IMAGE_PREFIX: cluster.imageRepository,
                 KDW_VERSION: cluster.versions.kubernetes,
                 KDW_PORT: String(cluster.apiServerPort),

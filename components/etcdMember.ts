@@ -36,6 +36,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 { path: dir.apply(d => `${d}/peer-key.pem`), content: peer.keyPem, mode: "0600" },
             ],
             env: pulumi.all([host.layout, host.ip, args.members]).apply(([l, ip, members]) => ({
+                KDW_NODE: host.nodeName,
                 KDW_ETC: l.etc,
                 KDW_DATA: l.data,
                 KDW_IMAGE: args.image,

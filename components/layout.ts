@@ -13,14 +13,38 @@ export interface HostLayout {
     /** Sockets and runtime state. */
     run: string;
     kubeletDir: string;
+    /** Control-plane and (boot2docker) service logs. */
+    logs: string;
+    /** systemd: where unit files go. */
+    units: string;
+    /** boot2docker: the script it runs at boot, which calls the cluster's boot hook. */
+    bootlocal: string;
 }
 
 export function hostLayout(profile: HostProfile): HostLayout {
     if (profile === "boot2docker") {
         const home = "/var/lib/boot2docker/kdw";
-        return { profile, home, etc: `${home}/etc`, data: `${home}/data`, run: "/var/run/kdw", kubeletDir: `${home}/data/kubelet` };
+        return {
+            profile, home, etc: `${home}/etc`, data: `${home}/data`, run: "/var/run/kdw", kubeletDir: `${home}/data/kubelet`,
+            logs: "/var/log/kdw", units: "", bootlocal: "/var/lib/boot2docker/bootlocal.sh",
+        };
     }
-    return { profile, home: "/opt/kdw", etc: "/etc/kdw", data: "/var/lib/kdw", run: "/run/kdw", kubeletDir: "/var/lib/kubelet" };
+    return {
+        profile, home: "/opt/kdw", etc: "/etc/kdw", data: "/var/lib/kdw", run: "/run/kdw", kubeletDir: "/var/lib/kubelet",
+        logs: "/var/log/kdw", units: "/etc/systemd/system", bootlocal: "",
+    };
+}
+
+/**
+ * The layout as the environment of host scripts. Every script that installs or removes something gets all of it, so
+ * that its `down` can find whatever the cluster may have put on the host (see components/scripts/README.md).
+ */
+export function layoutEnv(l: HostLayout, clusterCidr: string): Record<string, string> {
+    return {
+        KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_ETC: l.etc, KDW_DATA: l.data, KDW_RUN: l.run,
+        KDW_KUBELET_DIR: l.kubeletDir, KDW_LOGS: l.logs, KDW_UNITS: l.units, KDW_BOOTLOCAL: l.bootlocal,
+        KDW_CLUSTER_CIDR: clusterCidr,
+    };
 }
 
 /** Parses the probe's `profile=<p> cgroup=<v>` line (the probe itself fails on a host of no known kind). */

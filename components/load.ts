@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "fs";
+import { inspectFolder } from "./binaries";
 import { ClusterConfig, PROJECT, RawConfig, validateConfig } from "./config";
 
 export const KEYS: (keyof RawConfig)[] = [
@@ -25,7 +26,10 @@ function parseJson(text: string): unknown {
     }
 }
 
-/** Reads the stack's config and validates it; a bad config stops the program before any resource is registered. */
+/**
+ * Reads the stack's config and validates it, the binary folder's contents included; a bad config stops the program
+ * before any resource is registered.
+ */
 export function loadConfig(): ClusterConfig {
     const config = new pulumi.Config(PROJECT);
     const raw: RawConfig = {};
@@ -37,5 +41,9 @@ export function loadConfig(): ClusterConfig {
         // Numbers, lists and objects arrive as JSON; every other key is text as given (a version "1.34" stays text).
         raw[key] = STRUCTURED.has(key) ? parseJson(text) : text;
     }
-    return validateConfig(raw, { fileExists: existsSync, defaultBinaryDir: process.env.KDW_BINARY_DIR });
+    return validateConfig(raw, {
+        fileExists: existsSync,
+        defaultBinaryDir: process.env.KDW_BINARY_DIR,
+        binaryFolderProblems: (folder, checksums, versions) => inspectFolder(folder, checksums, versions).problems,
+    });
 }

@@ -1,8 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "./config";
-import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile } from "./layout";
-import { asset, HostConnection, hostStep, shellQuote } from "./remote";
+import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile, layoutEnv } from "./layout";
+import { asRoot, asset, envAssignments, HostConnection, hostStep, shellQuote, withLibraries } from "./remote";
 
 export interface MachineHostArgs {
     node: NodePlan;
@@ -14,16 +14,22 @@ export interface MachineHostArgs {
 const machineEnvironment = (cluster: ClusterConfig) =>
     cluster.machine.storagePath ? { MACHINE_STORAGE_PATH: cluster.machine.storagePath } : undefined;
 
-/** docker-machine's CA and client certificate, made before the machines are created in parallel. */
-export function machineCertificates(cluster: ClusterConfig): command.local.Command {
-    return new command.local.Command("docker-machine-certs", {
-        create: `sh -c ${shellQuote(asset("machine-certs.sh"))}`,
-        environment: machineEnvironment(cluster),
-    });
-}
-
 /** The docker-machine label that marks a machine as this cluster's, so a re-run may adopt it instead of failing. */
 export const clusterLabel = (cluster: ClusterConfig) => `kdw.cluster=${cluster.clusterName}`;
+
+/**
+ * docker-machine's CA and client certificate, made before the machines are created in parallel. Being made before
+ * every machine, it goes after all of them: its delete removes the cluster's machines that Pulumi does not know of
+ * (their create was interrupted).
+ */
+export function machineCertificates(cluster: ClusterConfig, opts?: pulumi.CustomResourceOptions): command.local.Command {
+    const script = shellQuote(asset("machine-certs.sh"));
+    return new command.local.Command("docker-machine-certs", {
+        create: `sh -c ${script} kdw up`,
+        delete: `sh -c ${script} kdw down`,
+        environment: { ...machineEnvironment(cluster), KDW_CLUSTER_LABEL: clusterLabel(cluster) },
+    }, opts);
+}
 
 /** `docker-machine create` arguments for one node (without the leading `create`). */
 export function machineCreateArgs(node: NodePlan, cluster: ClusterConfig): string[] {
@@ -117,10 +123,12 @@ export class MachineHost extends pulumi.ComponentResource {
         this.connection = pulumi.secret(pulumi.all([this.ip, this.sshUser, this.sshPrivateKey]).apply(
             ([host, user, privateKey]): HostConnection => ({ host, user, privateKey, port: node.generic?.sshPort ?? 22 })));
 
-        // Waits for SSH (the connection retries while the host boots) and tells what kind of host it is.
+        // Waits for SSH (the connection retries while the host boots) and tells what kind of host it is. Made before
+        // anything is written to the host, it is the last step there to go: its delete sweeps the host.
         const probe = new command.remote.Command(`${name}-probe`, {
             connection: this.connection.apply(c => ({ ...c, dialErrorLimit: 60, perDialTimeout: 10 })),
-            create: `KDW_PROFILE_SETTING=${cluster.hostProfile} sh -c ${shellQuote(asset("probe.sh"))}`,
+            create: probeCommand(cluster),
+            delete: sweepCommand(cluster),
         }, { parent: this });
         const facts = probe.stdout.apply(hostFacts);
         this.profile = facts.profile;
@@ -130,14 +138,36 @@ export class MachineHost extends pulumi.ComponentResource {
         this.ready = hostStep(`${name}-prepare`, {
             connection: this.connection,
             script: asset("host.sh"),
+            libraries: HOST_SCRIPT_LIBRARIES,
             env: pulumi.all([this.layout, this.sshUser]).apply(([l, user]) => ({
-                KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_ETC: l.etc, KDW_DATA: l.data,
-                KDW_RUN: l.run, KDW_SSH_USER: user,
+                ...layoutEnv(l, cluster.clusterCidr), KDW_SSH_USER: user,
             })),
         }, { parent: this });
 
         this.registerOutputs({ ip: this.ip, sshUser: this.sshUser, profile: this.profile });
     }
+}
+
+const HOST_SCRIPT_LIBRARIES = ["lib-cleanup.sh"];
+
+const probeCommand = (cluster: ClusterConfig) =>
+    `KDW_PROFILE_SETTING=${cluster.hostProfile} sh -c ${shellQuote(asset("probe.sh"))}`;
+
+/**
+ * Removes everything the cluster can have put on the host, whatever the state says: finds out what kind of host it is
+ * as the probe does, then runs host.sh's `down` with that kind's layout. A host of no known kind has nothing of ours.
+ */
+export function sweepCommand(cluster: ClusterConfig): string {
+    const layout = (profile: HostProfile) => `set -- ${envAssignments(layoutEnv(hostLayout(profile), cluster.clusterCidr))}`;
+    return [
+        `facts=$(${probeCommand(cluster)} 2>/dev/null) || exit 0`,
+        `case "$facts" in`,
+        `"profile=systemd "*) ${layout("systemd")} ;;`,
+        `"profile=boot2docker "*) ${layout("boot2docker")} ;;`,
+        "*) exit 0 ;;",
+        "esac",
+        asRoot(withLibraries(asset("host.sh"), HOST_SCRIPT_LIBRARIES), "down", `"$@"`),
+    ].join("\n");
 }
 
 export function parseMachineInfo(name: string, stdout: string): { ip: string; sshUser: string; sshKeyPath: string } {

@@ -63,7 +63,15 @@ export function sha256(...parts: string[]): string {
  * environment, never key material: command lines are stored in state in plain text and visible in `ps`.
  */
 export function scriptCommand(script: string, action: "up" | "down", env: Record<string, string>): string {
-    const assignments = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
+    return asRoot(script, action, envAssignments(env));
+}
+
+/** `NAME=value ...`, each value quoted for the shell. */
+export const envAssignments = (env: Record<string, string>): string =>
+    Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
+
+/** The command line that runs `script` as root with `assignments` (shell words, such as envAssignments gives). */
+export function asRoot(script: string, action: "up" | "down", assignments: string): string {
     return `if [ "$(id -u)" = 0 ]; then KDW_SUDO=; else KDW_SUDO="sudo -n"; fi; ` +
         `$KDW_SUDO env ${assignments} sh -c ${shellQuote(script)} kdw ${action}`;
 }
@@ -91,6 +99,13 @@ export interface HostStepArgs {
     files?: pulumi.Input<pulumi.Input<HostFile>[]>;
     /** Extra facts whose change must re-run the step (binary digests, for example). */
     triggers?: pulumi.Input<string>[];
+    /** Shell libraries from components/scripts/ that the script uses, sent ahead of it (lib-files.sh comes with files). */
+    libraries?: string[];
+}
+
+/** A host script as sent: the libraries it uses, then the script. */
+export function withLibraries(script: string, libraries: string[]): string {
+    return [...libraries.map(asset), script].join("\n");
 }
 
 /**
@@ -101,7 +116,7 @@ export interface HostStepArgs {
 export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const env = pulumi.output(args.env);
     const stdin = args.files ? fileBundle(args.files) : pulumi.output("");
-    const withLib = args.files ? `${asset("lib-files.sh")}\n${args.script}` : args.script;
+    const withLib = withLibraries(args.script, [...(args.files ? ["lib-files.sh"] : []), ...(args.libraries ?? [])]);
     const up = env.apply(e => scriptCommand(withLib, "up", e));
     const down = env.apply(e => scriptCommand(withLib, "down", e));
     const trigger = pulumi.all([up, stdin, ...(args.triggers ?? [])]).apply(parts => sha256(...parts));

@@ -7,7 +7,7 @@ import { CertAuthority, IssuedCert } from "./certAuthority";
 import { ClusterConfig, NodePlan, WORKER_BINARIES } from "./config";
 import { nodeServiceCommands } from "./flags";
 import { kubeconfig } from "./kubeconfig";
-import { HostLayout } from "./layout";
+import { HostLayout, layoutEnv } from "./layout";
 import { MachineHost } from "./machineHost";
 import { nodeCert } from "./pki";
 import { asset, HostFile, hostStep, render } from "./remote";
@@ -63,7 +63,7 @@ export function workerConfigFiles(opts: {
 export function serviceFiles(layout: HostLayout, services: { name: string; command: string }[]): { path: string; content: string }[] {
     return services.map(s => layout.profile === "systemd"
         ? {
-            path: `/etc/systemd/system/kdw-${s.name}.service`,
+            path: `${layout.units}/kdw-${s.name}.service`,
             content: render(asset("kdw-service.unit"), {
                 NAME: s.name, BIN: `${layout.home}/bin`, EXEC: s.command,
                 AFTER: s.name === "containerd" ? "" : "kdw-containerd.service",
@@ -136,15 +136,12 @@ export class WorkerNode extends pulumi.ComponentResource {
         const install = hostStep(`${name}-install`, {
             connection: host.connection,
             script: asset("worker.sh"),
+            libraries: ["lib-cleanup.sh"],
             files,
             env: pulumi.all([host.layout, services]).apply(([l, list]) => ({
-                KDW_PROFILE: l.profile,
-                KDW_HOME: l.home,
-                KDW_ETC: l.etc,
-                KDW_DATA: l.data,
-                KDW_RUN: l.run,
-                KDW_KUBELET_DIR: l.kubeletDir,
-                KDW_CLUSTER_CIDR: cluster.clusterCidr,
+                ...layoutEnv(l, cluster.clusterCidr),
+                KDW_NODE: node.name,
+                KDW_API_PORT: String(cluster.apiServerPort),
                 KDW_BINARIES: WORKER_BINARIES.filter(b => !CNI_PLUGINS.includes(b)).join(" "),
                 KDW_CNI_PLUGINS: CNI_PLUGINS.join(" "),
                 KDW_SERVICES: list.map(s => s.name).join(" "),

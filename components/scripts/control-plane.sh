@@ -1,6 +1,7 @@
 # Runs kube-apiserver, kube-controller-manager and kube-scheduler as containers that Docker restarts with the host,
-# then waits until this apiserver reports ready.
-# Environment: KDW_ETC KDW_IMAGE_PREFIX KDW_VERSION KDW_PORT KDW_APISERVER_ARGS KDW_CONTROLLER_MANAGER_ARGS KDW_SCHEDULER_ARGS
+# then waits until this apiserver reports ready and the controller-manager and scheduler report healthy.
+# Environment: KDW_NODE KDW_ETC KDW_LOGS KDW_IMAGE_PREFIX KDW_VERSION KDW_PORT KDW_APISERVER_ARGS
+#              KDW_CONTROLLER_MANAGER_ARGS KDW_SCHEDULER_ARGS
 set -eu
 components="kube-apiserver kube-controller-manager kube-scheduler"
 
@@ -8,34 +9,37 @@ start() { # component, flags
     docker rm -f "kdw-$1" >/dev/null 2>&1 || true
     # shellcheck disable=SC2086 # the flags are meant to split into words
     docker run --detach --name "kdw-$1" --restart always --network host \
-        --volume "$KDW_ETC/control-plane:/etc/kubernetes:ro" --volume /var/log/kdw:/var/log/kubernetes \
+        --volume "$KDW_ETC/control-plane:/etc/kubernetes:ro" --volume "$KDW_LOGS:/var/log/kubernetes" \
         "$KDW_IMAGE_PREFIX/$1:$KDW_VERSION" "$1" $2 >/dev/null
 }
 
-wait_ready() {
-    url="https://127.0.0.1:$KDW_PORT/readyz"
-    i=0
-    while [ "$i" -lt 180 ]; do
-        if curl --silent --fail --max-time 5 --cacert "$KDW_ETC/control-plane/ca.pem" "$url" >/dev/null 2>&1; then
-            echo "kube-apiserver ready after ${i}s"
-            return 0
+wait_healthy() { # component, URL, seconds, curl options...
+    component=$1 url=$2 limit=$3
+    shift 3
+    start=$(date +%s)
+    until curl --silent --fail --max-time 5 "$@" "$url" >/dev/null 2>&1; do
+        elapsed=$(($(date +%s) - start))
+        if [ "$elapsed" -ge "$limit" ]; then
+            echo "$KDW_NODE ($(hostname)): $component not healthy at $url after ${elapsed}s; its last log lines:" >&2
+            docker logs --tail 30 "kdw-$component" >&2 2>&1 || true
+            return 1
         fi
-        i=$((i + 1))
         sleep 1
     done
-    echo "kube-apiserver not ready after 180s; its last log lines:" >&2
-    docker logs --tail 30 kdw-kube-apiserver >&2 || true
-    return 1
+    echo "$component healthy after $(($(date +%s) - start))s"
 }
 
 case "$1" in
 up)
     kdw_write_files
-    mkdir -p /var/log/kdw
+    mkdir -p "$KDW_LOGS"
     start kube-apiserver "$KDW_APISERVER_ARGS"
     start kube-controller-manager "$KDW_CONTROLLER_MANAGER_ARGS"
     start kube-scheduler "$KDW_SCHEDULER_ARGS"
-    wait_ready
+    wait_healthy kube-apiserver "https://127.0.0.1:$KDW_PORT/readyz" 180 --cacert "$KDW_ETC/control-plane/ca.pem"
+    # Their serving certificates are their own, self-signed: only the answer matters here.
+    wait_healthy kube-controller-manager https://127.0.0.1:10257/healthz 60 --insecure
+    wait_healthy kube-scheduler https://127.0.0.1:10259/healthz 60 --insecure
     ;;
 down)
     for component in $components; do

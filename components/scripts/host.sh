@@ -1,6 +1,7 @@
 # Prepares a host for the cluster (directories, kernel settings, the boot hook that re-applies state after a reboot)
-# and, on `down`, removes everything the cluster left on it.
-# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_SSH_USER
+# and, on `down`, removes everything the cluster can have left on it, whatever Pulumi's state says (lib-cleanup.sh).
+# Environment: the layout (KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS
+#              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), and KDW_SSH_USER for `up`
 set -eu
 
 install_boot_hook() {
@@ -15,7 +16,7 @@ exit 0
 BOOT
     chmod 0755 "$KDW_HOME/bin/kdw-boot"
     if [ "$KDW_PROFILE" = systemd ]; then
-        cat > /etc/systemd/system/kdw-boot.service <<UNIT
+        cat > "$KDW_UNITS/kdw-boot.service" <<UNIT
 [Unit]
 Description=kube-dumb-way: re-apply routes and settings at boot
 After=network-online.target
@@ -32,10 +33,9 @@ UNIT
         systemctl daemon-reload
         systemctl enable kdw-boot.service >/dev/null 2>&1
     else
-        bootlocal=/var/lib/boot2docker/bootlocal.sh
-        [ -f "$bootlocal" ] || printf '#!/bin/sh\n' > "$bootlocal"
-        chmod 0755 "$bootlocal"
-        grep -q 'kdw-boot' "$bootlocal" || echo "$KDW_HOME/bin/kdw-boot # kdw-boot" >> "$bootlocal"
+        [ -f "$KDW_BOOTLOCAL" ] || printf '#!/bin/sh\n' > "$KDW_BOOTLOCAL"
+        chmod 0755 "$KDW_BOOTLOCAL"
+        grep -q 'kdw-boot' "$KDW_BOOTLOCAL" || echo "$KDW_HOME/bin/kdw-boot # kdw-boot" >> "$KDW_BOOTLOCAL"
     fi
 }
 
@@ -66,13 +66,6 @@ up)
     kernel_settings
     ;;
 down)
-    if [ "$KDW_PROFILE" = systemd ]; then
-        systemctl disable kdw-boot.service >/dev/null 2>&1 || true
-        rm -f /etc/systemd/system/kdw-boot.service
-        systemctl daemon-reload || true
-    elif [ -f /var/lib/boot2docker/bootlocal.sh ]; then
-        sed -i '/# kdw-boot$/d' /var/lib/boot2docker/bootlocal.sh
-    fi
-    rm -rf "$KDW_HOME" "$KDW_ETC" "$KDW_DATA" "$KDW_RUN"
+    kdw_sweep_host
     ;;
 esac

@@ -8,9 +8,10 @@ up)
     ip route replace "$KDW_POD_CIDR" via "$KDW_VIA"
     ;;
 down)
-    rm -f "$step"
+    # The route before its boot step: a down interrupted in between leaves the step, which the next down finds.
     if ip route show "$KDW_POD_CIDR" | grep -q "via $KDW_VIA"; then
         ip route del "$KDW_POD_CIDR" via "$KDW_VIA"
     fi
+    rm -f "$step"
     ;;
 esac

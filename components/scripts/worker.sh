@@ -1,8 +1,12 @@
 # Installs and runs a worker's node components: containerd + runc + CNI for pods, kubelet, kube-proxy, and the local
-# load balancer that takes node traffic to every apiserver. `down` stops them and removes every trace.
-# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_CLUSTER_CIDR
-#              KDW_BINARIES KDW_CNI_PLUGINS KDW_SERVICES (start order; stopped in reverse)
+# load balancer that takes node traffic to every apiserver; then waits until they are healthy (containerd answers, no
+# service keeps exiting, the Node is Ready, kube-proxy is healthy) and fails with the culprit's log otherwise.
+# `up` starts by removing what an earlier, interrupted run may have left; `down` removes every trace (lib-cleanup.sh).
+# Environment: the layout (KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS
+#              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), KDW_NODE KDW_API_PORT KDW_BINARIES KDW_CNI_PLUGINS
+#              KDW_SERVICES (start order)
 set -eu
+health_timeout=120
 worker_etc="$KDW_ETC/worker"
 boot_step="$KDW_HOME/boot.d/50-worker"
 masquerade="-s $KDW_CLUSTER_CIDR ! -d $KDW_CLUSTER_CIDR -m comment --comment kdw-pod-egress -j MASQUERADE"
@@ -19,7 +23,7 @@ install_binaries() {
 }
 
 # Pods leaving the cluster range are masqueraded; traffic between pods keeps its source address.
-masquerade_rule() { # -C | -A | -D
+masquerade_rule() { # -C | -A
     # shellcheck disable=SC2086 # the rule is meant to split into words
     iptables -t nat "$1" POSTROUTING $masquerade 2>/dev/null
 }
@@ -36,67 +40,92 @@ write_boot_step() {
 }
 
 start_services() {
+    if [ "$KDW_PROFILE" = systemd ]; then systemctl daemon-reload; fi
     for service in $KDW_SERVICES; do
         if [ "$KDW_PROFILE" = systemd ]; then
-            systemctl daemon-reload
             systemctl enable "kdw-$service.service" >/dev/null 2>&1
             systemctl restart "kdw-$service.service"
         else
-            "$KDW_HOME/bin/kdw-service" stop "$service"
+            # A fresh log, so that the exits counted below are this run's.
+            [ ! -f "$KDW_LOGS/$service.log" ] || mv -f "$KDW_LOGS/$service.log" "$KDW_LOGS/$service.log.1"
             # shellcheck disable=SC2046 # the command line is meant to split into words
             "$KDW_HOME/bin/kdw-service" start "$service" $(cat "$worker_etc/$service.cmd")
         fi
     done
 }
 
-stop_services() {
-    reversed=""
-    for service in $KDW_SERVICES; do reversed="$service $reversed"; done
-    for service in $reversed; do
-        if [ "$service" = containerd ] && [ -x "$KDW_HOME/bin/crictl" ]; then
-            # Pods outlive containerd (their shims keep running), so remove them first.
-            timeout 60 "$KDW_HOME/bin/crictl" --runtime-endpoint "unix://$KDW_RUN/containerd/containerd.sock" \
-                rmp --all --force >/dev/null 2>&1 || true
-        fi
-        if [ "$KDW_PROFILE" = systemd ]; then
-            systemctl disable --now "kdw-$service.service" >/dev/null 2>&1 || true
-            rm -f "/etc/systemd/system/kdw-$service.service"
-        elif [ -x "$KDW_HOME/bin/kdw-service" ]; then
-            "$KDW_HOME/bin/kdw-service" stop "$service"
-        fi
-    done
-    if [ "$KDW_PROFILE" = systemd ]; then systemctl daemon-reload; fi
-    pkill -f "$KDW_HOME/bin/containerd-shim-runc-v2" 2>/dev/null || true
+service_log() { # name: its last lines
+    if [ "$KDW_PROFILE" = systemd ]; then
+        journalctl --unit "kdw-$1.service" --lines 30 --no-pager --output cat 2>&1 || true
+    else
+        tail -n 30 "$KDW_LOGS/$1.log" 2>&1 || true
+    fi
 }
 
-unmount_below() { # directory
-    grep -o " $1/[^ ]*" /proc/mounts | sort -r | while read -r mountpoint; do
-        umount -l "$mountpoint" 2>/dev/null || true
+fail() { # service, what is wrong
+    echo "$KDW_NODE ($(hostname)): $2; the last log lines of kdw-$1:" >&2
+    service_log "$1" >&2
+    exit 1
+}
+
+exits() { # name: how often the service exited since it was started
+    if [ "$KDW_PROFILE" = systemd ]; then
+        systemctl show --property NRestarts --value "kdw-$1.service" 2>/dev/null || echo 0
+    else
+        grep -c '^kdw-service: exited' "$KDW_LOGS/$1.log" 2>/dev/null || true
+    fi
+}
+
+api_get() { # path, as this node, through the local load balancer
+    # The user agent keeps the answer compact (the apiserver pretty-prints JSON for curl).
+    curl --silent --fail --max-time 5 --user-agent kdw-worker --cacert "$worker_etc/ca.pem" \
+        --cert "$worker_etc/kubelet.pem" --key "$worker_etc/kubelet-key.pem" "https://127.0.0.1:$KDW_API_PORT$1"
+}
+
+node_ready() {
+    api_get "/api/v1/nodes/$KDW_NODE" 2>/dev/null | tr -d ' \n' | grep -q '"type":"Ready","status":"True"'
+}
+
+proxy_healthy() {
+    curl --silent --fail --max-time 5 --output /dev/null http://127.0.0.1:10256/healthz
+}
+
+wait_healthy() {
+    start=$(date +%s)
+    elapsed=0
+    until "$KDW_HOME/bin/crictl" --runtime-endpoint "unix://$KDW_RUN/containerd/containerd.sock" --timeout 2s version \
+        >/dev/null 2>&1; do
+        elapsed=$(($(date +%s) - start))
+        [ "$elapsed" -lt 30 ] || fail containerd "containerd does not answer on $KDW_RUN/containerd/containerd.sock after ${elapsed}s"
+        sleep 1
     done
+    until node_ready && proxy_healthy; do
+        for service in $KDW_SERVICES; do
+            count=$(exits "$service")
+            [ "${count:-0}" -lt 3 ] || fail "$service" "kdw-$service keeps exiting ($count restarts)"
+        done
+        elapsed=$(($(date +%s) - start))
+        if [ "$elapsed" -ge "$health_timeout" ]; then
+            node_ready || fail kubelet "the Node $KDW_NODE is not Ready after ${elapsed}s"
+            fail kube-proxy "kube-proxy is not healthy (http://127.0.0.1:10256/healthz) after ${elapsed}s"
+        fi
+        sleep 2
+    done
+    echo "$KDW_NODE: containerd answers, Node Ready, kube-proxy healthy after $(($(date +%s) - start))s"
 }
 
 case "$1" in
 up)
+    kdw_remove_node
     kdw_write_files
     install_binaries
-    mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR"
+    mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR" "$KDW_LOGS"
     masquerade_rule -C || masquerade_rule -A
     write_boot_step
     start_services
-    echo "node components running: $KDW_SERVICES"
+    wait_healthy
     ;;
 down)
-    stop_services
-    if [ -x "$KDW_HOME/bin/kube-proxy" ]; then
-        "$KDW_HOME/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
-    fi
-    while masquerade_rule -C; do masquerade_rule -D; done
-    ip link del cni0 2>/dev/null || true
-    unmount_below "$KDW_KUBELET_DIR"
-    unmount_below "$KDW_RUN/containerd"
-    unmount_below "$KDW_DATA/containerd"
-    rm -rf "$boot_step" "$worker_etc" "$KDW_KUBELET_DIR" "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" \
-        "$KDW_HOME/cni"
-    for binary in $KDW_BINARIES kdw-service; do rm -f "$KDW_HOME/bin/$binary"; done
+    kdw_remove_node
     ;;
 esac

@@ -1,0 +1,155 @@
+# Removes what the cluster can have put on a host, found on the host itself rather than taken from Pulumi's state (see
+# README.md in this folder: an interrupted create is dropped from the state, so its own `down` never runs).
+# Prepended to worker.sh, whose `down` (and `up`, before it installs) removes a worker's node components, and to
+# host.sh, whose `down` removes everything. Each function finishes the job from any partial state.
+# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS KDW_BOOTLOCAL
+#              KDW_CLUSTER_CIDR
+
+# The node services installed here, by name (kdw-boot, the boot hook, is none of them).
+kdw_node_services() {
+    if [ "$KDW_PROFILE" = systemd ]; then
+        for unit in "$KDW_UNITS"/kdw-*.service; do
+            [ -f "$unit" ] || continue
+            service=${unit##*/kdw-}
+            service=${service%.service}
+            [ "$service" = boot ] || echo "$service"
+        done
+    else
+        for pidfile in "$KDW_RUN"/*.pid; do
+            [ -f "$pidfile" ] || continue
+            service=${pidfile##*/}
+            echo "${service%.pid}"
+        done
+    fi
+}
+
+kdw_stop_service() { # name
+    if [ "$KDW_PROFILE" = systemd ]; then
+        systemctl disable --now "kdw-$1.service" >/dev/null 2>&1 || true
+        rm -f "$KDW_UNITS/kdw-$1.service"
+    else
+        # kdw-service made the supervisor a process-group leader: the group is the supervisor and its command.
+        pidfile="$KDW_RUN/$1.pid"
+        if [ -f "$pidfile" ]; then
+            kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null || kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
+            rm -f "$pidfile"
+        fi
+    fi
+}
+
+# Pods, through containerd while it answers (so that CNI releases their addresses), then whatever runc still runs.
+kdw_remove_pods() {
+    socket="$KDW_RUN/containerd/containerd.sock"
+    if [ -x "$KDW_HOME/bin/crictl" ] && [ -S "$socket" ]; then
+        timeout 60 "$KDW_HOME/bin/crictl" --runtime-endpoint "unix://$socket" rmp --all --force >/dev/null 2>&1 || true
+    fi
+}
+
+kdw_kill_leftovers() {
+    if [ -x "$KDW_HOME/bin/runc" ]; then
+        for root in "$KDW_RUN"/runc/*; do
+            [ -d "$root" ] || continue
+            for id in $("$KDW_HOME/bin/runc" --root "$root" list -q 2>/dev/null); do
+                "$KDW_HOME/bin/runc" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+            done
+        done
+    fi
+    # Pod cgroups the kubelet made: systemd's slice (which stops what is left in it), or cgroupfs folders.
+    if [ "$KDW_PROFILE" = systemd ]; then
+        systemctl stop kubepods.slice >/dev/null 2>&1 || true
+    fi
+    for group in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
+        if [ -d "$group" ]; then find "$group" -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
+    done
+    # Anything still running from our binaries (containerd's shims outlive containerd).
+    if pkill -TERM -f "^$KDW_HOME/" 2>/dev/null; then
+        sleep 2
+        pkill -KILL -f "^$KDW_HOME/" 2>/dev/null || true
+    fi
+}
+
+# kube-proxy's and the kubelet's KUBE-* chains, the CNI plugins' CNI-* chains, rules that jump to them from other
+# chains, and our own rules (commented kdw-...). Docker's and everyone else's rules stay.
+kdw_remove_iptables() {
+    for tool in iptables ip6tables; do
+        command -v "$tool" >/dev/null 2>&1 || continue
+        for table in filter nat mangle raw; do
+            rules=$("$tool" -t "$table" -S 2>/dev/null) || continue
+            printf '%s\n' "$rules" | grep -E '^-A ' | grep -vE '^-A (KUBE|CNI)-' |
+                grep -E -- '-j (KUBE|CNI)-|--comment "?kdw-' | while read -r rule; do
+                    # The rule as iptables printed it, quotes included: eval splits it back into its words.
+                    eval "\"\$tool\" -t \"\$table\" -D ${rule#-A }" 2>/dev/null || true
+                done
+            chains=$(printf '%s\n' "$rules" | grep -oE '^-N (KUBE|CNI)-[^ ]+' | cut -d' ' -f2)
+            for chain in $chains; do "$tool" -t "$table" -F "$chain" 2>/dev/null || true; done
+            for chain in $chains; do "$tool" -t "$table" -X "$chain" 2>/dev/null || true; done
+        done
+    done
+}
+
+kdw_unmount_below() { # folder
+    grep -o " $1/[^ ]*" /proc/mounts | sort -r | while read -r mountpoint; do
+        umount -l "$mountpoint" 2>/dev/null || true
+    done
+}
+
+# A worker's node components: services (the kubelet first, so that it starts no pod again; containerd after the pods),
+# pods, their network, mounts and files. The binaries staged by the copy steps stay: they are those steps' own.
+kdw_remove_node() {
+    for service in $(kdw_node_services); do
+        [ "$service" = containerd ] || kdw_stop_service "$service"
+    done
+    kdw_remove_pods
+    kdw_stop_service containerd
+    if [ "$KDW_PROFILE" = systemd ]; then systemctl daemon-reload; fi
+    kdw_kill_leftovers
+    if [ -x "$KDW_HOME/bin/kube-proxy" ]; then
+        "$KDW_HOME/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
+    fi
+    kdw_remove_iptables
+    ip link del cni0 2>/dev/null || true
+    for dir in "$KDW_KUBELET_DIR" "$KDW_RUN" "$KDW_DATA"; do kdw_unmount_below "$dir"; done
+    rm -rf "$KDW_HOME/boot.d/50-worker" "$KDW_ETC/worker" "$KDW_KUBELET_DIR" "$KDW_DATA/containerd" "$KDW_DATA/cni" \
+        "$KDW_RUN/containerd" "$KDW_RUN/runc" "$KDW_HOME/cni" /var/log/pods /var/log/containers
+    if [ -d "$KDW_HOME/bin" ]; then
+        find "$KDW_HOME/bin" -type f ! -name kdw-boot -exec rm -f {} +
+    fi
+}
+
+kdw_remove_containers() {
+    command -v docker >/dev/null 2>&1 || return 0
+    if ! names=$(docker ps --all --format '{{.Names}}' 2>&1); then
+        echo "$(hostname): cannot list Docker's containers to remove the cluster's (kdw-*): $names" >&2
+        return 1
+    fi
+    for name in $names; do
+        case "$name" in kdw-*) docker rm --force "$name" >/dev/null ;; esac
+    done
+}
+
+# Routes into the pod range (the /16 itself, if anyone routes it, is not ours).
+kdw_remove_routes() {
+    ip route show root "$KDW_CLUSTER_CIDR" 2>/dev/null | while read -r destination _; do
+        [ "$destination" = "$KDW_CLUSTER_CIDR" ] || ip route del "$destination" 2>/dev/null || true
+    done
+}
+
+kdw_remove_boot_hook() {
+    if [ "$KDW_PROFILE" = systemd ]; then
+        systemctl disable kdw-boot.service >/dev/null 2>&1 || true
+        rm -f "$KDW_UNITS/kdw-boot.service" "$KDW_UNITS"/*.wants/kdw-*.service
+        systemctl daemon-reload
+    elif [ -f "$KDW_BOOTLOCAL" ]; then
+        sed -i '/# kdw-boot$/d' "$KDW_BOOTLOCAL"
+    fi
+}
+
+# Everything: containers, node components, routes, the boot hook, and every folder of ours.
+kdw_sweep_host() {
+    kdw_remove_containers
+    kdw_remove_node
+    kdw_remove_routes
+    kdw_remove_boot_hook
+    for dir in "$KDW_HOME" "$KDW_ETC"; do kdw_unmount_below "$dir"; done
+    rm -rf "$KDW_HOME" "$KDW_ETC" "$KDW_DATA" "$KDW_RUN" "$KDW_KUBELET_DIR" "$KDW_LOGS"
+}
