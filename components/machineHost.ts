@@ -148,7 +148,8 @@ export class MachineHost extends pulumi.ComponentResource {
     }
 }
 
-const HOST_SCRIPT_LIBRARIES = ["lib-cleanup.sh"];
+/** The libraries host.sh uses. */
+export const HOST_SCRIPT_LIBRARIES = ["lib-cleanup.sh"];
 
 const probeCommand = (cluster: ClusterConfig) =>
     `KDW_PROFILE_SETTING=${cluster.hostProfile} sh -c ${shellQuote(asset("probe.sh"))}`;

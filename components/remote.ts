@@ -108,6 +108,10 @@ export function withLibraries(script: string, libraries: string[]): string {
     return [...libraries.map(asset), script].join("\n");
 }
 
+/** A step's script as hostStep sends it: with the file writer when it takes files, and its libraries. */
+export const stepScript = (args: Pick<HostStepArgs, "script" | "libraries" | "files">): string =>
+    withLibraries(args.script, [...(args.files ? ["lib-files.sh"] : []), ...(args.libraries ?? [])]);
+
 /**
  * One idempotent step on a host: `up` on create, `down` on delete. Its trigger is a hash of everything it sends, so a
  * no-op `pulumi up` runs nothing and any change re-runs exactly this step (a trigger change replaces the resource;
@@ -116,7 +120,7 @@ export function withLibraries(script: string, libraries: string[]): string {
 export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const env = pulumi.output(args.env);
     const stdin = args.files ? fileBundle(args.files) : pulumi.output("");
-    const withLib = withLibraries(args.script, [...(args.files ? ["lib-files.sh"] : []), ...(args.libraries ?? [])]);
+    const withLib = stepScript(args);
     const up = env.apply(e => scriptCommand(withLib, "up", e));
     const down = env.apply(e => scriptCommand(withLib, "down", e));
     const trigger = pulumi.all([up, stdin, ...(args.triggers ?? [])]).apply(parts => sha256(...parts));

@@ -25,6 +25,9 @@ export interface WorkerNodeArgs {
     provider: k8s.Provider;
 }
 
+/** The libraries worker.sh uses (besides the file writer). */
+export const WORKER_SCRIPT_LIBRARIES = ["lib-cleanup.sh"];
+
 export const pauseImage = (cluster: ClusterConfig) => `${cluster.imageRepository}/pause:${versions.pause}`;
 
 /** Every config file a worker needs, rendered for its host layout. Pure apart from reading the templates. */
@@ -136,7 +139,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         const install = hostStep(`${name}-install`, {
             connection: host.connection,
             script: asset("worker.sh"),
-            libraries: ["lib-cleanup.sh"],
+            libraries: WORKER_SCRIPT_LIBRARIES,
             files,
             env: pulumi.all([host.layout, services]).apply(([l, list]) => ({
                 ...layoutEnv(l, cluster.clusterCidr),

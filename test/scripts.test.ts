@@ -9,8 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { validateConfig } from "../components/config";
-import { machineCreateScript } from "../components/machineHost";
-import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote } from "../components/remote";
+import { HOST_SCRIPT_LIBRARIES, machineCreateScript, sweepCommand } from "../components/machineHost";
+import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote, stepScript } from "../components/remote";
+import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
 
 /** A scratch folder, removed when the test process ends. */
 function mkdtempSync(prefix: string): string {
@@ -21,8 +22,8 @@ function mkdtempSync(prefix: string): string {
 
 const shellScripts = readdirSync(SCRIPT_DIR).filter(f => f.endsWith(".sh"));
 
-function shellcheck(file: string): { status: number | null; output: string } {
-    const result = spawnSync("shellcheck", ["--shell=sh", "--severity=style", file], { encoding: "utf8" });
+function shellcheck(file: string, ...options: string[]): { status: number | null; output: string } {
+    const result = spawnSync("shellcheck", ["--shell=sh", "--severity=style", ...options, file], { encoding: "utf8" });
     if (result.error) {
         throw new Error(`shellcheck could not run (${result.error.message}); install it: apt-get install -y shellcheck`);
     }
@@ -40,14 +41,26 @@ for (const file of shellScripts) {
     });
 }
 
-test("shellcheck: scripts as sent, with the file writer prepended", () => {
+test("shellcheck: scripts as sent, with the file writer and their libraries, and the probe's sweep", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-sc-"));
-    for (const file of ["etcd.sh", "control-plane.sh", "worker.sh"]) {
+    const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });
+    const sent: Record<string, string> = {
+        "etcd.sh": stepScript({ script: asset("etcd.sh"), files: [] }),
+        "control-plane.sh": stepScript({ script: asset("control-plane.sh"), files: [] }),
+        "worker.sh": stepScript({ script: asset("worker.sh"), files: [], libraries: WORKER_SCRIPT_LIBRARIES }),
+        "host.sh": stepScript({ script: asset("host.sh"), libraries: HOST_SCRIPT_LIBRARIES }),
+    };
+    for (const [file, text] of Object.entries(sent)) {
         const composed = path.join(dir, file);
-        writeFileSync(composed, `${asset("lib-files.sh")}\n${asset(file)}`);
+        writeFileSync(composed, text);
         const { status, output } = shellcheck(composed);
         assert.equal(status, 0, output);
     }
+    // The sweep carries host.sh as one quoted word (checked above as sent): no expansion in it is meant.
+    const sweep = path.join(dir, "sweep.sh");
+    writeFileSync(sweep, sweepCommand(cfg));
+    const { status, output } = shellcheck(sweep, "--exclude=SC2016");
+    assert.equal(status, 0, output);
 });
 
 test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, local, CI), following sourced files", () => {
