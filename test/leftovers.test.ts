@@ -190,15 +190,20 @@ token="$KDW_KUBELET_DIR/pods/1/volumes/kubernetes.io~projected/token"
 rootfs="$KDW_RUN/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs"
 mkdir -p "$token" "$rootfs" && mount -t tmpfs tmpfs "$token" && mount -t tmpfs tmpfs "$rootfs"
 ${NETWORK_LEFTOVERS}
-"$KDW_HOME/bin/containerd-shim-runc-v2" 600 &
+"$KDW_HOME/bin/containerd-shim-runc-v2" 600 </dev/null >/dev/null 2>&1 &
 shim=$!
+# A step of the interrupted run, still running (as the step scripts run: sh -c <script> kdw up).
+sh -c '"$0" 601; true' "$KDW_HOME/bin/containerd-shim-runc-v2" kdw up </dev/null >/dev/null 2>&1 &
+step=$!
 sh -c ${shellQuote(down)}
 echo "== second"; sh -c ${shellQuote(down)} && echo ok
 echo "== shim"; if kill -0 "$shim" 2>/dev/null; then kill "$shim"; echo alive; else echo gone; fi
+echo "== step"; if kill -0 "$step" 2>/dev/null; then kill "$step"; echo alive; else echo gone; fi
 ${REPORT}`);
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.sections.second, "ok");
     assert.equal(run.sections.shim, "gone", "a process from our binaries survived");
+    assert.equal(run.sections.step, "gone", "a step of the interrupted run still runs");
     assertNetworkClean(run.sections);
     assert.deepEqual(run.sections["var-log"].split("\n"), ["other.log"], "the kubelet's log folders are left");
     assert.deepEqual(readFileSync(`${root}/docker-containers`, "utf8"), "registry\n");
@@ -254,7 +259,7 @@ ${NETWORK_LEFTOVERS}
 "$KDW_HOME/bin/kdw-service" start kubelet "$KDW_HOME/bin/kubelet" 600
 sleep 0.5
 groups="${pids("containerd")} ${pids("kubelet")}"
-"$KDW_HOME/bin/containerd-shim-runc-v2" 600 &
+"$KDW_HOME/bin/containerd-shim-runc-v2" 600 </dev/null >/dev/null 2>&1 &
 echo "== running"; pgrep -f "^$KDW_HOME/bin/" | wc -l
 sh -c ${shellQuote(scriptCommand(workerScript, "down", workerEnv))} < /dev/null
 echo "== after-worker"; pgrep -f "^$KDW_HOME/bin/" || true; for g in $groups; do pgrep -g "$g" || true; done; ls /var/run/kdw

@@ -144,8 +144,15 @@ kdw_remove_boot_hook() {
     fi
 }
 
+# Steps of an interrupted run may still be running here: a killed CLI closes their SSH sessions, which does not stop
+# them. They are stopped first, so that none re-makes what the sweep removes (steps run as `sh -c <script> kdw up`).
+kdw_stop_interrupted_steps() {
+    pkill -TERM -f ' kdw up$' 2>/dev/null || true
+}
+
 # Everything: containers, node components, routes, the boot hook, and every folder of ours.
 kdw_sweep_host() {
+    kdw_stop_interrupted_steps
     kdw_remove_containers
     kdw_remove_node
     kdw_remove_routes
