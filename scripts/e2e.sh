@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end run against the local test hosts (needs `npm run toolchain` and 7 hosts: `npm run hosts:up -- 7`):
-# builds and pushes the images, then runs test/e2e/e2e.ts, which writes .cache/e2e/report.json.
+# builds and pushes the images, then runs test/e2e/e2e.ts, which writes .cache/e2e/report.json; or, given a suite
+# name, test/e2e/<suite>.ts (`interrupt`: killed runs, 6 hosts, .cache/e2e/interrupt.json).
 set -euo pipefail
+suite="${1:-e2e}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/env.sh
@@ -9,4 +11,4 @@ source scripts/env.sh
 bash scripts/images.sh
 npx tsc -p .
 export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines"
-node bin/test/e2e/e2e.js
+node "bin/test/e2e/$suite.js"

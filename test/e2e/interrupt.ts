@@ -1,0 +1,243 @@
+// Interrupted runs end to end: the real CLI's process group is killed with SIGKILL (as a closed terminal, a lost SSH
+// session or a CI timeout kills it) at points spread over a `pulumi up` from nothing, and once during a `pulumi
+// destroy`. After each kill: what it left (in-flight steps, pending operations, and on every host), `pulumi cancel`,
+// then alternately `pulumi up` (succeeds, all workers Ready, `pulumi preview --expect-no-changes` passes) and
+// `pulumi destroy` (empty stack, no machine, and on every host no container, process, route, unit, rule, mount or
+// file of ours). Writes .cache/e2e/interrupt.json and ends with "N passed, N failed".
+//
+//   source scripts/env.sh && npm run hosts:up -- 6 && npm run e2e:interrupt
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { eventually, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
+import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
+
+const STACK = "interrupt";
+const report = new Report("interrupt.json");
+const { hosts } = hostsState();
+const cluster = hosts.slice(0, 6);
+const kubeconfigPath = path.join(WORK, "interrupt.kubeconfig");
+const env = { ...process.env, MACHINE_STORAGE_PATH: MACHINE_STORAGE };
+
+interface EngineEvent {
+    resourcePreEvent?: { metadata: { op: string; urn: string } };
+    resOutputsEvent?: { metadata: { op: string; urn: string } };
+}
+
+/** When to kill: the first event that `matches`, then `delayMs` later. */
+interface KillPoint {
+    name: string;
+    matches(op: string, resource: string): boolean;
+    delayMs: number;
+}
+
+interface CliRun {
+    code: number | null;
+    killed: boolean;
+    seconds: number;
+    output: string;
+    /** Steps started and not finished when the run ended (or was killed). */
+    inFlight: string[];
+}
+
+const resourceName = (urn: string) => urn.split("::").pop() ?? urn;
+
+/**
+ * Runs `pulumi <args>` in its own process group, following its engine events; at the kill point, SIGKILL to the whole
+ * group (the CLI, the language host, the plugins and every command they started).
+ */
+async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000): Promise<CliRun> {
+    const events = path.join(WORK, `${STACK}-events.jsonl`);
+    rmSync(events, { force: true });
+    const log = path.join(WORK, `${STACK}-cli.log`);
+    const out = openSync(log, "w");
+    const start = Date.now();
+    const child = spawn("pulumi", [...args, "--stack", STACK, "--non-interactive", "--event-log", events],
+        { cwd: ROOT, env, detached: true, stdio: ["ignore", out, out] });
+    closeSync(out);
+    const started = new Map<string, string>();
+    let killed = false;
+    let read = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const killGroup = () => {
+        killed = true;
+        try {
+            process.kill(-child.pid!, "SIGKILL");
+        } catch {
+            // already gone
+        }
+    };
+    const poll = setInterval(() => {
+        if (!existsSync(events)) {
+            return;
+        }
+        const text = readFileSync(events, "utf8");
+        const complete = text.lastIndexOf("\n") + 1;
+        for (const line of text.slice(read, complete).split("\n").filter(Boolean)) {
+            const e = JSON.parse(line) as EngineEvent;
+            const pre = e.resourcePreEvent?.metadata;
+            const done = e.resOutputsEvent?.metadata;
+            if (pre && pre.op !== "same") {
+                started.set(pre.urn, `${pre.op} ${resourceName(pre.urn)}`);
+                if (kill && !timer && kill.matches(pre.op, resourceName(pre.urn))) {
+                    timer = setTimeout(killGroup, kill.delayMs);
+                }
+            } else if (done) {
+                started.delete(done.urn);
+            }
+        }
+        read = complete;
+    }, 100);
+    const deadline = setTimeout(killGroup, timeoutMs);
+    const code = await new Promise<number | null>(resolve => child.on("exit", c => resolve(c)));
+    clearInterval(poll);
+    clearTimeout(deadline);
+    clearTimeout(timer);
+    return {
+        code, killed, seconds: Math.round((Date.now() - start) / 100) / 10,
+        output: readFileSync(log, "utf8"), inFlight: [...started.values()],
+    };
+}
+
+function lastLines(text: string, n = 15): string {
+    return text.trim().split("\n").slice(-n).join("\n");
+}
+
+/** The state as stored: resources other than the stack, and pending operations. */
+async function storedState(): Promise<{ resources: string[]; pending: string[] }> {
+    const state = JSON.parse(await run("pulumi", ["stack", "export", "--stack", STACK], { cwd: ROOT, env }));
+    const deployment = state.deployment ?? {};
+    return {
+        resources: (deployment.resources ?? []).filter((r: any) => r.type !== "pulumi:pulumi:Stack").map((r: any) => r.urn),
+        pending: (deployment.pending_operations ?? []).map((p: any) => `${p.type} ${resourceName(p.resource.urn)}`),
+    };
+}
+
+/** What of ours is on a host: containers, processes, routes, units, iptables rules, links, mounts, files. */
+const LEFTOVERS = [
+    "docker ps -a --format 'container {{.Names}}' | grep ' kdw-'",
+    "pgrep -a -f '^/opt/kdw/' | sed 's/^/process /'",
+    "pgrep -a -f ' kdw up$' | cut -c1-60 | sed 's/^/step still running /'",
+    "ip route show root 10.200.0.0/16 | sed 's/^/route /'",
+    "ls /etc/systemd/system | grep '^kdw-' | sed 's/^/unit /'",
+    "iptables-save | grep -E 'KUBE-|CNI-|kdw-' | head -3 | sed 's/^/iptables /'",
+    "ip -o link show cni0 2>/dev/null | cut -d: -f2 | sed 's/^/link/'",
+    "grep -E ' /(opt/kdw|etc/kdw|var/lib/kdw|run/kdw|var/lib/kubelet)' /proc/mounts | cut -d' ' -f2 | head -3 | sed 's/^/mount /'",
+    "ls -d /opt/kdw /etc/kdw /var/lib/kdw /run/kdw /var/lib/kubelet /var/log/kdw /var/log/pods /var/log/containers 2>/dev/null | sed 's/^/file /'",
+].map(c => `{ ${c}; } 2>/dev/null`).join("; ") + "; true";
+
+async function hostLeftovers(): Promise<Record<string, string[]>> {
+    const found: Record<string, string[]> = {};
+    await Promise.all(cluster.map(async host => {
+        const lines = (await ssh(host, LEFTOVERS)).trim().split("\n").filter(Boolean);
+        if (lines.length > 0) {
+            found[host.name] = lines;
+        }
+    }));
+    return found;
+}
+
+async function machines(): Promise<string[]> {
+    return (await run("docker-machine", ["ls", "-q"], { env })).trim().split("\n").filter(Boolean);
+}
+
+const summarize = (left: Record<string, string[]>) => Object.entries(left)
+    .map(([host, lines]) => `${host}: ${[...new Set(lines.map(l => l.split(" ")[0]))].map(kind =>
+        `${lines.filter(l => l.startsWith(`${kind} `)).length} ${kind}`).join(", ")}`).join("; ") || "nothing";
+
+async function readyWorkers(): Promise<string[]> {
+    const nodes = JSON.parse(await run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=20s", "get", "nodes", "-o", "json"])).items as any[];
+    return nodes.filter(n => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
+        .map(n => n.metadata.name).sort();
+}
+
+/** `pulumi up` to completion: all workers Ready, then a preview that expects no changes. */
+async function upConverges(): Promise<string> {
+    const up = await pulumi(["up", "--yes", "--skip-preview"]);
+    assert.equal(up.code, 0, `pulumi up failed:\n${lastLines(up.output, 25)}`);
+    writeFileSync(kubeconfigPath, await run("pulumi", ["stack", "output", "kubeconfig", "--show-secrets", "--stack", STACK], { cwd: ROOT, env }),
+        { mode: 0o600 });
+    await eventually(60, async () => assert.deepEqual(await readyWorkers(), ["kdw-worker-0", "kdw-worker-1", "kdw-worker-2"]));
+    const preview = await pulumi(["preview", "--expect-no-changes"]);
+    assert.equal(preview.code, 0, `the preview after up shows changes:\n${lastLines(preview.output, 25)}`);
+    return `up ${up.seconds}s (all workers Ready), preview --expect-no-changes ${preview.seconds}s`;
+}
+
+/** `pulumi destroy` to completion: nothing in the state, no machine, nothing of ours on any host. */
+async function destroyCleans(): Promise<string> {
+    const destroy = await pulumi(["destroy", "--yes", "--skip-preview"]);
+    assert.equal(destroy.code, 0, `pulumi destroy failed:\n${lastLines(destroy.output, 25)}`);
+    const state = await storedState();
+    assert.deepEqual([...state.resources, ...state.pending], [], "the state is not empty");
+    assert.deepEqual(await machines(), [], "docker-machine still has machines");
+    const left = await hostLeftovers();
+    assert.deepEqual(left, {}, `left on the hosts: ${JSON.stringify(left, null, 1)}`);
+    return `destroy ${destroy.seconds}s, clean`;
+}
+
+/** Kills a run at `point`, reports what it left, cancels the lock, and runs `next`. */
+async function interrupted(command: "up" | "destroy", point: KillPoint, next: "up" | "destroy") {
+    await report.check(`${command} killed ${point.name}; cancel; ${next}`, async () => {
+        const killedRun = await pulumi([command, "--yes", "--skip-preview"], point);
+        assert.ok(killedRun.killed, `the run ended (code ${killedRun.code}) before the kill point:\n${lastLines(killedRun.output)}`);
+        const state = await storedState();
+        const left = await hostLeftovers();
+        const stale = await machines();
+        const cancel = await pulumi(["cancel", "--yes"]);
+        assert.equal(cancel.code, 0, `pulumi cancel failed:\n${cancel.output}`);
+        const result = next === "up" ? await upConverges() : await destroyCleans();
+        const record = {
+            killedAfter: killedRun.seconds, inFlight: killedRun.inFlight, stateResources: state.resources.length,
+            pending: state.pending, machines: stale.length, onHosts: left, next: result,
+        };
+        report.timings[`${command} killed ${point.name}`] = record;
+        return `killed at ${killedRun.seconds}s with ${killedRun.inFlight.length} steps in flight ` +
+            `(${killedRun.inFlight.slice(0, 4).join(", ")}${killedRun.inFlight.length > 4 ? ", ..." : ""}); ` +
+            `state: ${state.resources.length} resources, pending ${state.pending.length}; ${stale.length} machines; ` +
+            `on hosts: ${summarize(left)}; then ${result}`;
+    });
+}
+
+const first = (op: string, suffix: string, delayMs: number, name: string): KillPoint =>
+    ({ name, delayMs, matches: (o, resource) => o === op && resource.endsWith(suffix) });
+
+async function main() {
+    mkdirSync(WORK, { recursive: true });
+    assert.ok(hosts.length >= 6, `need 6 test hosts (3 controllers, 3 workers), found ${hosts.length}: npm run hosts:up -- 6`);
+    const start = Date.now();
+    writeStackConfig(STACK, 3);
+    await run("pulumi", ["stack", "select", "--create", STACK], { cwd: ROOT, env });
+    writeStackConfig(STACK, 3);
+
+    await report.check("the stack starts empty", async () => {
+        const state = await storedState();
+        if (state.resources.length > 0 || state.pending.length > 0) {
+            await pulumi(["cancel", "--yes"]);
+            return destroyCleans();
+        }
+        assert.deepEqual(await machines(), []);
+        return "empty";
+    });
+
+    // Spread over an `up` from nothing: machine creation, host preparation, etcd, the control plane, the workers.
+    await interrupted("up", first("create", "-machine", 3000, "during machine creation"), "up");
+    await report.check("destroy after that up", destroyCleans);
+    await interrupted("up", first("create", "-prepare", 500, "during host preparation"), "destroy");
+    await interrupted("up", first("create", "-etcd-run", 1500, "while etcd starts"), "up");
+    // A destroy killed part-way, while the workers' node components are being removed.
+    await interrupted("destroy", first("delete", "-node-install", 1500, "while workers are removed"), "destroy");
+    await interrupted("up", first("create", "-control-plane-run", 4000, "while the control plane starts"), "destroy");
+    await interrupted("up", first("create", "-node-install", 6000, "while the workers start"), "up");
+    await report.check("final destroy", destroyCleans);
+    report.timings.totalSeconds = Math.round((Date.now() - start) / 1000);
+}
+
+main().catch(err => {
+    report.checks.push({ name: "interrupt run", passed: false, seconds: 0, message: (err as Error).message });
+    console.log(`FAIL interrupt run: ${(err as Error).message}`);
+}).finally(() => {
+    report.save();
+    console.log(report.summary());
+    process.exitCode = report.checks.some(c => !c.passed) || report.checks.length === 0 ? 1 : 0;
+});
