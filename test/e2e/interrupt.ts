@@ -53,7 +53,8 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
     const log = path.join(WORK, `${STACK}-cli.log`);
     const out = openSync(log, "w");
     const start = Date.now();
-    const child = spawn("pulumi", [...args, "--stack", STACK, "--non-interactive", "--event-log", events],
+    const followed = ["up", "destroy", "preview"].includes(args[0]) ? ["--event-log", events] : [];
+    const child = spawn("pulumi", [...args, "--stack", STACK, "--non-interactive", ...followed],
         { cwd: ROOT, env, detached: true, stdio: ["ignore", out, out] });
     closeSync(out);
     const started = new Map<string, string>();
@@ -118,7 +119,7 @@ async function storedState(): Promise<{ resources: string[]; pending: string[] }
 const LEFTOVERS = [
     "docker ps -a --format 'container {{.Names}}' | grep ' kdw-'",
     "pgrep -a -f '^/opt/kdw/' | sed 's/^/process /'",
-    "pgrep -a -f ' kdw up$' | cut -c1-60 | sed 's/^/step still running /'",
+    "pgrep -f ' kdw up$' | sed 's/^/step still running, pid /'",
     "ip route show root 10.200.0.0/16 | sed 's/^/route /'",
     "ls /etc/systemd/system | grep '^kdw-' | sed 's/^/unit /'",
     "iptables-save | grep -E 'KUBE-|CNI-|kdw-' | head -3 | sed 's/^/iptables /'",
