@@ -168,13 +168,17 @@ test("host.sh down on a systemd host removes every leftover of an interrupted cr
     file(`${l.logs}/audit.log`);
     file(`${l.kubeletDir}/pki/kubelet.crt`);
     for (const unit of ["containerd", "apiserver-lb", "kubelet", "kube-proxy", "boot"]) {
-        file(`${l.units}/kdw-${unit}.service`);
+        file(`${l.units}/kdw-${unit}.service`, `[Unit]\nDescription=kube-dumb-way ${unit}\n`);
     }
-    file(`${l.units}/ssh.service`);
+    // The host's own units, one of them named like ours (the test hosts have such).
+    file(`${l.units}/ssh.service`, "[Unit]\nDescription=OpenBSD Secure Shell server\n");
+    file(`${l.units}/kdw-keep-hostname.service`, "[Unit]\nDescription=Restore the saved hostname\n");
     mkdirSync(`${l.units}/multi-user.target.wants`);
-    for (const unit of ["kdw-kubelet.service", "kdw-boot.service", "ssh.service"]) {
+    for (const unit of ["kdw-kubelet.service", "kdw-boot.service", "ssh.service", "kdw-keep-hostname.service"]) {
         symlinkSync(`${l.units}/${unit}`, `${l.units}/multi-user.target.wants/${unit}`);
     }
+    // A link to a unit file removed before it was disabled.
+    symlinkSync(`${l.units}/kdw-gone.service`, `${l.units}/multi-user.target.wants/kdw-gone.service`);
     file(`${root}/etc/hostname`, "not ours\n");
     // containerd's socket, which the pods are removed through.
     mkdirSync(`${l.run}/containerd`, { recursive: true });
@@ -210,7 +214,8 @@ ${REPORT}`);
     for (const dir of [l.home, l.etc, l.data, l.run, l.kubeletDir, l.logs]) {
         assert.ok(!existsSync(dir), `${dir} is left: ${tree(dir).join(", ")}`);
     }
-    assert.deepEqual(tree(l.units), ["multi-user.target.wants/ssh.service", "ssh.service"]);
+    assert.deepEqual(tree(l.units), ["kdw-keep-hostname.service", "multi-user.target.wants/kdw-keep-hostname.service",
+        "multi-user.target.wants/ssh.service", "ssh.service"]);
     assert.equal(readFileSync(`${root}/etc/hostname`, "utf8"), "not ours\n");
 
     const calls = box.calls();
@@ -227,6 +232,7 @@ ${REPORT}`);
         "systemctl disable kdw-boot.service", "docker rm --force kdw-kube-apiserver"]) {
         at(call);
     }
+    assert.ok(!calls.some(c => c.includes("kdw-keep-hostname")), "the host's own kdw-* unit was touched");
 });
 
 test("worker.sh down and host.sh down on a boot2docker host: supervisors and their commands stop, bootlocal.sh keeps the rest", (t) => {

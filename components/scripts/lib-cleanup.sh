@@ -5,12 +5,18 @@
 # Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS KDW_BOOTLOCAL
 #              KDW_CLUSTER_CIDR
 
+# Our systemd units: kdw-*.service files that say they are kube-dumb-way's (a host may have kdw-* units of its own).
+kdw_units() {
+    for unit in "$KDW_UNITS"/kdw-*.service; do
+        if [ -f "$unit" ] && grep -q '^Description=kube-dumb-way' "$unit"; then echo "${unit##*/}"; fi
+    done
+}
+
 # The node services installed here, by name (kdw-boot, the boot hook, is none of them).
 kdw_node_services() {
     if [ "$KDW_PROFILE" = systemd ]; then
-        for unit in "$KDW_UNITS"/kdw-*.service; do
-            [ -f "$unit" ] || continue
-            service=${unit##*/kdw-}
+        for unit in $(kdw_units); do
+            service=${unit#kdw-}
             service=${service%.service}
             [ "$service" = boot ] || echo "$service"
         done
@@ -136,8 +142,14 @@ kdw_remove_routes() {
 
 kdw_remove_boot_hook() {
     if [ "$KDW_PROFILE" = systemd ]; then
-        systemctl disable kdw-boot.service >/dev/null 2>&1 || true
-        rm -f "$KDW_UNITS/kdw-boot.service" "$KDW_UNITS"/*.wants/kdw-*.service
+        if kdw_units | grep -qx kdw-boot.service; then
+            systemctl disable kdw-boot.service >/dev/null 2>&1 || true
+            rm -f "$KDW_UNITS/kdw-boot.service"
+        fi
+        # Links left to units that are gone (a unit file removed before it was disabled).
+        for link in "$KDW_UNITS"/*.wants/kdw-*.service; do
+            if [ -L "$link" ] && [ ! -e "$link" ]; then rm -f "$link"; fi
+        done
         systemctl daemon-reload
     elif [ -f "$KDW_BOOTLOCAL" ]; then
         sed -i '/# kdw-boot$/d' "$KDW_BOOTLOCAL"

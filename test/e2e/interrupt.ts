@@ -121,7 +121,7 @@ const LEFTOVERS = [
     "pgrep -a -f '^/opt/kdw/' | sed 's/^/process /'",
     "pgrep -f ' kdw up$' | sed 's/^/step still running, pid /'",
     "ip route show root 10.200.0.0/16 | sed 's/^/route /'",
-    "ls /etc/systemd/system | grep '^kdw-' | sed 's/^/unit /'",
+    "grep -l '^Description=kube-dumb-way' /etc/systemd/system/kdw-*.service | sed 's/^/unit /'",
     "iptables-save | grep -E 'KUBE-|CNI-|kdw-' | head -3 | sed 's/^/iptables /'",
     "ip -o link show cni0 2>/dev/null | cut -d: -f2 | sed 's/^/link/'",
     "grep -E ' /(opt/kdw|etc/kdw|var/lib/kdw|run/kdw|var/lib/kubelet)' /proc/mounts | cut -d' ' -f2 | head -3 | sed 's/^/mount /'",
