@@ -51,21 +51,30 @@ export function machineCreateArgs(node: NodePlan, cluster: ClusterConfig): strin
     ];
 }
 
-/** Creates the machine unless this cluster already made it, then prints `{"ip":…,"sshUser":…,"sshKeyPath":…}`. */
+/**
+ * Creates the machine, then prints `{"ip":…,"sshUser":…,"sshKeyPath":…}`. A machine of this name that this cluster
+ * made earlier (Pulumi forgets a create it did not see finish) is adopted when docker-machine can reach its Docker,
+ * and otherwise, left half-made, removed and made again.
+ */
 export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): string {
     const name = shellQuote(node.name);
     const label = shellQuote(clusterLabel(cluster));
     return [
         "set -e",
+        `create() { docker-machine create ${machineCreateArgs(node, cluster).map(shellQuote).join(" ")} >&2; }`,
         `if docker-machine inspect ${name} >/dev/null 2>&1; then`,
-        `  if docker-machine inspect --format '{{range .HostOptions.EngineOptions.Labels}}{{.}} {{end}}' ${name} | grep -qw ${label}; then`,
-        `    echo "adopting the existing machine ${node.name}, made earlier for this cluster" >&2`,
-        "  else",
+        `  if ! docker-machine inspect --format '{{range .HostOptions.EngineOptions.Labels}}{{.}} {{end}}' ${name} | grep -qw ${label}; then`,
         `    echo "a docker-machine named ${node.name} exists and is not this cluster's; remove it or change kube-dumb-way:namePrefix" >&2`,
         "    exit 1",
+        `  elif docker-machine env ${name} >/dev/null 2>&1; then`,
+        `    echo "adopting the existing machine ${node.name}, made earlier for this cluster" >&2`,
+        "  else",
+        `    echo "making ${node.name} again: an interrupted create left it half-made" >&2`,
+        `    docker-machine rm --force -y ${name} >&2`,
+        "    create",
         "  fi",
         "else",
-        `  docker-machine create ${machineCreateArgs(node, cluster).map(shellQuote).join(" ")} >&2`,
+        "  create",
         "fi",
         // docker-machine's driver plugins may print "(name) Closing plugin on server side" on stdout: keep the value.
         `value() { docker-machine "$@" | grep -v '^(.*) ' | head -n 1; }`,

@@ -7,6 +7,12 @@ set -eu
 store="${MACHINE_STORAGE_PATH:-$HOME/.docker/machine}"
 case "$1" in
 up)
+    # The throwaway machine of a run killed between its create and its rm (named after its shell's pid).
+    for stale in "$store"/machines/kdw-certs-*; do
+        if [ -d "$stale" ] && ! kill -0 "${stale##*-}" 2>/dev/null; then
+            docker-machine rm --force -y "${stale##*/}" >/dev/null 2>&1 || rm -rf "$stale"
+        fi
+    done
     if [ -f "$store/certs/ca.pem" ] && [ -f "$store/certs/cert.pem" ]; then
         exit 0
     fi
