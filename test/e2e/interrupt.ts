@@ -18,7 +18,8 @@ const report = new Report("interrupt.json");
 const { hosts } = hostsState();
 const cluster = hosts.slice(0, 6);
 const kubeconfigPath = path.join(WORK, "interrupt.kubeconfig");
-const env = { ...process.env, MACHINE_STORAGE_PATH: MACHINE_STORAGE };
+// PULUMI_DEBUG_COMMANDS enables --event-log (as the Automation API does).
+const env = { ...process.env, MACHINE_STORAGE_PATH: MACHINE_STORAGE, PULUMI_DEBUG_COMMANDS: "true" };
 
 interface EngineEvent {
     resourcePreEvent?: { metadata: { op: string; urn: string } };
