@@ -196,8 +196,9 @@ mkdir -p "$token" "$rootfs" && mount -t tmpfs tmpfs "$token" && mount -t tmpfs t
 ${NETWORK_LEFTOVERS}
 "$KDW_HOME/bin/containerd-shim-runc-v2" 600 </dev/null >/dev/null 2>&1 &
 shim=$!
-# A step of the interrupted run, still running (as the step scripts run: sh -c <script> kdw up).
-sh -c '"$0" 601; true' "$KDW_HOME/bin/containerd-shim-runc-v2" kdw up </dev/null >/dev/null 2>&1 &
+# A step of the interrupted run, still running as the step scripts run: sh -c <script> kdw up, with a script longer
+# than the 4 KiB of a command line that pgrep reads.
+sh -c "\"\$0\" 601; true # $(head -c 6000 /dev/zero | tr '\\0' x)" "$KDW_HOME/bin/containerd-shim-runc-v2" kdw up </dev/null >/dev/null 2>&1 &
 step=$!
 sh -c ${shellQuote(down)}
 echo "== second"; sh -c ${shellQuote(down)} && echo ok

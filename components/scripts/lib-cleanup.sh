@@ -157,9 +157,17 @@ kdw_remove_boot_hook() {
 }
 
 # Steps of an interrupted run may still be running here: a killed CLI closes their SSH sessions, which does not stop
-# them. They are stopped first, so that none re-makes what the sweep removes (steps run as `sh -c <script> kdw up`).
+# them. They are stopped first, so that none re-makes what the sweep removes. Steps run as `sh -c <script> kdw up`;
+# their command lines are longer than pkill reads, so the last words of every sh's are read here.
 kdw_stop_interrupted_steps() {
-    pkill -TERM -f ' kdw up$' 2>/dev/null || true
+    for process in /proc/[0-9]*; do
+        comm=
+        read -r comm 2>/dev/null < "$process/comm" || continue
+        [ "$comm" = sh ] || continue
+        if [ "$(tr '\0' ' ' 2>/dev/null < "$process/cmdline" | tail -c 8)" = " kdw up " ]; then
+            kill -TERM "${process#/proc/}" 2>/dev/null || true
+        fi
+    done
 }
 
 # Everything: containers, node components, routes, the boot hook, and every folder of ours.
