@@ -47,6 +47,9 @@ interface CliRun {
 
 const resourceName = (urn: string) => urn.split("::").pop() ?? urn;
 
+/** Each command's output goes to its own numbered log in .cache/e2e. */
+let commands = 0;
+
 /**
  * Runs `pulumi <args>` in its own process group, following its engine events; at the kill point, SIGKILL to the whole
  * group (the CLI, the language host, the plugins and every command they started).
@@ -54,7 +57,7 @@ const resourceName = (urn: string) => urn.split("::").pop() ?? urn;
 async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000): Promise<CliRun> {
     const events = path.join(WORK, `${STACK}-events.jsonl`);
     rmSync(events, { force: true });
-    const log = path.join(WORK, `${STACK}-cli.log`);
+    const log = path.join(WORK, `${STACK}-${++commands}-${args[0]}.log`);
     const out = openSync(log, "w");
     const start = Date.now();
     const followed = ["up", "destroy", "preview"].includes(args[0]) ? ["--event-log", events] : [];
@@ -105,8 +108,11 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
     };
 }
 
+/** The error lines of a run's output, then its last lines. */
 function lastLines(text: string, n = 15): string {
-    return text.trim().split("\n").slice(-n).join("\n");
+    const lines = text.trim().split("\n");
+    const errors = lines.filter(l => /error:|failed|not healthy|not Ready|keeps exiting/i.test(l)).slice(0, 10);
+    return [...errors, "...", ...lines.slice(-n)].join("\n");
 }
 
 /** The state as stored: resources other than the stack, and pending operations. */
