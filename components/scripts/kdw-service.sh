@@ -24,7 +24,17 @@ start)
     ;;
 stop)
     if running "$pidfile"; then
-        kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null || kill -TERM "$(cat "$pidfile")"
+        # The supervisor leads its own process group: signal the group, so the service ends with it. (No `--` before
+        # the negative id: busybox sh's kill takes it for a number.) Then wait, so that a start that follows does not
+        # find the old service still holding its socket or port.
+        group="-$(cat "$pidfile")"
+        kill -TERM "$group" 2>/dev/null || true
+        waited=0
+        while kill -0 "$group" 2>/dev/null && [ "$waited" -lt 30 ]; do
+            sleep 1
+            waited=$((waited + 1))
+        done
+        kill -KILL "$group" 2>/dev/null || true
     fi
     rm -f "$pidfile"
     ;;

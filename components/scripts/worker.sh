@@ -7,15 +7,32 @@ worker_etc="$KDW_ETC/worker"
 boot_step="$KDW_HOME/boot.d/50-worker"
 masquerade="-s $KDW_CLUSTER_CIDR ! -d $KDW_CLUSTER_CIDR -m comment --comment kdw-pod-egress -j MASQUERADE"
 
+# Puts a program in place by renaming a copy over it: a running program is replaced, never written into (and
+# boot2docker's busybox has no `install`).
+put_program() { # source destination
+    cp "$1" "$2.kdw-new"
+    chmod 0755 "$2.kdw-new"
+    mv -f "$2.kdw-new" "$2"
+}
+
 install_binaries() {
     mkdir -p "$KDW_HOME/bin" "$KDW_HOME/cni/bin"
     for binary in $KDW_BINARIES; do
-        install -m 0755 "$KDW_HOME/stage/$binary" "$KDW_HOME/bin/$binary"
+        put_program "$KDW_HOME/stage/$binary" "$KDW_HOME/bin/$binary"
     done
     for plugin in $KDW_CNI_PLUGINS; do
-        install -m 0755 "$KDW_HOME/stage/$plugin" "$KDW_HOME/cni/bin/$plugin"
+        put_program "$KDW_HOME/stage/$plugin" "$KDW_HOME/cni/bin/$plugin"
     done
-    install -m 0755 "$worker_etc/kdw-service" "$KDW_HOME/bin/kdw-service"
+    put_program "$worker_etc/kdw-service" "$KDW_HOME/bin/kdw-service"
+}
+
+# Ends every process whose command line starts with the given program (busybox has no pkill).
+kill_program() { # path
+    for proc in /proc/[0-9]*; do
+        case "$(tr '\000' ' ' <"$proc/cmdline" 2>/dev/null)" in
+        "$1 "*) kill "${proc#/proc/}" 2>/dev/null || true ;;
+        esac
+    done
 }
 
 # Pods leaving the cluster range are masqueraded; traffic between pods keeps its source address.
@@ -66,11 +83,13 @@ stop_services() {
         fi
     done
     if [ "$KDW_PROFILE" = systemd ]; then systemctl daemon-reload; fi
-    pkill -f "$KDW_HOME/bin/containerd-shim-runc-v2" 2>/dev/null || true
+    kill_program "$KDW_HOME/bin/containerd-shim-runc-v2"
 }
 
 unmount_below() { # directory
-    grep -o " $1/[^ ]*" /proc/mounts | sort -r | while read -r mountpoint; do
+    # /proc/mounts shows paths with symbolic links resolved (boot2docker's /var/lib/boot2docker is one).
+    resolved=$(cd "$1" 2>/dev/null && pwd -P) || return 0
+    grep -o " $resolved/[^ ]*" /proc/mounts | sort -r | while read -r mountpoint; do
         umount -l "$mountpoint" 2>/dev/null || true
     done
 }
