@@ -1,8 +1,9 @@
 // End to end: the real Pulumi CLI and providers build a 3+3 cluster on the local test hosts with docker-machine's
 // generic driver, then the smoke tests of Kubernetes the Hard Way and more run against it: no-op, scale up and down,
-// losing a controller, destroy, bad configs. Writes .cache/e2e/report.json and ends with "N passed, N failed".
+// losing a controller, reboots, destroy, bad configs. The cluster is mixed: one controller and one worker are
+// boot2docker-kind hosts, the others systemd (Debian). Writes .cache/e2e/report.json and ends with "N passed, N failed".
 //
-//   source scripts/env.sh && npm run hosts:up -- 7 && npm run e2e
+//   source scripts/env.sh && npm run hosts:up -- 7 --boot2docker 2,5 && npm run e2e
 import * as auto from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -20,6 +21,11 @@ const caPath = path.join(WORK, "ca.pem");
 const controllers = hosts.slice(0, 3);
 const workers = hosts.slice(3, 6);
 const spare = hosts[6];
+// A controller and a worker of the boot2docker kind (the seed's VirtualBox machines), the rest systemd.
+const BOOT2DOCKER_HOSTS = [2, 5];
+const HOSTS_UP = `npm run hosts:up -- 7 --boot2docker ${BOOT2DOCKER_HOSTS.join(",")}`;
+const nodeOf = (worker: TestHost) => `kdw-worker-${workers.indexOf(worker)}`;
+const workerOfKind = (kind: TestHost["kind"]) => workers.find(w => w.kind === kind)!;
 
 function requireEnv(name: string): string {
     const value = process.env[name];
@@ -83,10 +89,129 @@ async function etcdHealthy(seconds: number) {
 
 const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-worker-${i}`);
 
+/** Prints what the cluster left on a host: processes and folders of ours, and on boot2docker the boot hook line. */
+function leftoverCommand(host: TestHost): string {
+    const home = host.kind === "boot2docker" ? "/var/lib/boot2docker/kdw" : "/opt/kdw";
+    const dirs = host.kind === "boot2docker" ? home : "/opt/kdw /etc/kdw /var/lib/kdw";
+    return `for p in $(ls /proc | grep '^[0-9][0-9]*$'); do tr '\\000' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep '^${home}/' || true; done; ` +
+        `ls -d ${dirs} 2>/dev/null || true` +
+        (host.kind === "boot2docker" ? "; grep kdw-boot /var/lib/boot2docker/bootlocal.sh 2>/dev/null || true" : "");
+}
+
+/** The running pod of app `app` on `node`. */
+async function podOn(app: string, node: string) {
+    const pod = (await podsOf(app)).find(p => p.node === node);
+    assert.ok(pod, `no running ${app} pod on ${node}`);
+    return pod;
+}
+
+/** The page of the smoke-test web server at `ip`, fetched from inside `pod`. */
+const fetchFrom = (pod: string, ip: string) => kubectl("exec", pod, "--", "timeout", "10", "wget", "-q", "-O", "-", `http://${ip}/`);
+
+/**
+ * The smoke checks across the two host kinds, on the daemon set `kinds` (a web server pod on every worker): pod to pod
+ * both ways, exec and logs on the boot2docker worker, DNS and the service IP from each kind, NodePort on each kind.
+ */
+async function kindChecks(when: string) {
+    const b2d = nodeOf(workerOfKind("boot2docker"));
+    const systemd = nodeOf(workerOfKind("systemd"));
+    await report.check(`pod to pod between a boot2docker and a systemd worker, both ways (${when})`, async () => {
+        const [a, b] = [await podOn("kinds", b2d), await podOn("kinds", systemd)];
+        assert.match(await eventually(30, () => fetchFrom(a.name, b.ip)), /kube-dumb-way smoke test/);
+        assert.match(await eventually(30, () => fetchFrom(b.name, a.ip)), /kube-dumb-way smoke test/);
+        return `${a.node} <-> ${b.node}`;
+    });
+    await report.check(`exec and logs in a pod on the boot2docker worker (${when})`, async () => {
+        const pod = await podOn("kinds", b2d);
+        assert.match(await kubectl("exec", pod.name, "--", "busybox"), /BusyBox v\d/);
+        await kubectl("exec", pod.name, "--", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/");
+        await eventually(20, async () => assert.match(await kubectl("logs", pod.name), /GET \/|response:200|127\.0\.0\.1/));
+    });
+    await report.check(`DNS and the kubernetes service IP from a pod on each host kind (${when})`, async () => {
+        const ip = (await kubectl("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")).trim();
+        for (const node of [b2d, systemd]) {
+            const pod = await podOn("kinds", node);
+            const web = await eventually(30, () => kubectl("exec", pod.name, "--", "nslookup", "web.default.svc.cluster.local"));
+            assert.ok(web.includes(ip), `from ${node}, web resolved to:\n${web}`);
+            await kubectl("exec", pod.name, "--", "sh", "-c", "echo | nc -w 5 10.32.0.1 443");
+        }
+    });
+    await report.check(`NodePort answers on a worker of each host kind (${when})`, async () => {
+        const port = (await kubectl("get", "service", "web", "-o", "jsonpath={.spec.ports[0].nodePort}")).trim();
+        for (const worker of [workerOfKind("boot2docker"), workerOfKind("systemd")]) {
+            const page = await eventually(30, () => run("curl", ["--silent", "--fail", "--max-time", "5", `http://${worker.ip}:${port}/`]));
+            assert.match(page, /kube-dumb-way smoke test/);
+        }
+        return `port ${port}`;
+    });
+}
+
+/** On every host, a route to each other worker's pod range via that worker. */
+async function expectAllRoutes(stack: auto.Stack) {
+    const ranges = ((await stack.outputs()).workers.value as { ip: string; podCidr: string }[]);
+    for (const host of [...controllers, ...workers]) {
+        const table = await ssh(host, "ip route");
+        const missing = ranges.filter(r => r.ip !== host.ip && !table.includes(`${r.podCidr} via ${r.ip}`));
+        assert.deepEqual(missing, [], `${host.name} lacks routes; its table:\n${table}`);
+    }
+}
+
+/** Seconds from `since` (ms) until `body` passes, polling every second. */
+async function secondsUntil(since: number, limit: number, body: () => Promise<unknown>): Promise<number> {
+    await eventually(limit, body, 1000);
+    return Math.round((Date.now() - since) / 100) / 10;
+}
+
+/**
+ * Reboots a controller and a worker of one kind together (scripts/hosts.sh reboot) and, with no `pulumi up`, waits for
+ * the worker's node to report Ready again, its pods to run again, the controller's etcd member and apiserver to be
+ * healthy, and every route to be back. Returns the times from the restart.
+ */
+async function rebootCheck(stack: auto.Stack, kind: TestHost["kind"], controller: TestHost, worker: TestHost) {
+    await report.check(`reboot of a ${kind} controller and worker (${controller.name}, ${worker.name}): ` +
+        "back with no pulumi up", async () => {
+        const node = nodeOf(worker);
+        await podOn("kinds", node);
+        const restart = Date.now();
+        const table = await run("bash", [path.join(ROOT, "scripts", "hosts.sh"), "reboot",
+            String(hosts.indexOf(controller)), String(hosts.indexOf(worker))], { timeout: 600_000 });
+        const back = Math.round((Date.now() - restart) / 100) / 10;
+        const [nodeReady, controllerReady] = await Promise.all([
+            secondsUntil(restart, 300, async () => {
+                const status = JSON.parse(await kubectl("get", "node", node, "-o", "json")).status;
+                const ready = status.conditions.find((c: any) => c.type === "Ready");
+                // A heartbeat from after the restart: the kubelet that reports Ready is the one that came back.
+                assert.ok(ready?.status === "True" && Date.parse(ready.lastHeartbeatTime) >= restart - 1000,
+                    `${node}: ${JSON.stringify(ready)}`);
+            }),
+            secondsUntil(restart, 300, async () => {
+                await run("curl", ["--silent", "--fail", "--max-time", "5", "--cacert", caPath, `https://${controller.ip}:6443/readyz`]);
+                const health = JSON.parse(await etcdctl(controllers[0], "endpoint health -w json",
+                    controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
+                assert.equal(health.filter(h => h.health).length, 3, JSON.stringify(health));
+            }),
+        ]);
+        const podsRunning = await secondsUntil(restart, 300, async () => {
+            const pods = JSON.parse(await kubectl("get", "pods", "-A", "--field-selector", `spec.nodeName=${node}`, "-o", "json")).items as any[];
+            const stale = pods.filter(p => !(p.status.containerStatuses ?? []).every((c: any) =>
+                c.ready && Date.parse(c.state.running?.startedAt ?? 0) >= restart - 1000));
+            assert.ok(pods.length > 0 && stale.length === 0, `not yet running again: ${stale.map(p => p.metadata.name).join(", ")}`);
+        });
+        await eventually(60, () => expectAllRoutes(stack));
+        const timings = { hostsBack: back, nodeReady, controllerReady, podsRunning };
+        report.timings[`reboot-${kind}`] = { hosts: table.trim().split("\n"), ...timings };
+        return `hosts answered after ${back}s; ${node} Ready after ${nodeReady}s, its pods running after ${podsRunning}s; ` +
+            `${controller.name} apiserver and etcd healthy after ${controllerReady}s`;
+    });
+}
+
 async function main() {
     mkdirSync(WORK, { recursive: true });
     const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
-    assert.ok(hosts.length >= 7, `need 7 test hosts (3 controllers, 3 workers, 1 to scale to), found ${hosts.length}: npm run hosts:up -- 7`);
+    assert.ok(hosts.length >= 7, `need 7 test hosts (3 controllers, 3 workers, 1 to scale to), found ${hosts.length}: ${HOSTS_UP}`);
+    const kinds = hosts.slice(0, 7).map((h, i) => `${i}:${h.kind}`);
+    const wanted = hosts.slice(0, 7).map((_, i) => `${i}:${BOOT2DOCKER_HOSTS.includes(i) ? "boot2docker" : "systemd"}`);
+    assert.deepEqual(kinds, wanted, `the e2e runs on a mixed cluster: ${HOSTS_UP}`);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
     writeConfig(3);
     const stack = await auto.Stack.createOrSelect(STACK, ws);
@@ -161,7 +286,7 @@ async function main() {
         await noHostMade();
         for (const host of hosts.slice(0, 7)) {
             const leftovers = await ssh(host, "docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; " +
-                "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/' || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true");
+                "ip route | grep '^10\\.200\\.' || true; " + leftoverCommand(host));
             assert.equal(leftovers.trim(), "", `${host.name} still has: ${leftovers.trim()}`);
         }
         return `${report.timings.destroy && (report.timings.destroy as any).seconds}s`;
@@ -267,6 +392,23 @@ async function clusterChecks(stack: auto.Stack) {
         await kubectl("exec", pod.name, "--", "sh", "-c", "echo | nc -w 5 10.32.0.1 443");
     });
 
+    await report.check("daemon set: a web server pod Running on every worker, of both host kinds", async () => {
+        const daemonSet = {
+            apiVersion: "apps/v1", kind: "DaemonSet", metadata: { name: "kinds" },
+            spec: {
+                selector: { matchLabels: { app: "kinds" } },
+                template: { metadata: { labels: { app: "kinds" } }, spec: { containers: [{ name: "web", image, ports: [{ containerPort: 80 }] }] } },
+            },
+        };
+        await run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], { input: JSON.stringify(daemonSet) });
+        await kubectl("rollout", "status", "daemonset/kinds", "--timeout=180s");
+        const nodes = (await podsOf("kinds")).map(p => p.node).sort();
+        assert.deepEqual(nodes, workerNames(3));
+        return workers.map(w => `${nodeOf(w)} (${w.kind})`).join(", ");
+    });
+
+    await kindChecks("after up");
+
     await report.check("no-op: preview shows 0 changes and up runs nothing (expectNoChanges)", async () => {
         const preview = await stack.preview({ expectNoChanges: true });
         const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
@@ -308,7 +450,7 @@ async function clusterChecks(stack: auto.Stack) {
             const routes = await ssh(host, "ip route show 10.200.3.0/24");
             assert.equal(routes.trim(), "", `${host.name} still routes worker-3's pods`);
         }
-        assert.equal((await ssh(spare, "pgrep -af ^/opt/kdw/ || true")).trim(), "");
+        assert.equal((await ssh(spare, leftoverCommand(spare))).trim(), "");
     });
 
     await report.check("losing a controller: the API still answers within 15s and nodes stay Ready", async () => {
@@ -331,6 +473,17 @@ async function clusterChecks(stack: auto.Stack) {
 
     await report.check("the lost controller comes back: etcd has 3 healthy members again", async () => {
         await etcdHealthy(120);
+    });
+
+    // Reboots, one kind at a time so that etcd keeps its majority: controller-0 (the API endpoint) stays up.
+    await rebootCheck(stack, "systemd", controllers[1], workerOfKind("systemd"));
+    await rebootCheck(stack, "boot2docker", controllers.find(c => c.kind === "boot2docker")!, workerOfKind("boot2docker"));
+    await kindChecks("after the reboots");
+    await report.check("after the reboots: preview shows no change", async () => {
+        const preview = await stack.preview({ expectNoChanges: true });
+        const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
+        assert.deepEqual(changed, []);
+        return `${preview.changeSummary.same} unchanged`;
     });
 
     await report.check("certificate renewal: every leaf certificate due, `up` re-issues and rolls them out, nodes stay Ready", async () => {
