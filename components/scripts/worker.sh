@@ -86,10 +86,12 @@ stop_services() {
     kill_program "$KDW_HOME/bin/containerd-shim-runc-v2"
 }
 
+# Unmounts the directory and everything below it, deepest first. The directory itself can be a mount point: where / is
+# not a shared mount (boot2docker), the kubelet bind-mounts its root directory onto itself to make it one.
 unmount_below() { # directory
     # /proc/mounts shows paths with symbolic links resolved (boot2docker's /var/lib/boot2docker is one).
     resolved=$(cd "$1" 2>/dev/null && pwd -P) || return 0
-    grep -o " $resolved/[^ ]*" /proc/mounts | sort -r | while read -r mountpoint; do
+    awk -v dir="$resolved" '$2 == dir || index($2, dir "/") == 1 { print $2 }' /proc/mounts | sort -r | while read -r mountpoint; do
         umount -l "$mountpoint" 2>/dev/null || true
     done
 }
