@@ -17,6 +17,10 @@ case "$action" in
 start)
     mkdir -p "$run_dir" "$log_dir"
     running "$pidfile" && exit 0
+    # The cluster's programs first, as the systemd units have it: containerd must start its own shim and runc, not
+    # the older ones Docker brings (on boot2docker in /usr/local/bin, first in the PATH that sudo and the boot give).
+    PATH="$(cd "$(dirname "$0")" && pwd):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    export PATH
     # setsid makes the supervisor a process-group leader, so `stop` ends it and its child together.
     setsid sh -c 'while :; do "$@"; echo "kdw-service: exited with $?, restarting in 2s"; sleep 2; done' \
         "$name" "$@" >>"$log_dir/$name.log" 2>&1 </dev/null &
