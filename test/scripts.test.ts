@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
-import { mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -140,6 +140,66 @@ test("pod-route.sh in a network namespace: adds the route once, persists it for 
     assert.equal(routes(), "");
     assert.deepEqual(readdirSync(`${home}/boot.d`), []);
 });
+
+/** The processes of a process group (from /proc, field pgrp of each stat line). */
+function groupMembers(group: number): { pid: number; cmdline: string }[] {
+    return readdirSync("/proc").filter(d => /^\d+$/.test(d)).flatMap(pid => {
+        try {
+            const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+            const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+            const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+            return pgrp === group ? [{ pid: Number(pid), cmdline }] : [];
+        } catch {
+            return []; // the process ended meanwhile
+        }
+    });
+}
+
+async function until<T>(what: string, body: () => T | undefined, seconds = 10): Promise<T> {
+    for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline; await new Promise(r => setTimeout(r, 100))) {
+        const value = body();
+        if (value) {
+            return value;
+        }
+    }
+    throw new Error(`not within ${seconds}s: ${what}`);
+}
+
+// boot2docker runs the node services under kdw-service with busybox's sh; the system sh (dash) must work as well.
+for (const shell of [["sh"], ["busybox", "sh"]]) {
+    test(`kdw-service under ${shell.join(" ")}: starts once, with its folder first in PATH, restarts the service, stop ends both`, async (t) => {
+        if (process.getuid?.() !== 0) {
+            assert.fail("this test needs root: kdw-service keeps its pid files in /var/run/kdw (CI runs as root)");
+        }
+        const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-svc-"));
+        writeFileSync(path.join(dir, "kdw-service"), asset("kdw-service.sh"), { mode: 0o755 });
+        const name = `kdw-test-${process.pid}-${shell.length}`;
+        const pidfile = `/var/run/kdw/${name}.pid`;
+        const log = `/var/log/kdw/${name}.log`;
+        const service = (...args: string[]) =>
+            execFileSync(shell[0], [...shell.slice(1), path.join(dir, "kdw-service"), ...args], { encoding: "utf8" });
+        t.after(() => {
+            spawnSync(shell[0], [...shell.slice(1), path.join(dir, "kdw-service"), "stop", name]);
+            rmSync(log, { force: true });
+        });
+
+        service("start", name, "sh", "-c", 'echo "path=$PATH"; exec sleep 300');
+        const supervisor = Number(readFileSync(pidfile, "utf8"));
+        await until("the service logs its PATH", () => readFileSync(log, "utf8").includes(`path=${dir}:`));
+        service("start", name, "sh", "-c", "exec sleep 301");
+        assert.equal(Number(readFileSync(pidfile, "utf8")), supervisor, "a second start replaced the running service");
+
+        const first = await until("the service runs", () => groupMembers(supervisor).find(p => p.cmdline === "sleep 300"));
+        process.kill(first.pid);
+        await until("the supervisor restarts the service", () =>
+            groupMembers(supervisor).find(p => p.cmdline === "sleep 300" && p.pid !== first.pid), 15);
+        assert.match(readFileSync(log, "utf8"), /kdw-service: exited with \d+, restarting in 2s/);
+
+        service("stop", name);
+        assert.deepEqual(groupMembers(supervisor), [], "processes of the service outlived stop");
+        assert.ok(!existsSync(pidfile), "stop left the pid file");
+    });
+}
 
 test("fetch-binaries.sh downloads once, checks each pinned sha256 and refuses a mismatch", async (t) => {
     const files: Record<string, string> = { "kubelet": "kubelet bytes\n", "cni/bridge": "bridge bytes\n" };

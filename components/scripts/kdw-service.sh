@@ -29,8 +29,8 @@ start)
 stop)
     if running "$pidfile"; then
         # The supervisor leads its own process group: signal the group, so the service ends with it. (No `--` before
-        # the negative id: busybox sh's kill takes it for a number.) Then wait, so that a start that follows does not
-        # find the old service still holding its socket or port.
+        # the negative id: dash's kill refuses it, and busybox sh's signals the group but then fails.) Then wait, so
+        # that a start that follows does not find the old service still holding its socket or port.
         group="-$(cat "$pidfile")"
         kill -TERM "$group" 2>/dev/null || true
         waited=0
