@@ -44,8 +44,10 @@ eval "$(node -e '
 ' "$KDW_VERSIONS_FILE")"
 
 say() { echo "[toolchain] $*"; }
+# An item's key: its name, version, module, the recipe number and the text of its build function, so a changed
+# recipe rebuilds exactly the items it touches.
 store_key() { # NAME VERSION MODULE
-  printf '%s\n' "$@" "$KDW_TOOLCHAIN_RECIPE" | sha256sum | cut -c1-16
+  { printf '%s\n' "$@" "$KDW_TOOLCHAIN_RECIPE"; declare -f "build_${1//-/_}"; } | sha256sum | cut -c1-16
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -152,7 +154,7 @@ build_pulumi_language_nodejs() {
     go mod edit -dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
       -require "github.com/pulumi/pulumi/pkg/v3@$v" -require "github.com/pulumi/pulumi/sdk/v3@$v"
     go mod tidy
-    go build -trimpath -tags osusergo,grpcnotrace -o ../../../../../out/pulumi-language-nodejs \
+    go build -tags osusergo,grpcnotrace -o ../../../../../out/pulumi-language-nodejs \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" .
   )
   install_bins out/pulumi-language-nodejs
@@ -190,11 +192,13 @@ build_plugin() {
   cd ..
   mv -f "out/pulumi-resource-$name" "$TC/plugins/"
 }
+# The official builds from upstream archives go without -trimpath, so that their build information keeps the -ldflags
+# that set the release version: `go version -m` then shows the upstream module and its version.
 # Resource plugins are kept off PATH (in plugins/ beside bin/): pulumi would use a plugin found there whatever its version.
 build_plugin_command() {
   local v="$V_plugins_command"
   unpack_upstream command
-  (cd src/provider && go build -trimpath -o "$TC/plugins/pulumi-resource-command" \
+  (cd src/provider && go build -o "$TC/plugins/pulumi-resource-command" \
     -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=${v#v}" ./cmd/pulumi-resource-command)
 }
 # A Terraform-bridged provider: its schema-embed.json is generated (what its Makefile does), not committed.
@@ -202,7 +206,7 @@ build_plugin_tls() {
   local v="$V_plugins_tls"
   unpack_upstream tls
   (cd src/provider/cmd/pulumi-resource-tls && VERSION="${v#v}" go run ./generate.go)
-  (cd src/provider && go build -trimpath -o "$TC/plugins/pulumi-resource-tls" \
+  (cd src/provider && go build -o "$TC/plugins/pulumi-resource-tls" \
     -ldflags "-s -w -X github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version=${v#v}" ./cmd/pulumi-resource-tls)
 }
 build_plugin_kubernetes() { build_plugin kubernetes "$V_plugins_kubernetes"; }
@@ -362,12 +366,12 @@ stored_name() { local b="$1"; echo "${b//..\//up/}"; }
 item() {
   local name="$1" version="$2" module="$3"; shift 3
   local bins=("$@") log="$LOGS/$name.log" state="$STATE/$name.json" start=$SECONDS b ok=1
-  local stored
-  stored="$STORE/$name/$(store_key "$name" "$version" "$module")"
+  local key stored
+  key="$(store_key "$name" "$version" "$module")"
+  stored="$STORE/$name/$key"
   for b in "${bins[@]}"; do [ -x "$BIN/$b" ] || ok=0; done
   if [ "$ok" = 1 ] && [ -f "$state" ] &&
-     node -e 'const s=require(process.argv[1]); process.exit(s.version===process.argv[2] && s.module===process.argv[3] ? 0 : 1)' \
-       "$state" "$version" "$module"; then
+     node -e 'process.exit(require(process.argv[1]).key === process.argv[2] ? 0 : 1)' "$state" "$key"; then
     [ -f "$stored/item.json" ] || store_item "$stored" "$state" "${bins[@]}"
     say "$name $version cached"
     return 0
@@ -387,13 +391,13 @@ item() {
   if [ "$rc" = 0 ]; then
     node -e '
       const fs = require("fs"), crypto = require("crypto"), path = require("path");
-      const [state, bin, name, version, module, ...bins] = process.argv.slice(1);
+      const [state, bin, name, version, module, key, ...bins] = process.argv.slice(1);
       const artifacts = bins.map((b) => {
         const data = fs.readFileSync(path.join(bin, b));
         return { name: b, version, module, sha256: crypto.createHash("sha256").update(data).digest("hex"), size: data.length };
       });
-      fs.writeFileSync(state, JSON.stringify({ item: name, version, module, artifacts }, null, 2) + "\n");
-    ' "$state" "$BIN" "$name" "$version" "$module" "${bins[@]}"
+      fs.writeFileSync(state, JSON.stringify({ item: name, version, module, key, artifacts }, null, 2) + "\n");
+    ' "$state" "$BIN" "$name" "$version" "$module" "$key" "${bins[@]}"
     store_item "$stored" "$state" "${bins[@]}"
     say "$name $version built in $((SECONDS - start))s"
   else
