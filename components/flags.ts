@@ -107,6 +107,33 @@ export function schedulerArgs(): string[] {
     ];
 }
 
+/** The Lease in kube-system that kube-vip instances compete for; its holder announces the virtual IP. */
+export const KUBE_VIP_LEASE = "plndr-cp-lock";
+
+/**
+ * kube-vip's command line on one controller (the host script adds --interface, the one carrying the host's address).
+ * It elects a leader through a Lease on this controller's own apiserver: a controller whose apiserver or etcd fails
+ * cannot renew the Lease, so it gives the address up. The Lease timings are kube-vip's defaults, spelled out because
+ * they set the failover time: a lost holder's Lease expires after 5 s, and the others try every second.
+ */
+export function kubeVipArgs(cfg: ClusterConfig, vip: string, nodeName: string): string[] {
+    return [
+        "manager",
+        "--controlplane",
+        "--arp",
+        "--leaderElection",
+        `--address=${vip}`,
+        `--port=${cfg.apiServerPort}`,
+        `--nodeName=${nodeName}`,
+        "--namespace=kube-system",
+        `--leaseName=${KUBE_VIP_LEASE}`,
+        "--leaseDuration=5",
+        "--leaseRenewDuration=3",
+        "--leaseRetry=1",
+        "--prometheusHTTPServer=127.0.0.1:2112",
+    ];
+}
+
 /** A worker's long-running programs in start order, each with its command line. */
 export function nodeServiceCommands(opts: {
     bin: string; etc: string; nodeName: string; nodeIp: string; kubeletDir: string;
