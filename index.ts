@@ -60,7 +60,7 @@ const controlPlaneCerts = {
 };
 const controlPlanes = controllerHosts.map(host => new ControlPlane(`${host.nodeName}-control-plane`, {
     host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
-    encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHost: endpointHost,
+    encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHosts: [endpointHost, controllerHosts[0].ip],
 }, { dependsOn: etcd }));
 
 // The admin's kubeconfig.

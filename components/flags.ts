@@ -37,7 +37,11 @@ export function etcdArgs(self: Member, members: Member[], clusterName: string): 
 
 const PKI = "/etc/kubernetes/pki";
 
-export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[], issuerHost: string): string[] {
+/**
+ * `issuerHosts`: the service-account issuers, the clients' endpoint first (it signs tokens). Every one is accepted, so
+ * controller-0's, the issuer before a virtual IP or endpoint was set, keeps the tokens pods already hold valid.
+ */
+export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[], issuerHosts: string[]): string[] {
     return [
         `--advertise-address=${self.ip}`,
         "--allow-privileged=true",
@@ -63,7 +67,7 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         "--profiling=false",
         `--service-account-key-file=${PKI}/service-account.pem`,
         `--service-account-signing-key-file=${PKI}/service-account-key.pem`,
-        `--service-account-issuer=https://${issuerHost}:${cfg.apiServerPort}`,
+        ...[...new Set(issuerHosts)].map(host => `--service-account-issuer=https://${host}:${cfg.apiServerPort}`),
         `--service-cluster-ip-range=${cfg.serviceCidr}`,
         "--service-node-port-range=30000-32767",
         `--tls-cert-file=${PKI}/apiserver.pem`,
