@@ -1,90 +1,86 @@
-// Watches the API the way a client sees it: GET /readyz with the admin kubeconfig's server and credentials, every
-// 0.5 s, each request on a new connection with a 2 s timeout, whatever the previous one is doing.
+// Availability measured, not assumed: asks the API through the admin kubeconfig every 0.5 s (a new TLS connection
+// each time, so a dead backend shows at once) while something disruptive runs, then reports the longest time without
+// an answer and how many requests failed.
+import { readFileSync } from "node:fs";
 import * as https from "node:https";
 
-export interface Sample {
-    /** When the request started (ms since the epoch). */
-    at: number;
-    ok: boolean;
-    /** Why it failed. */
-    error?: string;
+export interface Availability {
+    requests: number;
+    failed: number;
+    /** The longest time, in seconds, between two answered requests (or the start or the end of polling). */
+    longestGapSeconds: number;
+    /** The first few distinct failure messages. */
+    errors: string[];
 }
 
-/** The outage the samples show after `since`: from the first failed poll to the first good one after the last failure. */
-export function outage(samples: Sample[], since: number): { seconds: number; failed: number; polls: number; firstError?: string } {
-    const after = samples.filter(s => s.at >= since).sort((a, b) => a.at - b.at);
-    const failures = after.filter(s => !s.ok);
-    if (failures.length === 0) {
-        return { seconds: 0, failed: 0, polls: after.length };
+function kubeconfigField(text: string, field: string): string {
+    const match = new RegExp(`^\\s*${field}:\\s*(\\S+)\\s*$`, "m").exec(text);
+    if (!match) {
+        throw new Error(`the kubeconfig has no ${field}`);
     }
-    const last = failures[failures.length - 1];
-    const recovered = after.find(s => s.ok && s.at > last.at);
-    // No good poll after the last failure: the outage lasts at least until the last poll.
-    const end = recovered?.at ?? after[after.length - 1].at;
-    return { seconds: (end - failures[0].at) / 1000, failed: failures.length, polls: after.length, firstError: failures[0].error };
+    return match[1];
 }
 
-function field(kubeconfig: string, name: string): string {
-    const value = new RegExp(`${name}: (\\S+)`).exec(kubeconfig)?.[1];
-    if (!value) {
-        throw new Error(`the kubeconfig has no ${name}`);
-    }
-    return value;
-}
+const fromBase64 = (value: string) => Buffer.from(value, "base64");
 
-export class ApiPoller {
-    readonly samples: Sample[] = [];
-    readonly server: string;
-    private readonly tls: { ca: Buffer; cert: Buffer; key: Buffer };
-    private timer?: NodeJS.Timeout;
-    private readonly pending = new Set<Promise<void>>();
+/** Starts polling `path` (default: the default namespace) every `everyMs`; `stop()` ends it and returns the figures. */
+export function pollApi(kubeconfigPath: string, path = "/api/v1/namespaces/default", everyMs = 500) {
+    const text = readFileSync(kubeconfigPath, "utf8");
+    const url = new URL(path, kubeconfigField(text, "server"));
+    const tls = {
+        ca: fromBase64(kubeconfigField(text, "certificate-authority-data")),
+        cert: fromBase64(kubeconfigField(text, "client-certificate-data")),
+        key: fromBase64(kubeconfigField(text, "client-key-data")),
+    };
+    const start = Date.now();
+    let lastAnswer = start;
+    let longestGap = 0;
+    let requests = 0;
+    let failed = 0;
+    const errors = new Set<string>();
+    const pending = new Set<Promise<void>>();
 
-    constructor(kubeconfig: string) {
-        const b64 = (name: string) => Buffer.from(field(kubeconfig, name), "base64");
-        this.server = field(kubeconfig, "server");
-        this.tls = { ca: b64("certificate-authority-data"), cert: b64("client-certificate-data"), key: b64("client-key-data") };
-    }
-
-    start(): void {
-        this.poll();
-        this.timer = setInterval(() => this.poll(), 500);
-    }
-
-    /** Stops polling and waits for the requests in flight. */
-    async stop(): Promise<Sample[]> {
-        clearInterval(this.timer);
-        await Promise.all([...this.pending]);
-        return this.samples;
-    }
-
-    /** Whether a poll that started after `since` has succeeded. */
-    answeredSince(since: number): boolean {
-        return this.samples.some(s => s.ok && s.at > since);
-    }
-
-    private poll(): void {
-        const sample: Sample = { at: Date.now(), ok: false };
-        this.samples.push(sample);
-        const done = new Promise<void>(resolve => {
-            const req = https.get(`${this.server}/readyz`, { ...this.tls, agent: false, timeout: 2000 }, res => {
+    const ask = () => {
+        requests++;
+        const attempt = new Promise<void>(resolve => {
+            const req = https.request(url, { ...tls, agent: false, timeout: 2000 }, res => {
                 res.resume();
-                res.on("error", err => {
-                    sample.error = err.message;
-                    resolve();
-                });
                 res.on("end", () => {
-                    sample.ok = res.statusCode === 200;
-                    sample.error = sample.ok ? undefined : `HTTP ${res.statusCode}`;
+                    if (res.statusCode === 200) {
+                        const now = Date.now();
+                        longestGap = Math.max(longestGap, now - lastAnswer);
+                        lastAnswer = Math.max(lastAnswer, now);
+                    } else {
+                        failed++;
+                        errors.add(`HTTP ${res.statusCode}`);
+                    }
                     resolve();
                 });
             });
-            req.on("timeout", () => req.destroy(new Error("no answer in 2 s")));
+            req.on("timeout", () => req.destroy(new Error("no answer within 2 s")));
             req.on("error", err => {
-                sample.error = err.message;
+                failed++;
+                errors.add(err.message);
                 resolve();
             });
+            req.end();
         });
-        this.pending.add(done);
-        done.then(() => this.pending.delete(done));
-    }
+        pending.add(attempt);
+        attempt.finally(() => pending.delete(attempt));
+    };
+    ask();
+    const timer = setInterval(ask, everyMs);
+
+    return {
+        async stop(): Promise<Availability> {
+            clearInterval(timer);
+            await Promise.all([...pending]);
+            longestGap = Math.max(longestGap, Date.now() - lastAnswer);
+            return { requests, failed, longestGapSeconds: longestGap / 1000, errors: [...errors].slice(0, 5) };
+        },
+    };
 }
+
+export const describeAvailability = (a: Availability) =>
+    `longest API gap ${a.longestGapSeconds.toFixed(1)}s, ${a.failed}/${a.requests} requests failed` +
+    (a.errors.length ? ` (${a.errors.join("; ")})` : "");
