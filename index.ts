@@ -4,6 +4,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterAddons } from "./components/addons";
+import { ApiServerVip } from "./components/apiServerVip";
 import { WorkerBinaries } from "./components/binaries";
 import { CertAuthority } from "./components/certAuthority";
 import { ConfigError } from "./components/config";
@@ -37,7 +38,8 @@ const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, {
 const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }));
 const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
 const members = pulumi.all(controllerHosts.map(h => h.ip.apply(ip => ({ name: h.nodeName, ip }))));
-const endpointHost = cfg.apiServerEndpoint ?? controllerHosts[0].ip;
+// Where clients reach the API: the name they were given, else the virtual IP, else (no HA for clients) controller-0.
+const endpointHost = cfg.apiServerEndpoint ?? cfg.apiServerVip ?? controllerHosts[0].ip;
 const apiServerUrl = pulumi.interpolate`https://${endpointHost}:${cfg.apiServerPort}`;
 
 // etcd: every member starts with the full --initial-cluster; they form one cluster together.
@@ -59,15 +61,27 @@ const controlPlaneCerts = {
 };
 const controlPlanes = controllerHosts.map(host => new ControlPlane(`${host.nodeName}-control-plane`, {
     host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
-    encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHost: endpointHost,
+    encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHosts: [endpointHost, controllerHosts[0].ip],
 }, { dependsOn: etcd }));
 
-// The admin's kubeconfig, and a provider for what lives inside the cluster.
+// The admin's kubeconfig.
 const admin = clusterCa.issue("admin", pki.adminCert());
-export const kubeconfig = renderKubeconfig({
-    clusterName: cfg.clusterName, server: apiServerUrl, caPem: clusterCa.certPem, user: "admin", ...admin,
+const adminKubeconfig = (server: pulumi.Input<string>) => renderKubeconfig({
+    clusterName: cfg.clusterName, server, caPem: clusterCa.certPem, user: "admin", ...admin,
 });
-const provider = new k8s.Provider("cluster", { kubeconfig, enableServerSideApply: true }, { dependsOn: controlPlanes });
+export const kubeconfig = adminKubeconfig(apiServerUrl);
+
+// The API's virtual IP, when set: kube-vip on every controller; done when the API answers on it.
+const apiVip = cfg.apiServerVip === undefined ? undefined : new ApiServerVip("api-vip", {
+    cluster: cfg, vip: cfg.apiServerVip, controllers: controllerHosts, clusterCa, controlPlanes,
+    bootstrapKubeconfig: adminKubeconfig(pulumi.interpolate`https://${controllerHosts[0].ip}:${cfg.apiServerPort}`),
+});
+
+// A provider for what lives inside the cluster, through the clients' endpoint. The cluster's name identifies it, so a
+// new endpoint or a renewed CA updates the provider instead of replacing it with everything it made.
+const provider = new k8s.Provider("cluster", {
+    kubeconfig, clusterIdentifier: cfg.clusterName, enableServerSideApply: true,
+}, { dependsOn: apiVip?.ready ?? controlPlanes });
 
 // Workers: binaries fetched once here, copied to each worker.
 const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions });

@@ -70,6 +70,13 @@ export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): str
         `  echo "docker-machine did not report the address, SSH user and key of ${node.name} (got '$ip', '$user', '$key')" >&2`,
         "  exit 1",
         "fi",
+        // Only now is a driver-assigned address known (the generic driver's are checked with the config).
+        ...(cluster.apiServerVip ? [
+            `if [ "$ip" = ${cluster.apiServerVip} ]; then`,
+            `  echo "kube-dumb-way:apiServerVip ${cluster.apiServerVip} is the address docker-machine gave ${node.name}; the virtual IP must be an address no host has" >&2`,
+            "  exit 1",
+            "fi",
+        ] : []),
         `printf '{"ip":"%s","sshUser":"%s","sshKeyPath":"%s"}\\n' "$ip" "$user" "$key"`,
     ].join("\n");
 }

@@ -5,7 +5,8 @@ import { test } from "node:test";
 import { fakeBinaryFolder, named, ofType, reveal, runProgram, ProgramRun } from "./program";
 
 let result: Promise<ProgramRun> | undefined;
-const run = () => (result ??= runProgram({ controllers: 1, workers: 2, binarySource: fakeBinaryFolder() }, "profile=boot2docker cgroup=v1"));
+const run = () => (result ??= runProgram({ controllers: 1, workers: 2, binarySource: fakeBinaryFolder(), apiServerVip: "192.168.99.250" },
+    "profile=boot2docker cgroup=v1"));
 
 const bundleOf = (stdin: unknown) => Buffer.from(reveal(stdin)).toString().split("\n").filter(Boolean)
     .map(line => line.split(" ")).map(([p, mode, data]) => ({ path: p, mode, content: Buffer.from(data, "base64").toString() }));
@@ -31,4 +32,12 @@ test("boot2docker: etcd data and routes persist on the boot2docker disk", async 
     const { resources } = await run();
     assert.match(named(resources, "kdw-controller-0-etcd-run").inputs.create, /KDW_DATA=\/var\/lib\/boot2docker\/kdw\/data/);
     assert.match(named(resources, "kdw-controller-0-to-kdw-worker-1-route").inputs.create, /KDW_HOME=\/var\/lib\/boot2docker\/kdw /);
+});
+
+test("boot2docker: kube-vip's files persist on the boot2docker disk, where Docker restarts it from at boot", async () => {
+    const { resources } = await run();
+    const step = named(resources, "kdw-controller-0-kube-vip").inputs;
+    assert.match(step.create, /KDW_ETC=\/var\/lib\/boot2docker\/kdw\/etc /);
+    const paths = bundleOf(step.stdin).map(f => f.path);
+    assert.deepEqual(paths, ["/var/lib/boot2docker/kdw/etc/kube-vip/ca.pem", "/var/lib/boot2docker/kdw/etc/kube-vip/kube-vip.kubeconfig"]);
 });

@@ -42,7 +42,7 @@ for (const file of shellScripts) {
 
 test("shellcheck: scripts as sent, with the file writer prepended", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-sc-"));
-    for (const file of ["etcd.sh", "control-plane.sh", "worker.sh"]) {
+    for (const file of ["etcd.sh", "control-plane.sh", "worker.sh", "kube-vip.sh"]) {
         const composed = path.join(dir, file);
         writeFileSync(composed, `${asset("lib-files.sh")}\n${asset(file)}`);
         const { status, output } = shellcheck(composed);
@@ -62,7 +62,7 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
 });
 
 test("shellcheck: the generated docker-machine create script", () => {
-    const cfg = validateConfig({ binarySource: "/bin", machineDriver: "generic",
+    const cfg = validateConfig({ binarySource: "/bin", machineDriver: "generic", apiServerVip: "10.0.0.250",
         genericHosts: [0, 1, 2, 3, 4, 5].map(i => ({ address: `10.0.0.${i + 1}`, sshUser: "me", sshKeyPath: "/key" })) },
     { fileExists: () => true });
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), "kdw-sc-")), "create.sh");
@@ -136,6 +136,58 @@ test("pod-route.sh in a network namespace: adds the route once, persists it for 
     inNs(scriptCommand(asset("pod-route.sh"), "down", env));
     assert.equal(routes(), "");
     assert.deepEqual(readdirSync(`${home}/boot.d`), []);
+});
+
+test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the host's address, clears a leftover VIP, refuses a VIP off the network", (t) => {
+    if (process.getuid?.() !== 0) {
+        assert.fail("this test needs root to make a network namespace (CI runs as root)");
+    }
+    const ns = `kdw-vip-${process.pid}`;
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-vip-"));
+    // docker and curl are stand-ins that log their arguments (curl: the API answers); ip and awk are real.
+    execFileSync("mkdir", ["-p", `${dir}/stubs`, `${dir}/etc`]);
+    for (const tool of ["docker", "curl"]) {
+        writeFileSync(`${dir}/stubs/${tool}`, `#!/bin/sh\necho "${tool} $*" >> ${dir}/calls\n`, { mode: 0o755 });
+    }
+    execFileSync("ip", ["netns", "add", ns]);
+    t.after(() => spawnSync("ip", ["netns", "del", ns]));
+    const inNs = (cmd: string, input = "") => spawnSync("ip", ["netns", "exec", ns, "sh", "-c", cmd],
+        { encoding: "utf8", input, env: { ...process.env, PATH: `${dir}/stubs:${process.env.PATH}` } });
+    inNs("ip link add kdw0 type veth peer name kdw1 && ip addr add 192.168.99.10/24 dev kdw0 && ip link set kdw0 up && ip link set kdw1 up");
+    const script = `${asset("lib-files.sh")}\n${asset("kube-vip.sh")}`;
+    const env = (vip: string) => ({ KDW_ETC: `${dir}/etc`, KDW_IMAGE: "registry.example/kube-vip/kube-vip:v0.9.2",
+        KDW_NODE: "kdw-controller-0", KDW_HOST_IP: "192.168.99.10", KDW_VIP: vip, KDW_PORT: "6443", KDW_KUBE_VIP_ARGS: "manager --arp" });
+    const files = `${dir}/etc/kube-vip/kube-vip.kubeconfig 0600 ${Buffer.from("kubeconfig\n").toString("base64")}\n`;
+    const calls = () => (spawnSync("cat", [`${dir}/calls`], { encoding: "utf8" }).stdout ?? "").trim().split("\n").filter(Boolean);
+    const vipAddresses = () => inNs("ip -o -4 addr show | awk '$4 ~ /^192\\.168\\.99\\.250\\// { print $2 }'").stdout.trim();
+
+    inNs("ip addr add 192.168.99.250/32 dev kdw0"); // as a killed kube-vip leaves it
+    const up = inNs(scriptCommand(script, "up", env("192.168.99.250")), files);
+    assert.equal(up.status, 0, up.stderr);
+    assert.match(up.stdout, /the API answers on 192\.168\.99\.250/);
+    assert.equal(vipAddresses(), "", "the leftover VIP was not removed before kube-vip started");
+    assert.equal(readFileSync(`${dir}/etc/kube-vip/kube-vip.kubeconfig`, "utf8"), "kubeconfig\n");
+    const run = calls().find(c => c.startsWith("docker run"));
+    assert.ok(run, calls().join("\n"));
+    assert.match(run, /--restart always --network host --cap-add NET_ADMIN --cap-add NET_RAW /);
+    assert.ok(run.endsWith("registry.example/kube-vip/kube-vip:v0.9.2 manager --arp --interface=kdw0"), run);
+    assert.ok(run.includes(`--volume ${dir}/etc/kube-vip/kube-vip.kubeconfig:/etc/kubernetes/admin.conf:ro`), run);
+
+    inNs("ip addr add 192.168.99.250/32 dev kdw0");
+    for (let i = 0; i < 2; i++) {
+        const down = inNs(scriptCommand(script, "down", env("192.168.99.250")));
+        assert.equal(down.status, 0, down.stderr);
+    }
+    assert.equal(vipAddresses(), "", "down left the VIP on the interface");
+    assert.ok(calls().some(c => c === "docker stop --time 5 kdw-kube-vip"), "kube-vip is not stopped gracefully (it would keep the Lease)");
+
+    for (const [vip, network] of [["192.168.100.250", "192.168.99.0/24"], ["192.168.99.255", "192.168.99.0/24"]]) {
+        const before = calls().length;
+        const off = inNs(scriptCommand(script, "up", env(vip)), files);
+        assert.notEqual(off.status, 0, `${vip} was accepted`);
+        assert.ok(off.stderr.includes(`kube-dumb-way:apiServerVip ${vip} is not a host address of kdw-controller-0's network ${network} (kdw0)`), off.stderr);
+        assert.equal(calls().length, before, "something ran before the VIP was refused");
+    }
 });
 
 test("fetch-binaries.sh downloads once, checks each pinned sha256 and refuses a mismatch", async (t) => {

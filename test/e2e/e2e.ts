@@ -1,6 +1,6 @@
 // End to end: the real Pulumi CLI and providers build a 3+3 cluster on the local test hosts with docker-machine's
 // generic driver, then the smoke tests of Kubernetes the Hard Way and more run against it: no-op, scale up and down,
-// losing a controller, destroy, bad configs. Writes .cache/e2e/report.json and ends with "N passed, N failed".
+// losing the controller that holds the API's virtual IP (twice), destroy, bad configs. Writes .cache/e2e/report.json and ends with "N passed, N failed".
 //
 //   source scripts/env.sh && npm run hosts:up -- 7 && npm run e2e
 import * as auto from "@pulumi/pulumi/automation";
@@ -8,9 +8,10 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { describeAvailability, pollApi } from "./apiPoller";
 import { eventually, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
 import { certificateRenewal } from "./renewal";
-import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
+import { MACHINE_STORAGE, testVip, writeStackConfig } from "./stackConfig";
 
 const STACK = "e2e";
 const report = new Report();
@@ -20,6 +21,8 @@ const caPath = path.join(WORK, "ca.pem");
 const controllers = hosts.slice(0, 3);
 const workers = hosts.slice(3, 6);
 const spare = hosts[6];
+const vip = testVip();
+const KUBE_VIP_LEASE = "plndr-cp-lock"; // components/flags.ts
 
 function requireEnv(name: string): string {
     const value = process.env[name];
@@ -102,6 +105,7 @@ async function main() {
         ["an even controller count", { controllers: 2 }, /kube-dumb-way:controllers must be odd/],
         ["overlapping pod and service ranges", { serviceCidr: "10.200.8.0/24" }, /kube-dumb-way:serviceCidr 10\.200\.8\.0\/24 overlaps clusterCidr/],
         ["a DNS IP outside the service range", { clusterDns: "10.99.0.10" }, /kube-dumb-way:clusterDns 10\.99\.0\.10 is outside serviceCidr/],
+        ["a virtual IP that a host has", { apiServerVip: controllers[1].ip }, /kube-dumb-way:apiServerVip \S+ is the address of genericHosts\[1\]/],
     ];
     for (const [what, extra, message] of bad) {
         await report.check(`bad config rejected: ${what}`, async () => {
@@ -161,14 +165,53 @@ async function main() {
         await noHostMade();
         for (const host of hosts.slice(0, 7)) {
             const leftovers = await ssh(host, "docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; " +
-                "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/' || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true");
+                "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/' || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true; " +
+                `ip -o -4 addr show | grep -F ' ${vip}/' || true`);
             assert.equal(leftovers.trim(), "", `${host.name} still has: ${leftovers.trim()}`);
         }
         return `${report.timings.destroy && (report.timings.destroy as any).seconds}s`;
     });
 }
 
+/** The controllers that have the virtual IP on an interface, by node name. */
+async function vipHolders(among: TestHost[]): Promise<string[]> {
+    const holders: string[] = [];
+    for (const host of among) {
+        if ((await ssh(host, `ip -o -4 addr show | grep -cF ' ${vip}/32 ' || true`)).trim() !== "0") {
+            holders.push(`kdw-controller-${controllers.indexOf(host)}`);
+        }
+    }
+    return holders;
+}
+
+const leaseHolder = async () =>
+    (await kubectl("get", "lease", "-n", "kube-system", KUBE_VIP_LEASE, "-o", "jsonpath={.spec.holderIdentity}")).trim();
+
 async function clusterChecks(stack: auto.Stack) {
+    await report.check("virtual IP: the kubeconfig and the endpoint use it, one controller holds it (the Lease's holder), " +
+        "kube-vip may hold its Lease and nothing else", async () => {
+        const outputs = await stack.outputs();
+        assert.equal(outputs.apiServerEndpoint.value, `https://${vip}:6443`);
+        assert.ok(readFileSync(kubeconfigPath, "utf8").includes(`server: https://${vip}:6443\n`), "the kubeconfig is not on the VIP");
+        const holder = await leaseHolder();
+        assert.deepEqual(await vipHolders(controllers), [holder]);
+        const canI = async (what: string) => (await run("sh", ["-c",
+            `kubectl --kubeconfig ${kubeconfigPath} auth can-i ${what} --as kube-vip || true`])).trim();
+        for (const allowed of [`get lease/${KUBE_VIP_LEASE} -n kube-system`, `update lease/${KUBE_VIP_LEASE} -n kube-system`,
+            "create leases -n kube-system"]) {
+            assert.equal(await canI(allowed), "yes", `kube-vip cannot ${allowed}`);
+        }
+        for (const denied of ["update lease/kube-scheduler -n kube-system", "list leases -n kube-system",
+            `get lease/${KUBE_VIP_LEASE} -n default`, "get pods -n kube-system", "get nodes", "get secrets -n kube-system"]) {
+            assert.equal(await canI(denied), "no", `kube-vip can ${denied}`);
+        }
+        for (const host of controllers) {
+            const refused = (await ssh(host, "docker logs --since 30s kdw-kube-vip 2>&1 | grep -ci forbidden || true")).trim();
+            assert.equal(refused, "0", `kube-vip on ${host.name} was refused something in the last 30s`);
+        }
+        return `${vip} on ${holder}`;
+    });
+
     await report.check("etcd: member list shows 3 started members over TLS", async () => {
         const members = JSON.parse(await etcdctl(controllers[0], "member list -w json")).members as any[];
         assert.equal(members.length, 3);
@@ -311,27 +354,61 @@ async function clusterChecks(stack: auto.Stack) {
         assert.equal((await ssh(spare, "pgrep -af ^/opt/kdw/ || true")).trim(), "");
     });
 
-    await report.check("losing a controller: the API still answers within 15s and nodes stay Ready", async () => {
-        const lost = controllers[2];
-        await run("docker", ["stop", "--time", "5", lost.name]);
-        const stopped = Date.now();
-        try {
-            await eventually(15, () => kubectl("get", "nodes"), 1000);
-            const answeredAfter = (Date.now() - stopped) / 1000;
-            // Longer than the node monitor grace period, so a node cut off from the API would turn NotReady.
-            for (let i = 0; i < 9; i++) {
-                await sleep(10_000);
-                assert.deepEqual(await readyNodes(), workerNames(3));
+    // The virtual IP's holder is lost twice: the first holder, then whichever controller took the address over.
+    let previousHolder: string | undefined;
+    for (const round of [1, 2]) {
+        let lost: TestHost | undefined;
+        await report.check(`losing the VIP holder (${round} of 2): the API answers on the VIP again within 15s, ` +
+            "a ConfigMap is written and read back, nodes stay Ready for 90s", async () => {
+            const holder = await leaseHolder();
+            assert.deepEqual(await vipHolders(controllers), [holder], "not exactly one holder, or not the one the Lease names");
+            assert.notEqual(holder, previousHolder, "the VIP is on the controller lost before");
+            previousHolder = holder;
+            lost = controllers[Number(holder.split("-").pop())];
+            const poller = pollApi(kubeconfigPath, "/readyz");
+            try {
+                await sleep(2000);
+                const stopping = Date.now();
+                await run("docker", ["stop", "--time", "5", lost.name]);
+                const stopped = Date.now();
+                // A client of its own (2 s per request), besides the poller that measures.
+                await eventually(15, () => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=2s", "get", "--raw", "/readyz"]), 250);
+                const answeredAfter = (Date.now() - stopped) / 1000;
+                const configMap = `vip-failover-${round}`;
+                await kubectl("create", "configmap", configMap, `--from-literal=lost=${holder}`);
+                assert.equal((await kubectl("get", "configmap", configMap, "-o", "jsonpath={.data.lost}")).trim(), holder);
+                // Longer than the node monitor grace period, so a node cut off from the API would turn NotReady.
+                for (let i = 0; i < 9; i++) {
+                    await sleep(10_000);
+                    assert.deepEqual(await readyNodes(), workerNames(3));
+                }
+                const availability = await poller.stop();
+                const newHolder = await leaseHolder();
+                assert.notEqual(newHolder, holder, "the Lease still names the lost controller");
+                assert.deepEqual(await vipHolders(controllers.filter(c => c !== lost)), [newHolder]);
+                report.timings[`vipFailover${round}`] = {
+                    lost: holder, newHolder, ...availability, kubectlAnsweredAfterStopSeconds: answeredAfter,
+                    dockerStopSeconds: (stopped - stopping) / 1000,
+                };
+                assert.ok(availability.longestGapSeconds <= 15, `the VIP gave no answer for ${availability.longestGapSeconds}s`);
+                return `${holder} stopped (docker stop took ${((stopped - stopping) / 1000).toFixed(1)}s): ` +
+                    `${describeAvailability(availability)}; kubectl answered ${answeredAfter.toFixed(1)}s after the stop returned; VIP now on ${newHolder}`;
+            } finally {
+                await poller.stop(); // when a step above failed; a second stop only reads the figures again
             }
-            return `API answered ${answeredAfter.toFixed(1)}s after the stop; nodes Ready for 90s`;
-        } finally {
-            await run("docker", ["start", lost.name]);
-        }
-    });
+        });
 
-    await report.check("the lost controller comes back: etcd has 3 healthy members again", async () => {
-        await etcdHealthy(120);
-    });
+        await report.check(`the lost VIP holder comes back (${round} of 2): etcd has 3 healthy members, its apiserver is ready, ` +
+            "its kube-vip runs and the VIP stays on one controller", async () => {
+            assert.ok(lost, "no controller was stopped");
+            const host = lost;
+            await run("docker", ["start", host.name]);
+            await etcdHealthy(120);
+            await eventually(180, () => run("curl", ["--silent", "--fail", "--max-time", "5", "--cacert", caPath, `https://${host.ip}:6443/readyz`]), 3000);
+            await eventually(60, async () => assert.equal((await ssh(host, "docker inspect --format '{{.State.Running}}' kdw-kube-vip")).trim(), "true"));
+            assert.deepEqual(await vipHolders(controllers), [await leaseHolder()]);
+        });
+    }
 
     await report.check("certificate renewal: every leaf certificate due, `up` re-issues and rolls them out, nodes stay Ready", async () => {
         const result = await certificateRenewal({
@@ -343,7 +420,6 @@ async function clusterChecks(stack: auto.Stack) {
         report.timings.renewal = result;
         return result;
     });
-
 }
 
 main().catch(err => {

@@ -92,6 +92,7 @@ for c in bridge host-local loopback portmap; do
   expect "CNI $c is $(V cniPlugins)" "$(V cniPlugins)" "$KDW_TOOLCHAIN_HOME/bin/cni/$c"
 done
 expect "pause -v is built from Kubernetes $k8s" "$k8s" pause -v
+expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 
 if node -e '
     const fs = require("fs"), crypto = require("crypto"), path = require("path");
