@@ -73,6 +73,26 @@ async function podsOf(app: string): Promise<{ name: string; ip: string; node: st
 
 const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-worker-${i}`);
 
+/** The preview's changes, as `<op> <resource name>`. */
+async function previewOps(stack: auto.Stack): Promise<string[]> {
+    const ops: string[] = [];
+    await stack.preview({ onEvent: e => {
+        const m = e.resourcePreEvent?.metadata;
+        if (m && m.op !== "same") {
+            ops.push(`${m.op} ${m.urn.split("::").pop()}`);
+        }
+    } });
+    return ops;
+}
+
+/** Scaling between 3 and 4 workers updates the route table of each of the 3+3 hosts that stay, and nothing else. */
+const tableUpdates = [0, 1, 2].flatMap(i => [`update kdw-controller-${i}-routes-table`, `update kdw-worker-${i}-routes-table`]).sort();
+
+/** Anything of the cluster's on a host: routes to pod ranges, processes, the route loop, our masquerade rule, files. */
+const leftoversOnHost = "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/|[k]dw-routes' || true; " +
+    "iptables -w -t nat -S POSTROUTING | grep kdw- || true; " +
+    "ls -d /opt/kdw /etc/kdw /var/lib/kdw /etc/systemd/system/kdw-* 2>/dev/null || true";
+
 async function main() {
     mkdirSync(WORK, { recursive: true });
     const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
@@ -150,8 +170,7 @@ async function main() {
         assert.deepEqual(left.map((r: any) => r.urn), []);
         await noHostMade();
         for (const host of hosts.slice(0, 7)) {
-            const leftovers = await ssh(host, "docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; " +
-                "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/' || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true");
+            const leftovers = await ssh(host, `docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; ${leftoversOnHost}`);
             assert.equal(leftovers.trim(), "", `${host.name} still has: ${leftovers.trim()}`);
         }
         return `${report.timings.destroy && (report.timings.destroy as any).seconds}s`;
@@ -257,6 +276,62 @@ async function clusterChecks(stack: auto.Stack) {
         await kubectl("exec", pod.name, "--", "sh", "-c", "echo | nc -w 5 10.32.0.1 443");
     });
 
+    await report.check("routes heal: a route deleted by hand on one worker, all of ours flushed on another; pod traffic back within 30s of each, no change to preview", async () => {
+        // One pod pinned to each worker, so that each path below crosses exactly the routes it names.
+        const probes = workerNames(3).map((node, i) => ({ pod: `route-probe-${i}`, node }));
+        for (const p of probes) {
+            await kubectl("run", p.pod, `--image=${image}`, "--restart=Never", `--overrides=${JSON.stringify({ spec: { nodeName: p.node } })}`);
+        }
+        try {
+            await kubectl("wait", "--for=condition=Ready", ...probes.map(p => `pod/${p.pod}`), "--timeout=120s");
+            const ipOf = new Map<string, string>();
+            for (const p of probes) {
+                ipOf.set(p.pod, (await kubectl("get", "pod", p.pod, "-o", "jsonpath={.status.podIP}")).trim());
+            }
+            const reaches = (from: string, to: string) => kubectl("exec", from, "--", "timeout", "3", "wget", "-q", "-O", "/dev/null", `http://${ipOf.get(to)}/`)
+                .then(() => true, () => false);
+            /** Breaks the routes on a worker, then times until every path works again; fails after 30 s. */
+            const repair = async (worker: TestHost, breakIt: string, paths: [string, string][]) => {
+                for (const [from, to] of paths) {
+                    assert.ok(await reaches(from, to), `${from} -> ${to} did not work before the routes were broken`);
+                }
+                const broken = Date.now();
+                const left = await ssh(worker, `${breakIt} && ip route show proto 201`);
+                let firstTry = true;
+                let brokeTraffic = false;
+                for (;;) {
+                    const working = await Promise.all(paths.map(([from, to]) => reaches(from, to)));
+                    const seconds = (Date.now() - broken) / 1000;
+                    if (working.every(Boolean)) {
+                        return { seconds, brokeTraffic, left: left.trim() };
+                    }
+                    brokeTraffic ||= firstTry;
+                    firstTry = false;
+                    assert.ok(seconds <= 30, `${paths.map(p => p.join(" -> ")).join(", ")} still failing ${seconds.toFixed(0)}s after \`${breakIt}\``);
+                    await sleep(500);
+                }
+            };
+            const [w0, w1, w2] = workers;
+            const one = await repair(w1, "ip route del 10.200.0.0/24", [["route-probe-1", "route-probe-0"]]);
+            assert.doesNotMatch(one.left, /^10\.200\.0\.0\/24 /m, "the route was not deleted");
+            const all = await repair(w2, "ip route flush proto 201", [["route-probe-2", "route-probe-0"], ["route-probe-2", "route-probe-1"]]);
+            assert.equal(all.left, "", "our routes were not flushed");
+            for (const host of [w0, w1, w2]) {
+                const routes = (await ssh(host, "ip route show proto 201")).trim().split("\n").length;
+                assert.equal(routes, 2, `${host.name} does not have its 2 pod routes back`);
+            }
+            const preview = await stack.preview({ expectNoChanges: true });
+            const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
+            assert.deepEqual(changed, []);
+            report.timings.routeRepair = { deletedOne: one, flushedAll: all };
+            return `one route deleted on ${w1.name}: pod traffic back in ${one.seconds.toFixed(1)}s` +
+                ` (broken in between: ${one.brokeTraffic}); all flushed on ${w2.name}: ${all.seconds.toFixed(1)}s` +
+                ` (broken in between: ${all.brokeTraffic}); preview: no change`;
+        } finally {
+            await kubectl("delete", "pod", "--wait=false", ...probes.map(p => p.pod));
+        }
+    });
+
     await report.check("no-op: preview shows 0 changes and up runs nothing (expectNoChanges)", async () => {
         const preview = await stack.preview({ expectNoChanges: true });
         const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
@@ -267,13 +342,13 @@ async function clusterChecks(stack: auto.Stack) {
         return `${preview.changeSummary.same} unchanged; no-op up ${((Date.now() - start) / 1000).toFixed(0)}s`;
     });
 
-    await report.check("scale 3→4 workers: preview touches only the new worker and its routes; it becomes Ready", async () => {
+    await report.check("scale 3→4 workers: preview touches only the new worker and one route-table step per host; it becomes Ready", async () => {
         writeConfig(4);
-        const ops: string[] = [];
-        await stack.preview({ onEvent: e => { const m = e.resourcePreEvent?.metadata; if (m && m.op !== "same") { ops.push(`${m.op} ${m.urn.split("::").pop()}`); } } });
-        const strays = ops.filter(o => !/kdw-worker-3/.test(o));
-        assert.deepEqual(strays, [], "changes beyond worker-3 and its routes");
+        const ops = await previewOps(stack);
+        const strays = ops.filter(o => !/kdw-worker-3/.test(o)).sort();
+        assert.deepEqual(strays, tableUpdates, "changes beyond worker-3 and one route-table update per existing host");
         assert.ok(ops.some(o => o === "create kdw-worker-3-node-install"));
+        assert.ok(ops.some(o => o === "create kdw-worker-3-routes-table"));
         const start = Date.now();
         await stack.up();
         report.timings.scaleUp = { seconds: (Date.now() - start) / 1000 };
@@ -288,17 +363,26 @@ async function clusterChecks(stack: auto.Stack) {
         return `${ops.length} changes, up ${((Date.now() - start) / 1000).toFixed(0)}s`;
     });
 
-    await report.check("scale 4→3 workers: the worker, its routes and its Node object go", async () => {
+    await report.check("scale 4→3 workers: the worker, its routes (on every host, for good) and its Node object go", async () => {
         await kubectl("scale", "deployment/web", "--replicas=3");
         writeConfig(3);
+        const ops = await previewOps(stack);
+        assert.deepEqual(ops.filter(o => !/kdw-worker-3/.test(o)).sort(), tableUpdates,
+            "changes beyond worker-3 and one route-table update per remaining host");
+        assert.deepEqual(ops.filter(o => /kdw-worker-3/.test(o) && !o.startsWith("delete ")), []);
         await stack.up();
         const nodes = (await kubectl("get", "nodes", "-o", "name")).trim().split("\n").sort();
         assert.deepEqual(nodes, workerNames(3).map(n => `node/${n}`));
-        for (const host of [...controllers, ...workers]) {
-            const routes = await ssh(host, "ip route show 10.200.3.0/24");
-            assert.equal(routes.trim(), "", `${host.name} still routes worker-3's pods`);
-        }
-        assert.equal((await ssh(spare, "pgrep -af ^/opt/kdw/ || true")).trim(), "");
+        const routed = async () => {
+            for (const host of [...controllers, ...workers]) {
+                const routes = await ssh(host, "ip route show 10.200.3.0/24");
+                assert.equal(routes.trim(), "", `${host.name} still routes worker-3's pods`);
+            }
+        };
+        await routed();
+        assert.equal((await ssh(spare, leftoversOnHost)).trim(), "", `${spare.name} keeps some of the cluster`);
+        await sleep(15_000); // more than one pass of every host's route loop
+        await routed();
     });
 
     await report.check("losing a controller: the API still answers within 15s and nodes stay Ready", async () => {
