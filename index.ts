@@ -27,8 +27,9 @@ function readConfig() {
 const cfg = readConfig();
 
 // Certificate authorities: one for the cluster, one for etcd, so that no cluster certificate can talk to etcd.
-const clusterCa = new CertAuthority("cluster-ca", { commonName: cfg.clusterName, validityHours: cfg.certValidityHours });
-const etcdCa = new CertAuthority("etcd-ca", { commonName: `${cfg.clusterName}-etcd`, validityHours: cfg.certValidityHours });
+const certLifetime = { validityHours: cfg.certValidityHours, renewBeforeHours: cfg.certRenewBeforeHours };
+const clusterCa = new CertAuthority("cluster-ca", { commonName: cfg.clusterName, ...certLifetime });
+const etcdCa = new CertAuthority("etcd-ca", { commonName: `${cfg.clusterName}-etcd`, ...certLifetime });
 
 // Hosts, all created in parallel once docker-machine has its certificates.
 const certificates = machineCertificates(cfg);

@@ -5,7 +5,10 @@ import { allowedUses, CertSpec } from "./pki";
 export interface CertAuthorityArgs {
     /** The CA's own common name, e.g. "kube-dumb-way" or "kube-dumb-way-etcd". */
     commonName: string;
+    /** Lifetime of the certificates it issues; the CA's own is ten times as long (as kubeadm: 1 and 10 years). */
     validityHours: number;
+    /** An issued certificate is re-issued by the first `pulumi up` within this many hours of its expiry. */
+    renewBeforeHours: number;
 }
 
 export interface IssuedCert {
@@ -31,8 +34,9 @@ export class CertAuthority extends pulumi.ComponentResource {
             privateKeyPem: this.key.privateKeyPem,
             isCaCertificate: true,
             subject: { commonName: args.commonName, organization: "kube-dumb-way" },
-            validityPeriodHours: args.validityHours,
-            earlyRenewalHours: earlyRenewal(args.validityHours),
+            validityPeriodHours: CA_LIFETIMES * args.validityHours,
+            // A new CA re-issues everything it signed, so it renews early in its last tenth, long before any leaf must.
+            earlyRenewalHours: args.validityHours,
             allowedUses: ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"],
         }, { parent: this });
         this.certPem = this.cert.certPem;
@@ -61,7 +65,8 @@ export class CertAuthority extends pulumi.ComponentResource {
             caPrivateKeyPem: this.key.privateKeyPem,
             caCertPem: this.cert.certPem,
             validityPeriodHours: this.args.validityHours,
-            earlyRenewalHours: earlyRenewal(this.args.validityHours),
+            // The tls provider plans a replacement once now is within this window of the end (ready_for_renewal).
+            earlyRenewalHours: this.args.renewBeforeHours,
             allowedUses: specOut.apply(s => allowedUses(s.usages)),
         }, { parent });
         return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
@@ -74,7 +79,4 @@ export class CertAuthority extends pulumi.ComponentResource {
     }
 }
 
-/** Re-issue during the last tenth of a certificate's life, so a routine `pulumi up` renews before expiry. */
-function earlyRenewal(validityHours: number): number {
-    return Math.floor(validityHours / 10);
-}
+const CA_LIFETIMES = 10;

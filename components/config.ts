@@ -46,6 +46,7 @@ export interface RawConfig {
     binaryChecksums?: unknown;
     imageRepository?: unknown;
     certValidityHours?: unknown;
+    certRenewBeforeHours?: unknown;
 }
 
 export type NodeRole = "controller" | "worker";
@@ -95,6 +96,8 @@ export interface ClusterConfig {
     binarySource: BinarySource;
     imageRepository: string;
     certValidityHours: number;
+    /** A certificate is re-issued by the first `pulumi up` this many hours or fewer before it expires. */
+    certRenewBeforeHours: number;
     controllers: NodePlan[];
     workers: NodePlan[];
 }
@@ -305,6 +308,12 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         fail("imageRepository", `must be a registry host with an optional path and no trailing slash, like registry.k8s.io, got "${imageRepository}".`);
     }
     const certValidityHours = integer("certValidityHours", DEFAULTS.certValidityHours, 24);
+    // 0 (the default) means a tenth of the lifetime; the whole lifetime means every certificate is due now.
+    const renewSetting = integer("certRenewBeforeHours", 0, 0);
+    const certRenewBeforeHours = renewSetting || Math.floor(certValidityHours / 10);
+    if (certRenewBeforeHours > certValidityHours) {
+        fail("certRenewBeforeHours", `must be at most certValidityHours (${certValidityHours}), got ${certRenewBeforeHours}; set it to certValidityHours for one \`pulumi up\` to re-issue every certificate now.`);
+    }
 
     const memoryMb = integer("machineMemory", DEFAULTS.machineMemory, 512);
     const cpus = integer("machineCpus", DEFAULTS.machineCpus, 1);
@@ -340,6 +349,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         binarySource: binarySource!,
         imageRepository,
         certValidityHours,
+        certRenewBeforeHours,
         controllers: nodes("controller", controllerCount, 0),
         workers: nodes("worker", workerCount, controllerCount),
     };

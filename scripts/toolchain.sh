@@ -25,7 +25,7 @@ BIN="$TC/bin" LOGS="$TC/logs" WORK="$TC/work" STATE="$TC/state"
 # builds only the items whose pins changed and copies the rest from here.
 STORE="$(kdw_toolchain_store)"
 export PULUMI_HOME="$TC/pulumi-home"
-mkdir -p "$BIN" "$LOGS" "$WORK" "$STATE" "$STORE" "$PULUMI_HOME"
+mkdir -p "$BIN" "$TC/plugins" "$LOGS" "$WORK" "$STATE" "$STORE" "$PULUMI_HOME"
 rm -f "$STATE"/*.failed
 
 export GOFLAGS="-mod=mod -buildvcs=false"
@@ -112,18 +112,49 @@ build_pulumi() {
   install_bins out/pulumi
 }
 
-# The Node.js language host. Pulumi's own (module github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3)
-# is not served by the module proxy here at any version we could name, so this builds the small host in
-# scripts/toolchain/pulumi-language-nodejs/ (ours) against the served sdk/v3 at the same version as the CLI.
+# Pulumi's official plugins and Node.js language host whose Go modules the proxy refuses are built from the
+# unmodified upstream source archives (`git archive` of the release tag) in $UPSTREAM, each checked against the
+# sha256 that versions.json records before it is unpacked; their dependencies come from the proxy.
+UPSTREAM="${KDW_UPSTREAM_DIR:-$KDW_REPO_ROOT/../shared/upstream}"
+upstream_field() { node -p "require(process.argv[1]).upstream[process.argv[2]][process.argv[3]]" "$KDW_VERSIONS_FILE" "$1" "$2"; }
+
+# check_upstream NAME: a one-sentence error, and failure, unless the archive is there with its pinned sha256.
+check_upstream() {
+  local name="$1" file want have
+  file="$UPSTREAM/$(upstream_field "$name" archive)"
+  want="$(upstream_field "$name" sha256)"
+  if [ ! -f "$file" ]; then
+    echo "the source archive $file ($name) is missing: put the unmodified upstream archive there or point KDW_UPSTREAM_DIR at the folder that holds it"
+    return 1
+  fi
+  have="$(sha256sum "$file" | cut -d' ' -f1)"
+  if [ "$have" != "$want" ]; then
+    echo "the source archive $file has sha256 $have, not the $want that versions.json records for upstream.$name, so it is not the unmodified upstream release"
+    return 1
+  fi
+}
+
+# unpack_upstream NAME: the checked archive's files in ./src, without its top folder.
+unpack_upstream() {
+  check_upstream "$1"
+  rm -rf src && mkdir src
+  tar -xzf "$UPSTREAM/$(upstream_field "$1" archive)" -C src --strip-components=1
+}
+
+# The language host's go.mod replaces pkg/v3 and sdk/v3 with folders of the monorepo that the archive leaves out:
+# the proxy's modules at the host's own release take their place.
 build_pulumi_language_nodejs() {
-  local v="$V_pulumi" gomod
-  gomod="$(modfile "github.com/pulumi/pulumi/sdk/v3@$v")"
-  cp "$recipes"/pulumi-language-nodejs/*.go .
-  wrapper pulumi-language-nodejs 1.26.0
-  go mod edit -require "github.com/pulumi/pulumi/sdk/v3@$v"
-  copy_replaces "$gomod"
-  go mod tidy
-  go build -trimpath -o out/pulumi-language-nodejs -ldflags "-s -w -X main.version=$v" .
+  local v="$V_languageNodejs"
+  unpack_upstream languageNodejs
+  mkdir -p out
+  (
+    cd src/sdk/nodejs/cmd/pulumi-language-nodejs
+    go mod edit -dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
+      -require "github.com/pulumi/pulumi/pkg/v3@$v" -require "github.com/pulumi/pulumi/sdk/v3@$v"
+    go mod tidy
+    go build -trimpath -tags osusergo,grpcnotrace -o ../../../../../out/pulumi-language-nodejs \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" .
+  )
   install_bins out/pulumi-language-nodejs
 }
 
@@ -157,20 +188,23 @@ build_plugin() {
   fi
   go build -trimpath -o "../out/pulumi-resource-$name" -ldflags "-s -w -X $verv=${v#v}" "./$cmd"
   cd ..
-  # Not in bin/: that is on PATH, and pulumi would use a plugin found there whatever its version.
-  mkdir -p "$BIN/../plugins" && mv -f "out/pulumi-resource-$name" "$BIN/../plugins/"
+  mv -f "out/pulumi-resource-$name" "$TC/plugins/"
 }
-# command and tls: the official provider modules are not served by the module proxy at any version, so these
-# are this project's own implementations (tools/providers) of the resources the program uses, installed under
-# the plugin names and versions the npm packages ask for. Their item version carries a hash of their source.
-build_own_plugin() { # NAME VERSION
-  go build -C "$KDW_REPO_ROOT/tools/providers" -trimpath -ldflags "-s -w -X main.version=${2#v}" \
-    -o "$PWD/out/pulumi-resource-$1" "./cmd/pulumi-resource-$1"
-  mkdir -p "$TC/plugins"
-  mv -f "out/pulumi-resource-$1" "$TC/plugins/pulumi-resource-$1"
+# Resource plugins are kept off PATH (in plugins/ beside bin/): pulumi would use a plugin found there whatever its version.
+build_plugin_command() {
+  local v="$V_plugins_command"
+  unpack_upstream command
+  (cd src/provider && go build -trimpath -o "$TC/plugins/pulumi-resource-command" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=${v#v}" ./cmd/pulumi-resource-command)
 }
-build_plugin_command() { build_own_plugin command "$V_plugins_command"; }
-build_plugin_tls() { build_own_plugin tls "$V_plugins_tls"; }
+# A Terraform-bridged provider: its schema-embed.json is generated (what its Makefile does), not committed.
+build_plugin_tls() {
+  local v="$V_plugins_tls"
+  unpack_upstream tls
+  (cd src/provider/cmd/pulumi-resource-tls && VERSION="${v#v}" go run ./generate.go)
+  (cd src/provider && go build -trimpath -o "$TC/plugins/pulumi-resource-tls" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version=${v#v}" ./cmd/pulumi-resource-tls)
+}
 build_plugin_kubernetes() { build_plugin kubernetes "$V_plugins_kubernetes"; }
 
 # docker-machine: versions.json names module@version.
@@ -378,6 +412,13 @@ spawn() {
 }
 
 say "building into $TC ($JOBS at a time; $(go env GOVERSION), GOTOOLCHAIN=$GOTOOLCHAIN)"
+# A missing or altered source archive stops the build before anything else is built.
+for name in command tls languageNodejs; do
+  if ! problem="$(check_upstream "$name")"; then
+    say "error: $problem"
+    exit 1
+  fi
+done
 total_start=$SECONDS
 
 # Longest first. Kubernetes' six binaries share one build (and its link steps need several GiB each).
@@ -385,14 +426,14 @@ total_start=$SECONDS
 spawn kubernetes "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" $K8S_BINS
 spawn pulumi "$V_pulumi" "github.com/pulumi/pulumi/pkg/v3@$V_pulumi" pulumi
 spawn plugin-kubernetes "$V_plugins_kubernetes" "$(plugin_row kubernetes "$V_plugins_kubernetes" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-kubernetes
-providers_src="$(source_version "$KDW_REPO_ROOT/tools/providers")"
-spawn plugin-tls "$V_plugins_tls+$providers_src" kube-dumb-way/tools/providers ../plugins/pulumi-resource-tls
-spawn plugin-command "$V_plugins_command+$providers_src" kube-dumb-way/tools/providers ../plugins/pulumi-resource-command
+upstream_module() { echo "$(upstream_field "$1" repository)@$(upstream_field "$1" commit)"; }
+spawn plugin-tls "$V_plugins_tls" "$(upstream_module tls)" ../plugins/pulumi-resource-tls
+spawn plugin-command "$V_plugins_command" "$(upstream_module command)" ../plugins/pulumi-resource-command
 spawn containerd "$V_containerd" "github.com/containerd/containerd/v2@$V_containerd" containerd containerd-shim-runc-v2 ctr
 spawn coredns "$V_coredns" "github.com/coredns/coredns@$V_coredns" coredns
 spawn etcd "$V_etcd" "go.etcd.io/etcd/server/v3@$V_etcd" etcd etcdctl
 spawn docker-machine "${V_dockerMachine#*@}" "$V_dockerMachine" docker-machine
-spawn pulumi-language-nodejs "$V_pulumi" "github.com/pulumi/pulumi/sdk/v3@$V_pulumi" pulumi-language-nodejs
+spawn pulumi-language-nodejs "$V_languageNodejs" "$(upstream_module languageNodejs)" pulumi-language-nodejs
 spawn crictl "$V_crictl" "sigs.k8s.io/cri-tools@$V_crictl" crictl
 spawn runc "$V_runc" "github.com/opencontainers/runc@$V_runc" runc
 spawn cni-plugins "$V_cniPlugins" "github.com/containernetworking/plugins@$V_cniPlugins" \

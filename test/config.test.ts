@@ -134,6 +134,17 @@ test("names, domains, ports, endpoints and image repositories are checked", () =
     rejects({ certValidityHours: 1 }, "certValidityHours", /at least 24/);
 });
 
+test("certificate renewal window: a tenth of the lifetime by default, at most the whole lifetime", () => {
+    assert.equal(validateConfig(base, ctx).certRenewBeforeHours, 876);
+    assert.equal(validateConfig({ ...base, certValidityHours: 240 }, ctx).certRenewBeforeHours, 24);
+    assert.equal(validateConfig({ ...base, certRenewBeforeHours: 100 }, ctx).certRenewBeforeHours, 100);
+    // The whole lifetime is allowed: it makes every leaf certificate due at the next `pulumi up`.
+    assert.equal(validateConfig({ ...base, certValidityHours: 48, certRenewBeforeHours: 48 }, ctx).certRenewBeforeHours, 48);
+    rejects({ certValidityHours: 48, certRenewBeforeHours: 49 }, "certRenewBeforeHours", /at most certValidityHours \(48\).*re-issue every certificate now/);
+    rejects({ certRenewBeforeHours: -1 }, "certRenewBeforeHours", /at least 0/);
+    rejects({ certRenewBeforeHours: "soon" }, "certRenewBeforeHours", /whole number/);
+});
+
 test("every problem is reported at once, each naming its key", () => {
     const found = problems({ controllers: 2, workers: 0, hostProfile: "x", clusterDns: "1.2.3.4" });
     assert.equal(found.length, 4);

@@ -47,6 +47,20 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("pulumi:providers:kubernetes"), 1);
     });
 
+    test(`${label}: leaf certificates renew in the configured window; the CAs live ten times as long`, async () => {
+        const { resources } = await run();
+        const leaves = ofType(resources, "tls:index/locallySignedCert:LocallySignedCert");
+        assert.ok(leaves.length > 0);
+        for (const cert of leaves) {
+            assert.equal(cert.inputs.validityPeriodHours, 8760, cert.name);
+            assert.equal(cert.inputs.earlyRenewalHours, 876, cert.name);
+        }
+        for (const ca of ofType(resources, "tls:index/selfSignedCert:SelfSignedCert")) {
+            assert.equal(ca.inputs.validityPeriodHours, 87600, ca.name);
+            assert.equal(ca.inputs.earlyRenewalHours, 8760, ca.name);
+        }
+    });
+
     test(`${label}: every resource but the top-level components, the provider, the encryption key and the machine certificates has a parent`, async () => {
         const { resources } = await run();
         const topLevel = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { eventually, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
+import { certificateRenewal } from "./renewal";
 import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
 
 const STACK = "e2e";
@@ -69,6 +70,15 @@ async function podsOf(app: string): Promise<{ name: string; ip: string; node: st
     const pods = JSON.parse(await kubectl("get", "pods", "-l", `app=${app}`, "-o", "json")).items as any[];
     return pods.filter(p => p.status.phase === "Running" && p.metadata.deletionTimestamp === undefined)
         .map(p => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName }));
+}
+
+/** All three etcd members answer healthy (within `seconds`). */
+async function etcdHealthy(seconds: number) {
+    await eventually(seconds, async () => {
+        const health = JSON.parse(await etcdctl(controllers[0], "endpoint health -w json",
+            controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
+        assert.equal(health.filter(h => h.health).length, 3, JSON.stringify(health));
+    }, 3000);
 }
 
 const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-worker-${i}`);
@@ -404,11 +414,18 @@ async function clusterChecks(stack: auto.Stack) {
     });
 
     await report.check("the lost controller comes back: etcd has 3 healthy members again", async () => {
-        await eventually(120, async () => {
-            const health = JSON.parse(await etcdctl(controllers[0], "endpoint health -w json",
-                controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
-            assert.equal(health.filter(h => h.health).length, 3, JSON.stringify(health));
-        }, 3000);
+        await etcdHealthy(120);
+    });
+
+    await report.check("certificate renewal: every leaf certificate due, `up` re-issues and rolls them out, nodes stay Ready", async () => {
+        const result = await certificateRenewal({
+            stack, controllers, workers, kubeconfigPath, ssh,
+            writeConfig: extra => writeConfig(3, extra),
+            expectWorkersReady: seconds => expectReady(workerNames(3), seconds),
+            etcdHealthy: () => etcdHealthy(120),
+        });
+        report.timings.renewal = result;
+        return result;
     });
 
 }

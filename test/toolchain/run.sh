@@ -34,7 +34,7 @@ expect() {
 
 k8s="$(V kubernetes)"
 expect "pulumi version is $(V pulumi)" "$(V pulumi)" pulumi version
-expect "pulumi-language-nodejs version is $(V pulumi)" "$(V pulumi)" pulumi-language-nodejs -version
+expect "pulumi-language-nodejs version is $(V languageNodejs)" "$(V languageNodejs)" pulumi-language-nodejs -version
 plugins_json="$(pulumi plugin ls --json 2>/dev/null || echo '[]')"
 for p in command tls kubernetes; do
   want="$(V "plugins.$p")"
@@ -48,6 +48,33 @@ for p in command tls kubernetes; do
     fail "plugin $p $want is installed" "pulumi plugin ls --json has no resource $p $want"
   fi
 done
+# The official builds, not stand-ins: `go version -m` names the upstream main module and the version set by ldflags.
+official() { # NAME BINARY MODULE VERSION-VARIABLE VERSION
+  local name="$1" bin="$2" module="$3" var="$4" version="$5" info
+  if ! info="$(go version -m "$bin" 2>&1)"; then
+    fail "$name is the official build" "go version -m $bin: $info"
+  elif ! grep -qP "^\tmod\t\Q$module\E\t" <<< "$info"; then
+    fail "$name is the official build" "its main module is not $module: $(grep -P '^\tmod\t' <<< "$info")"
+  elif ! grep -qF -- "-X $var=$version" <<< "$info"; then
+    fail "$name is the official build" "not built with -X $var=$version"
+  else
+    pass "$name is the official build ($module, $version)"
+  fi
+}
+plugin_dir="$PULUMI_HOME/plugins"
+official "plugin command" "$plugin_dir/resource-command-$(V plugins.command)/pulumi-resource-command" \
+  github.com/pulumi/pulumi-command/provider github.com/pulumi/pulumi-command/provider/pkg/version.Version \
+  "$(V plugins.command | sed 's/^v//')"
+official "plugin tls" "$plugin_dir/resource-tls-$(V plugins.tls)/pulumi-resource-tls" \
+  github.com/pulumi/pulumi-tls/provider/v5 github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version \
+  "$(V plugins.tls | sed 's/^v//')"
+official "plugin kubernetes" "$plugin_dir/resource-kubernetes-$(V plugins.kubernetes)/pulumi-resource-kubernetes" \
+  github.com/pulumi/pulumi-kubernetes/provider/v4 github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version \
+  "$(V plugins.kubernetes | sed 's/^v//')"
+official "pulumi-language-nodejs" "$KDW_TOOLCHAIN_HOME/bin/pulumi-language-nodejs" \
+  github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 github.com/pulumi/pulumi/sdk/v3/go/common/version.Version \
+  "$(V languageNodejs)"
+
 for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
   expect "$b --version is $k8s" "Kubernetes $k8s" "$b" --version
 done

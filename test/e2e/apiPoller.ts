@@ -1,0 +1,86 @@
+// Availability measured, not assumed: asks the API through the admin kubeconfig every 0.5 s (a new TLS connection
+// each time, so a dead backend shows at once) while something disruptive runs, then reports the longest time without
+// an answer and how many requests failed.
+import { readFileSync } from "node:fs";
+import * as https from "node:https";
+
+export interface Availability {
+    requests: number;
+    failed: number;
+    /** The longest time, in seconds, between two answered requests (or the start or the end of polling). */
+    longestGapSeconds: number;
+    /** The first few distinct failure messages. */
+    errors: string[];
+}
+
+function kubeconfigField(text: string, field: string): string {
+    const match = new RegExp(`^\\s*${field}:\\s*(\\S+)\\s*$`, "m").exec(text);
+    if (!match) {
+        throw new Error(`the kubeconfig has no ${field}`);
+    }
+    return match[1];
+}
+
+const fromBase64 = (value: string) => Buffer.from(value, "base64");
+
+/** Starts polling `path` (default: the default namespace) every `everyMs`; `stop()` ends it and returns the figures. */
+export function pollApi(kubeconfigPath: string, path = "/api/v1/namespaces/default", everyMs = 500) {
+    const text = readFileSync(kubeconfigPath, "utf8");
+    const url = new URL(path, kubeconfigField(text, "server"));
+    const tls = {
+        ca: fromBase64(kubeconfigField(text, "certificate-authority-data")),
+        cert: fromBase64(kubeconfigField(text, "client-certificate-data")),
+        key: fromBase64(kubeconfigField(text, "client-key-data")),
+    };
+    const start = Date.now();
+    let lastAnswer = start;
+    let longestGap = 0;
+    let requests = 0;
+    let failed = 0;
+    const errors = new Set<string>();
+    const pending = new Set<Promise<void>>();
+
+    const ask = () => {
+        requests++;
+        const attempt = new Promise<void>(resolve => {
+            const req = https.request(url, { ...tls, agent: false, timeout: 2000 }, res => {
+                res.resume();
+                res.on("end", () => {
+                    if (res.statusCode === 200) {
+                        const now = Date.now();
+                        longestGap = Math.max(longestGap, now - lastAnswer);
+                        lastAnswer = Math.max(lastAnswer, now);
+                    } else {
+                        failed++;
+                        errors.add(`HTTP ${res.statusCode}`);
+                    }
+                    resolve();
+                });
+            });
+            req.on("timeout", () => req.destroy(new Error("no answer within 2 s")));
+            req.on("error", err => {
+                failed++;
+                errors.add(err.message);
+                resolve();
+            });
+            req.end();
+        });
+        pending.add(attempt);
+        attempt.finally(() => pending.delete(attempt));
+    };
+    ask();
+    const timer = setInterval(ask, everyMs);
+
+    return {
+        async stop(): Promise<Availability> {
+            clearInterval(timer);
+            await Promise.all([...pending]);
+            longestGap = Math.max(longestGap, Date.now() - lastAnswer);
+            return { requests, failed, longestGapSeconds: longestGap / 1000, errors: [...errors].slice(0, 5) };
+        },
+    };
+}
+
+export const describeAvailability = (a: Availability) =>
+    `longest API gap ${a.longestGapSeconds.toFixed(1)}s, ${a.failed}/${a.requests} requests failed` +
+    (a.errors.length ? ` (${a.errors.join("; ")})` : "");
