@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
-import { mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -13,9 +13,11 @@ import { machineCreateScript } from "../components/machineHost";
 import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote } from "../components/remote";
 
 /** A scratch folder, removed when the test process ends. */
+const scratchDirs: string[] = [];
+process.on("exit", () => scratchDirs.forEach(dir => rmSync(dir, { recursive: true, force: true })));
 function mkdtempSync(prefix: string): string {
     const dir = mkdtemp(prefix);
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    scratchDirs.push(dir);
     return dir;
 }
 
@@ -134,71 +136,95 @@ function routesProgram(table: string): { program: string; table: string; home: s
     return { program, table: path.join(home, "pod-routes"), home };
 }
 
-const workerTable = [
-    "# pod network of a worker",
-    "masquerade 10.200.0.0/16",
-    "route 10.200.1.0/24 192.168.99.51",
-    "route 10.200.2.0/24 192.168.99.52",
-    "",
-].join("\n");
+/**
+ * How kdw-routes runs: with this machine's tools (iproute2, like the systemd hosts), or with busybox's sh, ip, awk and
+ * sort, like boot2docker (whose ip neither shows nor filters a route's protocol).
+ */
+function runner(tools: "iproute2" | "busybox"): string[] {
+    if (tools === "iproute2") {
+        return [];
+    }
+    const busybox = spawnSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).stdout.trim();
+    if (!busybox) {
+        assert.fail("busybox is missing: apt-get install -y busybox-static");
+    }
+    const bin = mkdtempSync(path.join(os.tmpdir(), "kdw-busybox-"));
+    for (const applet of ["sh", "ip", "awk", "sort", "cat", "cmp", "mv", "rm", "sleep", "modprobe"]) {
+        symlinkSync(busybox, path.join(bin, applet));
+    }
+    return ["env", `PATH=${bin}:${process.env.PATH}`, busybox, "sh"];
+}
+
+const table = (...lines: string[]) => ["# pod network of a worker", ...lines, ""].join("\n");
+const workerTable = table("masquerade 10.200.0.0/16", "route 10.200.1.0/24 192.168.99.51", "route 10.200.2.0/24 192.168.99.52");
 const ourRules = (inNs: (cmd: string) => string) =>
     inNs("iptables -w -t nat -S POSTROUTING").split("\n").filter(l => l.startsWith("-A "));
 
-test("kdw-routes apply in a network namespace: adds what is missing, removes stale routes of ours, leaves the rest alone, twice is a no-op", (t) => {
-    const { ns, inNs } = networkNamespace(t);
-    const { program, table } = routesProgram(workerTable);
-    // Not ours: a route elsewhere, Docker's masquerade rule. Ours but stale: a worker that is gone, a range now
-    // routed via another worker, the masquerade rule of an old cluster range.
-    inNs("ip route add 10.99.0.0/24 via 192.168.99.60");
-    inNs("ip route add 10.200.7.0/24 via 192.168.99.57 proto 201");
-    inNs("ip route add 10.200.2.0/24 via 192.168.99.59 proto 201");
-    inNs("iptables -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
-    inNs("iptables -w -t nat -A POSTROUTING -s 10.100.0.0/16 ! -d 10.100.0.0/16 -m comment --comment kdw-pod-egress -j MASQUERADE");
-    inNs("echo 0 > /proc/sys/net/ipv4/ip_forward");
+for (const tools of ["iproute2", "busybox"] as const) {
+    test(`kdw-routes apply in a network namespace (${tools}): adds what is missing, removes stale routes of ours, leaves the rest alone, twice is a no-op`, (t) => {
+        const { ns, inNs } = networkNamespace(t);
+        const { program, table: tableFile } = routesProgram(table(
+            "masquerade 10.100.0.0/16", "route 10.200.1.0/24 192.168.99.51", "route 10.200.2.0/24 192.168.99.59",
+            "route 10.200.7.0/24 192.168.99.57"));
+        const pass = (): string => {
+            const result = spawnSync("ip", ["netns", "exec", ns, ...runner(tools), program, "apply", tableFile], { encoding: "utf8" });
+            assert.equal(result.status, 0, result.stderr);
+            return result.stdout;
+        };
+        // Not ours: a route elsewhere, a route to a pod-like range never in our table, Docker's masquerade rule.
+        inNs("ip route add 10.99.0.0/24 via 192.168.99.60");
+        inNs("ip route add 10.200.9.0/24 via 192.168.99.69");
+        inNs("iptables -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
+        inNs("echo 0 > /proc/sys/net/ipv4/ip_forward");
+        // An older table applied: worker 7 is gone since, range 2 has moved to another worker, the cluster range changed.
+        pass();
+        writeFileSync(tableFile, workerTable);
 
-    const first = inNs(`${program} apply ${table}`);
-    assert.match(first, /added 10\.200\.1\.0\/24 via 192\.168\.99\.51/);
-    assert.match(first, /removed 10\.200\.7\.0\/24 via 192\.168\.99\.57/);
-    const expectedRoutes = [
-        "10.99.0.0/24 via 192.168.99.60 dev kdw0",
-        "10.200.1.0/24 via 192.168.99.51 dev kdw0 proto 201",
-        "10.200.2.0/24 via 192.168.99.52 dev kdw0 proto 201",
-        "192.168.99.0/24 dev kdw0 proto kernel scope link src 192.168.99.1",
-    ].sort();
-    const routes = () => inNs("ip route show").trim().split("\n").map(l => l.trim()).sort();
-    assert.deepEqual(routes(), expectedRoutes);
-    assert.deepEqual(ourRules(inNs), [
-        "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
-        "-A POSTROUTING -s 10.200.0.0/16 ! -d 10.200.0.0/16 -m comment --comment kdw-pod-egress -j MASQUERADE",
-    ]);
-    assert.equal(inNs("cat /proc/sys/net/ipv4/ip_forward").trim(), "1");
+        const first = pass();
+        assert.match(first, /removed 10\.200\.7\.0\/24 via 192\.168\.99\.57/);
+        assert.match(first, /added 10\.200\.2\.0\/24 via 192\.168\.99\.52/);
+        assert.match(first, /removed masquerade rule -s 10\.100\.0\.0\/16/);
+        const expectedRoutes = [
+            "10.99.0.0/24 via 192.168.99.60 dev kdw0",
+            "10.200.9.0/24 via 192.168.99.69 dev kdw0",
+            "10.200.1.0/24 via 192.168.99.51 dev kdw0 proto 201",
+            "10.200.2.0/24 via 192.168.99.52 dev kdw0 proto 201",
+            "192.168.99.0/24 dev kdw0 proto kernel scope link src 192.168.99.1",
+        ].sort();
+        const routes = () => inNs("ip route show").trim().split("\n").map(l => l.trim()).sort();
+        assert.deepEqual(routes(), expectedRoutes);
+        assert.deepEqual(ourRules(inNs), [
+            "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
+            "-A POSTROUTING -s 10.200.0.0/16 ! -d 10.200.0.0/16 -m comment --comment kdw-pod-egress -j MASQUERADE",
+        ]);
+        assert.equal(inNs("cat /proc/sys/net/ipv4/ip_forward").trim(), "1");
 
-    const second = inNs(`${program} apply ${table}`);
-    assert.equal(second, "", "a second pass changed something");
-    assert.deepEqual(routes(), expectedRoutes);
-    assert.equal(ourRules(inNs).length, 2);
+        assert.equal(pass(), "", "a second pass changed something");
+        assert.deepEqual(routes(), expectedRoutes);
+        assert.equal(ourRules(inNs).length, 2);
 
-    // Drift: a route deleted by hand, then all of ours flushed, a duplicate masquerade rule: one pass repairs each.
-    inNs("ip route del 10.200.1.0/24");
-    assert.match(inNs(`${program} apply ${table}`), /^kdw-routes: added 10\.200\.1\.0\/24 via 192\.168\.99\.51\n$/);
-    inNs("ip route flush proto 201");
-    inNs("iptables -w -t nat -A POSTROUTING -s 10.200.0.0/16 ! -d 10.200.0.0/16 -m comment --comment kdw-pod-egress -j MASQUERADE");
-    inNs(`${program} apply ${table}`);
-    assert.deepEqual(routes(), expectedRoutes);
-    assert.equal(ourRules(inNs).length, 2, "the duplicate masquerade rule stayed");
+        // Drift: a route deleted by hand, then all of ours flushed, a duplicate masquerade rule: one pass repairs each.
+        inNs("ip route del 10.200.1.0/24");
+        assert.equal(pass(), "kdw-routes: added 10.200.1.0/24 via 192.168.99.51\n");
+        inNs("ip route flush proto 201");
+        inNs("iptables -w -t nat -A POSTROUTING -s 10.200.0.0/16 ! -d 10.200.0.0/16 -m comment --comment kdw-pod-egress -j MASQUERADE");
+        pass();
+        assert.deepEqual(routes(), expectedRoutes);
+        assert.equal(ourRules(inNs).length, 2, "the duplicate masquerade rule stayed");
 
-    // A route whose gateway is not on any link cannot be applied: the pass says so and fails.
-    writeFileSync(table, `${workerTable}route 10.200.3.0/24 10.9.9.9\n`);
-    const bad = spawnSync("ip", ["netns", "exec", ns, program, "apply", table], { encoding: "utf8" });
-    assert.notEqual(bad.status, 0);
-    assert.match(bad.stderr, /does not match/);
-});
+        // A route whose gateway is not on any link cannot be applied: the pass says so and fails.
+        writeFileSync(tableFile, `${workerTable}route 10.200.3.0/24 10.9.9.9\n`);
+        const bad = spawnSync("ip", ["netns", "exec", ns, ...runner(tools), program, "apply", tableFile], { encoding: "utf8" });
+        assert.notEqual(bad.status, 0);
+        assert.match(bad.stderr, /does not match/);
+    });
+}
 
-test("kdw-routes down in a network namespace: our routes, our masquerade rule and the table go, the rest stays; twice is fine", (t) => {
+test("kdw-routes down in a network namespace: our routes, our masquerade rule, the table and its record go, the rest stays; twice is fine", (t) => {
     const { inNs } = networkNamespace(t);
-    const { program, table, home } = routesProgram(workerTable);
+    const { program, table: tableFile, home } = routesProgram(workerTable);
     inNs("ip route add 10.99.0.0/24 via 192.168.99.60");
-    inNs(`${program} apply ${table}`);
+    inNs(`${program} apply ${tableFile}`);
     // boot2docker profile: no systemd here, and no kdw-service installed in this scratch home.
     const down = `KDW_PROFILE=boot2docker KDW_HOME=${home} KDW_ETC=${home} ${program} down`;
     execFileSync("mkdir", ["-p", `${home}/boot.d`]);
@@ -214,8 +240,8 @@ test("kdw-routes down in a network namespace: our routes, our masquerade rule an
 
 test("kdw-routes loop in a network namespace: applies at start, and a deleted route comes back within one pass (10 s)", async (t) => {
     const { ns, inNs } = networkNamespace(t);
-    const { program, table } = routesProgram(workerTable);
-    const loop = spawn("ip", ["netns", "exec", ns, program, "loop", table], { stdio: "ignore", detached: true });
+    const { program, table: tableFile } = routesProgram(workerTable);
+    const loop = spawn("ip", ["netns", "exec", ns, program, "loop", tableFile], { stdio: "ignore", detached: true });
     t.after(() => process.kill(-loop.pid!, "SIGTERM"));
     const routed = () => inNs("ip route show 10.200.1.0/24").includes("via 192.168.99.51");
     const within = async (seconds: number) => {

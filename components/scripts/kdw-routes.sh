@@ -10,9 +10,10 @@
 #   kdw-routes down          stop the service and remove it, our routes, our masquerade rule and the table
 #
 # Table lines: `route <pod range> <via address>`, `masquerade <cluster range>`; `#` starts a comment.
-# Ours are told apart from everything else on the host: routes by their protocol number (201), the masquerade rule by
-# its comment. Routes to other destinations and other rules are never touched; a route of someone else's to one of
-# our pod ranges is replaced by ours.
+# Ours are told apart from everything else on the host: routes by TABLE.applied, the record of the routes last applied
+# (they also carry the protocol number 201, for `ip route show proto 201` where ip is iproute2), the masquerade rule by
+# its comment. Other routes and rules are never touched, but for a route of someone else's to one of our pod ranges,
+# which ours replaces.
 # `up` and `down` read KDW_PROFILE (systemd or boot2docker), KDW_HOME and KDW_ETC from the environment.
 set -u
 PROTO=201
@@ -37,31 +38,49 @@ keep_kernel_settings() {
     done
 }
 
-# `<range> <via>` lines, sorted: those the table asks for, and those of ours on the host now.
-wanted_routes() { # table
+# `<range> <via>` lines, sorted: the routes a table lists, and every route through a gateway on the host now.
+routes_in() { # table
+    [ -f "$1" ] || return 0
     awk '$1 == "route" { print $2, $3 }' "$1" | sort -u
 }
-our_routes() {
-    ip route show proto "$PROTO" | awk '{
+routes_on_host() {
+    ip route show | awk '$1 != "default" {
         via = ""
         for (i = 2; i < NF; i++) if ($i == "via") via = $(i + 1)
+        if (via == "") next
         dst = $1
         if (dst !~ /\//) dst = dst "/32"
         print dst, via
     }' | sort -u
 }
 
-reconcile_routes() { # table
-    want=$(wanted_routes "$1")
-    have=$(our_routes)
-    [ "$want" = "$have" ] && return 0
-    # Stale routes of ours go, except where a wanted route to the same range replaces them below.
+record() { # file routes: writes the `route` lines of the routes when they differ from the file's
+    lines=$(echo "$2" | awk 'NF == 2 { print "route", $1, $2 }' | sort -u)
+    [ -f "$1" ] && [ "$lines" = "$(cat "$1")" ] && return 0
+    echo "$lines" > "$1.kdw-new" && mv -f "$1.kdw-new" "$1"
+}
+
+# Ours are the routes of the record, the table last applied here: busybox's ip (boot2docker) neither shows nor
+# filters the protocol number, so routes are compared by range and gateway, and only recorded ones are ever removed.
+reconcile_routes() { # table record
+    want=$(routes_in "$1")
+    ours=$(routes_in "$2")
+    have=$(routes_on_host)
+    # Written before any change, so that a pass cut short still knows every route it may have added.
+    record "$2" "$ours$nl$want" || failed=1
+    left=""
     while read -r range via; do
         [ -n "$range" ] || continue
-        case "$nl$want" in *"$nl$range "*) continue ;; esac
-        if ip route del "$range" via "$via" proto "$PROTO"; then say "removed $range via $via"; else failed=1; fi
+        case "$nl$want" in *"$nl$range "*) continue ;; esac # still wanted, or replaced below by the wanted route
+        case "$nl$have$nl" in *"$nl$range $via$nl"*) ;; *) continue ;; esac # gone already
+        if ip route del "$range" via "$via"; then
+            say "removed $range via $via"
+        else
+            failed=1
+            left="$left$nl$range $via"
+        fi
     done <<EOF
-$have
+$ours
 EOF
     while read -r range via; do
         [ -n "$range" ] || continue
@@ -70,6 +89,8 @@ EOF
     done <<EOF
 $want
 EOF
+    # Stale routes that could not be removed stay on the record, to be tried again.
+    record "$2" "$want$left" || failed=1
 }
 
 # Pods' traffic leaving the cluster range is masqueraded; traffic between pods keeps its source address.
@@ -116,7 +137,7 @@ apply() { # table
         return 1
     fi
     keep_kernel_settings
-    reconcile_routes "$1"
+    reconcile_routes "$1" "$1.applied"
     reconcile_masquerade "$1"
     [ "$failed" = 0 ] || echo "kdw-routes: the host does not match $1 yet" >&2
     [ "$failed" = 0 ]
@@ -190,10 +211,10 @@ down)
     fi
     rm -f "$KDW_HOME/boot.d/60-routes"
     failed=0
-    reconcile_routes /dev/null
+    reconcile_routes /dev/null "$KDW_ETC/pod-routes.applied"
     reconcile_masquerade /dev/null
     [ "$failed" = 0 ] || exit 1
-    rm -f "$KDW_ETC/pod-routes"
+    rm -f "$KDW_ETC/pod-routes" "$KDW_ETC/pod-routes.applied"
     ;;
 *)
     echo "usage: kdw-routes apply TABLE | loop TABLE | up | down" >&2
