@@ -98,10 +98,14 @@ async function previewOps(stack: auto.Stack): Promise<string[]> {
 /** Scaling between 3 and 4 workers updates the route table of each of the 3+3 hosts that stay, and nothing else. */
 const tableUpdates = [0, 1, 2].flatMap(i => [`update kdw-controller-${i}-routes-table`, `update kdw-worker-${i}-routes-table`]).sort();
 
-/** Anything of the cluster's on a host: routes to pod ranges, processes, the route loop, our masquerade rule, files. */
-const leftoversOnHost = "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/|[k]dw-routes' || true; " +
-    "iptables -w -t nat -S POSTROUTING | grep kdw- || true; " +
-    "ls -d /opt/kdw /etc/kdw /var/lib/kdw /etc/systemd/system/kdw-* 2>/dev/null || true";
+/**
+ * Anything of the cluster's on a host: routes to pod ranges, its processes (the route loop runs as `/bin/sh
+ * /opt/kdw/bin/kdw-routes`; patterns anchored so that they cannot match this command line), our masquerade rule, its
+ * folders and systemd units (the test hosts have units of their own named kdw-*).
+ */
+const leftoversOnHost = "ip route | grep '^10\\.200\\.' || true; pgrep -af '^(/bin/sh )?/opt/kdw/' || true; " +
+    "iptables -w -t nat -S POSTROUTING | grep kdw- || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true; " +
+    "for unit in boot routes containerd kubelet kube-proxy apiserver-lb; do ls /etc/systemd/system/kdw-$unit.service 2>/dev/null; done; true";
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
