@@ -302,34 +302,54 @@ async function clusterChecks(stack: auto.Stack) {
             for (const p of probes) {
                 ipOf.set(p.pod, (await kubectl("get", "pod", p.pod, "-o", "jsonpath={.status.podIP}")).trim());
             }
-            const reaches = (from: string, to: string) => kubectl("exec", from, "--", "timeout", "3", "wget", "-q", "-O", "/dev/null", `http://${ipOf.get(to)}/`)
-                .then(() => true, () => false);
-            /** Breaks the routes on a worker, then times until every path works again; fails after 30 s. */
-            const repair = async (worker: TestHost, breakIt: string, paths: [string, string][]) => {
-                for (const [from, to] of paths) {
-                    assert.ok(await reaches(from, to), `${from} -> ${to} did not work before the routes were broken`);
-                }
-                const broken = Date.now();
-                const left = await ssh(worker, `${breakIt} && ip route show proto 201`);
-                let firstTry = true;
-                let brokeTraffic = false;
-                for (;;) {
-                    const working = await Promise.all(paths.map(([from, to]) => reaches(from, to)));
-                    const seconds = (Date.now() - broken) / 1000;
-                    if (working.every(Boolean)) {
-                        return { seconds, brokeTraffic, left: left.trim() };
+            /**
+             * Breaks routes on a worker while a pod on that worker requests a page from each target pod every 0.1 s
+             * (a request gives up after 1 s) and prints `<uptime> ok|fail` per round. The pod and the host share the
+             * host's clock (/proc/uptime), so the repair time is from the break to the first round that got through
+             * after it, however slowly kubectl streams those lines here. Fails 30 s after the break.
+             */
+            const repair = async (worker: TestHost, from: string, breakIt: string, targets: string[]) => {
+                const watch = 'n=0; while [ $n -lt 900 ]; do read t _ < /proc/uptime; r=ok; ' +
+                    'for ip in "$@"; do timeout 1 wget -q -O /dev/null "http://$ip/" || r=fail; done; echo "$t $r"; n=$((n+1)); sleep 0.1; done';
+                const watcher = spawn("kubectl", ["--kubeconfig", kubeconfigPath, "exec", from, "--", "sh", "-c", watch, "watch",
+                    ...targets.map(t => ipOf.get(t)!)], { stdio: ["ignore", "pipe", "ignore"] });
+                const rounds: { t: number; ok: boolean }[] = [];
+                let partial = "";
+                watcher.stdout.on("data", chunk => {
+                    const lines = (partial + chunk).split("\n");
+                    partial = lines.pop()!;
+                    for (const [t, result] of lines.map(l => l.trim().split(" "))) {
+                        rounds.push({ t: Number(t), ok: result === "ok" });
                     }
-                    brokeTraffic ||= firstTry;
-                    firstTry = false;
-                    assert.ok(seconds <= 30, `${paths.map(p => p.join(" -> ")).join(", ")} still failing ${seconds.toFixed(0)}s after \`${breakIt}\``);
-                    await sleep(500);
+                });
+                try {
+                    await eventually(90, async () => assert.ok(rounds.some(r => r.ok), `${from} does not reach ${targets.join(", ")} before the break`), 500);
+                    const brokenAt = Number((await ssh(worker, `read t _ < /proc/uptime; ${breakIt} && echo $t`)).trim());
+                    assert.ok(brokenAt > 0, "no time for the break");
+                    return await eventually(120, async () => {
+                        const after = rounds.filter(r => r.t > brokenAt);
+                        const firstFail = after.findIndex(r => !r.ok);
+                        const back = after.find((r, i) => r.ok && i > firstFail);
+                        const latest = after.length > 0 ? after[after.length - 1].t - brokenAt : 0;
+                        if (back && (firstFail >= 0 || after[0] === back)) {
+                            return { seconds: Number((back.t - brokenAt).toFixed(2)), trafficBroke: firstFail >= 0, rounds: after.length };
+                        }
+                        if (latest > 30) {
+                            throw new Error(`${from} -> ${targets.join(", ")} still failing ${latest.toFixed(0)}s after \`${breakIt}\``);
+                        }
+                        throw new Error(`waiting: ${after.length} rounds since the break`);
+                    }, 500);
+                } finally {
+                    watcher.kill();
                 }
             };
             const [w0, w1, w2] = workers;
-            const one = await repair(w1, "ip route del 10.200.0.0/24", [["route-probe-1", "route-probe-0"]]);
-            assert.doesNotMatch(one.left, /^10\.200\.0\.0\/24 /m, "the route was not deleted");
-            const all = await repair(w2, "ip route flush proto 201", [["route-probe-2", "route-probe-0"], ["route-probe-2", "route-probe-1"]]);
-            assert.equal(all.left, "", "our routes were not flushed");
+            const one = await repair(w1, "route-probe-1", "ip route del 10.200.0.0/24", ["route-probe-0"]);
+            const all = await repair(w2, "route-probe-2", "ip route show proto 201 | grep -q . && ip route flush proto 201",
+                ["route-probe-0", "route-probe-1"]);
+            for (const r of [one, all]) {
+                assert.ok(r.seconds <= 30, `pod traffic back only after ${r.seconds}s`);
+            }
             for (const host of [w0, w1, w2]) {
                 const routes = (await ssh(host, "ip route show proto 201")).trim().split("\n").length;
                 assert.equal(routes, 2, `${host.name} does not have its 2 pod routes back`);
@@ -338,9 +358,9 @@ async function clusterChecks(stack: auto.Stack) {
             const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
             assert.deepEqual(changed, []);
             report.timings.routeRepair = { deletedOne: one, flushedAll: all };
-            return `one route deleted on ${w1.name}: pod traffic back in ${one.seconds.toFixed(1)}s` +
-                ` (broken in between: ${one.brokeTraffic}); all flushed on ${w2.name}: ${all.seconds.toFixed(1)}s` +
-                ` (broken in between: ${all.brokeTraffic}); preview: no change`;
+            return `one route deleted on ${w1.name}: pod traffic back ${one.seconds}s after` +
+                ` (broken in between: ${one.trafficBroke}); all flushed on ${w2.name}: back ${all.seconds}s after` +
+                ` (broken in between: ${all.trafficBroke}); preview: no change`;
         } finally {
             await kubectl("delete", "pod", "--wait=false", ...probes.map(p => p.pod));
         }
