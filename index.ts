@@ -14,7 +14,7 @@ import { kubeconfig as renderKubeconfig } from "./components/kubeconfig";
 import { loadConfig } from "./components/load";
 import { machineCertificates, MachineHost } from "./components/machineHost";
 import * as pki from "./components/pki";
-import { PodRoute, routePairs } from "./components/podRoute";
+import { PodRoute } from "./components/podRoute";
 import { WorkerNode } from "./components/workerNode";
 
 function readConfig() {
@@ -83,19 +83,21 @@ const provider = new k8s.Provider("cluster", {
     kubeconfig, clusterIdentifier: cfg.clusterName, enableServerSideApply: true,
 }, { dependsOn: apiVip?.ready ?? controlPlanes });
 
+// Pod networking: on every host, one route table (to each other worker's pod range) that a loop on the host keeps.
+const podRanges = workerHosts.map((host, i) => ({ host, podCidr: cfg.workers[i].podCidr! }));
+const podRoutesOn = (host: MachineHost) => new PodRoute(`${host.nodeName}-routes`, {
+    host, workers: podRanges, clusterCidr: cfg.clusterCidr,
+});
+controllerHosts.forEach(podRoutesOn);
+const workerRoutes = workerHosts.map(podRoutesOn);
+
 // Workers: binaries fetched once here, copied to each worker.
 const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions });
 const kubeProxyCert = clusterCa.issue("kube-proxy", pki.kubeProxyCert());
 const workerNodes = cfg.workers.map((node, i) => new WorkerNode(`${node.name}-node`, {
     host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,
-    binaries: binaries.binaries, provider,
+    binaries: binaries.binaries, provider, podRoutes: workerRoutes[i].applied,
 }));
-
-// Pod networking: on every host, a route to each other worker's pod range.
-const allHosts = [...controllerHosts, ...workerHosts];
-for (const pair of routePairs(allHosts, workerHosts.map((host, i) => ({ host, podCidr: workerNodes[i].podCidr })))) {
-    new PodRoute(`${pair.on.nodeName}-to-${pair.to.nodeName}`, pair);
-}
 
 new ClusterAddons("addons", { cluster: cfg, provider }, { dependsOn: workerNodes });
 

@@ -1,7 +1,7 @@
 // Assertions on the whole resource graph, shared by the graph tests of each cluster size.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal } from "./program";
+import { isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
 /** `vip`: the apiServerVip the run was configured with, if any. */
 export function graphTests(label: string, controllers: number, workers: number, run: () => Promise<ProgramRun>, vip?: string) {
@@ -18,7 +18,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(error, undefined);
     });
 
-    test(`${label}: one component of each kind per host, worker, controller and route`, async () => {
+    test(`${label}: one component of each kind per host, worker and controller; one PodRoute per host`, async () => {
         const { resources } = await run();
         const count = (t: string) => ofType(resources, t).length;
         assert.equal(count("dumbway:index:MachineHost"), hosts);
@@ -26,7 +26,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("dumbway:index:EtcdMember"), C);
         assert.equal(count("dumbway:index:ControlPlane"), C);
         assert.equal(count("dumbway:index:WorkerNode"), W);
-        assert.equal(count("dumbway:index:PodRoute"), W * (hosts - 1));
+        assert.equal(count("dumbway:index:PodRoute"), hosts);
         assert.equal(count("dumbway:index:WorkerBinaries"), 1);
         assert.equal(count("dumbway:index:ClusterAddons"), 1);
         assert.equal(count("dumbway:index:ApiServerVip"), V);
@@ -39,8 +39,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
             + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */ + V /* kube-vip */;
         assert.equal(count("command:local:Command"), 2 * hosts + 2,
             "docker-machine + ssh key per host, docker-machine's certificates, the encryption key");
-        assert.equal(count("command:remote:Command"), 2 * hosts + 2 * C + W + W * (hosts - 1) + V * C,
-            "probe + prepare per host, etcd + control plane (+ kube-vip) per controller, install per worker, one per route");
+        assert.equal(count("command:remote:Command"), 3 * hosts + 2 * C + W + V * C,
+            "probe + prepare + route table per host, etcd + control plane (+ kube-vip) per controller, install per worker");
         assert.equal(count("command:remote:CopyToRemote"), 11 * W);
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
@@ -83,25 +83,18 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
-    test(`${label}: a route for every (host, other worker) pair and none to a worker itself`, async () => {
+    test(`${label}: each host's one route table routes every other worker's pod range via that worker; workers masquerade`, async () => {
         const { resources } = await run();
-        const routes = ofType(resources, "command:remote:Command").filter(r => r.name.endsWith("-route"));
-        const expected = new Set<string>();
-        for (const [wi, worker] of workerNames.entries()) {
-            for (const host of [...controllerNames, ...workerNames]) {
-                if (host !== worker) {
-                    expected.add(`${host}->${worker} 10.200.${wi}.0/24 via ${mockIp(worker)}`);
-                }
-            }
+        const steps = ofType(resources, "command:remote:Command").filter(r => r.name.endsWith("-routes-table"));
+        assert.equal(steps.length, hosts);
+        for (const host of [...controllerNames, ...workerNames]) {
+            const table = routeTableOf(named(resources, `${host}-routes-table`));
+            const expected = [
+                ...(workerNames.includes(host) ? ["masquerade 10.200.0.0/16"] : []),
+                ...workerNames.flatMap((w, i) => w === host ? [] : [`route 10.200.${i}.0/24 ${mockIp(w)}`]),
+            ];
+            assert.deepEqual(table.split("\n").filter(l => l && !l.startsWith("#")), expected, `${host}'s table`);
         }
-        const actual = new Set(routes.map(r => {
-            const [, on, to] = /^(.*)-to-(.*)-route$/.exec(r.name)!;
-            const cidr = /KDW_POD_CIDR=(\S+)/.exec(r.inputs.create)![1];
-            const via = /KDW_VIA=(\S+)/.exec(r.inputs.create)![1];
-            assert.equal(on === to, false);
-            return `${on}->${to} ${cidr} via ${via}`;
-        }));
-        assert.deepEqual(actual, expected);
     });
 
     test(`${label}: etcd members start with the whole cluster and the apiservers use every member`, async () => {

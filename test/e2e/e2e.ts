@@ -86,6 +86,30 @@ async function etcdHealthy(seconds: number) {
 
 const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-worker-${i}`);
 
+/** The preview's changes, as `<op> <resource name>`. */
+async function previewOps(stack: auto.Stack): Promise<string[]> {
+    const ops: string[] = [];
+    await stack.preview({ onEvent: e => {
+        const m = e.resourcePreEvent?.metadata;
+        if (m && m.op !== "same") {
+            ops.push(`${m.op} ${m.urn.split("::").pop()}`);
+        }
+    } });
+    return ops;
+}
+
+/** Scaling between 3 and 4 workers updates the route table of each of the 3+3 hosts that stay, and nothing else. */
+const tableUpdates = [0, 1, 2].flatMap(i => [`update kdw-controller-${i}-routes-table`, `update kdw-worker-${i}-routes-table`]).sort();
+
+/**
+ * Anything of the cluster's on a host: routes to pod ranges, its processes (the route loop runs as `/bin/sh
+ * /opt/kdw/bin/kdw-routes`; patterns anchored so that they cannot match this command line), our masquerade rule, its
+ * folders and systemd units (the test hosts have units of their own named kdw-*).
+ */
+const leftoversOnHost = "ip route | grep '^10\\.200\\.' || true; pgrep -af '^(/bin/sh )?/opt/kdw/' || true; " +
+    "iptables -w -t nat -S POSTROUTING | grep kdw- || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true; " +
+    "for unit in boot routes containerd kubelet kube-proxy apiserver-lb; do ls /etc/systemd/system/kdw-$unit.service 2>/dev/null; done; true";
+
 async function main() {
     mkdirSync(WORK, { recursive: true });
     const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
@@ -164,8 +188,7 @@ async function main() {
         assert.deepEqual(left.map((r: any) => r.urn), []);
         await noHostMade();
         for (const host of hosts.slice(0, 7)) {
-            const leftovers = await ssh(host, "docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; " +
-                "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/' || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true; " +
+            const leftovers = await ssh(host, `docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; ${leftoversOnHost}; ` +
                 `ip -o -4 addr show | grep -F ' ${vip}/' || true`);
             assert.equal(leftovers.trim(), "", `${host.name} still has: ${leftovers.trim()}`);
         }
@@ -310,6 +333,82 @@ async function clusterChecks(stack: auto.Stack) {
         await kubectl("exec", pod.name, "--", "sh", "-c", "echo | nc -w 5 10.32.0.1 443");
     });
 
+    await report.check("routes heal: a route deleted by hand on one worker, all of ours flushed on another; pod traffic back within 30s of each, no change to preview", async () => {
+        // One pod pinned to each worker, so that each path below crosses exactly the routes it names.
+        const probes = workerNames(3).map((node, i) => ({ pod: `route-probe-${i}`, node }));
+        for (const p of probes) {
+            await kubectl("run", p.pod, `--image=${image}`, "--restart=Never", `--overrides=${JSON.stringify({ spec: { nodeName: p.node } })}`);
+        }
+        try {
+            await kubectl("wait", "--for=condition=Ready", ...probes.map(p => `pod/${p.pod}`), "--timeout=120s");
+            const ipOf = new Map<string, string>();
+            for (const p of probes) {
+                ipOf.set(p.pod, (await kubectl("get", "pod", p.pod, "-o", "jsonpath={.status.podIP}")).trim());
+            }
+            /**
+             * Breaks routes on a worker while a pod on that worker requests a page from each target pod every 0.1 s
+             * (a request gives up after 1 s) and prints `<uptime> ok|fail` per round. The pod and the host share the
+             * host's clock (/proc/uptime), so the repair time is from the break to the first round that got through
+             * after it, however slowly kubectl streams those lines here. Fails 30 s after the break.
+             */
+            const repair = async (worker: TestHost, from: string, breakIt: string, targets: string[]) => {
+                const watch = 'n=0; while [ $n -lt 900 ]; do read t _ < /proc/uptime; r=ok; ' +
+                    'for ip in "$@"; do timeout 1 wget -q -O /dev/null "http://$ip/" || r=fail; done; echo "$t $r"; n=$((n+1)); sleep 0.1; done';
+                const watcher = spawn("kubectl", ["--kubeconfig", kubeconfigPath, "exec", from, "--", "sh", "-c", watch, "watch",
+                    ...targets.map(t => ipOf.get(t)!)], { stdio: ["ignore", "pipe", "ignore"] });
+                const rounds: { t: number; ok: boolean }[] = [];
+                let partial = "";
+                watcher.stdout.on("data", chunk => {
+                    const lines = (partial + chunk).split("\n");
+                    partial = lines.pop()!;
+                    for (const [t, result] of lines.map(l => l.trim().split(" "))) {
+                        rounds.push({ t: Number(t), ok: result === "ok" });
+                    }
+                });
+                try {
+                    await eventually(90, async () => assert.ok(rounds.some(r => r.ok), `${from} does not reach ${targets.join(", ")} before the break`), 500);
+                    const brokenAt = Number((await ssh(worker, `read t _ < /proc/uptime; ${breakIt} && echo $t`)).trim());
+                    assert.ok(brokenAt > 0, "no time for the break");
+                    return await eventually(120, async () => {
+                        const after = rounds.filter(r => r.t > brokenAt);
+                        const firstFail = after.findIndex(r => !r.ok);
+                        const back = after.find((r, i) => r.ok && i > firstFail);
+                        const latest = after.length > 0 ? after[after.length - 1].t - brokenAt : 0;
+                        if (back && (firstFail >= 0 || after[0] === back)) {
+                            return { seconds: Number((back.t - brokenAt).toFixed(2)), trafficBroke: firstFail >= 0, rounds: after.length };
+                        }
+                        if (latest > 30) {
+                            throw new Error(`${from} -> ${targets.join(", ")} still failing ${latest.toFixed(0)}s after \`${breakIt}\``);
+                        }
+                        throw new Error(`waiting: ${after.length} rounds since the break`);
+                    }, 500);
+                } finally {
+                    watcher.kill();
+                }
+            };
+            const [w0, w1, w2] = workers;
+            const one = await repair(w1, "route-probe-1", "ip route del 10.200.0.0/24", ["route-probe-0"]);
+            const all = await repair(w2, "route-probe-2", "ip route show proto 201 | grep -q . && ip route flush proto 201",
+                ["route-probe-0", "route-probe-1"]);
+            for (const r of [one, all]) {
+                assert.ok(r.seconds <= 30, `pod traffic back only after ${r.seconds}s`);
+            }
+            for (const host of [w0, w1, w2]) {
+                const routes = (await ssh(host, "ip route show proto 201")).trim().split("\n").length;
+                assert.equal(routes, 2, `${host.name} does not have its 2 pod routes back`);
+            }
+            const preview = await stack.preview({ expectNoChanges: true });
+            const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
+            assert.deepEqual(changed, []);
+            report.timings.routeRepair = { deletedOne: one, flushedAll: all };
+            return `one route deleted on ${w1.name}: pod traffic back ${one.seconds}s after` +
+                ` (broken in between: ${one.trafficBroke}); all flushed on ${w2.name}: back ${all.seconds}s after` +
+                ` (broken in between: ${all.trafficBroke}); preview: no change`;
+        } finally {
+            await kubectl("delete", "pod", "--wait=false", ...probes.map(p => p.pod));
+        }
+    });
+
     await report.check("no-op: preview shows 0 changes and up runs nothing (expectNoChanges)", async () => {
         const preview = await stack.preview({ expectNoChanges: true });
         const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
@@ -320,13 +419,13 @@ async function clusterChecks(stack: auto.Stack) {
         return `${preview.changeSummary.same} unchanged; no-op up ${((Date.now() - start) / 1000).toFixed(0)}s`;
     });
 
-    await report.check("scale 3→4 workers: preview touches only the new worker and its routes; it becomes Ready", async () => {
+    await report.check("scale 3→4 workers: preview touches only the new worker and one route-table step per host; it becomes Ready", async () => {
         writeConfig(4);
-        const ops: string[] = [];
-        await stack.preview({ onEvent: e => { const m = e.resourcePreEvent?.metadata; if (m && m.op !== "same") { ops.push(`${m.op} ${m.urn.split("::").pop()}`); } } });
-        const strays = ops.filter(o => !/kdw-worker-3/.test(o));
-        assert.deepEqual(strays, [], "changes beyond worker-3 and its routes");
+        const ops = await previewOps(stack);
+        const strays = ops.filter(o => !/kdw-worker-3/.test(o)).sort();
+        assert.deepEqual(strays, tableUpdates, "changes beyond worker-3 and one route-table update per existing host");
         assert.ok(ops.some(o => o === "create kdw-worker-3-node-install"));
+        assert.ok(ops.some(o => o === "create kdw-worker-3-routes-table"));
         const start = Date.now();
         await stack.up();
         report.timings.scaleUp = { seconds: (Date.now() - start) / 1000 };
@@ -341,17 +440,26 @@ async function clusterChecks(stack: auto.Stack) {
         return `${ops.length} changes, up ${((Date.now() - start) / 1000).toFixed(0)}s`;
     });
 
-    await report.check("scale 4→3 workers: the worker, its routes and its Node object go", async () => {
+    await report.check("scale 4→3 workers: the worker, its routes (on every host, for good) and its Node object go", async () => {
         await kubectl("scale", "deployment/web", "--replicas=3");
         writeConfig(3);
+        const ops = await previewOps(stack);
+        assert.deepEqual(ops.filter(o => !/kdw-worker-3/.test(o)).sort(), tableUpdates,
+            "changes beyond worker-3 and one route-table update per remaining host");
+        assert.deepEqual(ops.filter(o => /kdw-worker-3/.test(o) && !o.startsWith("delete ")), []);
         await stack.up();
         const nodes = (await kubectl("get", "nodes", "-o", "name")).trim().split("\n").sort();
         assert.deepEqual(nodes, workerNames(3).map(n => `node/${n}`));
-        for (const host of [...controllers, ...workers]) {
-            const routes = await ssh(host, "ip route show 10.200.3.0/24");
-            assert.equal(routes.trim(), "", `${host.name} still routes worker-3's pods`);
-        }
-        assert.equal((await ssh(spare, "pgrep -af ^/opt/kdw/ || true")).trim(), "");
+        const routed = async () => {
+            for (const host of [...controllers, ...workers]) {
+                const routes = await ssh(host, "ip route show 10.200.3.0/24");
+                assert.equal(routes.trim(), "", `${host.name} still routes worker-3's pods`);
+            }
+        };
+        await routed();
+        assert.equal((await ssh(spare, leftoversOnHost)).trim(), "", `${spare.name} keeps some of the cluster`);
+        await sleep(15_000); // more than one pass of every host's route loop
+        await routed();
     });
 
     // The virtual IP's holder is lost twice: the first holder, then whichever controller took the address over.
