@@ -74,6 +74,11 @@ export interface TestHost {
     sshKeyPath: string;
 }
 
+/** `command` to run as root on `host`: through sudo when its SSH user is not root (boot2docker's docker user). */
+export function asRoot(host: TestHost, command: string): string {
+    return host.sshUser === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, "'\\''")}'`;
+}
+
 /**
  * A shell command for any host kind (boot2docker has busybox, no procps) that prints the pid of the oldest process
  * whose command line starts with a path ending in `program` (`bin/kubelet`), ignoring a supervisor that names it as
