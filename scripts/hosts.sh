@@ -24,7 +24,7 @@ umask 022
 
 readonly HOSTS_VERSION=1 # bump when the host image's overlay changes in hosts.sh
 readonly BASE_VERSION=1  # bump when build_base_rootfs changes
-readonly B2D_VERSION=1   # bump when build_b2d_rootfs changes
+readonly B2D_VERSION=2   # bump when build_b2d_rootfs changes
 readonly SUITE=bookworm
 readonly PACKAGES=systemd,systemd-sysv,openssh-server,iproute2,iptables,ca-certificates,sudo,conntrack,socat,dbus,iputils-ping,procps,kmod,docker.io,curl,ipset,ethtool
 
@@ -364,10 +364,12 @@ ensure_host_image() {
 # ---------------------------------------------------------------- the boot2docker kind
 
 # Debian packages the base lacks, for the boot2docker kind: busybox (the userland) and openssl (dockerd's first TLS).
+# Debian's busybox, not busybox-static: the static build's shell runs its own applets before the PATH's programs (its
+# `ip` before iproute2's), which no boot2docker does.
 b2d_debs() { # prints the folder holding the unpacked packages
 	local dir="$CACHE_DIR/b2d-debs" pkg deb
 	mkdir -p "$dir"
-	for pkg in busybox-static openssl; do
+	for pkg in busybox openssl; do
 		deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n1)
 		if [ -z "$deb" ]; then
 			(cd "$dir" && apt-get download -q "$pkg" >>"$dir/download.log" 2>&1) ||
@@ -416,7 +418,7 @@ build_b2d_rootfs() { # build_b2d_rootfs TARFILE DEBS_DIR
 	ln -s usr/lib64 "$root/lib64"
 
 	# busybox and its applets: /bin/sh, init, mount, grep, sed, awk, tar, ...
-	install -m 0755 "$debs/busybox-static/bin/busybox" "$root/bin/busybox"
+	install -m 0755 "$debs/busybox/bin/busybox" "$root/bin/busybox"
 	local applet
 	for applet in $("$root/bin/busybox" --list-full); do
 		[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
@@ -470,6 +472,9 @@ build_b2d_rootfs() { # build_b2d_rootfs TARFILE DEBS_DIR
 	if find "$root" -name bash -o -name systemd -o -name 'coreutils' | grep -q .; then
 		die "boot2docker kind: bash, systemd or coreutils got into the image"
 	fi
+	local found
+	found=$(chroot "$root" /bin/sh -c 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; command -v ip')
+	[ "$found" = /usr/local/sbin/ip ] || die "boot2docker kind: the shell finds ip at '$found', not iproute2's in /usr/local/sbin"
 	tar -C "$root" --numeric-owner -cf "$tarfile.tmp" .
 	mv "$tarfile.tmp" "$tarfile"
 	rm -rf "$work"
