@@ -48,6 +48,7 @@ export interface RawConfig {
     imageRepository?: unknown;
     certValidityHours?: unknown;
     certRenewBeforeHours?: unknown;
+    kubeletEvictionHard?: unknown;
 }
 
 export type NodeRole = "controller" | "worker";
@@ -101,6 +102,8 @@ export interface ClusterConfig {
     certValidityHours: number;
     /** A certificate is re-issued by the first `pulumi up` this many hours or fewer before it expires. */
     certRenewBeforeHours: number;
+    /** The kubelet's hard eviction thresholds (signal → threshold); empty for the kubelet's defaults. */
+    kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
     workers: NodePlan[];
 }
@@ -322,6 +325,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         fail("certRenewBeforeHours", `must be at most certValidityHours (${certValidityHours}), got ${certRenewBeforeHours}; set it to certValidityHours for one \`pulumi up\` to re-issue every certificate now.`);
     }
 
+    const kubeletEvictionHard = evictionThresholds(raw.kubeletEvictionHard, fail);
+
     const memoryMb = integer("machineMemory", DEFAULTS.machineMemory, 512);
     const cpus = integer("machineCpus", DEFAULTS.machineCpus, 1);
     const diskMb = integer("machineDiskSize", DEFAULTS.machineDiskSize, 4096);
@@ -358,12 +363,39 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         imageRepository,
         certValidityHours,
         certRenewBeforeHours,
+        kubeletEvictionHard,
         controllers: nodes("controller", controllerCount, 0),
         workers: nodes("worker", workerCount, controllerCount),
     };
 }
 
 type Fail = (name: string, reason: string) => void;
+
+const EVICTION_SIGNALS = ["memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available",
+    "imagefs.inodesFree", "containerfs.available", "containerfs.inodesFree", "pid.available"];
+
+/** `{signal: threshold}` for the kubelet's evictionHard: a known signal, a quantity or a percentage. */
+function evictionThresholds(value: unknown, fail: Fail): Record<string, string> {
+    const name = "kubeletEvictionHard";
+    if (value === undefined) {
+        return {};
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        fail(name, `must be an object of eviction signals and thresholds, like {"imagefs.available": "5%"}, got ${JSON.stringify(value)}.`);
+        return {};
+    }
+    const thresholds: Record<string, string> = {};
+    for (const [signal, threshold] of Object.entries(value)) {
+        if (!EVICTION_SIGNALS.includes(signal)) {
+            fail(name, `has the signal "${signal}"; the kubelet knows ${EVICTION_SIGNALS.join(", ")}.`);
+        } else if (typeof threshold !== "string" || !/^(\d+(\.\d+)?%|\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?)$/.test(threshold)) {
+            fail(name, `gives ${signal} the threshold ${JSON.stringify(threshold)}: a percentage ("5%") or a quantity ("100Mi").`);
+        } else {
+            thresholds[signal] = threshold;
+        }
+    }
+    return thresholds;
+}
 
 /**
  * Why an address cannot be the API's virtual IP. What the configuration tells: the address itself, the pod and service

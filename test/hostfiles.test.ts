@@ -138,3 +138,12 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         }
     });
 }
+
+test("kubelet config: no evictionHard by default (the kubelet's thresholds), the configured thresholds otherwise", () => {
+    const base = validateConfig({ binarySource: "/exists/bin" }, { fileExists: () => true });
+    const render = (c: typeof base) => workerConfigFiles({ cluster: c, node: c.workers[0], layout: hostLayout("systemd"), cgroupDriver: "systemd" })
+        .find(f => f.name === "kubelet-config.yaml")!.content;
+    assert.doesNotMatch(render(base), /evictionHard/);
+    const lowered = render({ ...base, kubeletEvictionHard: { "imagefs.available": "2%", "nodefs.available": "2%" } });
+    assert.match(lowered, /\nevictionHard:\n {2}imagefs\.available: "2%"\n {2}nodefs\.available: "2%"\n/);
+});
