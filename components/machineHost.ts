@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "./config";
 import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile, layoutEnv } from "./layout";
-import { asRoot, asset, envAssignments, HostConnection, hostStep, shellQuote, withLibraries } from "./remote";
+import { asRoot, asset, envAssignments, HostConnection, HostFile, hostStep, shellQuote, withLibraries } from "./remote";
 
 export interface MachineHostArgs {
     node: NodePlan;
@@ -85,6 +85,13 @@ export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): str
         `  echo "docker-machine did not report the address, SSH user and key of ${node.name} (got '$ip', '$user', '$key')" >&2`,
         "  exit 1",
         "fi",
+        // Only now is a driver-assigned address known (the generic driver's are checked with the config).
+        ...(cluster.apiServerVip ? [
+            `if [ "$ip" = ${cluster.apiServerVip} ]; then`,
+            `  echo "kube-dumb-way:apiServerVip ${cluster.apiServerVip} is the address docker-machine gave ${node.name}; the virtual IP must be an address no host has" >&2`,
+            "  exit 1",
+            "fi",
+        ] : []),
         `printf '{"ip":"%s","sshUser":"%s","sshKeyPath":"%s"}\\n' "$ip" "$user" "$key"`,
     ].join("\n");
 }
@@ -151,6 +158,7 @@ export class MachineHost extends pulumi.ComponentResource {
             env: pulumi.all([this.layout, this.sshUser]).apply(([l, user]) => ({
                 ...layoutEnv(l, cluster.clusterCidr), KDW_SSH_USER: user,
             })),
+            files: this.layout.apply(hostFiles),
         }, { parent: this });
 
         this.registerOutputs({ ip: this.ip, sshUser: this.sshUser, profile: this.profile });
@@ -178,6 +186,13 @@ export function sweepCommand(cluster: ClusterConfig): string {
         "esac",
         asRoot(withLibraries(asset("host.sh"), HOST_SCRIPT_LIBRARIES), "down", `"$@"`),
     ].join("\n");
+}
+
+/** What every host gets before the cluster's steps: on boot2docker, which has no systemd, the supervisor they use. */
+export function hostFiles(layout: HostLayout): HostFile[] {
+    return layout.profile === "boot2docker"
+        ? [{ path: `${layout.home}/bin/kdw-service`, content: asset("kdw-service.sh"), mode: "0755" }]
+        : [];
 }
 
 export function parseMachineInfo(name: string, stdout: string): { ip: string; sshUser: string; sshKeyPath: string } {

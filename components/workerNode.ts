@@ -23,6 +23,8 @@ export interface WorkerNodeArgs {
     binaries: pulumi.Input<BinarySet>;
     /** Talks to the cluster once the control plane is up; makes this worker's Node object. */
     provider: k8s.Provider;
+    /** This host's pod routes, masquerade rule and kernel settings, in place before any pod runs here. */
+    podRoutes: pulumi.Resource;
 }
 
 /** The libraries worker.sh uses (besides the file writer). */
@@ -43,6 +45,8 @@ export function workerConfigFiles(opts: {
             content: render(asset("kubelet-config.yaml"), {
                 ETC: etc, RUN: layout.run, CGROUP_DRIVER: opts.cgroupDriver,
                 CLUSTER_DOMAIN: cluster.clusterDomain, CLUSTER_DNS: cluster.clusterDns,
+                EVICTION_HARD: Object.keys(cluster.kubeletEvictionHard).length === 0 ? "" : ["evictionHard:",
+                    ...Object.entries(cluster.kubeletEvictionHard).map(([signal, threshold]) => `  ${signal}: "${threshold}"`)].join("\n"),
             }),
         },
         {
@@ -58,7 +62,6 @@ export function workerConfigFiles(opts: {
         },
         { name: "cni/10-kdw-bridge.conflist", content: render(asset("cni-bridge.conflist"), { POD_CIDR: node.podCidr!, DATA: layout.data }) },
         { name: "cni/99-loopback.conf", content: asset("cni-loopback.conf") },
-        { name: "kdw-service", content: asset("kdw-service.sh") },
     ];
 }
 
@@ -150,7 +153,7 @@ export class WorkerNode extends pulumi.ComponentResource {
                 KDW_SERVICES: list.map(s => s.name).join(" "),
             })),
             triggers: [pulumi.output(args.binaries).apply(set => WORKER_BINARIES.map(b => set[b].sha256).join(","))],
-        }, { parent: this, dependsOn: [...copies, nodeObject] });
+        }, { parent: this, dependsOn: [...copies, nodeObject, args.podRoutes] });
 
         this.registerOutputs({ podCidr: this.podCidr, install: install.id });
     }

@@ -26,7 +26,7 @@ test("etcd: TLS for clients and peers with certificate auth, and the whole initi
 });
 
 test("kube-apiserver: secure flags, service range, encryption at rest, every etcd member", () => {
-    const args = apiserverArgs(cfg, members[0], members, "192.168.99.10");
+    const args = apiserverArgs(cfg, members[0], members, ["192.168.99.10", "192.168.99.10"]);
     for (const flag of ["--authorization-mode=Node,RBAC", "--service-cluster-ip-range=10.32.0.0/24",
         "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml", "--secure-port=6443",
         "--etcd-servers=https://192.168.99.10:2379,https://192.168.99.11:2379,https://192.168.99.12:2379",
@@ -35,6 +35,13 @@ test("kube-apiserver: secure flags, service range, encryption at rest, every etc
         assert.ok(args.includes(flag), `missing ${flag}`);
     }
     assert.ok(!args.some(a => a.startsWith("--insecure")), "insecure flag present");
+    assert.equal(args.filter(a => a.startsWith("--service-account-issuer=")).length, 1, "one issuer, named once");
+});
+
+test("kube-apiserver: the clients' endpoint signs service-account tokens, controller-0's issuer stays accepted", () => {
+    const args = apiserverArgs(cfg, members[1], members, ["192.168.99.250", "192.168.99.10"]);
+    assert.deepEqual(args.filter(a => a.startsWith("--service-account-issuer=")),
+        ["--service-account-issuer=https://192.168.99.250:6443", "--service-account-issuer=https://192.168.99.10:6443"]);
 });
 
 test("controller-manager and scheduler elect a leader and bind to loopback", () => {
@@ -131,3 +138,12 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         }
     });
 }
+
+test("kubelet config: no evictionHard by default (the kubelet's thresholds), the configured thresholds otherwise", () => {
+    const base = validateConfig({ binarySource: "/exists/bin" }, { fileExists: () => true });
+    const render = (c: typeof base) => workerConfigFiles({ cluster: c, node: c.workers[0], layout: hostLayout("systemd"), cgroupDriver: "systemd" })
+        .find(f => f.name === "kubelet-config.yaml")!.content;
+    assert.doesNotMatch(render(base), /evictionHard/);
+    const lowered = render({ ...base, kubeletEvictionHard: { "imagefs.available": "2%", "nodefs.available": "2%" } });
+    assert.match(lowered, /\nevictionHard:\n {2}imagefs\.available: "2%"\n {2}nodefs\.available: "2%"\n/);
+});

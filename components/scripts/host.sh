@@ -1,7 +1,9 @@
-# Prepares a host for the cluster (directories, kernel settings, the boot hook that re-applies state after a reboot)
-# and, on `down`, removes everything the cluster can have left on it, whatever Pulumi's state says (lib-cleanup.sh).
+# Prepares a host for the cluster (directories, kernel settings, the boot hook that re-applies state after a reboot,
+# and on boot2docker the kdw-service supervisor) and, on `down`, removes everything the cluster can have left on it,
+# whatever Pulumi's state says (lib-cleanup.sh). The pod network's kernel settings are kdw-routes' (see kdw-routes.sh),
+# which keeps them, not only sets them once.
 # Environment: the layout (KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS
-#              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), and KDW_SSH_USER for `up`
+#              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), and KDW_SSH_USER for `up`. Stdin: files (lib-files.sh), for `up`.
 set -eu
 
 install_boot_hook() {
@@ -41,10 +43,7 @@ UNIT
 
 kernel_settings() {
     cat > "$KDW_HOME/boot.d/10-kernel" <<'KERNEL'
-modprobe br_netfilter 2>/dev/null || true
 modprobe overlay 2>/dev/null || true
-sysctl -qw net.ipv4.ip_forward=1
-[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] && sysctl -qw net.bridge.bridge-nf-call-iptables=1
 swapoff -a 2>/dev/null || true
 KERNEL
     sh "$KDW_HOME/boot.d/10-kernel"
@@ -62,6 +61,7 @@ up)
     # Binaries are copied over SFTP as the SSH user, then installed as root.
     mkdir -p "$KDW_HOME/stage"
     chown "$KDW_SSH_USER" "$KDW_HOME/stage"
+    kdw_write_files
     install_boot_hook
     kernel_settings
     ;;

@@ -12,13 +12,13 @@ kdw_units() {
     done
 }
 
-# The node services installed here, by name (kdw-boot, the boot hook, is none of them).
-kdw_node_services() {
+# The services installed here, by name: systemd units or kdw-service's pid files. A worker's node services are all
+# of them but the boot hook (kdw-boot) and the pod routes' loop (routes), which are the host's.
+kdw_services() {
     if [ "$KDW_PROFILE" = systemd ]; then
         for unit in $(kdw_units); do
             service=${unit#kdw-}
-            service=${service%.service}
-            [ "$service" = boot ] || echo "$service"
+            echo "${service%.service}"
         done
     else
         for pidfile in "$KDW_RUN"/*.pid; do
@@ -28,19 +28,39 @@ kdw_node_services() {
         done
     fi
 }
+kdw_node_services() {
+    for service in $(kdw_services); do
+        case "$service" in boot | routes) ;; *) echo "$service" ;; esac
+    done
+}
 
 kdw_stop_service() { # name
     if [ "$KDW_PROFILE" = systemd ]; then
         systemctl disable --now "kdw-$1.service" >/dev/null 2>&1 || true
         rm -f "$KDW_UNITS/kdw-$1.service"
-    else
-        # kdw-service made the supervisor a process-group leader: the group is the supervisor and its command.
-        pidfile="$KDW_RUN/$1.pid"
-        if [ -f "$pidfile" ]; then
-            kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null || kill -TERM "$(cat "$pidfile")" 2>/dev/null || true
-            rm -f "$pidfile"
-        fi
+    elif [ -x "$KDW_HOME/bin/kdw-service" ]; then
+        # It ends the supervisor's process group (the supervisor and its command) and waits for it.
+        "$KDW_HOME/bin/kdw-service" stop "$1"
+    elif [ -f "$KDW_RUN/$1.pid" ]; then
+        # A pid file whose supervisor program is gone already: the group by hand (no `--`: dash's kill refuses it).
+        kill -TERM "-$(cat "$KDW_RUN/$1.pid")" 2>/dev/null || true
+        rm -f "$KDW_RUN/$1.pid"
     fi
+}
+
+# Ends every process whose command line starts with the prefix (busybox, on boot2docker, has no pkill); `-KILL` after
+# 2 s for those still there.
+kdw_kill_prefix() { # prefix
+    for signal in TERM KILL; do
+        found=
+        for process in /proc/[0-9]*; do
+            case "$(tr '\000' ' ' 2>/dev/null < "$process/cmdline")" in
+            "$1"*) kill "-$signal" "${process#/proc/}" 2>/dev/null && found=1 ;;
+            esac
+        done
+        [ -n "$found" ] && [ "$signal" = TERM ] || return 0
+        sleep 2
+    done
 }
 
 # Pods, through containerd while it answers (so that CNI releases their addresses), then whatever runc still runs.
@@ -67,11 +87,9 @@ kdw_kill_leftovers() {
     for group in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
         if [ -d "$group" ]; then find "$group" -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
     done
-    # Anything still running from our binaries (containerd's shims outlive containerd).
-    if pkill -TERM -f "^$KDW_HOME/" 2>/dev/null; then
-        sleep 2
-        pkill -KILL -f "^$KDW_HOME/" 2>/dev/null || true
-    fi
+    # Anything still running from our binaries (containerd's shims outlive containerd), but the host's own programs
+    # (the route loop, run as `/bin/sh $KDW_HOME/bin/kdw-routes`, and kdw-service's supervisors, `sh -c`, do not match).
+    kdw_kill_prefix "$KDW_HOME/"
 }
 
 # kube-proxy's and the kubelet's KUBE-* chains, the CNI plugins' CNI-* chains, rules that jump to them from other
@@ -93,14 +111,20 @@ kdw_remove_iptables() {
     done
 }
 
+# Unmounts the folder and everything below it, deepest first. The folder itself can be a mount point: where / is not
+# a shared mount (boot2docker), the kubelet bind-mounts its root directory onto itself to make it one.
 kdw_unmount_below() { # folder
-    grep -o " $1/[^ ]*" /proc/mounts | sort -r | while read -r mountpoint; do
-        umount -l "$mountpoint" 2>/dev/null || true
-    done
+    # /proc/mounts shows paths with symbolic links resolved (boot2docker's /var/lib/boot2docker is one).
+    resolved=$(cd "$1" 2>/dev/null && pwd -P) || return 0
+    awk -v dir="$resolved" '$2 == dir || index($2, dir "/") == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r mountpoint; do
+            umount -l "$mountpoint" 2>/dev/null || true
+        done
 }
 
 # A worker's node components: services (the kubelet first, so that it starts no pod again; containerd after the pods),
-# pods, their network, mounts and files. The binaries staged by the copy steps stay: they are those steps' own.
+# pods, their network, mounts and files. The binaries staged by the copy steps stay: they are those steps' own; so do
+# the host's programs (kdw-boot, kdw-service, kdw-routes), which the host's and the pod routes' steps put there.
 kdw_remove_node() {
     for service in $(kdw_node_services); do
         [ "$service" = containerd ] || kdw_stop_service "$service"
@@ -117,9 +141,9 @@ kdw_remove_node() {
     for dir in "$KDW_KUBELET_DIR" "$KDW_RUN" "$KDW_DATA"; do kdw_unmount_below "$dir"; done
     rm -rf "$KDW_HOME/boot.d/50-worker" "$KDW_ETC/worker" "$KDW_KUBELET_DIR" "$KDW_DATA/containerd" "$KDW_DATA/cni" \
         "$KDW_RUN/containerd" "$KDW_RUN/runc" "$KDW_HOME/cni" /var/log/pods /var/log/containers
-    if [ -d "$KDW_HOME/bin" ]; then
-        find "$KDW_HOME/bin" -type f ! -name kdw-boot -exec rm -f {} +
-    fi
+    for program in "$KDW_HOME"/bin/*; do
+        case "${program##*/}" in kdw-boot | kdw-service | kdw-routes) ;; *) rm -f "$program" ;; esac
+    done
 }
 
 kdw_remove_containers() {
@@ -133,10 +157,30 @@ kdw_remove_containers() {
     done
 }
 
-# Routes into the pod range (the /16 itself, if anyone routes it, is not ours).
+# The pod routes' loop and what it keeps (routes, masquerade rule), then any route into the pod range it may not have
+# recorded (the range itself, if anyone routes it, is not ours). busybox's ip (boot2docker) has no `show root`.
 kdw_remove_routes() {
-    ip route show root "$KDW_CLUSTER_CIDR" 2>/dev/null | while read -r destination _; do
-        [ "$destination" = "$KDW_CLUSTER_CIDR" ] || ip route del "$destination" 2>/dev/null || true
+    if [ -x "$KDW_HOME/bin/kdw-routes" ]; then
+        "$KDW_HOME/bin/kdw-routes" down || true
+    fi
+    kdw_stop_service routes
+    ip route show | awk -v range="$KDW_CLUSTER_CIDR" '
+        function num(a,  p) { split(a, p, "."); return ((p[1] * 256 + p[2]) * 256 + p[3]) * 256 + p[4] }
+        BEGIN { split(range, r, "/"); size = 1; for (i = r[2]; i < 32; i++) size *= 2; low = num(r[1]) }
+        $1 != "default" && $1 != range {
+            split($1, d, "/"); n = num(d[1]); bits = (d[2] == "" ? 32 : d[2])
+            if (n >= low && n < low + size && bits + 0 >= r[2] + 0) print $1
+        }' | while read -r destination; do
+        ip route del "$destination" 2>/dev/null || true
+    done
+}
+
+# The API's virtual IP, if this controller held it when kube-vip was killed (kube-vip.sh records the address).
+kdw_remove_vip() {
+    [ -f "$KDW_ETC/kube-vip/address" ] || return 0
+    vip=$(cat "$KDW_ETC/kube-vip/address")
+    ip -o -4 addr show | awk -v vip="$vip/32" '$4 == vip { print $2 }' | while read -r dev; do
+        ip addr del "$vip/32" dev "$dev" 2>/dev/null || true
     done
 }
 
@@ -170,10 +214,12 @@ kdw_stop_interrupted_steps() {
     done
 }
 
-# Everything: containers, node components, routes, the boot hook, and every folder of ours.
+# Everything: containers (and the virtual IP kube-vip held), node components, routes, the boot hook, and every folder
+# of ours.
 kdw_sweep_host() {
     kdw_stop_interrupted_steps
     kdw_remove_containers
+    kdw_remove_vip
     kdw_remove_node
     kdw_remove_routes
     kdw_remove_boot_hook

@@ -2,6 +2,7 @@
 # load balancer that takes node traffic to every apiserver; then waits until they are healthy (containerd answers, no
 # service keeps exiting, the Node is Ready, kube-proxy is healthy) and fails with the culprit's log otherwise.
 # `up` starts by removing what an earlier, interrupted run may have left; `down` removes every trace (lib-cleanup.sh).
+# The routes, masquerade rule and kernel settings pods need are the host's pod-routes step's (kdw-routes.sh).
 # Environment: the layout (KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS
 #              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), KDW_NODE KDW_API_PORT KDW_BINARIES KDW_CNI_PLUGINS
 #              KDW_SERVICES (start order)
@@ -9,34 +10,32 @@ set -eu
 health_timeout=120
 worker_etc="$KDW_ETC/worker"
 boot_step="$KDW_HOME/boot.d/50-worker"
-masquerade="-s $KDW_CLUSTER_CIDR ! -d $KDW_CLUSTER_CIDR -m comment --comment kdw-pod-egress -j MASQUERADE"
+
+# Puts a program in place by renaming a copy over it: a running program is replaced, never written into (and
+# boot2docker's busybox has no `install`).
+put_program() { # source destination
+    cp "$1" "$2.kdw-new"
+    chmod 0755 "$2.kdw-new"
+    mv -f "$2.kdw-new" "$2"
+}
 
 install_binaries() {
     mkdir -p "$KDW_HOME/bin" "$KDW_HOME/cni/bin"
     for binary in $KDW_BINARIES; do
-        install -m 0755 "$KDW_HOME/stage/$binary" "$KDW_HOME/bin/$binary"
+        put_program "$KDW_HOME/stage/$binary" "$KDW_HOME/bin/$binary"
     done
     for plugin in $KDW_CNI_PLUGINS; do
-        install -m 0755 "$KDW_HOME/stage/$plugin" "$KDW_HOME/cni/bin/$plugin"
+        put_program "$KDW_HOME/stage/$plugin" "$KDW_HOME/cni/bin/$plugin"
     done
-    install -m 0755 "$worker_etc/kdw-service" "$KDW_HOME/bin/kdw-service"
 }
 
-# Pods leaving the cluster range are masqueraded; traffic between pods keeps its source address.
-masquerade_rule() { # -C | -A
-    # shellcheck disable=SC2086 # the rule is meant to split into words
-    iptables -t nat "$1" POSTROUTING $masquerade 2>/dev/null
-}
-
+# systemd starts the services at boot; on boot2docker the boot hook starts them under kdw-service.
 write_boot_step() {
-    {
-        echo "iptables -t nat -C POSTROUTING $masquerade 2>/dev/null || iptables -t nat -A POSTROUTING $masquerade"
-        if [ "$KDW_PROFILE" = boot2docker ]; then
-            for service in $KDW_SERVICES; do
-                echo "$KDW_HOME/bin/kdw-service start $service \$(cat $worker_etc/$service.cmd)"
-            done
-        fi
-    } > "$boot_step"
+    if [ "$KDW_PROFILE" = boot2docker ]; then
+        for service in $KDW_SERVICES; do
+            echo "$KDW_HOME/bin/kdw-service start $service \$(cat $worker_etc/$service.cmd)"
+        done > "$boot_step"
+    fi
 }
 
 start_services() {
@@ -120,7 +119,6 @@ up)
     kdw_write_files
     install_binaries
     mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR" "$KDW_LOGS"
-    masquerade_rule -C || masquerade_rule -A
     write_boot_step
     start_services
     wait_healthy

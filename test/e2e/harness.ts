@@ -71,8 +71,32 @@ export function run(cmd: string, args: string[], opts: ExecFileOptions & { input
 export interface TestHost {
     name: string;
     ip: string;
+    /** How the host runs services and what survives its reboot (scripts/hosts/README.md). */
+    kind: "systemd" | "boot2docker";
     sshUser: string;
     sshKeyPath: string;
+}
+
+/** `command` to run as root on `host`: through sudo when its SSH user is not root (boot2docker's docker user). */
+export function asRoot(host: TestHost, command: string): string {
+    return host.sshUser === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * A shell command for any host kind (boot2docker has busybox, no procps) that prints the pid of the oldest process
+ * whose command line starts with a path ending in `program` (`bin/kubelet`), ignoring a supervisor that names it as
+ * an argument.
+ */
+export function pidOfCommand(program: string): string {
+    return `for p in $(ls /proc | grep '^[0-9][0-9]*$' | sort -n); do ` +
+        `case "$(tr '\\000' ' ' 2>/dev/null <"/proc/$p/cmdline")" in (/*'${program} '*) echo "$p"; break ;; esac; done`;
+}
+
+/** A shell command that prints how many seconds ago the process whose pid `pidCommand` prints started (from /proc). */
+export function processAgeCommand(pidCommand: string): string {
+    return `pid=$(${pidCommand}) && [ -n "$pid" ] && ` +
+        `awk -v start="$(cut -d' ' -f22 "/proc/$pid/stat")" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" ` +
+        `'{ print int($1 - start / hz) }' /proc/uptime`;
 }
 
 export function hostsState(): { hosts: TestHost[]; registry: { address: string; caCertPath: string }; stateDir: string } {

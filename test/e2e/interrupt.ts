@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { eventually, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
+import { leftoversOn } from "./leftovers";
 import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
 
 const STACK = "interrupt";
@@ -125,25 +126,10 @@ async function storedState(): Promise<{ resources: string[]; pending: string[] }
     };
 }
 
-/** What of ours is on a host: containers, processes, routes, units, iptables rules, links, mounts, files. */
-const LEFTOVERS = [
-    "docker ps -a --format 'container {{.Names}}' | grep ' kdw-'",
-    "pgrep -a -f '^/opt/kdw/' | sed 's/^/process /'",
-    "for c in /proc/[0-9]*/cmdline; do [ \"$(tr '\\0' ' ' < $c | tail -c 8)\" != ' kdw up ' ] || echo \"step still running $c\"; done",
-    "ip route show root 10.200.0.0/16 | sed 's/^/route /'",
-    "grep -l '^Description=kube-dumb-way' /etc/systemd/system/kdw-*.service | sed 's/^/unit /'",
-    "iptables-save | grep -E 'KUBE-|CNI-|kdw-' | head -3 | sed 's/^/iptables /'",
-    "ip -o link show cni0 2>/dev/null | cut -d: -f2 | sed 's/^/link/'",
-    "grep -E ' /(opt/kdw|etc/kdw|var/lib/kdw|run/kdw|var/lib/kubelet)' /proc/mounts | cut -d' ' -f2 | head -3 | sed 's/^/mount /'",
-    "ls -d /opt/kdw /etc/kdw /run/kdw /var/lib/kubelet /var/log/kdw /var/log/pods /var/log/containers 2>/dev/null | sed 's/^/file /'",
-    // The test hosts keep the hostname docker-machine gives them in /var/lib/kdw/hostname (scripts/hosts).
-    "find /var/lib/kdw -mindepth 1 ! -path /var/lib/kdw/hostname | head -3 | sed 's/^/file /'",
-].map(c => `{ ${c}; } 2>/dev/null`).join("; ") + "; true";
-
 async function hostLeftovers(): Promise<Record<string, string[]>> {
     const found: Record<string, string[]> = {};
     await Promise.all(cluster.map(async host => {
-        const lines = (await ssh(host, LEFTOVERS)).trim().split("\n").filter(Boolean);
+        const lines = (await ssh(host, leftoversOn(host))).trim().split("\n").filter(Boolean);
         if (lines.length > 0) {
             found[host.name] = lines;
         }
