@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describeAvailability, pollApi } from "./apiPoller";
-import { eventually, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
+import { eventually, freshStack, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
 import { certificateRenewal } from "./renewal";
 import { MACHINE_STORAGE, testVip, writeStackConfig } from "./stackConfig";
 
@@ -115,8 +115,7 @@ async function main() {
     const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
     assert.ok(hosts.length >= 7, `need 7 test hosts (3 controllers, 3 workers, 1 to scale to), found ${hosts.length}: npm run hosts:up -- 7`);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    writeConfig(3);
-    const stack = await auto.Stack.createOrSelect(STACK, ws);
+    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
     writeConfig(3);
 
     const noHostMade = async () => {
