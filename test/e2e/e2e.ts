@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describeAvailability, pollApi } from "./apiPoller";
-import { asRoot, eventually, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
+import { asRoot, eventually, freshStack, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
 import { leftoversOn } from "./leftovers";
 import { certificateRenewal } from "./renewal";
 import { MACHINE_STORAGE, testVip, writeStackConfig } from "./stackConfig";
@@ -266,8 +266,7 @@ async function main() {
     const wanted = hosts.slice(0, 7).map((_, i) => `${i}:${BOOT2DOCKER_HOSTS.includes(i) ? "boot2docker" : "systemd"}`);
     assert.deepEqual(kinds, wanted, `the e2e runs on a mixed cluster: ${HOSTS_UP}`);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    writeConfig(3);
-    const stack = await auto.Stack.createOrSelect(STACK, ws);
+    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
     writeConfig(3);
 
     const noHostMade = async () => {

@@ -1,6 +1,7 @@
 // Shared plumbing of the end-to-end run: the report, shell helpers, SSH into test hosts, kubectl.
+import * as auto from "@pulumi/pulumi/automation";
 import { execFile, ExecFileOptions } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -128,4 +129,19 @@ export async function eventually<T>(seconds: number, body: () => Promise<T>, eve
             await sleep(everyMs);
         }
     }
+}
+
+/**
+ * The suites' stacks are throwaway, made on fresh test hosts: a stack and machines left by an earlier run that was
+ * killed (its lock still held, its resources on hosts that are gone) would fail this one, so they go first.
+ */
+export async function freshStack(ws: auto.LocalWorkspace, name: string, machineStorage: string): Promise<auto.Stack> {
+    rmSync(machineStorage, { recursive: true, force: true });
+    if ((await ws.listStacks()).some(s => s.name === name)) {
+        const stale = await auto.Stack.select(name, ws);
+        // Only a killed run's lock needs releasing; without one, cancel has nothing to do and says so.
+        await stale.cancel().catch(() => undefined);
+        await ws.removeStack(name, { force: true });
+    }
+    return auto.Stack.create(name, ws);
 }
