@@ -122,6 +122,7 @@ echo "== routes"; ip route show
 echo "== links"; ip -o link show | cut -d: -f2
 echo "== iptables"; { iptables-save; ip6tables-save; } | grep -v '^#' || true
 echo "== var-log"; ls /var/log
+echo "== addresses"; ip -o -4 addr show | awk '{ print $4 }'
 `;
 
 function assertNetworkClean(sections: Record<string, string>) {
@@ -167,9 +168,11 @@ test("host.sh down on a systemd host removes every leftover of an interrupted cr
     file(`${l.data}/containerd/io.containerd.content.v1.content/blobs/sha256/abc`);
     file(`${l.logs}/audit.log`);
     file(`${l.kubeletDir}/pki/kubelet.crt`);
-    for (const unit of ["containerd", "apiserver-lb", "kubelet", "kube-proxy", "boot"]) {
+    for (const unit of ["containerd", "apiserver-lb", "kubelet", "kube-proxy", "boot", "routes"]) {
         file(`${l.units}/kdw-${unit}.service`, `[Unit]\nDescription=kube-dumb-way ${unit}\n`);
     }
+    // The API's virtual IP as kube-vip.sh records it; the address itself is put on an interface below.
+    file(`${l.etc}/kube-vip/address`, "192.168.99.250\n");
     // The host's own units, one of them named like ours (the test hosts have such).
     file(`${l.units}/ssh.service`, "[Unit]\nDescription=OpenBSD Secure Shell server\n");
     file(`${l.units}/kdw-keep-hostname.service`, "[Unit]\nDescription=Restore the saved hostname\n");
@@ -194,6 +197,7 @@ token="$KDW_KUBELET_DIR/pods/1/volumes/kubernetes.io~projected/token"
 rootfs="$KDW_RUN/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs"
 mkdir -p "$token" "$rootfs" && mount -t tmpfs tmpfs "$token" && mount -t tmpfs tmpfs "$rootfs"
 ${NETWORK_LEFTOVERS}
+ip addr add 192.168.99.250/32 dev kdw0
 "$KDW_HOME/bin/containerd-shim-runc-v2" 600 </dev/null >/dev/null 2>&1 &
 shim=$!
 # A step of the interrupted run, still running as the step scripts run: sh -c <script> kdw up, with a script longer
@@ -210,6 +214,8 @@ ${REPORT}`);
     assert.equal(run.sections.shim, "gone", "a process from our binaries survived");
     assert.equal(run.sections.step, "gone", "a step of the interrupted run still runs");
     assertNetworkClean(run.sections);
+    assert.doesNotMatch(run.sections.addresses, /192\.168\.99\.250\/32/, "the virtual IP a killed kube-vip held is left");
+    assert.match(run.sections.addresses, /192\.168\.99\.1\/24/, "the host's own address was removed");
     assert.deepEqual(run.sections["var-log"].split("\n"), ["other.log"], "the kubelet's log folders are left");
     assert.deepEqual(readFileSync(`${root}/docker-containers`, "utf8"), "registry\n");
     for (const dir of [l.home, l.etc, l.data, l.run, l.kubeletDir, l.logs]) {
@@ -230,7 +236,7 @@ ${REPORT}`);
     assert.ok(at(`crictl --runtime-endpoint unix://${l.run}/containerd/containerd.sock rmp --all --force`) < at("systemctl disable --now kdw-containerd.service"));
     for (const call of ["systemctl disable --now kdw-kube-proxy.service", "systemctl disable --now kdw-apiserver-lb.service",
         `runc --root ${l.run}/runc/k8s.io delete --force leftover-pod`, "systemctl stop kubepods.slice", "kube-proxy --cleanup",
-        "systemctl disable kdw-boot.service", "docker rm --force kdw-kube-apiserver"]) {
+        "systemctl disable kdw-boot.service", "docker rm --force kdw-kube-apiserver", "systemctl disable --now kdw-routes.service"]) {
         at(call);
     }
     assert.ok(!calls.some(c => c.includes("kdw-keep-hostname")), "the host's own kdw-* unit was touched");
@@ -277,8 +283,9 @@ ${REPORT}`);
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.sections.running, "3", "the scenario did not start its processes");
     assert.equal(run.sections["after-worker"], "", "supervisors, their commands or pidfiles are left");
-    // The worker's own files are gone; the host's (boot hook, kernel step) and the copy steps' staged binaries stay.
-    assert.deepEqual(run.sections.home.split("\n"), ["./bin/kdw-boot", "./boot.d/10-kernel", "./stage/kubelet"]);
+    // The worker's own files are gone; the host's (boot hook, supervisor, kernel step) and the copy steps' staged
+    // binaries stay.
+    assert.deepEqual(run.sections.home.split("\n"), ["./bin/kdw-boot", "./bin/kdw-service", "./boot.d/10-kernel", "./stage/kubelet"]);
     assert.equal(run.sections["after-host"], "");
     assertNetworkClean(run.sections);
     assert.equal(readFileSync(l.bootlocal, "utf8"), "#!/bin/sh\necho the user's own boot step\n");
@@ -298,6 +305,8 @@ test("a kubelet that keeps exiting fails worker.sh up with its log (boot2docker 
     const { layout: l, file } = box;
     const sleep = execFileSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).trim();
     file(`${l.home}/boot.d/10-kernel`);
+    // The supervisor, as the host's step installs it.
+    file(`${l.home}/bin/kdw-service`, asset("kdw-service.sh"), 0o755);
     // The kubelet as it fails when the machine runs out of inotify instances.
     file(`${l.home}/stage/kubelet`, "#!/bin/sh\necho 'E1127 kubelet.go:1566] \"Failed to start cAdvisor\" err=\"inotify_init: too many open files\"' >&2\nexit 1\n", 0o755);
     for (const name of ["containerd", "kdw-apiserver-lb", "kube-proxy"]) {
@@ -312,7 +321,6 @@ test("a kubelet that keeps exiting fails worker.sh up with its log (boot2docker 
         kubelet: `${l.home}/bin/kubelet --v=2`, "kube-proxy": `${l.home}/bin/kube-proxy 600`,
     };
     const files = [
-        { path: `${l.etc}/worker/kdw-service`, content: asset("kdw-service.sh") },
         ...Object.entries(services).map(([name, cmd]) => ({ path: `${l.etc}/worker/${name}.cmd`, content: `${cmd}\n` })),
     ];
     const stdin = files.map(f => `${f.path} 0644 ${Buffer.from(f.content).toString("base64")}\n`).join("");
