@@ -19,6 +19,8 @@ esac
 export PULUMI_HOME="$KDW_TOOLCHAIN_HOME/pulumi-home"
 # The worker binaries for the program's default binarySource.
 export KDW_BINARY_DIR="$KDW_TOOLCHAIN_HOME/bin"
+# The same for the previous Kubernetes minor (versions.json kubernetesPrevious), to bring a cluster up there and upgrade it.
+export KDW_PREVIOUS_BINARY_DIR="$KDW_TOOLCHAIN_HOME/bin-previous"
 
 mkdir -p "$KDW_REPO_ROOT/.cache/state"
 export PULUMI_BACKEND_URL="file://$KDW_REPO_ROOT/.cache/state"
