@@ -29,6 +29,6 @@ test("boot2docker: files go to the persistent disk and services to kdw-service c
 
 test("boot2docker: etcd data and routes persist on the boot2docker disk", async () => {
     const { resources } = await run();
-    assert.match(named(resources, "kdw-controller-0-etcd-run").inputs.create, /KDW_DATA=\/var\/lib\/boot2docker\/kdw\/data/);
+    assert.match(named(resources, "kdw-controller-0-etcd-install").inputs.create, /KDW_DATA=\/var\/lib\/boot2docker\/kdw\/data/);
     assert.match(named(resources, "kdw-controller-0-to-kdw-worker-1-route").inputs.create, /KDW_HOME=\/var\/lib\/boot2docker\/kdw /);
 });

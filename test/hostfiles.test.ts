@@ -37,6 +37,13 @@ test("kube-apiserver: secure flags, service range, encryption at rest, every etc
     assert.ok(!args.some(a => a.startsWith("--insecure")), "insecure flag present");
 });
 
+test("apiServerExtraArgs come after the program's flags, so a flag given twice takes the extra value", () => {
+    const extra = { ...cfg, apiServerExtraArgs: { "event-ttl": "2h", "v": "4" } };
+    const args = apiserverArgs(extra, members[0], members, "192.168.99.10");
+    assert.deepEqual(args.slice(-2), ["--event-ttl=2h", "--v=4"]);
+    assert.ok(args.indexOf("--event-ttl=1h") < args.indexOf("--event-ttl=2h"));
+});
+
 test("controller-manager and scheduler elect a leader and bind to loopback", () => {
     const cm = controllerManagerArgs(cfg);
     assert.ok(cm.includes("--leader-elect=true") && cm.includes("--bind-address=127.0.0.1"));

@@ -12,6 +12,8 @@ export interface Registered {
     name: string;
     inputs: Record<string, any>;
     urn: string;
+    /** The URNs it was registered as depending on (dependsOn and inputs from other resources). */
+    dependencies: string[];
 }
 
 /** The secret wrapper Pulumi puts around secret values on the wire. */
@@ -79,13 +81,23 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
             } else if (args.type === "tls:index/certRequest:CertRequest") {
                 state.certRequestPem = `CSR ${args.name}`;
             }
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "" });
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "", dependencies: [] });
             return { id: args.custom ? `${args.name}-id` : "", state };
         },
         call(args) {
             return args.inputs;
         },
     }, PROJECT, "test", false);
+
+    // The mocks are not told what a resource depends on: the monitor's requests are.
+    const settings = require("@pulumi/pulumi/runtime/settings");
+    const mockMonitor = settings.getMonitor();
+    const dependencies = new Map<string, string[]>();
+    const register = mockMonitor.registerResource.bind(mockMonitor);
+    mockMonitor.registerResource = (req: any, callback: unknown) => {
+        dependencies.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
+        return register(req, callback);
+    };
 
     let error: Error | undefined;
     let outputs: Record<string, pulumi.Output<any>> = {};
@@ -95,12 +107,12 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
         error = err as Error;
     }
     // Registrations run asynchronously; wait until none is pending.
-    const settings = require("@pulumi/pulumi/runtime/settings");
     await settings.waitForRPCs();
     const monitor = settings.getMonitor() as { resources: Map<string, { urn: string }> };
     const urns = [...monitor.resources.keys()];
     for (const r of resources) {
         r.urn = urns.find(u => u.endsWith(`::${r.name}`) && u.split("::")[2].split("$").pop() === r.type) ?? "";
+        r.dependencies = dependencies.get(`${r.type}::${r.name}`) ?? [];
     }
     return { resources, outputs, error };
 }

@@ -1,5 +1,6 @@
 # Installs and runs a worker's node components: containerd + runc + CNI for pods, kubelet, kube-proxy, and the local
-# load balancer that takes node traffic to every apiserver. `down` stops them and removes every trace.
+# load balancer that takes node traffic to every apiserver. `down` stops them and removes every trace. `roll` is `up` on
+# a running worker, which its caller has drained (and uncordons once the Node is Ready again).
 # Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_CLUSTER_CIDR
 #              KDW_BINARIES KDW_CNI_PLUGINS KDW_SERVICES (start order; stopped in reverse)
 set -eu
@@ -76,7 +77,7 @@ unmount_below() { # directory
 }
 
 case "$1" in
-up)
+up|roll)
     kdw_write_files
     install_binaries
     mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR"
