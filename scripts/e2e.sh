@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end run against the local test hosts (needs `npm run toolchain` and 7 hosts: `npm run hosts:up -- 7`):
 # builds and pushes the images, then runs test/e2e/e2e.ts, which writes .cache/e2e/report.json.
+# `e2e.sh upgrade` runs test/e2e/upgrade.ts instead (6 hosts; a rolling upgrade from the previous Kubernetes minor under
+# load, .cache/e2e/upgrade.json).
 set -euo pipefail
+suite="${1:-e2e}"
+case "$suite" in
+e2e | upgrade) ;;
+*) echo "usage: e2e.sh [upgrade]" >&2; exit 2 ;;
+esac
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/env.sh
@@ -9,4 +16,4 @@ source scripts/env.sh
 bash scripts/images.sh
 npx tsc -p .
 export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines"
-node bin/test/e2e/e2e.js
+node "bin/test/e2e/$suite.js"

@@ -17,6 +17,9 @@ export class Report {
     readonly checks: CheckResult[] = [];
     readonly timings: Record<string, unknown> = {};
 
+    /** `file`: where in .cache/e2e the report goes, one per suite. */
+    constructor(readonly file = "report.json") {}
+
     /** Runs one check; a thrown error fails it with its message. Nothing is ever skipped. */
     async check(name: string, body: () => Promise<string | void>): Promise<boolean> {
         const start = Date.now();
@@ -40,7 +43,7 @@ export class Report {
 
     save(): void {
         mkdirSync(WORK, { recursive: true });
-        writeFileSync(path.join(WORK, "report.json"), JSON.stringify({ checks: this.checks, timings: this.timings }, null, 2));
+        writeFileSync(path.join(WORK, this.file), JSON.stringify({ checks: this.checks, timings: this.timings }, null, 2));
     }
 
     summary(): string {
