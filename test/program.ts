@@ -54,7 +54,12 @@ export interface ProgramRun {
     error?: Error;
 }
 
-export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1"): Promise<ProgramRun> {
+/**
+ * `deployed`: the outputs the stack's last update left, which the program's entry (main.ts) reads back through a
+ * StackReference; given, the program runs from main.ts, else from index.ts alone.
+ */
+export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1",
+    deployed?: Record<string, unknown>): Promise<ProgramRun> {
     const resources: Registered[] = [];
     const allConfig: Record<string, string> = {};
     for (const [key, value] of Object.entries(config)) {
@@ -73,6 +78,8 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
                 state.stdout = Buffer.alloc(32, 7).toString("base64");
             } else if (args.type === "command:remote:Command" && args.name.endsWith("-probe")) {
                 state.stdout = probe;
+            } else if (args.type === "pulumi:pulumi:StackReference") {
+                state.outputs = deployed ?? {};
             } else if (args.type === "tls:index/privateKey:PrivateKey") {
                 state.privateKeyPem = `PRIVATE KEY OF ${args.name}`;
                 state.publicKeyPem = `PUBLIC KEY OF ${args.name}`;
@@ -87,7 +94,7 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
         call(args) {
             return args.inputs;
         },
-    }, PROJECT, "test", false);
+    }, PROJECT, "test", false, "organization");
 
     // The mocks are not told what a resource depends on: the monitor's requests are.
     const settings = require("@pulumi/pulumi/runtime/settings");
@@ -102,7 +109,7 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
     let error: Error | undefined;
     let outputs: Record<string, pulumi.Output<any>> = {};
     try {
-        outputs = require("../index");
+        outputs = deployed ? await require("../main") : require("../index");
     } catch (err) {
         error = err as Error;
     }
