@@ -94,8 +94,9 @@ test("drain: cordons and evicts with the timeout, the kubeconfig in a private fi
 test("drain: a drain that times out fails the step with a sentence naming the key and the way out", () => {
     const r = nodeDrain("drain", { kubectl: `case "$*" in *drain*) echo "error: Cannot evict pod as it would violate the pod's disruption budget." >&2; exit 1 ;; esac` });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /kdw-worker-1: draining did not finish within 30s \(kube-dumb-way:drainTimeoutSeconds\): a PodDisruptionBudget/);
+    assert.match(r.stderr, /kdw-worker-1: draining did not finish within 30s \(kube-dumb-way:drainTimeoutSeconds\), for kubectl's reason above: a PodDisruptionBudget/);
     assert.match(r.stderr, /stays cordoned and unchanged/);
+    assert.match(r.stderr, /Cannot evict pod as it would violate the pod's disruption budget/, "kubectl's own reason is not shown");
 });
 
 test("drain and uncordon: nothing happens when only the credentials changed (the roll's digest is the one last acted on)", () => {

@@ -24,9 +24,10 @@ k() { kubectl --kubeconfig "$kubeconfig" --request-timeout=20s "$@"; }
 case "$1" in
 drain)
     if ! k drain "$KDW_NODE" --ignore-daemonsets --delete-emptydir-data --timeout="${KDW_TIMEOUT}s" >&2; then
-        echo "$KDW_NODE: draining did not finish within ${KDW_TIMEOUT}s (kube-dumb-way:drainTimeoutSeconds): a" \
-            "PodDisruptionBudget forbids evicting a pod (kubectl get pdb -A) or a pod does not stop. The worker stays" \
-            "cordoned and unchanged; free it, or raise the timeout, and run pulumi up again." >&2
+        echo "$KDW_NODE: draining did not finish within ${KDW_TIMEOUT}s (kube-dumb-way:drainTimeoutSeconds), for" \
+            "kubectl's reason above: a PodDisruptionBudget forbids evicting a pod (kubectl get pdb -A), a pod does not" \
+            "stop, or a pod has no controller to make it again elsewhere. The worker stays cordoned and unchanged; free" \
+            "it, or raise the timeout, and run pulumi up again." >&2
         exit 1
     fi
     ;;
