@@ -49,6 +49,7 @@ export interface RawConfig {
     certRenewBeforeHours?: unknown;
     drainTimeoutSeconds?: unknown;
     apiServerExtraArgs?: unknown;
+    kubeletEvictionHard?: unknown;
 }
 
 export type NodeRole = "controller" | "worker";
@@ -104,6 +105,8 @@ export interface ClusterConfig {
     drainTimeoutSeconds: number;
     /** Extra kube-apiserver flags (name without dashes → value), after the program's own. */
     apiServerExtraArgs: Record<string, string>;
+    /** The kubelet's hard eviction thresholds (signal → threshold); empty for the kubelet's defaults. */
+    kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
     workers: NodePlan[];
 }
@@ -324,6 +327,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
 
     const drainTimeoutSeconds = integer("drainTimeoutSeconds", DEFAULTS.drainTimeoutSeconds, 10);
     const apiServerExtraArgs = flagMap(raw.apiServerExtraArgs, "apiServerExtraArgs", fail);
+    const kubeletEvictionHard = evictionThresholds(raw.kubeletEvictionHard, fail);
 
     const memoryMb = integer("machineMemory", DEFAULTS.machineMemory, 512);
     const cpus = integer("machineCpus", DEFAULTS.machineCpus, 1);
@@ -362,12 +366,39 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         certRenewBeforeHours,
         drainTimeoutSeconds,
         apiServerExtraArgs,
+        kubeletEvictionHard,
         controllers: nodes("controller", controllerCount, 0),
         workers: nodes("worker", workerCount, controllerCount),
     };
 }
 
 type Fail = (name: string, reason: string) => void;
+
+const EVICTION_SIGNALS = ["memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available",
+    "imagefs.inodesFree", "containerfs.available", "containerfs.inodesFree", "pid.available"];
+
+/** `{signal: threshold}` for the kubelet's evictionHard: a known signal, a quantity or a percentage. */
+function evictionThresholds(value: unknown, fail: Fail): Record<string, string> {
+    const name = "kubeletEvictionHard";
+    if (value === undefined) {
+        return {};
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        fail(name, `must be an object of eviction signals and thresholds, like {"imagefs.available": "5%"}, got ${JSON.stringify(value)}.`);
+        return {};
+    }
+    const thresholds: Record<string, string> = {};
+    for (const [signal, threshold] of Object.entries(value)) {
+        if (!EVICTION_SIGNALS.includes(signal)) {
+            fail(name, `has the signal "${signal}"; the kubelet knows ${EVICTION_SIGNALS.join(", ")}.`);
+        } else if (typeof threshold !== "string" || !/^(\d+(\.\d+)?%|\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?)$/.test(threshold)) {
+            fail(name, `gives ${signal} the threshold ${JSON.stringify(threshold)}: a percentage ("5%") or a quantity ("100Mi").`);
+        } else {
+            thresholds[signal] = threshold;
+        }
+    }
+    return thresholds;
+}
 
 /** `{flag: value}` without the dashes, values as text; numbers and booleans are taken as their text. */
 function flagMap(value: unknown, name: string, fail: Fail): Record<string, string> {

@@ -44,6 +44,8 @@ export function workerConfigFiles(opts: {
             content: render(asset("kubelet-config.yaml"), {
                 ETC: etc, RUN: layout.run, CGROUP_DRIVER: opts.cgroupDriver,
                 CLUSTER_DOMAIN: cluster.clusterDomain, CLUSTER_DNS: cluster.clusterDns,
+                EVICTION_HARD: Object.keys(cluster.kubeletEvictionHard).length === 0 ? "" : ["evictionHard:",
+                    ...Object.entries(cluster.kubeletEvictionHard).map(([signal, threshold]) => `  ${signal}: "${threshold}"`)].join("\n"),
             }),
         },
         {

@@ -138,3 +138,11 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         }
     });
 }
+
+test("kubelet config: no evictionHard by default (the kubelet's thresholds), the configured thresholds otherwise", () => {
+    const render = (c: typeof cfg) => workerConfigFiles({ cluster: c, node: c.workers[0], layout: hostLayout("systemd"), cgroupDriver: "systemd" })
+        .find(f => f.name === "kubelet-config.yaml")!.content;
+    assert.doesNotMatch(render(cfg), /evictionHard/);
+    const lowered = render({ ...cfg, kubeletEvictionHard: { "imagefs.available": "2%", "nodefs.available": "2%" } });
+    assert.match(lowered, /\nevictionHard:\n {2}imagefs\.available: "2%"\n {2}nodefs\.available: "2%"\n/);
+});
