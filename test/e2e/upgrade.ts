@@ -22,6 +22,7 @@ const kubeconfigPath = path.join(WORK, "upgrade-kubeconfig");
 const caPath = path.join(WORK, "upgrade-ca.pem");
 const controllers = hosts.slice(0, 3);
 const workers = hosts.slice(3, 6);
+const controllerNames = controllers.map((_, i) => `kdw-controller-${i}`);
 const workerNames = workers.map((_, i) => `kdw-worker-${i}`);
 const versions = JSON.parse(readFileSync(path.join(ROOT, "versions.json"), "utf8"));
 const previous: string = versions.kubernetesPrevious;
@@ -150,9 +151,9 @@ function pollService(port: number, busy: Set<string>, everyMs = 500) {
 /** The apiservers' /version and the nodes' kubelet versions. */
 async function runningVersions(): Promise<{ apiservers: string[]; kubelets: string[] }> {
     const apiservers = [];
-    for (const c of controllers) {
+    for (const [i, c] of controllers.entries()) {
         const out = await run("curl", ["--silent", "--fail", "--max-time", "10", "--cacert", caPath, `https://${c.ip}:6443/version`]);
-        apiservers.push(`${c.name}=${JSON.parse(out).gitVersion}`);
+        apiservers.push(`${controllerNames[i]}=${JSON.parse(out).gitVersion}`);
     }
     const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
     const kubelets = nodes.map(n => `${n.metadata.name}=${n.status.nodeInfo.kubeletVersion}`).sort();
@@ -161,7 +162,7 @@ async function runningVersions(): Promise<{ apiservers: string[]; kubelets: stri
 
 async function expectVersions(version: string) {
     const { apiservers, kubelets } = await runningVersions();
-    assert.deepEqual(apiservers, controllers.map(c => `${c.name}=${version}`), "apiservers");
+    assert.deepEqual(apiservers, controllerNames.map(n => `${n}=${version}`), "apiservers");
     assert.deepEqual(kubelets, workerNames.map(n => `${n}=${version}`), "kubelets");
     return { apiservers, kubelets };
 }
@@ -279,7 +280,7 @@ async function main() {
         const replaced = upgrade.steps.filter(s => s.op !== "update");
         assert.deepEqual(replaced.map(s => `${s.op} ${s.name}`), [], "host steps were replaced or created");
         assert.deepEqual(order, [
-            ...controllers.map(c => `${c.name}-control-plane-roll`),
+            ...controllerNames.map(n => `${n}-control-plane-roll`),
             ...workerNames.flatMap(n => [`${n}-node-drain`, `${n}-node-roll`, `${n}-node-uncordon`]),
         ], "the order of the rolls");
         assertOneHostAtATime(upgrade.steps, upgrade.done);
@@ -334,11 +335,11 @@ async function main() {
         const seconds = (Date.now() - start) / 1000;
         report.timings.flagChange = { seconds, api: apiResult, steps: flag.steps };
         assert.deepEqual(flag.steps.map(s => `${s.op} ${s.name}`).sort(), [
-            ...controllers.map(c => `update ${c.name}-control-plane-install`),
-            ...controllers.map(c => `update ${c.name}-control-plane-roll`),
+            ...controllerNames.map(n => `update ${n}-control-plane-install`),
+            ...controllerNames.map(n => `update ${n}-control-plane-roll`),
         ].sort(), "what changed");
         const rollOrder = flag.steps.filter(s => s.name.endsWith("-roll")).map(s => s.name);
-        assert.deepEqual(rollOrder, controllers.map(c => `${c.name}-control-plane-roll`));
+        assert.deepEqual(rollOrder, controllerNames.map(n => `${n}-control-plane-roll`));
         assertOneHostAtATime(flag.steps, flag.done);
         for (const c of controllers) {
             const args = await ssh(c, "docker inspect --format '{{json .Args}}' kdw-kube-apiserver");
