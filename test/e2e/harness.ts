@@ -29,7 +29,9 @@ export class Report {
             message = (await body()) ?? "";
         } catch (err) {
             passed = false;
-            message = (err as Error).message.split("\n").slice(0, 12).join("\n");
+            // A failed `pulumi up` says why in its error lines, after a long progress display: keep those.
+            const lines = (err as Error).message.split("\n");
+            message = [...lines.slice(0, 8), ...lines.slice(8).filter(l => /error|failed|not (ready|healthy)/i.test(l)).slice(-12)].join("\n");
         }
         const seconds = Math.round((Date.now() - start) / 100) / 10;
         this.checks.push({ name, passed, seconds, message });
