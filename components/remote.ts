@@ -150,8 +150,8 @@ export interface RollingStepOptions {
 /**
  * A host step that is installed in parallel and changed one host at a time. Two resources:
  * - `install` runs the script's `up` once, when the host (its machine) is new; all hosts install at once, as a plain
- *   step would. A later change of content only updates its recorded inputs (its `update` runs `true`), so that a new
- *   machine is installed with current content;
+ *   step would. A later change of content only updates its recorded inputs (its `update` reads stdin, nothing else),
+ *   so that a new machine is installed with current content;
  * - `roll` runs nothing when created (no `create`: the command provider does not even connect), then the script's
  *   `roll` with the new content on every change, after `rollsAfter`: chained host after host, changes roll while the
  *   first `up` stays parallel. Its `delete` runs `down`, so a removed host is cleaned with current content.
@@ -173,7 +173,8 @@ export function rollingStep(name: string, args: RollingStepArgs, opts: RollingSt
     const install = new command.remote.Command(`${name}-install`, {
         connection,
         create: commandLine("up"),
-        update: "true",
+        // Nothing to do, but stdin must be read: a command that exits first makes the provider's write of stdin fail (EOF).
+        update: "cat >/dev/null",
         stdin,
         triggers: [args.machineId],
         addPreviousOutputInEnv: false,
