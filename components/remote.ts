@@ -95,28 +95,37 @@ export interface HostStepArgs {
     script: string;
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
     files?: pulumi.Input<pulumi.Input<HostFile>[]>;
+    /**
+     * Files the script applies idempotently (a route table, for example): a change to them re-runs `up` in place, an
+     * update, instead of replacing the step, so the host never goes through `down` for it.
+     */
+    filesUpdatedInPlace?: pulumi.Input<pulumi.Input<HostFile>[]>;
     /** Extra facts whose change must re-run the step (binary digests, for example). */
     triggers?: pulumi.Input<string>[];
 }
 
 /**
- * One idempotent step on a host: `up` on create, `down` on delete. Its trigger is a hash of everything it sends, so a
- * no-op `pulumi up` runs nothing and any change re-runs exactly this step (a trigger change replaces the resource;
- * deleteBeforeReplace makes that a clean `down` then `up` instead of an `up` undone by the old resource's `down`).
+ * One idempotent step on a host: `up` on create, `down` on delete. Its trigger is a hash of everything it sends but
+ * `filesUpdatedInPlace`, so a no-op `pulumi up` runs nothing and any change re-runs exactly this step (a trigger change
+ * replaces the resource; deleteBeforeReplace makes that a clean `down` then `up` instead of an `up` undone by the old
+ * resource's `down`; a change to `filesUpdatedInPlace` alone runs `up` again as an update).
  */
 export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const env = pulumi.output(args.env);
-    const stdin = args.files ? fileBundle(args.files) : pulumi.output("");
-    const withLib = args.files ? `${asset("lib-files.sh")}\n${args.script}` : args.script;
+    const takesFiles = args.files !== undefined || args.filesUpdatedInPlace !== undefined;
+    const fixedFiles = fileBundle(args.files ?? []);
+    const stdin = pulumi.all([fixedFiles, fileBundle(args.filesUpdatedInPlace ?? [])]).apply(([a, b]) => a + b);
+    const withLib = takesFiles ? `${asset("lib-files.sh")}\n${args.script}` : args.script;
     const up = env.apply(e => scriptCommand(withLib, "up", e));
     const down = env.apply(e => scriptCommand(withLib, "down", e));
-    const trigger = pulumi.all([up, stdin, ...(args.triggers ?? [])]).apply(parts => sha256(...parts));
+    const trigger = pulumi.all([up, fixedFiles, ...(args.triggers ?? [])]).apply(parts => sha256(...parts));
     return new command.remote.Command(name, {
         connection: pulumi.output(args.connection).apply(c => ({
             host: c.host, user: c.user, privateKey: c.privateKey, port: c.port ?? 22,
             dialErrorLimit: 30, perDialTimeout: 10,
         })),
         create: up,
+        update: args.filesUpdatedInPlace ? up : undefined,
         delete: down,
         stdin,
         triggers: [trigger],
@@ -150,8 +159,8 @@ export interface RollingStepOptions {
 /**
  * A host step that is installed in parallel and changed one host at a time. Two resources:
  * - `install` runs the script's `up` once, when the host (its machine) is new; all hosts install at once, as a plain
- *   step would. A later change of content only updates its recorded inputs (its `update` runs `true`), so that a new
- *   machine is installed with current content;
+ *   step would. A later change of content only updates its recorded inputs (its `update` reads stdin, nothing else),
+ *   so that a new machine is installed with current content;
  * - `roll` runs nothing when created (no `create`: the command provider does not even connect), then the script's
  *   `roll` with the new content on every change, after `rollsAfter`: chained host after host, changes roll while the
  *   first `up` stays parallel. Its `delete` runs `down`, so a removed host is cleaned with current content.
@@ -173,7 +182,8 @@ export function rollingStep(name: string, args: RollingStepArgs, opts: RollingSt
     const install = new command.remote.Command(`${name}-install`, {
         connection,
         create: commandLine("up"),
-        update: "true",
+        // Nothing to do, but stdin must be read: a command that exits first makes the provider's write of stdin fail (EOF).
+        update: "cat >/dev/null",
         stdin,
         triggers: [args.machineId],
         addPreviousOutputInEnv: false,
