@@ -42,6 +42,7 @@ export interface RawConfig {
     clusterDomain?: unknown;
     apiServerPort?: unknown;
     apiServerEndpoint?: unknown;
+    apiServerVip?: unknown;
     binarySource?: unknown;
     binaryChecksums?: unknown;
     imageRepository?: unknown;
@@ -92,8 +93,10 @@ export interface ClusterConfig {
     clusterDns: string;
     clusterDomain: string;
     apiServerPort: number;
-    /** Extra name or address clients use for the API (a VIP or DNS name); controller-0 when unset. */
+    /** Name or address clients use for the API when it is not the virtual IP (a DNS name, a NAT or a load balancer). */
     apiServerEndpoint?: string;
+    /** The API's virtual IP, held by one controller at a time (kube-vip); none when unset. */
+    apiServerVip?: string;
     /** The first service IP, which the `kubernetes` service takes. */
     kubernetesServiceIp: string;
     binarySource: BinarySource;
@@ -310,6 +313,10 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
     if (apiServerEndpoint && !isIpv4(apiServerEndpoint) && !DNS_NAME.test(apiServerEndpoint)) {
         fail("apiServerEndpoint", `must be an IPv4 address or a DNS name (no scheme or port), got "${apiServerEndpoint}".`);
     }
+    const apiServerVip = text("apiServerVip", "");
+    for (const reason of apiServerVip ? vipProblems(apiServerVip, { clusterCidr, serviceCidr, genericHosts }) : []) {
+        fail("apiServerVip", reason);
+    }
 
     const binarySource = parseBinarySource(raw, fail, ctx);
 
@@ -359,6 +366,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         clusterDomain,
         apiServerPort,
         apiServerEndpoint: apiServerEndpoint || undefined,
+        apiServerVip: apiServerVip || undefined,
         kubernetesServiceIp: hostAddress(serviceCidr!, 1),
         binarySource: binarySource!,
         imageRepository,
@@ -420,6 +428,33 @@ function flagMap(value: unknown, name: string, fail: Fail): Record<string, strin
         }
     }
     return flags;
+}
+
+/**
+ * Why an address cannot be the API's virtual IP. What the configuration tells: the address itself, the pod and service
+ * ranges, and with the generic driver the hosts' addresses. The hosts' network (its prefix length) is not in the
+ * configuration; each controller checks that the address is on it before it starts kube-vip (kube-vip.sh).
+ */
+function vipProblems(vip: string, known: { clusterCidr?: Cidr; serviceCidr?: Cidr; genericHosts: GenericHost[] }): string[] {
+    if (!isIpv4(vip)) {
+        return [`must be an IPv4 address on the hosts' network (the controllers announce it by ARP), got "${vip}".`];
+    }
+    const first = Number(vip.split(".")[0]);
+    if (first === 0 || first === 127 || first >= 224 || vip.startsWith("169.254.")) {
+        return [`${vip} is a loopback, link-local, multicast or reserved address; choose an unused unicast address on the hosts' network.`];
+    }
+    const problems: string[] = [];
+    if (known.clusterCidr && contains(known.clusterCidr, vip)) {
+        problems.push(`${vip} is inside clusterCidr ${formatCidr(known.clusterCidr)}, where the hosts route pod traffic to workers; choose an unused address on the hosts' network.`);
+    }
+    if (known.serviceCidr && contains(known.serviceCidr, vip)) {
+        problems.push(`${vip} is inside serviceCidr ${formatCidr(known.serviceCidr)}, which kube-proxy captures; choose an unused address on the hosts' network.`);
+    }
+    const host = known.genericHosts.findIndex(h => h.address === vip);
+    if (host >= 0) {
+        problems.push(`${vip} is the address of genericHosts[${host}]; the virtual IP must be an address no host has.`);
+    }
+    return problems;
 }
 
 function stringArray(value: unknown, name: string, fail: Fail): string[] {

@@ -6,7 +6,7 @@ export const KEYS: (keyof RawConfig)[] = [
     "controllers", "workers", "namePrefix", "machineDriver", "machineMemory", "machineCpus", "machineDiskSize",
     "machineDriverFlags", "machineStoragePath", "genericHosts", "hostProfile", "kubernetesVersion", "etcdVersion",
     "containerdVersion", "runcVersion", "cniPluginsVersion", "crictlVersion", "corednsVersion", "clusterCidr",
-    "serviceCidr", "clusterDns", "clusterDomain", "apiServerPort", "apiServerEndpoint", "binarySource",
+    "serviceCidr", "clusterDns", "clusterDomain", "apiServerPort", "apiServerEndpoint", "apiServerVip", "binarySource",
     "binaryChecksums", "imageRepository", "certValidityHours",
     "certRenewBeforeHours", "drainTimeoutSeconds", "apiServerExtraArgs", "kubeletEvictionHard",
 ];

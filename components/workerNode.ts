@@ -23,6 +23,8 @@ export interface WorkerNodeArgs {
     binaries: pulumi.Input<BinarySet>;
     /** Talks to the cluster once the control plane is up; makes this worker's Node object. */
     provider: k8s.Provider;
+    /** This host's pod routes, masquerade rule and kernel settings, in place before any pod runs here. */
+    podRoutes: pulumi.Resource;
     /** Secret: the admin kubeconfig, with which the machine running Pulumi drains and uncordons the worker. */
     adminKubeconfig: pulumi.Input<string>;
     /** What a change waits for before it reaches this worker: the previous worker's roll (the last controller's first). */
@@ -61,7 +63,6 @@ export function workerConfigFiles(opts: {
         },
         { name: "cni/10-kdw-bridge.conflist", content: render(asset("cni-bridge.conflist"), { POD_CIDR: node.podCidr!, DATA: layout.data }) },
         { name: "cni/99-loopback.conf", content: asset("cni-loopback.conf") },
-        { name: "kdw-service", content: asset("kdw-service.sh") },
     ];
 }
 
@@ -171,14 +172,13 @@ export class WorkerNode extends pulumi.ComponentResource {
                 KDW_DATA: l.data,
                 KDW_RUN: l.run,
                 KDW_KUBELET_DIR: l.kubeletDir,
-                KDW_CLUSTER_CIDR: cluster.clusterCidr,
                 KDW_BINARIES: WORKER_BINARIES.filter(b => !CNI_PLUGINS.includes(b)).join(" "),
                 KDW_CNI_PLUGINS: CNI_PLUGINS.join(" "),
                 KDW_SERVICES: list.map(s => s.name).join(" "),
             })),
             triggers: [pulumi.output(args.binaries).apply(set => WORKER_BINARIES.map(b => set[b].sha256).join(","))],
         }, {
-            parent: this, dependsOn: [...copies, nodeObject], rollsAfter: args.rollsAfter,
+            parent: this, dependsOn: [...copies, nodeObject, args.podRoutes], rollsAfter: args.rollsAfter,
             beforeRoll: digest => rollStep("drain", digest, [...copies, nodeObject, ...args.rollsAfter]),
         });
         this.rolled = rollStep("uncordon", run.digest, [run.roll]);

@@ -26,7 +26,7 @@ test("etcd: TLS for clients and peers with certificate auth, and the whole initi
 });
 
 test("kube-apiserver: secure flags, service range, encryption at rest, every etcd member", () => {
-    const args = apiserverArgs(cfg, members[0], members, "192.168.99.10");
+    const args = apiserverArgs(cfg, members[0], members, ["192.168.99.10", "192.168.99.10"]);
     for (const flag of ["--authorization-mode=Node,RBAC", "--service-cluster-ip-range=10.32.0.0/24",
         "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml", "--secure-port=6443",
         "--etcd-servers=https://192.168.99.10:2379,https://192.168.99.11:2379,https://192.168.99.12:2379",
@@ -35,11 +35,18 @@ test("kube-apiserver: secure flags, service range, encryption at rest, every etc
         assert.ok(args.includes(flag), `missing ${flag}`);
     }
     assert.ok(!args.some(a => a.startsWith("--insecure")), "insecure flag present");
+    assert.equal(args.filter(a => a.startsWith("--service-account-issuer=")).length, 1, "one issuer, named once");
+});
+
+test("kube-apiserver: the clients' endpoint signs service-account tokens, controller-0's issuer stays accepted", () => {
+    const args = apiserverArgs(cfg, members[1], members, ["192.168.99.250", "192.168.99.10"]);
+    assert.deepEqual(args.filter(a => a.startsWith("--service-account-issuer=")),
+        ["--service-account-issuer=https://192.168.99.250:6443", "--service-account-issuer=https://192.168.99.10:6443"]);
 });
 
 test("apiServerExtraArgs come after the program's flags, so a flag given twice takes the extra value", () => {
     const extra = { ...cfg, apiServerExtraArgs: { "event-ttl": "2h", "v": "4" } };
-    const args = apiserverArgs(extra, members[0], members, "192.168.99.10");
+    const args = apiserverArgs(extra, members[0], members, ["192.168.99.10"]);
     assert.deepEqual(args.slice(-2), ["--event-ttl=2h", "--v=4"]);
     assert.ok(args.indexOf("--event-ttl=1h") < args.indexOf("--event-ttl=2h"));
 });

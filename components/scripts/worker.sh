@@ -1,12 +1,12 @@
 # Installs and runs a worker's node components: containerd + runc + CNI for pods, kubelet, kube-proxy, and the local
 # load balancer that takes node traffic to every apiserver. `down` stops them and removes every trace. `roll` is `up` on
 # a running worker, which its caller has drained (and uncordons once the Node is Ready again).
-# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_CLUSTER_CIDR
+# The routes, masquerade rule and kernel settings pods need are the host's pod-routes step's (kdw-routes.sh).
+# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR
 #              KDW_BINARIES KDW_CNI_PLUGINS KDW_SERVICES (start order; stopped in reverse)
 set -eu
 worker_etc="$KDW_ETC/worker"
 boot_step="$KDW_HOME/boot.d/50-worker"
-masquerade="-s $KDW_CLUSTER_CIDR ! -d $KDW_CLUSTER_CIDR -m comment --comment kdw-pod-egress -j MASQUERADE"
 
 install_binaries() {
     mkdir -p "$KDW_HOME/bin" "$KDW_HOME/cni/bin"
@@ -16,24 +16,15 @@ install_binaries() {
     for plugin in $KDW_CNI_PLUGINS; do
         install -m 0755 "$KDW_HOME/stage/$plugin" "$KDW_HOME/cni/bin/$plugin"
     done
-    install -m 0755 "$worker_etc/kdw-service" "$KDW_HOME/bin/kdw-service"
 }
 
-# Pods leaving the cluster range are masqueraded; traffic between pods keeps its source address.
-masquerade_rule() { # -C | -A | -D
-    # shellcheck disable=SC2086 # the rule is meant to split into words
-    iptables -t nat "$1" POSTROUTING $masquerade 2>/dev/null
-}
-
+# systemd starts the services at boot; on boot2docker the boot hook starts them under kdw-service.
 write_boot_step() {
-    {
-        echo "iptables -t nat -C POSTROUTING $masquerade 2>/dev/null || iptables -t nat -A POSTROUTING $masquerade"
-        if [ "$KDW_PROFILE" = boot2docker ]; then
-            for service in $KDW_SERVICES; do
-                echo "$KDW_HOME/bin/kdw-service start $service \$(cat $worker_etc/$service.cmd)"
-            done
-        fi
-    } > "$boot_step"
+    if [ "$KDW_PROFILE" = boot2docker ]; then
+        for service in $KDW_SERVICES; do
+            echo "$KDW_HOME/bin/kdw-service start $service \$(cat $worker_etc/$service.cmd)"
+        done > "$boot_step"
+    fi
 }
 
 start_services() {
@@ -81,7 +72,6 @@ up|roll)
     kdw_write_files
     install_binaries
     mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR"
-    masquerade_rule -C || masquerade_rule -A
     write_boot_step
     start_services
     echo "node components running: $KDW_SERVICES"
@@ -91,13 +81,12 @@ down)
     if [ -x "$KDW_HOME/bin/kube-proxy" ]; then
         "$KDW_HOME/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
     fi
-    while masquerade_rule -C; do masquerade_rule -D; done
     ip link del cni0 2>/dev/null || true
     unmount_below "$KDW_KUBELET_DIR"
     unmount_below "$KDW_RUN/containerd"
     unmount_below "$KDW_DATA/containerd"
     rm -rf "$boot_step" "$worker_etc" "$KDW_KUBELET_DIR" "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" \
         "$KDW_HOME/cni"
-    for binary in $KDW_BINARIES kdw-service; do rm -f "$KDW_HOME/bin/$binary"; done
+    for binary in $KDW_BINARIES; do rm -f "$KDW_HOME/bin/$binary"; done
     ;;
 esac

@@ -48,7 +48,8 @@ for p in command tls kubernetes; do
     fail "plugin $p $want is installed" "pulumi plugin ls --json has no resource $p $want"
   fi
 done
-# The official builds, not stand-ins: `go version -m` names the upstream main module and the version set by ldflags.
+# The builds from the upstream archives are the official ones, not stand-ins: `go version -m` names the upstream main
+# module and the version set by its ldflags. (The kubernetes plugin comes from the module proxy by module version.)
 official() { # NAME BINARY MODULE VERSION-VARIABLE VERSION
   local name="$1" bin="$2" module="$3" var="$4" version="$5" info
   if ! info="$(go version -m "$bin" 2>&1)"; then
@@ -68,9 +69,6 @@ official "plugin command" "$plugin_dir/resource-command-$(V plugins.command)/pul
 official "plugin tls" "$plugin_dir/resource-tls-$(V plugins.tls)/pulumi-resource-tls" \
   github.com/pulumi/pulumi-tls/provider/v5 github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version \
   "$(V plugins.tls | sed 's/^v//')"
-official "plugin kubernetes" "$plugin_dir/resource-kubernetes-$(V plugins.kubernetes)/pulumi-resource-kubernetes" \
-  github.com/pulumi/pulumi-kubernetes/provider/v4 github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version \
-  "$(V plugins.kubernetes | sed 's/^v//')"
 official "pulumi-language-nodejs" "$KDW_TOOLCHAIN_HOME/bin/pulumi-language-nodejs" \
   github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 github.com/pulumi/pulumi/sdk/v3/go/common/version.Version \
   "$(V languageNodejs)"
@@ -107,6 +105,7 @@ for c in bridge host-local loopback portmap; do
   expect "CNI $c is $(V cniPlugins)" "$(V cniPlugins)" "$KDW_TOOLCHAIN_HOME/bin/cni/$c"
 done
 expect "pause -v is built from Kubernetes $k8s" "$k8s" pause -v
+expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 
 if node -e '
     const fs = require("fs"), crypto = require("crypto"), path = require("path");
