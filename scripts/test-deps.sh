@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `npm test` needs beyond Node.js and Go, installed when missing (npm runs this before the tests), so that the
 # README's test command works on a fresh machine: shellcheck (Debian's package) for the host-script checks, and
-# iproute2, iptables and busybox (boot2docker's tools) for the route tests that run in a network namespace.
+# iproute2, iptables and busybox (boot2docker's tools) for the route and kdw-service tests that run host scripts.
 set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)

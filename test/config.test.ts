@@ -169,6 +169,15 @@ test("certificate renewal window: a tenth of the lifetime by default, at most th
     rejects({ certRenewBeforeHours: "soon" }, "certRenewBeforeHours", /whole number/);
 });
 
+test("kubeletEvictionHard: known signals with a percentage or a quantity", () => {
+    assert.deepEqual(validateConfig(base, ctx).kubeletEvictionHard, {});
+    assert.deepEqual(validateConfig({ ...base, kubeletEvictionHard: { "imagefs.available": "5%", "memory.available": "100Mi" } }, ctx)
+        .kubeletEvictionHard, { "imagefs.available": "5%", "memory.available": "100Mi" });
+    rejects({ kubeletEvictionHard: { "disk.free": "5%" } }, "kubeletEvictionHard", /has the signal "disk\.free"; the kubelet knows/);
+    rejects({ kubeletEvictionHard: { "imagefs.available": "five" } }, "kubeletEvictionHard", /a percentage \("5%"\) or a quantity/);
+    rejects({ kubeletEvictionHard: "5%" }, "kubeletEvictionHard", /must be an object/);
+});
+
 test("every problem is reported at once, each naming its key", () => {
     const found = problems({ controllers: 2, workers: 0, hostProfile: "x", clusterDns: "1.2.3.4" });
     assert.equal(found.length, 4);

@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
-import { mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -57,6 +57,9 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
     const files = [
         ...readdirSync(path.join(root, "scripts")).filter(f => f.endsWith(".sh")).map(f => path.join("scripts", f)),
         "scripts/hosts/kdw-runc", "test/toolchain/run.sh", ".ci/run",
+        // The boot2docker kind's boot, Docker init script and sethostname: busybox sh.
+        ...["etc/init.d/rcS", "etc/init.d/docker", "etc/init.d/rc.shutdown", "usr/bin/sethostname"]
+            .map(f => path.join("scripts/hosts/boot2docker/rootfs", f)),
     ];
     assert.ok(files.length >= 8, `only ${files.join(", ")}`);
     const result = spawnSync("shellcheck", ["--external-sources", "--severity=style", ...files], { cwd: root, encoding: "utf8" });
@@ -237,6 +240,66 @@ test("kdw-routes down in a network namespace: our routes, our masquerade rule, t
     assert.deepEqual(readdirSync(home).sort(), ["boot.d", "kdw-routes"]);
     assert.deepEqual(readdirSync(`${home}/boot.d`), []);
 });
+
+/** The processes of a process group (from /proc, field pgrp of each stat line). */
+function groupMembers(group: number): { pid: number; cmdline: string }[] {
+    return readdirSync("/proc").filter(d => /^\d+$/.test(d)).flatMap(pid => {
+        try {
+            const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+            const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+            const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+            return pgrp === group ? [{ pid: Number(pid), cmdline }] : [];
+        } catch {
+            return []; // the process ended meanwhile
+        }
+    });
+}
+
+async function until<T>(what: string, body: () => T | undefined, seconds = 10): Promise<T> {
+    for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline; await new Promise(r => setTimeout(r, 100))) {
+        const value = body();
+        if (value) {
+            return value;
+        }
+    }
+    throw new Error(`not within ${seconds}s: ${what}`);
+}
+
+// boot2docker runs the node services under kdw-service with busybox's sh; the system sh (dash) must work as well.
+for (const shell of [["sh"], ["busybox", "sh"]]) {
+    test(`kdw-service under ${shell.join(" ")}: starts once, with its folder first in PATH, restarts the service, stop ends both`, async (t) => {
+        if (process.getuid?.() !== 0) {
+            assert.fail("this test needs root: kdw-service keeps its pid files in /var/run/kdw (CI runs as root)");
+        }
+        const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-svc-"));
+        writeFileSync(path.join(dir, "kdw-service"), asset("kdw-service.sh"), { mode: 0o755 });
+        const name = `kdw-test-${process.pid}-${shell.length}`;
+        const pidfile = `/var/run/kdw/${name}.pid`;
+        const log = `/var/log/kdw/${name}.log`;
+        const service = (...args: string[]) =>
+            execFileSync(shell[0], [...shell.slice(1), path.join(dir, "kdw-service"), ...args], { encoding: "utf8" });
+        t.after(() => {
+            spawnSync(shell[0], [...shell.slice(1), path.join(dir, "kdw-service"), "stop", name]);
+            rmSync(log, { force: true });
+        });
+
+        service("start", name, "sh", "-c", 'echo "path=$PATH"; exec sleep 300');
+        const supervisor = Number(readFileSync(pidfile, "utf8"));
+        await until("the service logs its PATH", () => readFileSync(log, "utf8").includes(`path=${dir}:`));
+        service("start", name, "sh", "-c", "exec sleep 301");
+        assert.equal(Number(readFileSync(pidfile, "utf8")), supervisor, "a second start replaced the running service");
+
+        const first = await until("the service runs", () => groupMembers(supervisor).find(p => p.cmdline === "sleep 300"));
+        process.kill(first.pid);
+        await until("the supervisor restarts the service", () =>
+            groupMembers(supervisor).find(p => p.cmdline === "sleep 300" && p.pid !== first.pid), 15);
+        assert.match(readFileSync(log, "utf8"), /kdw-service: exited with \d+, restarting in 2s/);
+
+        service("stop", name);
+        assert.deepEqual(groupMembers(supervisor), [], "processes of the service outlived stop");
+        assert.ok(!existsSync(pidfile), "stop left the pid file");
+    });
+}
 
 test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the host's address, clears a leftover VIP, refuses a VIP off the network", (t) => {
     if (process.getuid?.() !== 0) {

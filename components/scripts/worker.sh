@@ -8,13 +8,30 @@ set -eu
 worker_etc="$KDW_ETC/worker"
 boot_step="$KDW_HOME/boot.d/50-worker"
 
+# Puts a program in place by renaming a copy over it: a running program is replaced, never written into (and
+# boot2docker's busybox has no `install`).
+put_program() { # source destination
+    cp "$1" "$2.kdw-new"
+    chmod 0755 "$2.kdw-new"
+    mv -f "$2.kdw-new" "$2"
+}
+
 install_binaries() {
     mkdir -p "$KDW_HOME/bin" "$KDW_HOME/cni/bin"
     for binary in $KDW_BINARIES; do
-        install -m 0755 "$KDW_HOME/stage/$binary" "$KDW_HOME/bin/$binary"
+        put_program "$KDW_HOME/stage/$binary" "$KDW_HOME/bin/$binary"
     done
     for plugin in $KDW_CNI_PLUGINS; do
-        install -m 0755 "$KDW_HOME/stage/$plugin" "$KDW_HOME/cni/bin/$plugin"
+        put_program "$KDW_HOME/stage/$plugin" "$KDW_HOME/cni/bin/$plugin"
+    done
+}
+
+# Ends every process whose command line starts with the given program (busybox has no pkill).
+kill_program() { # path
+    for proc in /proc/[0-9]*; do
+        case "$(tr '\000' ' ' <"$proc/cmdline" 2>/dev/null)" in
+        "$1 "*) kill "${proc#/proc/}" 2>/dev/null || true ;;
+        esac
     done
 }
 
@@ -58,11 +75,15 @@ stop_services() {
         fi
     done
     if [ "$KDW_PROFILE" = systemd ]; then systemctl daemon-reload; fi
-    pkill -f "$KDW_HOME/bin/containerd-shim-runc-v2" 2>/dev/null || true
+    kill_program "$KDW_HOME/bin/containerd-shim-runc-v2"
 }
 
+# Unmounts the directory and everything below it, deepest first. The directory itself can be a mount point: where / is
+# not a shared mount (boot2docker), the kubelet bind-mounts its root directory onto itself to make it one.
 unmount_below() { # directory
-    grep -o " $1/[^ ]*" /proc/mounts | sort -r | while read -r mountpoint; do
+    # /proc/mounts shows paths with symbolic links resolved (boot2docker's /var/lib/boot2docker is one).
+    resolved=$(cd "$1" 2>/dev/null && pwd -P) || return 0
+    awk -v dir="$resolved" '$2 == dir || index($2, dir "/") == 1 { print $2 }' /proc/mounts | sort -r | while read -r mountpoint; do
         umount -l "$mountpoint" 2>/dev/null || true
     done
 }

@@ -12,7 +12,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { Availability, describeAvailability, pollApi } from "./apiPoller";
 import { clusterClient } from "./cluster";
-import { hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
+import { freshStack, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
 import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
 
 const STACK = "upgrade";
@@ -189,9 +189,8 @@ async function main() {
     assert.ok(hosts.length >= 6, `need 6 test hosts (3 controllers, 3 workers), found ${hosts.length}: npm run hosts:up -- 6`);
     const atPrevious = { kubernetesVersion: previous, binarySource: previousBinaries };
     const writeConfig = (extra: Record<string, unknown>) => writeStackConfig(STACK, 3, extra);
-    writeConfig(atPrevious);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    const stack = await auto.Stack.createOrSelect(STACK, ws);
+    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
     writeConfig(atPrevious);
 
     const first = stepRecorder();
