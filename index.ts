@@ -46,11 +46,20 @@ const members = pulumi.all(controllerHosts.map(h => h.ip.apply(ip => ({ name: h.
 const endpointHost = cfg.apiServerEndpoint ?? cfg.apiServerVip ?? controllerHosts[0].ip;
 const apiServerUrl = pulumi.interpolate`https://${endpointHost}:${cfg.apiServerPort}`;
 
+// Every host step is installed in parallel on a new host, and a change rolls one host at a time: etcd members, then
+// control planes, then workers, each host after the one before it (rollingStep in components/remote.ts).
+const rolls: pulumi.Resource[] = [];
+const previousRoll = () => rolls.slice(-1);
+
 // etcd: every member starts with the full --initial-cluster; they form one cluster together.
-const etcd = controllerHosts.map(host => new EtcdMember(`${host.nodeName}-etcd`, {
-    host, members, etcdCa, clusterName: cfg.clusterName,
-    image: `${cfg.imageRepository}/etcd:${cfg.versions.etcd.slice(1)}-0`,
-}));
+const etcd = controllerHosts.map(host => {
+    const member = new EtcdMember(`${host.nodeName}-etcd`, {
+        host, members, etcdCa, clusterName: cfg.clusterName,
+        image: `${cfg.imageRepository}/etcd:${cfg.versions.etcd.slice(1)}-0`, rollsAfter: previousRoll(),
+    });
+    rolls.push(member.rolled);
+    return member;
+});
 
 // The control plane on every controller, against all etcd members.
 const encryptionKey = new command.local.Command("encryption-key", {
@@ -63,10 +72,15 @@ const controlPlaneCerts = {
     apiserverEtcdClient: etcdCa.issue("apiserver-etcd-client", pki.apiserverEtcdClientCert()),
     serviceAccount: clusterCa.keyPair("service-account"),
 };
-const controlPlanes = controllerHosts.map(host => new ControlPlane(`${host.nodeName}-control-plane`, {
-    host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
-    encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHosts: [endpointHost, controllerHosts[0].ip],
-}, { dependsOn: etcd }));
+const controlPlanes = controllerHosts.map(host => {
+    const controlPlane = new ControlPlane(`${host.nodeName}-control-plane`, {
+        host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
+        encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHosts: [endpointHost, controllerHosts[0].ip],
+        rollsAfter: previousRoll(),
+    }, { dependsOn: etcd });
+    rolls.push(controlPlane.rolled);
+    return controlPlane;
+});
 
 // The admin's kubeconfig.
 const admin = clusterCa.issue("admin", pki.adminCert());
@@ -97,14 +111,22 @@ const workerRoutes = workerHosts.map(podRoutesOn);
 
 // Workers, each with its own copy of the binaries.
 const kubeProxyCert = clusterCa.issue("kube-proxy", pki.kubeProxyCert());
-const workerNodes = cfg.workers.map((node, i) => new WorkerNode(`${node.name}-node`, {
-    host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,
-    binaries: binaries.binaries, provider, podRoutes: workerRoutes[i].applied,
-}));
+const workerNodes = cfg.workers.map((node, i) => {
+    const worker = new WorkerNode(`${node.name}-node`, {
+        host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,
+        binaries: binaries.binaries, provider, podRoutes: workerRoutes[i].applied,
+        adminKubeconfig: kubeconfig, rollsAfter: previousRoll(),
+    });
+    rolls.push(worker.rolled);
+    return worker;
+});
 
 new ClusterAddons("addons", { cluster: cfg, provider }, { dependsOn: workerNodes });
 
 export const apiServerEndpoint = apiServerUrl;
 export const caCertificate = clusterCa.certPem;
 export const controllers = controllerHosts.map(h => ({ name: h.nodeName, ip: h.ip }));
+// The Kubernetes version every host runs, known once the update has rolled through all of them (a failed roll leaves
+// the previous value): the next update's upgrade check starts from it (components/upgrade.ts).
+export const kubernetesVersion = pulumi.all(rolls.map(r => r.urn)).apply(() => cfg.versions.kubernetes);
 export const workers = workerHosts.map((h, i) => ({ name: h.nodeName, ip: h.ip, podCidr: workerNodes[i].podCidr }));

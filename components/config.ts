@@ -48,6 +48,8 @@ export interface RawConfig {
     imageRepository?: unknown;
     certValidityHours?: unknown;
     certRenewBeforeHours?: unknown;
+    drainTimeoutSeconds?: unknown;
+    apiServerExtraArgs?: unknown;
     kubeletEvictionHard?: unknown;
 }
 
@@ -102,6 +104,10 @@ export interface ClusterConfig {
     certValidityHours: number;
     /** A certificate is re-issued by the first `pulumi up` this many hours or fewer before it expires. */
     certRenewBeforeHours: number;
+    /** How long a worker's drain may take before its roll fails (PodDisruptionBudgets can hold it). */
+    drainTimeoutSeconds: number;
+    /** Extra kube-apiserver flags (name without dashes → value), after the program's own. */
+    apiServerExtraArgs: Record<string, string>;
     /** The kubelet's hard eviction thresholds (signal → threshold); empty for the kubelet's defaults. */
     kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
@@ -149,6 +155,7 @@ export const DEFAULTS = {
     apiServerPort: 6443,
     imageRepository: "registry.k8s.io",
     certValidityHours: 8760,
+    drainTimeoutSeconds: 300,
 };
 
 export const PINNED_VERSIONS: Versions = {
@@ -333,6 +340,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         fail("certRenewBeforeHours", `must be at most certValidityHours (${certValidityHours}), got ${certRenewBeforeHours}; set it to certValidityHours for one \`pulumi up\` to re-issue every certificate now.`);
     }
 
+    const drainTimeoutSeconds = integer("drainTimeoutSeconds", DEFAULTS.drainTimeoutSeconds, 10);
+    const apiServerExtraArgs = flagMap(raw.apiServerExtraArgs, "apiServerExtraArgs", fail);
     const kubeletEvictionHard = evictionThresholds(raw.kubeletEvictionHard, fail);
 
     const memoryMb = integer("machineMemory", DEFAULTS.machineMemory, 512);
@@ -371,6 +380,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         imageRepository,
         certValidityHours,
         certRenewBeforeHours,
+        drainTimeoutSeconds,
+        apiServerExtraArgs,
         kubeletEvictionHard,
         controllers: nodes("controller", controllerCount, 0),
         workers: nodes("worker", workerCount, controllerCount),
@@ -403,6 +414,28 @@ function evictionThresholds(value: unknown, fail: Fail): Record<string, string> 
         }
     }
     return thresholds;
+}
+
+/** `{flag: value}` without the dashes, values as text; numbers and booleans are taken as their text. */
+function flagMap(value: unknown, name: string, fail: Fail): Record<string, string> {
+    if (value === undefined) {
+        return {};
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        fail(name, `must be an object of flag names (without dashes) and values, like {"event-ttl": "2h"}, got ${JSON.stringify(value)}.`);
+        return {};
+    }
+    const flags: Record<string, string> = {};
+    for (const [flag, v] of Object.entries(value)) {
+        if (!/^[a-z][a-z0-9-]*$/.test(flag)) {
+            fail(name, `has the flag "${flag}": give flag names in lower case without the leading dashes, like "event-ttl".`);
+        } else if (!["string", "number", "boolean"].includes(typeof v)) {
+            fail(name, `gives the flag "${flag}" the value ${JSON.stringify(v)}: a flag's value is a string, number or boolean.`);
+        } else {
+            flags[flag] = String(v);
+        }
+    }
+    return flags;
 }
 
 /**

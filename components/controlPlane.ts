@@ -5,7 +5,7 @@ import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "./f
 import { kubeconfig } from "./kubeconfig";
 import { MachineHost } from "./machineHost";
 import { controllerManagerCert, schedulerCert } from "./pki";
-import { asset, hostStep, render } from "./remote";
+import { asset, render, rollingStep } from "./remote";
 
 /** Certificates every controller shares; issued once so that adding nothing re-issues nothing. */
 export interface ControlPlaneCerts {
@@ -27,11 +27,18 @@ export interface ControlPlaneArgs {
     encryptionKey: pulumi.Input<string>;
     /** The hosts of the service-account issuer URLs, the API endpoint clients use first (see apiserverArgs). */
     issuerHosts: pulumi.Input<pulumi.Input<string>[]>;
+    /** What a change waits for before it reaches this controller: the previous roll (the last etcd member's first). */
+    rollsAfter: pulumi.Resource[];
 }
 
-/** kube-apiserver, kube-controller-manager and kube-scheduler as containers on one controller. */
+/**
+ * kube-apiserver, kube-controller-manager and kube-scheduler as containers on one controller. Controllers start
+ * together; a change rolls controller by controller, each apiserver ready (/readyz) before the next goes down.
+ */
 export class ControlPlane extends pulumi.ComponentResource {
     readonly apiserverUrl: pulumi.Output<string>;
+    /** Done when a change has reached this controller and its apiserver is ready again. */
+    readonly rolled: pulumi.Resource;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:ControlPlane", name, {}, opts);
@@ -45,7 +52,8 @@ export class ControlPlane extends pulumi.ComponentResource {
         const dir = host.layout.apply(l => `${l.etc}/control-plane`);
         const at = (file: string) => dir.apply(d => `${d}/${file}`);
         const secret = "0600";
-        const run = hostStep(`${name}-run`, {
+        const run = rollingStep(name, {
+            machineId: host.machineId,
             connection: host.connection,
             script: asset("control-plane.sh"),
             files: [
@@ -84,9 +92,10 @@ export class ControlPlane extends pulumi.ComponentResource {
                 KDW_CONTROLLER_MANAGER_ARGS: controllerManagerArgs(cluster).join(" "),
                 KDW_SCHEDULER_ARGS: schedulerArgs().join(" "),
             })),
-        }, { parent: this, dependsOn: [host.ready] });
+        }, { parent: this, dependsOn: [host.ready], rollsAfter: args.rollsAfter, formerName: `${name}-run` });
 
+        this.rolled = run.roll;
         this.apiserverUrl = host.ip.apply(ip => `https://${ip}:${cluster.apiServerPort}`);
-        this.registerOutputs({ apiserverUrl: this.apiserverUrl, run: run.id });
+        this.registerOutputs({ apiserverUrl: this.apiserverUrl, install: run.install.id, roll: run.roll.id });
     }
 }

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CertAuthority } from "./certAuthority";
-import { etcdArgs, Member } from "./flags";
+import { ETCD_CLIENT_PORT, etcdArgs, Member } from "./flags";
 import { MachineHost } from "./machineHost";
 import { etcdPeerCert, etcdServerCert } from "./pki";
-import { asset, hostStep } from "./remote";
+import { asset, rollingStep } from "./remote";
 
 export interface EtcdMemberArgs {
     host: MachineHost;
@@ -12,11 +12,21 @@ export interface EtcdMemberArgs {
     etcdCa: CertAuthority;
     image: string;
     clusterName: string;
+    /** What a change waits for before it reaches this member: the previous member's roll. */
+    rollsAfter: pulumi.Resource[];
 }
 
-/** One etcd member in a container on a controller, with client and peer TLS and client-certificate auth. */
+const clientUrl = (ip: string) => `https://${ip}:${ETCD_CLIENT_PORT}`;
+
+/**
+ * One etcd member in a container on a controller, with client and peer TLS and client-certificate auth. Members start
+ * together; a change rolls member by member (etcd.sh `roll`: never the one whose restart would cost the quorum, and
+ * each healthy in a cluster with quorum before the next).
+ */
 export class EtcdMember extends pulumi.ComponentResource {
     readonly clientUrl: pulumi.Output<string>;
+    /** Done when a change has reached this member and it is healthy again. */
+    readonly rolled: pulumi.Resource;
 
     constructor(name: string, args: EtcdMemberArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:EtcdMember", name, {}, opts);
@@ -25,7 +35,8 @@ export class EtcdMember extends pulumi.ComponentResource {
         const peer = etcdCa.issue(`${name}-peer`, host.ip.apply(ip => etcdPeerCert(host.nodeName, ip)), this);
         const dir = host.layout.apply(l => `${l.etc}/etcd`);
 
-        const run = hostStep(`${name}-run`, {
+        const run = rollingStep(name, {
+            machineId: host.machineId,
             connection: host.connection,
             script: asset("etcd.sh"),
             files: [
@@ -41,10 +52,13 @@ export class EtcdMember extends pulumi.ComponentResource {
                 KDW_DATA: l.data,
                 KDW_IMAGE: args.image,
                 KDW_ETCD_ARGS: etcdArgs({ name: host.nodeName, ip }, members, args.clusterName).join(" "),
+                KDW_ETCD_SELF: clientUrl(ip),
+                KDW_ETCD_ENDPOINTS: members.map(m => clientUrl(m.ip)).join(","),
             })),
-        }, { parent: this, dependsOn: [host.ready] });
+        }, { parent: this, dependsOn: [host.ready], rollsAfter: args.rollsAfter, formerName: `${name}-run` });
 
-        this.clientUrl = host.ip.apply(ip => `https://${ip}:2379`);
-        this.registerOutputs({ clientUrl: this.clientUrl, run: run.id });
+        this.rolled = run.roll;
+        this.clientUrl = host.ip.apply(clientUrl);
+        this.registerOutputs({ clientUrl: this.clientUrl, install: run.install.id, roll: run.roll.id });
     }
 }

@@ -73,6 +73,7 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         `--tls-cert-file=${PKI}/apiserver.pem`,
         `--tls-private-key-file=${PKI}/apiserver-key.pem`,
         "--v=2",
+        ...Object.entries(cfg.apiServerExtraArgs).map(([flag, value]) => `--${flag}=${value}`),
     ];
 }
 

@@ -9,14 +9,14 @@ export const KEYS: (keyof RawConfig)[] = [
     "containerdVersion", "runcVersion", "cniPluginsVersion", "crictlVersion", "corednsVersion", "clusterCidr",
     "serviceCidr", "clusterDns", "clusterDomain", "apiServerPort", "apiServerEndpoint", "apiServerVip", "binarySource",
     "binaryChecksums", "imageRepository", "certValidityHours",
-    "certRenewBeforeHours", "kubeletEvictionHard",
+    "certRenewBeforeHours", "drainTimeoutSeconds", "apiServerExtraArgs", "kubeletEvictionHard",
 ];
 
 /** Keys whose Pulumi.yaml type is integer, array or object. */
 export const STRUCTURED = new Set<keyof RawConfig>([
     "controllers", "workers", "machineMemory", "machineCpus", "machineDiskSize", "machineDriverFlags", "genericHosts",
     "apiServerPort", "binaryChecksums", "certValidityHours", "certRenewBeforeHours",
-    "kubeletEvictionHard",
+    "drainTimeoutSeconds", "apiServerExtraArgs", "kubeletEvictionHard",
 ]);
 
 /** Malformed JSON is passed on as text, so that validation names the key and shows the value. */

@@ -102,6 +102,8 @@ export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): str
  */
 export class MachineHost extends pulumi.ComponentResource {
     readonly nodeName: string;
+    /** The machine's identity: another value means a new machine, which its steps install afresh. */
+    readonly machineId: pulumi.Output<string>;
     readonly ip: pulumi.Output<string>;
     readonly sshUser: pulumi.Output<string>;
     /** Secret. */
@@ -125,6 +127,7 @@ export class MachineHost extends pulumi.ComponentResource {
             environment,
             triggers: [machineCreateArgs(node, cluster).join(" ")],
         }, { parent: this, deleteBeforeReplace: true, dependsOn: [args.certificates] });
+        this.machineId = machine.id;
         const info = machine.stdout.apply(out => parseMachineInfo(node.name, out));
         this.ip = info.ip;
         this.sshUser = info.sshUser;

@@ -59,10 +59,16 @@ export function sha256(...parts: string[]): string {
 }
 
 /**
+ * What a host script is asked to do: `up` installs and starts (first `up` of a host, every host at once), `roll` changes
+ * a running host (one host at a time, with the script's health gates), `down` removes what `up` made.
+ */
+export type HostAction = "up" | "roll" | "down";
+
+/**
  * The command line that runs `script` as root (sudo when the SSH user is not root) with `env` set. Settings go in the
  * environment, never key material: command lines are stored in state in plain text and visible in `ps`.
  */
-export function scriptCommand(script: string, action: "up" | "down", env: Record<string, string>): string {
+export function scriptCommand(script: string, action: HostAction, env: Record<string, string>): string {
     return asRoot(script, action, envAssignments(env));
 }
 
@@ -71,7 +77,7 @@ export const envAssignments = (env: Record<string, string>): string =>
     Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
 
 /** The command line that runs `script` as root with `assignments` (shell words, such as envAssignments gives). */
-export function asRoot(script: string, action: "up" | "down", assignments: string): string {
+export function asRoot(script: string, action: HostAction, assignments: string): string {
     return `if [ "$(id -u)" = 0 ]; then KDW_SUDO=; else KDW_SUDO="sudo -n"; fi; ` +
         `$KDW_SUDO env ${assignments} sh -c ${shellQuote(script)} kdw ${action}`;
 }
@@ -145,4 +151,73 @@ export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomRe
         triggers: [trigger],
         addPreviousOutputInEnv: false,
     }, { deleteBeforeReplace: true, ...opts });
+}
+
+export interface RollingStepArgs extends HostStepArgs {
+    /** The machine's identity: a new machine (another id) gets a fresh install. */
+    machineId: pulumi.Input<string>;
+}
+
+export interface RollingStepOptions {
+    parent: pulumi.Resource;
+    /** What the first `up` waits for (the host prepared, files staged...). */
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+    /**
+     * What a change waits for before it reaches this host: the previous host's roll (etcd members, then control planes,
+     * then workers, one host at a time).
+     */
+    rollsAfter: pulumi.Resource[];
+    /**
+     * A step the roll waits for, made from the digest of what the roll sends (a worker's drain, which must act exactly
+     * when the roll does); it takes over `rollsAfter`.
+     */
+    beforeRoll?: (digest: pulumi.Output<string>) => pulumi.Resource;
+    /** The name this host's step had when it was a plain hostStep, so that a stack made then is taken over. */
+    formerName?: string;
+}
+
+/**
+ * A host step that is installed in parallel and changed one host at a time. Two resources:
+ * - `install` runs the script's `up` once, when the host (its machine) is new; all hosts install at once, as a plain
+ *   step would. A later change of content only updates its recorded inputs (its `update` reads stdin, nothing else),
+ *   so that a new machine is installed with current content;
+ * - `roll` runs nothing when created (no `create`: the command provider does not even connect), then the script's
+ *   `roll` with the new content on every change, after `rollsAfter`: chained host after host, changes roll while the
+ *   first `up` stays parallel. Its `delete` runs `down`, so a removed host is cleaned with current content.
+ * Nothing is replaced for a change of content: `triggers`, the only input the command provider replaces on, hold only
+ * the machine's identity. `digest` is a hash of what the roll sends.
+ */
+export function rollingStep(name: string, args: RollingStepArgs, opts: RollingStepOptions) {
+    const stdin = args.files ? fileBundle(args.files) : pulumi.output("");
+    const withLib = stepScript(args);
+    // Extra facts (binary digests) go in the environment of the command line, so that their change is a change of it.
+    const env = pulumi.all([args.env, pulumi.all(args.triggers ?? [])]).apply(([e, facts]) =>
+        facts.length > 0 ? { ...e, KDW_FACTS: sha256(...facts) } : e);
+    const commandLine = (action: HostAction) => env.apply(e => scriptCommand(withLib, action, e));
+    const connection = pulumi.output(args.connection).apply(c => ({
+        host: c.host, user: c.user, privateKey: c.privateKey, port: c.port ?? 22, dialErrorLimit: 30, perDialTimeout: 10,
+    }));
+    const roll = commandLine("roll");
+    const digest = pulumi.all([roll, stdin, connection]).apply(([r, s, c]) => sha256(r, s, c.host, String(c.port)));
+    const install = new command.remote.Command(`${name}-install`, {
+        connection,
+        create: commandLine("up"),
+        // Nothing to do, but stdin must be read: a command that exits first makes the provider's write of stdin fail (EOF).
+        update: "cat >/dev/null",
+        stdin,
+        triggers: [args.machineId],
+        addPreviousOutputInEnv: false,
+    }, {
+        parent: opts.parent, dependsOn: opts.dependsOn,
+        // A stack made with the plain step: its `down` runs before this `up` (once, on every host at once).
+        deleteBeforeReplace: true, aliases: opts.formerName ? [{ name: opts.formerName }] : undefined,
+    });
+    const rolled = new command.remote.Command(`${name}-roll`, {
+        connection,
+        update: roll,
+        delete: commandLine("down"),
+        stdin,
+        addPreviousOutputInEnv: false,
+    }, { parent: opts.parent, dependsOn: [install, ...(opts.beforeRoll ? [opts.beforeRoll(digest)] : opts.rollsAfter)] });
+    return { install, roll: rolled, digest };
 }

@@ -10,7 +10,7 @@ import { kubeconfig } from "./kubeconfig";
 import { HostLayout, layoutEnv } from "./layout";
 import { MachineHost } from "./machineHost";
 import { nodeCert } from "./pki";
-import { asset, HostFile, hostStep, render } from "./remote";
+import { asset, HostFile, render, rollingStep, shellQuote } from "./remote";
 
 export interface WorkerNodeArgs {
     host: MachineHost;
@@ -25,6 +25,10 @@ export interface WorkerNodeArgs {
     provider: k8s.Provider;
     /** This host's pod routes, masquerade rule and kernel settings, in place before any pod runs here. */
     podRoutes: pulumi.Resource;
+    /** Secret: the admin kubeconfig, with which the machine running Pulumi drains and uncordons the worker. */
+    adminKubeconfig: pulumi.Input<string>;
+    /** What a change waits for before it reaches this worker: the previous worker's roll (the last controller's first). */
+    rollsAfter: pulumi.Resource[];
 }
 
 /** The libraries worker.sh uses (besides the file writer). */
@@ -81,11 +85,23 @@ export function serviceFiles(layout: HostLayout, services: { name: string; comma
 }
 
 /**
+ * The command that drains (`drain`) or uncordons (`uncordon`) a worker from the machine running Pulumi
+ * (components/scripts/node-drain.sh), with the admin kubeconfig on its stdin.
+ */
+export function nodeDrainCommand(action: "drain" | "uncordon", node: string, cluster: ClusterConfig): string {
+    return `KDW_NODE=${shellQuote(node)} KDW_TIMEOUT=${cluster.drainTimeoutSeconds} ` +
+        `KDW_KUBELET_VERSION=${cluster.versions.kubernetes} sh -c ${shellQuote(asset("node-drain.sh"))} kdw ${action}`;
+}
+
+/**
  * A worker: containerd + runc + CNI, kubelet, kube-proxy and a local load balancer over all apiservers, its own
- * system:node certificate, and its Node object (made first, carrying the planned pod range).
+ * system:node certificate, and its Node object (made first, carrying the planned pod range). Workers install together;
+ * a change rolls worker by worker: drained (evictions respect PodDisruptionBudgets), changed, Ready, uncordoned.
  */
 export class WorkerNode extends pulumi.ComponentResource {
     readonly podCidr: string;
+    /** Done when a change has reached this worker, it is Ready and uncordoned. */
+    readonly rolled: pulumi.Resource;
 
     constructor(name: string, args: WorkerNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:WorkerNode", name, {}, opts);
@@ -139,7 +155,16 @@ export class WorkerNode extends pulumi.ComponentResource {
             ...units,
         ]);
 
-        const install = hostStep(`${name}-install`, {
+        // Drain and uncordon run on the machine running Pulumi, around the worker's roll: they act exactly when the roll
+        // does (KDW_ROLL, a digest of what it sends; a change of the admin credentials alone acts on nothing).
+        const rollStep = (step: "drain" | "uncordon", digest: pulumi.Output<string>, dependsOn: pulumi.Resource[]) =>
+            new command.local.Command(`${name}-${step}`, {
+                update: nodeDrainCommand(step, node.name, cluster),
+                stdin: args.adminKubeconfig,
+                environment: { KDW_ROLL: digest },
+            }, { parent: this, dependsOn });
+        const run = rollingStep(name, {
+            machineId: host.machineId,
             connection: host.connection,
             script: asset("worker.sh"),
             libraries: WORKER_SCRIPT_LIBRARIES,
@@ -153,8 +178,12 @@ export class WorkerNode extends pulumi.ComponentResource {
                 KDW_SERVICES: list.map(s => s.name).join(" "),
             })),
             triggers: [pulumi.output(args.binaries).apply(set => WORKER_BINARIES.map(b => set[b].sha256).join(","))],
-        }, { parent: this, dependsOn: [...copies, nodeObject, args.podRoutes] });
+        }, {
+            parent: this, dependsOn: [...copies, nodeObject, args.podRoutes], rollsAfter: args.rollsAfter,
+            beforeRoll: digest => rollStep("drain", digest, [...copies, nodeObject, ...args.rollsAfter]),
+        });
+        this.rolled = rollStep("uncordon", run.digest, [run.roll]);
 
-        this.registerOutputs({ podCidr: this.podCidr, install: install.id });
+        this.registerOutputs({ podCidr: this.podCidr, install: run.install.id, roll: run.roll.id });
     }
 }

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end run against the local test hosts (needs `npm run toolchain` and 7 hosts, hosts 2 and 5 of the boot2docker
 # kind: `npm run hosts:up -- 7 --boot2docker 2,5`): builds and pushes the images, then runs test/e2e/e2e.ts, which
-# writes .cache/e2e/report.json; or, given a suite name, test/e2e/<suite>.ts (`interrupt`: killed runs, 6 hosts,
-# .cache/e2e/interrupt.json).
+# writes .cache/e2e/report.json; or, given a suite name, test/e2e/<suite>.ts on 6 of those hosts: `interrupt` (killed
+# runs, .cache/e2e/interrupt.json) or `upgrade` (a rolling upgrade from the previous Kubernetes minor under load,
+# .cache/e2e/upgrade.json).
 set -euo pipefail
 suite="${1:-e2e}"
+case "$suite" in
+e2e | interrupt | upgrade) ;;
+*) echo "usage: e2e.sh [interrupt|upgrade]" >&2; exit 2 ;;
+esac
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/env.sh

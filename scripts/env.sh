@@ -19,12 +19,17 @@ esac
 export PULUMI_HOME="$KDW_TOOLCHAIN_HOME/pulumi-home"
 # The worker binaries for the program's default binarySource.
 export KDW_BINARY_DIR="$KDW_TOOLCHAIN_HOME/bin"
+# The same for the previous Kubernetes minor (versions.json kubernetesPrevious), to bring a cluster up there and upgrade it.
+export KDW_PREVIOUS_BINARY_DIR="$KDW_TOOLCHAIN_HOME/bin-previous"
 
 mkdir -p "$KDW_REPO_ROOT/.cache/state"
 export PULUMI_BACKEND_URL="file://$KDW_REPO_ROOT/.cache/state"
 # A fixed passphrase for local test stacks only; set your own before sourcing for anything that matters.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-kube-dumb-way-local-test}"
 export PULUMI_SKIP_UPDATE_CHECK=true
+# `npm test` type-checks the program (tsc); each preview and up then only transpiles it, instead of type-checking it and
+# @pulumi/kubernetes's large declarations again (tens of CPU seconds, minutes on a busy machine).
+export PULUMI_NODEJS_TRANSPILE_ONLY=true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
 export PULUMI_SKIP_CONFIRMATIONS=true

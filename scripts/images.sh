@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Builds the cluster's images from the toolchain's binaries (no base image: each is a `docker import` of a folder with
 # static binaries) and pushes them to the test hosts' registry, under the names the program pulls:
-#   <registry>/etcd:<etcd>-0  kube-apiserver|kube-controller-manager|kube-scheduler:<kubernetes>  pause:<pause>
-#   coredns/coredns:<coredns>  kube-vip/kube-vip:<kubeVip>  kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
+#   <registry>/etcd:<etcd>-0  kube-apiserver|kube-controller-manager|kube-scheduler:<kubernetes> and :<kubernetesPrevious>
+#   pause:<pause>  coredns/coredns:<coredns>  kube-vip/kube-vip:<kubeVip>
+#   kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
 # An image whose inputs did not change since it was last pushed is skipped.
 #
 #   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
-: "${KDW_TOOLCHAIN_HOME:?source scripts/env.sh first}"
+: "${KDW_TOOLCHAIN_HOME:?source scripts/env.sh first}" "${KDW_PREVIOUS_BINARY_DIR:?source scripts/env.sh first}"
 bin="$KDW_TOOLCHAIN_HOME/bin"
 cache="${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/images"
 state="${KDW_HOSTS_STATE_DIR:-${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/hosts/state${KDW_HOSTS_INSTANCE:+-$KDW_HOSTS_INSTANCE}}"
@@ -62,8 +63,11 @@ image() {
 etcd="$(v etcd)"
 kubernetes="$(v kubernetes)"
 image "etcd:${etcd#v}-0" '[]' "$bin/etcd=usr/local/bin/etcd" "$bin/etcdctl=usr/local/bin/etcdctl"
-for component in kube-apiserver kube-controller-manager kube-scheduler; do
-    image "$component:$kubernetes" '[]' "$bin/$component=usr/local/bin/$component"
+# The pinned release and the previous minor (the toolchain's bin-previous/), which upgrades start from.
+for release in "$kubernetes=$bin" "$(v kubernetesPrevious)=$KDW_PREVIOUS_BINARY_DIR"; do
+    for component in kube-apiserver kube-controller-manager kube-scheduler; do
+        image "$component:${release%%=*}" '[]' "${release#*=}/$component=usr/local/bin/$component"
+    done
 done
 image "pause:$(v pause)" '["/pause"]' "$bin/pause=pause"
 image "coredns/coredns:$(v coredns)" '["/coredns"]' "$bin/coredns=coredns"

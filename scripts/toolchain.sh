@@ -20,7 +20,7 @@ source "$here/toolchain/lib.sh"
 recipes="$here/toolchain"
 
 TC="$(kdw_toolchain_home)"
-BIN="$TC/bin" LOGS="$TC/logs" WORK="$TC/work" STATE="$TC/state"
+BIN="$TC/bin" PREVIOUS="$TC/bin-previous" LOGS="$TC/logs" WORK="$TC/work" STATE="$TC/state"
 # Every item ever built, by name and a key of its version, module and recipe: a toolchain folder for new pins
 # builds only the items whose pins changed and copies the rest from here.
 STORE="$(kdw_toolchain_store)"
@@ -227,13 +227,14 @@ build_docker_machine() {
   install_bins out/docker-machine
 }
 
-K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
-build_kubernetes() {
-  local v="$V_kubernetes" k8smod staging minor date ld pkgs=() b p
+# kubernetes_module ITEM VERSION: a wrapper module (in the item's scratch folder) that can build any package of
+# k8s.io/kubernetes at VERSION; sets K8S_LDFLAGS to the version stamps of an official build of that release.
+kubernetes_module() {
+  local v="$2" k8smod staging minor date p
   k8smod="$(modfile "k8s.io/kubernetes@$v")"
   minor="${v#v1.}" minor="${minor%%.*}"
   staging="v0.${v#v1.}"
-  wrapper kubernetes "$(go mod edit -json "$k8smod" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go))')"
+  wrapper "$1" "$(go mod edit -json "$k8smod" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go))')"
   grep '^godebug ' "$k8smod" >> go.mod || true
   # k8s.io/kubernetes replaces its staging modules (required at v0.0.0) with ./staging/src/...: use the
   # published staging modules of the same release instead (v1.37.2 -> v0.37.2).
@@ -243,17 +244,27 @@ build_kubernetes() {
       for (const r of j.Replace || []) if (r.New.Path.startsWith("./staging/") && req.has(r.Old.Path)) console.log(r.Old.Path); });' |
     while read -r m; do go mod edit -replace "$m=$m@$staging"; done
   copy_replaces "$k8smod"
+  date="$(modtime "k8s.io/kubernetes@$v")"
+  K8S_LDFLAGS="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    K8S_LDFLAGS+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+}
+
+# kubernetes_release ITEM VERSION DEST: Kubernetes' binaries (one build: its link steps need several GiB each) into DEST.
+K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+kubernetes_release() {
+  local v="$2" dest="$3" pkgs=() b
+  kubernetes_module "$1" "$v"
   for b in $K8S_BINS; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
   go get "${pkgs[@]/%/@$v}"
-  date="$(modtime "k8s.io/kubernetes@$v")"
-  ld="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
-  done
-  mkdir -p out
-  go build -trimpath -ldflags "$ld" -o out/ "${pkgs[@]}"
-  for b in $K8S_BINS; do install_bins "out/$b"; done
+  mkdir -p out "$dest"
+  go build -trimpath -ldflags "$K8S_LDFLAGS" -o out/ "${pkgs[@]}"
+  for b in $K8S_BINS; do mv -f "out/$b" "$dest/$b"; done
 }
+build_kubernetes() { kubernetes_release kubernetes "$V_kubernetes" "$BIN"; }
+# The previous minor, for upgrades: its own folder with bin/'s layout (see PREVIOUS below).
+build_kubernetes_previous() { kubernetes_release kubernetes-previous "$V_kubernetesPrevious" "$PREVIOUS"; }
 
 # pause: the C program from the Kubernetes module (build/pause/linux/pause.c), built the way its Makefile does.
 build_pause() {
@@ -433,6 +444,8 @@ total_start=$SECONDS
 # Longest first. Kubernetes' six binaries share one build (and its link steps need several GiB each).
 # shellcheck disable=SC2086
 spawn kubernetes "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" $K8S_BINS
+# shellcheck disable=SC2046,SC2086
+spawn kubernetes-previous "$V_kubernetesPrevious" "k8s.io/kubernetes@$V_kubernetesPrevious" $(printf '../bin-previous/%s ' $K8S_BINS)
 spawn pulumi "$V_pulumi" "github.com/pulumi/pulumi/pkg/v3@$V_pulumi" pulumi
 spawn plugin-kubernetes "$V_plugins_kubernetes" "$(plugin_row kubernetes "$V_plugins_kubernetes" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-kubernetes
 upstream_module() { echo "$(upstream_field "$1" repository)@$(upstream_field "$1" commit)"; }
@@ -468,15 +481,32 @@ for name in command tls kubernetes; do
   fi
 done
 
-# bin/manifest.json: every artifact of every item built so far (names relative to bin/, as the program reads them).
+# bin-previous/: the previous Kubernetes release beside the same other worker binaries as bin/ (hard links), so that
+# kube-dumb-way:binarySource can point at it. These are WORKER_BINARIES (components/config.ts) but kubelet and kube-proxy.
+PREVIOUS_SHARED="containerd containerd-shim-runc-v2 runc crictl kdw-apiserver-lb cni/bridge cni/host-local cni/loopback cni/portmap"
+if [ -d "$PREVIOUS" ]; then
+  for b in $PREVIOUS_SHARED; do
+    if [ -f "$BIN/$b" ]; then mkdir -p "$(dirname "$PREVIOUS/$b")" && ln -f "$BIN/$b" "$PREVIOUS/$b"; fi
+  done
+fi
+
+# bin/manifest.json: every artifact of every item built so far (names relative to bin/, as the program reads them);
+# bin-previous/manifest.json: the same for what bin-previous/ holds (names relative to it).
 node -e '
   const fs = require("fs"), path = require("path");
-  const dir = process.argv[1];
+  const [dir, bin, previous] = process.argv.slice(1);
   const items = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
     .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")));
-  const manifest = { key: path.basename(path.dirname(dir)), artifacts: items.flatMap((i) => i.artifacts) };
-  fs.writeFileSync(path.join(process.argv[2], "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-' "$STATE" "$BIN"
+  const write = (folder, artifacts) => fs.writeFileSync(path.join(folder, "manifest.json"),
+    JSON.stringify({ key: path.basename(path.dirname(dir)), artifacts }, null, 2) + "\n");
+  const all = items.flatMap((i) => i.artifacts);
+  write(bin, all);
+  if (fs.existsSync(previous)) {
+    const shared = new Set(process.argv[4].split(" "));
+    write(previous, all.flatMap((a) => a.name.startsWith("../bin-previous/") ? [{ ...a, name: a.name.slice(16) }]
+      : shared.has(a.name) && fs.existsSync(path.join(previous, a.name)) ? [a] : []));
+  }
+' "$STATE" "$BIN" "$PREVIOUS" "$PREVIOUS_SHARED"
 
 failed="$(find "$STATE" -name '*.failed' -printf '%f ' | sed 's/\.failed//g')"
 if [ -n "$failed" ]; then

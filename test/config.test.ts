@@ -199,3 +199,28 @@ test("Pulumi.yaml declares every key the program reads, and JSON is parsed for e
     assert.deepEqual([...declared.keys()].sort(), [...KEYS].sort());
     assert.deepEqual([...declared].filter(([, type]) => type !== "string").map(([k]) => k).sort(), [...STRUCTURED].sort());
 });
+
+test("drainTimeoutSeconds: 300 s by default, at least 10", () => {
+    assert.equal(validateConfig(base, ctx).drainTimeoutSeconds, 300);
+    assert.equal(validateConfig({ ...base, drainTimeoutSeconds: 60 }, ctx).drainTimeoutSeconds, 60);
+    rejects({ drainTimeoutSeconds: 5 }, "drainTimeoutSeconds", /at least 10/);
+    rejects({ drainTimeoutSeconds: "long" }, "drainTimeoutSeconds", /whole number/);
+});
+
+test("apiServerExtraArgs: flag names without dashes, values as text", () => {
+    assert.deepEqual(validateConfig(base, ctx).apiServerExtraArgs, {});
+    assert.deepEqual(validateConfig({ ...base, apiServerExtraArgs: { "event-ttl": "2h", "v": 3, "profiling": false } }, ctx)
+        .apiServerExtraArgs, { "event-ttl": "2h", "v": "3", "profiling": "false" });
+    rejects({ apiServerExtraArgs: ["--v=3"] }, "apiServerExtraArgs", /must be an object of flag names/);
+    rejects({ apiServerExtraArgs: { "--v": "3" } }, "apiServerExtraArgs", /without the leading dashes/);
+    rejects({ apiServerExtraArgs: { "v": { level: 3 } } }, "apiServerExtraArgs", /string, number or boolean/);
+});
+
+test("kubeletEvictionHard: known signals with a percentage or a quantity", () => {
+    assert.deepEqual(validateConfig(base, ctx).kubeletEvictionHard, {});
+    assert.deepEqual(validateConfig({ ...base, kubeletEvictionHard: { "imagefs.available": "5%", "memory.available": "100Mi" } }, ctx)
+        .kubeletEvictionHard, { "imagefs.available": "5%", "memory.available": "100Mi" });
+    rejects({ kubeletEvictionHard: { "disk.free": "5%" } }, "kubeletEvictionHard", /has the signal "disk\.free"; the kubelet knows/);
+    rejects({ kubeletEvictionHard: { "imagefs.available": "five" } }, "kubeletEvictionHard", /a percentage \("5%"\) or a quantity/);
+    rejects({ kubeletEvictionHard: "5%" }, "kubeletEvictionHard", /must be an object/);
+});

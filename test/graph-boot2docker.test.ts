@@ -31,7 +31,7 @@ test("boot2docker: files go to the persistent disk and services to kdw-service c
 
 test("boot2docker: etcd data, the route table and its loop persist on the boot2docker disk", async () => {
     const { resources } = await run();
-    assert.match(named(resources, "kdw-controller-0-etcd-run").inputs.create, /KDW_DATA=\/var\/lib\/boot2docker\/kdw\/data/);
+    assert.match(named(resources, "kdw-controller-0-etcd-install").inputs.create, /KDW_DATA=\/var\/lib\/boot2docker\/kdw\/data/);
     const routes = named(resources, "kdw-controller-0-routes-table");
     assert.match(routes.inputs.create, /KDW_PROFILE=boot2docker /);
     assert.deepEqual([...filesOf(routes).keys()].sort(),

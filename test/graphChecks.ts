@@ -37,10 +37,10 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const count = (t: string) => ofType(resources, t).length;
         const issued = 2 * C /* etcd server + peer */ + 2 * C /* controller-manager, scheduler */ + W /* kubelets */
             + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */ + V /* kube-vip */;
-        assert.equal(count("command:local:Command"), 2 * hosts + 2,
-            "docker-machine + ssh key per host, docker-machine's certificates, the encryption key");
-        assert.equal(count("command:remote:Command"), 3 * hosts + 2 * C + W + V * C,
-            "probe + prepare + route table per host, etcd + control plane (+ kube-vip) per controller, install per worker");
+        assert.equal(count("command:local:Command"), 2 * hosts + 2 + 2 * W,
+            "docker-machine + ssh key per host, docker-machine's certificates, the encryption key, drain + uncordon per worker");
+        assert.equal(count("command:remote:Command"), 3 * hosts + 4 * C + 2 * W + V * C,
+            "probe + prepare + route table per host, etcd and control plane install + roll (+ kube-vip) per controller, install + roll per worker");
         assert.equal(count("command:remote:CopyToRemote"), 11 * W);
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
@@ -102,10 +102,10 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const initialCluster = controllerNames.map(n => `${n}=https://${mockIp(n)}:2380`).join(",");
         const servers = controllerNames.map(n => `https://${mockIp(n)}:2379`).join(",");
         for (const name of controllerNames) {
-            const etcd = named(resources, `${name}-etcd-run`).inputs.create as string;
+            const etcd = named(resources, `${name}-etcd-install`).inputs.create as string;
             assert.match(etcd, new RegExp(`--initial-cluster=${initialCluster}( |')`));
             assert.match(etcd, new RegExp(`--name=${name} `));
-            const cp = named(resources, `${name}-control-plane-run`).inputs.create as string;
+            const cp = named(resources, `${name}-control-plane-install`).inputs.create as string;
             assert.match(cp, new RegExp(`--etcd-servers=${servers} `));
             assert.match(cp, new RegExp(`--advertise-address=${mockIp(name)} `));
             assert.match(cp, /--service-cluster-ip-range=10\.32\.0\.0\/24 /);
@@ -164,17 +164,67 @@ export function graphTests(label: string, controllers: number, workers: number, 
 
     test(`${label}: key material travels only as secret stdin, never on a command line`, async () => {
         const { resources } = await run();
-        const carriers = ofType(resources, "command:remote:Command").filter(r => /-(etcd-run|control-plane-run|node-install|kube-vip)$/.test(r.name));
-        assert.equal(carriers.length, 2 * C + W + V * C);
+        const carriers = ofType(resources, "command:remote:Command")
+            .filter(r => /-(etcd|control-plane|node)-(install|roll)$|-kube-vip$/.test(r.name));
+        assert.equal(carriers.length, 2 * (2 * C + W) + V * C);
         for (const r of carriers) {
             assert.ok(isSecretValue(r.inputs.stdin), `${r.name}'s stdin is not secret`);
             assert.ok(Buffer.from(reveal(r.inputs.stdin)).toString().length > 0);
         }
+        for (const r of [...ofType(resources, "command:remote:Command"), ...ofType(resources, "command:local:Command")]) {
+            for (const field of ["create", "update", "delete"]) {
+                assert.doesNotMatch(reveal(r.inputs[field]) ?? "", /PRIVATE KEY|client-key-data/, `${r.name} has a key on its ${field} command line`);
+            }
+        }
+        for (const r of ofType(resources, "command:local:Command").filter(r => /-(drain|uncordon)$/.test(r.name))) {
+            assert.ok(isSecretValue(r.inputs.stdin), `${r.name}'s admin kubeconfig is not secret`);
+            assert.match(reveal(r.inputs.stdin), /client-key-data: /);
+        }
+    });
+
+    test(`${label}: a change never replaces a host step: installs replace only with their machine, rolls never`, async () => {
+        const { resources } = await run();
         for (const r of ofType(resources, "command:remote:Command")) {
-            assert.doesNotMatch(r.inputs.create, /PRIVATE KEY/, `${r.name} has a key on its command line`);
-            if (!r.name.endsWith("-probe")) { // the probe only reads the host, once
+            if (r.name.endsWith("-install")) {
+                assert.deepEqual(reveal(r.inputs.triggers), [`${r.name.replace(/-(etcd|control-plane|node)-install$/, "")}-machine-id`],
+                    `${r.name} replaces on something else than its machine`);
+                assert.equal(r.inputs.update, "cat >/dev/null", `${r.name} acts on updates`);
+            } else if (r.name.endsWith("-roll")) {
+                assert.equal(r.inputs.triggers, undefined, `${r.name} can be replaced`);
+                assert.equal(r.inputs.create, undefined, `${r.name} runs something when created`);
+                assert.match(reveal(r.inputs.update), / kdw roll$/);
+                assert.match(reveal(r.inputs.delete), / kdw down$/);
+            } else if (!r.name.endsWith("-probe")) { // the probe only reads the host, once
                 assert.ok(reveal(r.inputs.triggers)?.length === 1, `${r.name} has no content trigger`);
             }
+        }
+    });
+
+    test(`${label}: changes roll one host at a time: etcd members, then control planes, then workers (drain, roll, uncordon)`, async () => {
+        const { resources } = await run();
+        const urn = (name: string) => named(resources, name).urn;
+        const dependsOn = (name: string, on: string) =>
+            assert.ok(named(resources, name).dependencies.includes(urn(on)), `${name} does not wait for ${on}`);
+        const chain = [
+            ...controllerNames.map(n => `${n}-etcd-roll`),
+            ...controllerNames.map(n => `${n}-control-plane-roll`),
+            ...workerNames.flatMap(n => [`${n}-node-drain`, `${n}-node-roll`, `${n}-node-uncordon`]),
+        ];
+        for (let i = 1; i < chain.length; i++) {
+            dependsOn(chain[i], chain[i - 1]);
+        }
+        // The first `up` is not chained: installs wait only for their own host (and workers for the control plane).
+        for (const name of [...controllerNames.map(n => `${n}-etcd-install`), ...controllerNames.map(n => `${n}-control-plane-install`),
+            ...workerNames.map(n => `${n}-node-install`)]) {
+            const rollsBefore = named(resources, name).dependencies.filter(u => /-(roll|drain|uncordon)$/.test(u));
+            assert.deepEqual(rollsBefore, [], `${name} waits for another host's roll`);
+        }
+        for (const name of workerNames) {
+            dependsOn(`${name}-node-roll`, `${name}-node-install`);
+            const drain = named(resources, `${name}-node-drain`).inputs;
+            assert.equal(drain.create, undefined);
+            assert.match(drain.update, /KDW_TIMEOUT=300 KDW_KUBELET_VERSION=v\d+\.\d+\.\d+ sh -c .* kdw drain$/s);
+            assert.match(named(resources, `${name}-node-uncordon`).inputs.update, / kdw uncordon$/);
         }
     });
 

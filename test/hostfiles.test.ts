@@ -44,6 +44,13 @@ test("kube-apiserver: the clients' endpoint signs service-account tokens, contro
         ["--service-account-issuer=https://192.168.99.250:6443", "--service-account-issuer=https://192.168.99.10:6443"]);
 });
 
+test("apiServerExtraArgs come after the program's flags, so a flag given twice takes the extra value", () => {
+    const extra = { ...cfg, apiServerExtraArgs: { "event-ttl": "2h", "v": "4" } };
+    const args = apiserverArgs(extra, members[0], members, ["192.168.99.10"]);
+    assert.deepEqual(args.slice(-2), ["--event-ttl=2h", "--v=4"]);
+    assert.ok(args.indexOf("--event-ttl=1h") < args.indexOf("--event-ttl=2h"));
+});
+
 test("controller-manager and scheduler elect a leader and bind to loopback", () => {
     const cm = controllerManagerArgs(cfg);
     assert.ok(cm.includes("--leader-elect=true") && cm.includes("--bind-address=127.0.0.1"));
@@ -140,10 +147,9 @@ for (const profile of ["systemd", "boot2docker"] as const) {
 }
 
 test("kubelet config: no evictionHard by default (the kubelet's thresholds), the configured thresholds otherwise", () => {
-    const base = validateConfig({ binarySource: "/exists/bin" }, { fileExists: () => true });
-    const render = (c: typeof base) => workerConfigFiles({ cluster: c, node: c.workers[0], layout: hostLayout("systemd"), cgroupDriver: "systemd" })
+    const render = (c: typeof cfg) => workerConfigFiles({ cluster: c, node: c.workers[0], layout: hostLayout("systemd"), cgroupDriver: "systemd" })
         .find(f => f.name === "kubelet-config.yaml")!.content;
-    assert.doesNotMatch(render(base), /evictionHard/);
-    const lowered = render({ ...base, kubeletEvictionHard: { "imagefs.available": "2%", "nodefs.available": "2%" } });
+    assert.doesNotMatch(render(cfg), /evictionHard/);
+    const lowered = render({ ...cfg, kubeletEvictionHard: { "imagefs.available": "2%", "nodefs.available": "2%" } });
     assert.match(lowered, /\nevictionHard:\n {2}imagefs\.available: "2%"\n {2}nodefs\.available: "2%"\n/);
 });

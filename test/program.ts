@@ -12,6 +12,8 @@ export interface Registered {
     name: string;
     inputs: Record<string, any>;
     urn: string;
+    /** The URNs it was registered as depending on (dependsOn and inputs from other resources). */
+    dependencies: string[];
 }
 
 /** The secret wrapper Pulumi puts around secret values on the wire. */
@@ -52,7 +54,12 @@ export interface ProgramRun {
     error?: Error;
 }
 
-export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1"): Promise<ProgramRun> {
+/**
+ * `deployed`: the outputs the stack's last update left, which the program's entry (main.ts) reads back through a
+ * StackReference; given, the program runs from main.ts, else from index.ts alone.
+ */
+export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1",
+    deployed?: Record<string, unknown>): Promise<ProgramRun> {
     const resources: Registered[] = [];
     const allConfig: Record<string, string> = {};
     for (const [key, value] of Object.entries(config)) {
@@ -71,6 +78,8 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
                 state.stdout = Buffer.alloc(32, 7).toString("base64");
             } else if (args.type === "command:remote:Command" && args.name.endsWith("-probe")) {
                 state.stdout = probe;
+            } else if (args.type === "pulumi:pulumi:StackReference") {
+                state.outputs = deployed ?? {};
             } else if (args.type === "tls:index/privateKey:PrivateKey") {
                 state.privateKeyPem = `PRIVATE KEY OF ${args.name}`;
                 state.publicKeyPem = `PUBLIC KEY OF ${args.name}`;
@@ -79,28 +88,38 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
             } else if (args.type === "tls:index/certRequest:CertRequest") {
                 state.certRequestPem = `CSR ${args.name}`;
             }
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "" });
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "", dependencies: [] });
             return { id: args.custom ? `${args.name}-id` : "", state };
         },
         call(args) {
             return args.inputs;
         },
-    }, PROJECT, "test", false);
+    }, PROJECT, "test", false, "organization");
+
+    // The mocks are not told what a resource depends on: the monitor's requests are.
+    const settings = require("@pulumi/pulumi/runtime/settings");
+    const mockMonitor = settings.getMonitor();
+    const dependencies = new Map<string, string[]>();
+    const register = mockMonitor.registerResource.bind(mockMonitor);
+    mockMonitor.registerResource = (req: any, callback: unknown) => {
+        dependencies.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
+        return register(req, callback);
+    };
 
     let error: Error | undefined;
     let outputs: Record<string, pulumi.Output<any>> = {};
     try {
-        outputs = require("../index");
+        outputs = deployed ? await require("../main") : require("../index");
     } catch (err) {
         error = err as Error;
     }
     // Registrations run asynchronously; wait until none is pending.
-    const settings = require("@pulumi/pulumi/runtime/settings");
     await settings.waitForRPCs();
     const monitor = settings.getMonitor() as { resources: Map<string, { urn: string }> };
     const urns = [...monitor.resources.keys()];
     for (const r of resources) {
         r.urn = urns.find(u => u.endsWith(`::${r.name}`) && u.split("::")[2].split("$").pop() === r.type) ?? "";
+        r.dependencies = dependencies.get(`${r.type}::${r.name}`) ?? [];
     }
     return { resources, outputs, error };
 }

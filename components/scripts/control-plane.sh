@@ -1,16 +1,21 @@
 # Runs kube-apiserver, kube-controller-manager and kube-scheduler as containers that Docker restarts with the host,
-# then waits until this apiserver reports ready and the controller-manager and scheduler report healthy.
+# then waits until this apiserver reports ready and the controller-manager and scheduler report healthy. `roll` is the
+# same on a running controller: its caller rolls one controller at a time, each healthy before the next.
 # Environment: KDW_NODE KDW_ETC KDW_LOGS KDW_IMAGE_PREFIX KDW_VERSION KDW_PORT KDW_APISERVER_ARGS
 #              KDW_CONTROLLER_MANAGER_ARGS KDW_SCHEDULER_ARGS
 set -eu
 components="kube-apiserver kube-controller-manager kube-scheduler"
 
 start() { # component, flags
+    # The image first, so that the component is down only for its restart; a stop lets the apiserver finish requests.
+    image="$KDW_IMAGE_PREFIX/$1:$KDW_VERSION"
+    docker image inspect "$image" >/dev/null 2>&1 || docker pull -q "$image" >/dev/null
+    docker stop --time 30 "kdw-$1" >/dev/null 2>&1 || true
     docker rm -f "kdw-$1" >/dev/null 2>&1 || true
     # shellcheck disable=SC2086 # the flags are meant to split into words
     docker run --detach --name "kdw-$1" --restart always --network host \
         --volume "$KDW_ETC/control-plane:/etc/kubernetes:ro" --volume "$KDW_LOGS:/var/log/kubernetes" \
-        "$KDW_IMAGE_PREFIX/$1:$KDW_VERSION" "$1" $2 >/dev/null
+        "$image" "$1" $2 >/dev/null
 }
 
 wait_healthy() { # component, URL, seconds, curl options...
@@ -30,7 +35,7 @@ wait_healthy() { # component, URL, seconds, curl options...
 }
 
 case "$1" in
-up)
+up|roll)
     kdw_write_files
     mkdir -p "$KDW_LOGS"
     start kube-apiserver "$KDW_APISERVER_ARGS"

@@ -1,7 +1,11 @@
 # Runs this controller's etcd member as a container that Docker restarts with the host, and checks that it answers.
+# `roll` changes a running member: it refuses when restarting this member would cost the cluster its quorum (another
+# member is already unhealthy), restarts it like `up`, then waits until it is healthy in a cluster with quorum.
 # Environment: KDW_NODE KDW_ETC KDW_DATA KDW_IMAGE KDW_ETCD_ARGS (the flags, space separated)
+#              KDW_ETCD_SELF (this member's client URL) KDW_ETCD_ENDPOINTS (every member's, comma separated)
 set -eu
 name=kdw-etcd
+roll_timeout=180
 
 # The member answers its clients over TLS (a status needs no quorum: the other members may still be starting).
 answers() {
@@ -25,9 +29,59 @@ wait_answers() {
     echo "etcd member answers after $(($(date +%s) - start))s"
 }
 
+etcdctl_with() { # docker run or exec arguments that give etcdctl and /etc/etcd, then etcdctl arguments
+    "$@" --cacert=/etc/etcd/ca.pem --cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem \
+        --dial-timeout=2s --command-timeout=3s
+}
+
+# `endpoint health` reads through each member with a quorum read: healthy means up and in a cluster with quorum.
+# Run from the image (the member itself may be down), one line per endpoint: "<url> is healthy: ..." or "is unhealthy".
+health_lines() {
+    etcdctl_with docker run --rm --network host --volume "$KDW_ETC/etcd:/etc/etcd:ro" "$KDW_IMAGE" \
+        etcdctl --endpoints="$KDW_ETCD_ENDPOINTS" endpoint health 2>&1 || true
+}
+
+# Taking this member down must not take the quorum with it. A cluster without quorum has none to lose, and a cluster
+# of one member cannot roll without a pause.
+refuse_if_quorum_at_risk() {
+    lines=$(health_lines)
+    total=$(echo "$KDW_ETCD_ENDPOINTS" | tr ',' '\n' | grep -c .)
+    healthy=$(echo "$lines" | grep -c ' is healthy' || true)
+    others=$(echo "$lines" | grep ' is healthy' | grep -cv "^$KDW_ETCD_SELF " || true)
+    quorum=$((total / 2 + 1))
+    if [ "$total" -gt 1 ] && [ "$healthy" -ge "$quorum" ] && [ "$others" -lt "$quorum" ]; then
+        echo "$KDW_NODE: not restarting this etcd member: $others of the other $((total - 1)) members are healthy and the" \
+            "cluster needs $quorum to keep its quorum. Bring the unhealthy members back (their endpoint health below)," \
+            "then run pulumi up again:" >&2
+        echo "$lines" >&2
+        exit 1
+    fi
+}
+
+wait_healthy_with_quorum() {
+    start=$(date +%s)
+    until etcdctl_with docker exec "$name" etcdctl --endpoints=https://127.0.0.1:2379 endpoint health >/dev/null 2>&1; do
+        elapsed=$(($(date +%s) - start))
+        if [ "$elapsed" -ge "$roll_timeout" ]; then
+            echo "$KDW_NODE: the etcd member is not healthy in a cluster with quorum ${elapsed}s after its restart;" \
+                "the members' health and its last log lines:" >&2
+            health_lines >&2
+            docker logs --tail 30 "$name" >&2 2>&1 || true
+            exit 1
+        fi
+        sleep 1
+    done
+    echo "$KDW_NODE: etcd member healthy, cluster has quorum, $(($(date +%s) - start))s after the restart"
+}
+
+[ "$1" != roll ] || refuse_if_quorum_at_risk
 case "$1" in
-up)
+up|roll)
     kdw_write_files
+    # The image first, so that the member is down only for its restart; a stop, not a kill, so that a leader hands
+    # its leadership over.
+    docker image inspect "$KDW_IMAGE" >/dev/null 2>&1 || docker pull -q "$KDW_IMAGE" >/dev/null
+    docker stop --time 30 "$name" >/dev/null 2>&1 || true
     docker rm -f "$name" >/dev/null 2>&1 || true
     mkdir -p "$KDW_DATA/etcd"
     chmod 0700 "$KDW_DATA/etcd"
@@ -41,3 +95,4 @@ down)
     docker rm -f "$name" >/dev/null 2>&1 || true
     ;;
 esac
+[ "$1" != roll ] || wait_healthy_with_quorum

@@ -201,16 +201,16 @@ kdw_remove_boot_hook() {
 }
 
 # Steps of an interrupted run may still be running here: a killed CLI closes their SSH sessions, which does not stop
-# them. They are stopped first, so that none re-makes what the sweep removes. Steps run as `sh -c <script> kdw up`;
-# their command lines are longer than pkill reads, so the last words of every sh's are read here.
+# them. They are stopped first, so that none re-makes what the sweep removes. Steps run as `sh -c <script> kdw up` (or
+# `roll`); their command lines are longer than pkill reads, so the last words of every sh's are read here.
 kdw_stop_interrupted_steps() {
     for process in /proc/[0-9]*; do
         comm=
         read -r comm 2>/dev/null < "$process/comm" || continue
         [ "$comm" = sh ] || continue
-        if [ "$(tr '\0' ' ' 2>/dev/null < "$process/cmdline" | tail -c 8)" = " kdw up " ]; then
-            kill -TERM "${process#/proc/}" 2>/dev/null || true
-        fi
+        case "$(tr '\0' ' ' 2>/dev/null < "$process/cmdline" | tail -c 10)" in
+        *" kdw up " | *" kdw roll ") kill -TERM "${process#/proc/}" 2>/dev/null || true ;;
+        esac
     done
 }
 

@@ -2,6 +2,8 @@
 # load balancer that takes node traffic to every apiserver; then waits until they are healthy (containerd answers, no
 # service keeps exiting, the Node is Ready, kube-proxy is healthy) and fails with the culprit's log otherwise.
 # `up` starts by removing what an earlier, interrupted run may have left; `down` removes every trace (lib-cleanup.sh).
+# `roll` is `up` on a running worker, which its caller has drained (and uncordons once the Node is Ready again): it
+# keeps the node's state (images, the kubelet's folder) and restarts the services on the new binaries and files.
 # The routes, masquerade rule and kernel settings pods need are the host's pod-routes step's (kdw-routes.sh).
 # Environment: the layout (KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS
 #              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), KDW_NODE KDW_API_PORT KDW_BINARIES KDW_CNI_PLUGINS
@@ -45,7 +47,9 @@ start_services() {
             systemctl enable "kdw-$service.service" >/dev/null 2>&1
             systemctl restart "kdw-$service.service"
         else
-            # A fresh log, so that the exits counted below are this run's.
+            # Stopped first, so that a roll restarts it on its new binary; a fresh log, so that the exits counted
+            # below are this run's.
+            "$KDW_HOME/bin/kdw-service" stop "$service"
             [ ! -f "$KDW_LOGS/$service.log" ] || mv -f "$KDW_LOGS/$service.log" "$KDW_LOGS/$service.log.1"
             # shellcheck disable=SC2046 # the command line is meant to split into words
             "$KDW_HOME/bin/kdw-service" start "$service" $(cat "$worker_etc/$service.cmd")
@@ -114,8 +118,9 @@ wait_healthy() {
 }
 
 case "$1" in
-up)
-    kdw_remove_node
+up | roll)
+    # `up` may find what an interrupted run left, and starts from nothing; `roll` keeps the node's state.
+    [ "$1" = roll ] || kdw_remove_node
     kdw_write_files
     install_binaries
     mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR" "$KDW_LOGS"

@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describeAvailability, pollApi } from "./apiPoller";
+import { clusterClient } from "./cluster";
 import { asRoot, eventually, freshStack, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
 import { leftoversOn } from "./leftovers";
 import { certificateRenewal } from "./renewal";
@@ -60,37 +61,7 @@ function timingRecorder() {
     };
 }
 
-const kubectl = (...args: string[]) => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=20s", ...args]);
-
-async function etcdctl(host: TestHost, args: string, endpoints = "https://127.0.0.1:2379"): Promise<string> {
-    return ssh(host, `docker exec kdw-etcd etcdctl --endpoints=${endpoints} --cacert=/etc/etcd/ca.pem ` +
-        `--cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem ${args}`);
-}
-
-async function readyNodes(): Promise<string[]> {
-    const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
-    return nodes.filter(n => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
-        .map(n => n.metadata.name).sort();
-}
-
-async function expectReady(names: string[], seconds: number) {
-    await eventually(seconds, async () => assert.deepEqual(await readyNodes(), [...names].sort()));
-}
-
-async function podsOf(app: string): Promise<{ name: string; ip: string; node: string }[]> {
-    const pods = JSON.parse(await kubectl("get", "pods", "-l", `app=${app}`, "-o", "json")).items as any[];
-    return pods.filter(p => p.status.phase === "Running" && p.metadata.deletionTimestamp === undefined)
-        .map(p => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName }));
-}
-
-/** All three etcd members answer healthy (within `seconds`). */
-async function etcdHealthy(seconds: number) {
-    await eventually(seconds, async () => {
-        const health = JSON.parse(await etcdctl(controllers[0], "endpoint health -w json",
-            controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
-        assert.equal(health.filter(h => h.health).length, 3, JSON.stringify(health));
-    }, 3000);
-}
+const { kubectl, etcdctl, readyNodes, expectReady, podsOf, etcdHealthy } = clusterClient(kubeconfigPath, controllers);
 
 const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-worker-${i}`);
 

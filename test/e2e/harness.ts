@@ -18,7 +18,7 @@ export class Report {
     readonly checks: CheckResult[] = [];
     readonly timings: Record<string, unknown> = {};
 
-    /** `file` is written in .cache/e2e after every check. */
+    /** `file`: where in .cache/e2e the report goes, one per suite. */
     constructor(readonly file = "report.json") {}
 
     /** Runs one check; a thrown error fails it with its message. Nothing is ever skipped. */
@@ -30,7 +30,9 @@ export class Report {
             message = (await body()) ?? "";
         } catch (err) {
             passed = false;
-            message = (err as Error).message.split("\n").slice(0, 12).join("\n");
+            // A failed `pulumi up` says why in its error lines, after a long progress display: keep those.
+            const lines = (err as Error).message.split("\n");
+            message = [...lines.slice(0, 8), ...lines.slice(8).filter(l => /error|failed|not (ready|healthy)/i.test(l)).slice(-12)].join("\n");
         }
         const seconds = Math.round((Date.now() - start) / 100) / 10;
         this.checks.push({ name, passed, seconds, message });

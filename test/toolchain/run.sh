@@ -76,6 +76,19 @@ official "pulumi-language-nodejs" "$KDW_TOOLCHAIN_HOME/bin/pulumi-language-nodej
 for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
   expect "$b --version is $k8s" "Kubernetes $k8s" "$b" --version
 done
+# The previous minor, in its own folder with bin/'s layout: what a cluster is brought up with before an upgrade.
+previous="$(V kubernetesPrevious)"
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  expect "bin-previous/$b --version is $previous" "Kubernetes $previous" "$KDW_PREVIOUS_BINARY_DIR/$b" --version
+done
+expect "bin-previous/manifest.json lists every worker binary, kubelet at $previous" "ok" node -e '
+  const m = require(process.argv[1] + "/manifest.json").artifacts, fs = require("fs");
+  const need = ["kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "runc", "crictl", "kdw-apiserver-lb",
+    "cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap"];
+  const missing = need.filter((n) => !m.some((a) => a.name === n) || !fs.existsSync(process.argv[1] + "/" + n));
+  const kubelet = m.find((a) => a.name === "kubelet");
+  console.log(missing.length === 0 && kubelet.version === process.argv[2] ? "ok" : "missing " + missing + ", kubelet " + kubelet?.version);
+' "$KDW_PREVIOUS_BINARY_DIR" "$previous"
 expect "kubectl client is $k8s" "Client Version: $k8s" kubectl version --client
 expect "etcd --version is $(V etcd)" "etcd Version: $(V etcd | sed 's/^v//')" etcd --version
 expect "etcdctl version is $(V etcd)" "etcdctl version: $(V etcd | sed 's/^v//')" etcdctl version

@@ -1,0 +1,48 @@
+# Runs on the machine running Pulumi, around a worker's roll. `drain` cordons the worker and evicts its pods (each
+# eviction respects PodDisruptionBudgets, DaemonSet pods stay) before the worker changes; `uncordon` lets pods back once
+# the Node is Ready at the kubelet version it should run. The admin kubeconfig comes on stdin and goes to a private
+# temporary file for kubectl, never on a command line.
+# Environment: KDW_NODE KDW_TIMEOUT (seconds) KDW_KUBELET_VERSION KDW_ROLL (a digest of what the worker's roll sends)
+#              PULUMI_COMMAND_STDOUT (the command provider: this step's output last time)
+set -eu
+done_line="rolled $KDW_ROLL"
+if [ "${PULUMI_COMMAND_STDOUT:-}" = "$done_line" ]; then
+    # The worker's roll has not changed, only the credentials given here: nothing to do.
+    echo "$done_line"
+    exit 0
+fi
+if ! command -v kubectl >/dev/null 2>&1; then
+    echo "$KDW_NODE: kubectl is not on PATH; it drains workers before they change (npm run toolchain and" \
+        "source scripts/env.sh put the toolchain's kubectl there)." >&2
+    exit 1
+fi
+kubeconfig=$(mktemp)
+trap 'rm -f "$kubeconfig"' EXIT
+cat > "$kubeconfig"
+k() { kubectl --kubeconfig "$kubeconfig" --request-timeout=20s "$@"; }
+
+case "$1" in
+drain)
+    if ! k drain "$KDW_NODE" --ignore-daemonsets --delete-emptydir-data --timeout="${KDW_TIMEOUT}s" >&2; then
+        echo "$KDW_NODE: draining did not finish within ${KDW_TIMEOUT}s (kube-dumb-way:drainTimeoutSeconds), for" \
+            "kubectl's reason above: a PodDisruptionBudget forbids evicting a pod (kubectl get pdb -A), a pod does not" \
+            "stop, or a pod has no controller to make it again elsewhere. The worker stays cordoned and unchanged; free" \
+            "it, or raise the timeout, and run pulumi up again." >&2
+        exit 1
+    fi
+    ;;
+uncordon)
+    start=$(date +%s)
+    ready='{.status.conditions[?(@.type=="Ready")].status} {.status.nodeInfo.kubeletVersion}'
+    until [ "$(k get node "$KDW_NODE" -o jsonpath="$ready" 2>/dev/null || true)" = "True $KDW_KUBELET_VERSION" ]; do
+        if [ $(($(date +%s) - start)) -ge "$KDW_TIMEOUT" ]; then
+            echo "$KDW_NODE: the Node is not Ready with kubelet $KDW_KUBELET_VERSION after ${KDW_TIMEOUT}s" \
+                "(now: $(k get node "$KDW_NODE" -o jsonpath="$ready" 2>&1 || true)); it stays cordoned." >&2
+            exit 1
+        fi
+        sleep 2
+    done
+    k uncordon "$KDW_NODE" >&2
+    ;;
+esac
+echo "$done_line"

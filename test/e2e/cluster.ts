@@ -1,0 +1,39 @@
+// Looking at a running cluster from the e2e suites: kubectl through the admin kubeconfig, etcdctl on a controller.
+import * as assert from "node:assert/strict";
+import { eventually, run, ssh, TestHost } from "./harness";
+
+export function clusterClient(kubeconfigPath: string, controllers: TestHost[]) {
+    const kubectl = (...args: string[]) => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=20s", ...args]);
+
+    const etcdctl = (host: TestHost, args: string, endpoints = "https://127.0.0.1:2379"): Promise<string> =>
+        ssh(host, `docker exec kdw-etcd etcdctl --endpoints=${endpoints} --cacert=/etc/etcd/ca.pem ` +
+            `--cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem ${args}`);
+
+    async function readyNodes(): Promise<string[]> {
+        const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
+        return nodes.filter(n => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
+            .map(n => n.metadata.name).sort();
+    }
+
+    return {
+        kubectl,
+        etcdctl,
+        readyNodes,
+        async expectReady(names: string[], seconds: number) {
+            await eventually(seconds, async () => assert.deepEqual(await readyNodes(), [...names].sort()));
+        },
+        async podsOf(app: string): Promise<{ name: string; ip: string; node: string }[]> {
+            const pods = JSON.parse(await kubectl("get", "pods", "-l", `app=${app}`, "-o", "json")).items as any[];
+            return pods.filter(p => p.status.phase === "Running" && p.metadata.deletionTimestamp === undefined)
+                .map(p => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName }));
+        },
+        /** Every etcd member answers healthy (within `seconds`). */
+        async etcdHealthy(seconds: number) {
+            await eventually(seconds, async () => {
+                const health = JSON.parse(await etcdctl(controllers[0], "endpoint health -w json",
+                    controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
+                assert.equal(health.filter(h => h.health).length, controllers.length, JSON.stringify(health));
+            }, 3000);
+        },
+    };
+}

@@ -1,0 +1,375 @@
+// Day 2 under load: a 3+3 cluster brought up at the previous Kubernetes minor (the toolchain's bin-previous/) runs a
+// web server (3 replicas, a PodDisruptionBudget of minAvailable 2, a NodePort Service); the API and the Service are
+// polled every 0.5 s while `pulumi up` upgrades the cluster to the pinned version, then while a flag change reaches the
+// apiservers only. Unsupported version changes are refused first. Writes .cache/e2e/upgrade.json and ends with
+// "N passed, N failed".
+//
+//   source scripts/env.sh && npm run hosts:up -- 6 && npm run e2e:upgrade
+import * as auto from "@pulumi/pulumi/automation";
+import * as assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { Availability, describeAvailability, pollApi } from "./apiPoller";
+import { clusterClient } from "./cluster";
+import { freshStack, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
+import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
+
+const STACK = "upgrade";
+const report = new Report("upgrade.json");
+const { hosts, registry } = hostsState();
+const kubeconfigPath = path.join(WORK, "upgrade-kubeconfig");
+const caPath = path.join(WORK, "upgrade-ca.pem");
+const controllers = hosts.slice(0, 3);
+const workers = hosts.slice(3, 6);
+const controllerNames = controllers.map((_, i) => `kdw-controller-${i}`);
+const workerNames = workers.map((_, i) => `kdw-worker-${i}`);
+const versions = JSON.parse(readFileSync(path.join(ROOT, "versions.json"), "utf8"));
+const previous: string = versions.kubernetesPrevious;
+const pinned: string = versions.kubernetes;
+const cluster = clusterClient(kubeconfigPath, controllers);
+const { kubectl } = cluster;
+
+function requireEnv(name: string): string {
+    const value = process.env[name];
+    if (!value) {
+        throw new Error(`${name} is not set: run \`source scripts/env.sh\` first`);
+    }
+    return value;
+}
+
+/** The workload: pods spread over the workers, a budget that lets one go at a time, a preStop pause so that a pod
+ * being evicted keeps serving until every kube-proxy has taken it out of the Service. */
+const workload = (image: string) => `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 8
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: web}}}
+      containers:
+      - name: web
+        image: ${image}
+        ports: [{containerPort: 80}]
+        readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 1}
+        lifecycle: {preStop: {exec: {command: ["sleep", "5"]}}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec: {minAvailable: 2, selector: {matchLabels: {app: web}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, targetPort: 80}]}
+`;
+
+/** What `pulumi up` did to host steps, in the order the engine started it, with seconds since the start. */
+interface Step { at: number; op: string; name: string }
+
+function stepRecorder() {
+    const start = Date.now();
+    const steps: Step[] = [];
+    const done = new Map<string, number>();
+    const busy = new Set<string>();
+    return {
+        steps,
+        done,
+        /** Workers between the start of their drain and the end of their uncordon. */
+        busy,
+        onEvent(e: auto.EngineEvent) {
+            const pre = e.resourcePreEvent?.metadata;
+            const out = e.resOutputsEvent?.metadata;
+            const name = (pre ?? out)?.urn.split("::").pop() ?? "";
+            const at = (Date.now() - start) / 1000;
+            if (pre && pre.op !== "same" && /-(install|roll|drain|uncordon)$/.test(name)) {
+                steps.push({ at, op: pre.op, name });
+                const drained = /^(.*)-node-drain$/.exec(name);
+                if (drained && pre.op === "update") {
+                    busy.add(drained[1]);
+                }
+            }
+            if (out) {
+                done.set(name, at);
+                const uncordoned = /^(.*)-node-uncordon$/.exec(name);
+                if (uncordoned) {
+                    busy.delete(uncordoned[1]);
+                }
+            }
+        },
+    };
+}
+
+/**
+ * Asks the Service every `everyMs` through the node port of a worker that is not being drained or rolled at that
+ * moment (round robin over the others), each request on a new connection; a failure is an error, a timeout or not 200.
+ */
+function pollService(port: number, busy: Set<string>, everyMs = 500) {
+    let requests = 0;
+    const failures: string[] = [];
+    const pending = new Set<Promise<void>>();
+    let turn = 0;
+    const start = Date.now();
+    const ask = () => {
+        const free = workers.filter((_, i) => !busy.has(workerNames[i]));
+        assert.ok(free.length > 0, "every worker is being rolled at once");
+        const target = free[turn++ % free.length];
+        requests++;
+        const attempt = new Promise<void>(resolve => {
+            const fail = (why: string) => {
+                failures.push(`${((Date.now() - start) / 1000).toFixed(1)}s ${target.name}: ${why}`);
+                resolve();
+            };
+            const req = http.get({ host: target.ip, port, path: "/", agent: false, timeout: 2000 }, res => {
+                res.resume();
+                res.on("end", () => (res.statusCode === 200 ? resolve() : fail(`HTTP ${res.statusCode}`)));
+            });
+            req.on("timeout", () => req.destroy(new Error("no answer within 2 s")));
+            req.on("error", err => fail(err.message));
+        });
+        pending.add(attempt);
+        attempt.finally(() => pending.delete(attempt));
+    };
+    ask();
+    const timer = setInterval(ask, everyMs);
+    return {
+        async stop() {
+            clearInterval(timer);
+            await Promise.all([...pending]);
+            return { requests, failures };
+        },
+    };
+}
+
+/** The apiservers' /version and the nodes' kubelet versions. */
+async function runningVersions(): Promise<{ apiservers: string[]; kubelets: string[] }> {
+    const apiservers = [];
+    for (const [i, c] of controllers.entries()) {
+        const out = await run("curl", ["--silent", "--fail", "--max-time", "10", "--cacert", caPath, `https://${c.ip}:6443/version`]);
+        apiservers.push(`${controllerNames[i]}=${JSON.parse(out).gitVersion}`);
+    }
+    const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
+    const kubelets = nodes.map(n => `${n.metadata.name}=${n.status.nodeInfo.kubeletVersion}`).sort();
+    return { apiservers, kubelets };
+}
+
+async function expectVersions(version: string) {
+    const { apiservers, kubelets } = await runningVersions();
+    assert.deepEqual(apiservers, controllerNames.map(n => `${n}=${version}`), "apiservers");
+    assert.deepEqual(kubelets, workerNames.map(n => `${n}=${version}`), "kubelets");
+    return { apiservers, kubelets };
+}
+
+/** Rolls of one host must not overlap another's: each roll step starts after the previous host's has finished. */
+function assertOneHostAtATime(steps: Step[], done: Map<string, number>) {
+    const hostOf = (name: string) => name.replace(/-(etcd|control-plane|node)-(roll|drain|uncordon)$/, "");
+    const rollSteps = steps.filter(s => /-(roll|drain|uncordon)$/.test(s.name));
+    for (let i = 1; i < rollSteps.length; i++) {
+        const before = rollSteps[i - 1];
+        if (hostOf(before.name) !== hostOf(rollSteps[i].name)) {
+            const finished = done.get(before.name) ?? Infinity;
+            assert.ok(finished <= rollSteps[i].at, `${rollSteps[i].name} started at ${rollSteps[i].at}s, before ${before.name} finished (${finished}s)`);
+        }
+    }
+}
+
+const describeSteps = (steps: Step[]) => steps.map(s => `${s.at.toFixed(0)}s ${s.op} ${s.name}`).join("; ");
+
+async function main() {
+    mkdirSync(WORK, { recursive: true });
+    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
+    const previousBinaries = requireEnv("KDW_PREVIOUS_BINARY_DIR");
+    assert.ok(hosts.length >= 6, `need 6 test hosts (3 controllers, 3 workers), found ${hosts.length}: npm run hosts:up -- 6`);
+    const atPrevious = { kubernetesVersion: previous, binarySource: previousBinaries };
+    const writeConfig = (extra: Record<string, unknown>) => writeStackConfig(STACK, 3, extra);
+    const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
+    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
+    writeConfig(atPrevious);
+
+    const first = stepRecorder();
+    const upOk = await report.check(`pulumi up at the previous minor ${previous}: hosts install in parallel, rolls are created without running`, async () => {
+        const start = Date.now();
+        const result = await stack.up({ onEvent: first.onEvent, onOutput: line => process.stdout.write(`     | ${line}`) });
+        const seconds = (Date.now() - start) / 1000;
+        const outputs = await stack.outputs();
+        writeFileSync(kubeconfigPath, outputs.kubeconfig.value, { mode: 0o600 });
+        writeFileSync(caPath, outputs.caCertificate.value);
+        assert.equal(outputs.kubernetesVersion?.value, previous, "the kubernetesVersion output");
+        // What the first up now costs: the roll steps are created after the installs, in a chain; their creates run
+        // nothing, so the chain ends soon after the last install.
+        const lastOf = (re: RegExp) => Math.max(...[...first.done].filter(([n]) => re.test(n)).map(([, at]) => at));
+        const installsDone = lastOf(/-install$/);
+        const rollsDone = lastOf(/-(roll|drain|uncordon)$/);
+        const installs = first.steps.filter(s => s.name.endsWith("-install")).map(s => s.at);
+        report.timings.firstUp = {
+            seconds, resources: result.summary.resourceChanges, installsDone, rollsDone,
+            installsStartedWithin: Math.max(...installs) - Math.min(...installs),
+        };
+        return `${seconds.toFixed(0)}s, ${result.summary.resourceChanges?.create ?? 0} resources; last install done at ` +
+            `${installsDone.toFixed(1)}s, last roll step created at ${rollsDone.toFixed(1)}s (+${Math.max(0, rollsDone - installsDone).toFixed(1)}s)`;
+    });
+    if (!upOk) {
+        await destroy(stack, writeConfig, atPrevious);
+        return;
+    }
+
+    await report.check(`every apiserver and kubelet runs ${previous}`, async () => {
+        const { apiservers, kubelets } = await expectVersions(previous);
+        return [...apiservers, ...kubelets].join(", ");
+    });
+
+    let nodePort = 0;
+    await report.check("workload: 3 web replicas over the workers, PodDisruptionBudget minAvailable 2, NodePort Service answering", async () => {
+        await run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], { input: workload(`${registry.address}/kdw-smoke:2`) });
+        await kubectl("rollout", "status", "deployment/web", "--timeout=180s");
+        nodePort = Number((await kubectl("get", "service", "web", "-o", "jsonpath={.spec.ports[0].nodePort}")).trim());
+        const pods = await cluster.podsOf("web");
+        assert.equal(pods.length, 3);
+        for (const w of workers) {
+            await run("curl", ["--silent", "--fail", "--max-time", "5", `http://${w.ip}:${nodePort}/`]);
+        }
+        return `pods on ${pods.map(p => p.node).join(", ")}; node port ${nodePort}`;
+    });
+
+    await report.check("refused before anything changes: two minors up, naming kubernetesVersion and the skew policy", async () => {
+        const skipping = `v1.${Number(previous.split(".")[1]) + 2}.0`;
+        writeConfig({ ...atPrevious, kubernetesVersion: skipping });
+        let refused: Error | undefined;
+        try {
+            await stack.up();
+        } catch (err) {
+            refused = err as Error;
+        } finally {
+            writeConfig(atPrevious);
+        }
+        assert.ok(refused, `pulumi up accepted ${skipping}`);
+        assert.match(refused.message, new RegExp(`kube-dumb-way:kubernetesVersion ${skipping.replace(/\./g, "\\.")} would upgrade the cluster from ${previous.replace(/\./g, "\\.")} across 2 minor versions; the Kubernetes version skew policy supports one minor at a time`));
+        await stack.preview({ expectNoChanges: true });
+        await expectVersions(previous);
+        return refused.message.split("\n").find(l => l.includes("kubernetesVersion"))?.trim();
+    });
+
+    const upgrade = stepRecorder();
+    await report.check(`upgrade ${previous} → ${pinned} under load: one host at a time, API and Service polled every 0.5 s`, async () => {
+        writeConfig({});
+        const api = pollApi(kubeconfigPath);
+        const service = pollService(nodePort, upgrade.busy);
+        const start = Date.now();
+        let apiResult: Availability;
+        let serviceResult: { requests: number; failures: string[] };
+        try {
+            await stack.up({ onEvent: upgrade.onEvent, onOutput: line => process.stdout.write(`     | ${line}`) });
+        } finally {
+            apiResult = await api.stop();
+            serviceResult = await service.stop();
+        }
+        const seconds = (Date.now() - start) / 1000;
+        const order = upgrade.steps.filter(s => s.op === "update" && /-(roll|drain|uncordon)$/.test(s.name)).map(s => s.name);
+        report.timings.upgrade = {
+            seconds, api: apiResult, service: { requests: serviceResult.requests, failed: serviceResult.failures.length, failures: serviceResult.failures.slice(0, 20) },
+            steps: upgrade.steps, order,
+        };
+        const replaced = upgrade.steps.filter(s => s.op !== "update");
+        assert.deepEqual(replaced.map(s => `${s.op} ${s.name}`), [], "host steps were replaced or created");
+        assert.deepEqual(order, [
+            ...controllerNames.map(n => `${n}-control-plane-roll`),
+            ...workerNames.flatMap(n => [`${n}-node-drain`, `${n}-node-roll`, `${n}-node-uncordon`]),
+        ], "the order of the rolls");
+        assertOneHostAtATime(upgrade.steps, upgrade.done);
+        assert.deepEqual(serviceResult.failures, [], `${serviceResult.failures.length}/${serviceResult.requests} Service requests failed`);
+        return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; Service: ${serviceResult.failures.length}/${serviceResult.requests} ` +
+            `requests failed; order: ${describeSteps(upgrade.steps.filter(s => s.op === "update" && /-(roll|drain|uncordon)$/.test(s.name)))}`;
+    });
+
+    await report.check(`after the upgrade: every kubelet and apiserver at ${pinned}, etcd healthy, the workload whole, nodes schedulable`, async () => {
+        const { apiservers, kubelets } = await expectVersions(pinned);
+        await cluster.etcdHealthy(60);
+        const members = JSON.parse(await cluster.etcdctl(controllers[0], "endpoint health -w json",
+            controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
+        assert.equal((await cluster.podsOf("web")).length, 3);
+        const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
+        assert.deepEqual(nodes.filter(n => n.spec.unschedulable).map(n => n.metadata.name), [], "cordoned nodes");
+        assert.equal((await stack.outputs()).kubernetesVersion?.value, pinned);
+        report.timings.afterUpgrade = { apiservers, kubelets, etcd: members.map(m => `${m.endpoint} ${m.health ? "healthy" : "unhealthy"}`) };
+        return `${[...apiservers, ...kubelets].join(", ")}; etcd: ${members.map(m => `${m.endpoint} ${m.health ? "healthy" : "unhealthy"}`).join(", ")}`;
+    });
+
+    await report.check("no-op after the upgrade: preview shows no change", async () => {
+        await stack.preview({ expectNoChanges: true });
+    });
+
+    await report.check(`refused before anything changes: a downgrade to ${previous}`, async () => {
+        writeConfig(atPrevious);
+        let refused: Error | undefined;
+        try {
+            await stack.preview();
+        } catch (err) {
+            refused = err as Error;
+        } finally {
+            writeConfig({});
+        }
+        assert.ok(refused, "preview accepted the downgrade");
+        assert.match(refused.message, new RegExp(`kube-dumb-way:kubernetesVersion ${previous.replace(/\./g, "\\.")} is older than ${pinned.replace(/\./g, "\\.")}, which the cluster runs: Kubernetes does not support downgrades`));
+        return refused.message.split("\n").find(l => l.includes("kubernetesVersion"))?.trim();
+    });
+
+    const flag = stepRecorder();
+    await report.check("a flag for the apiservers only (apiServerExtraArgs event-ttl=2h) rolls the control planes one at a time, API polled", async () => {
+        writeConfig({ apiServerExtraArgs: { "event-ttl": "2h" } });
+        const api = pollApi(kubeconfigPath);
+        const start = Date.now();
+        let apiResult: Availability;
+        try {
+            await stack.up({ onEvent: flag.onEvent });
+        } finally {
+            apiResult = await api.stop();
+        }
+        const seconds = (Date.now() - start) / 1000;
+        report.timings.flagChange = { seconds, api: apiResult, steps: flag.steps };
+        assert.deepEqual(flag.steps.map(s => `${s.op} ${s.name}`).sort(), [
+            ...controllerNames.map(n => `update ${n}-control-plane-install`),
+            ...controllerNames.map(n => `update ${n}-control-plane-roll`),
+        ].sort(), "what changed");
+        const rollOrder = flag.steps.filter(s => s.name.endsWith("-roll")).map(s => s.name);
+        assert.deepEqual(rollOrder, controllerNames.map(n => `${n}-control-plane-roll`));
+        assertOneHostAtATime(flag.steps, flag.done);
+        for (const c of controllers) {
+            const args = await ssh(c, "docker inspect --format '{{json .Args}}' kdw-kube-apiserver");
+            assert.ok(args.includes("--event-ttl=2h"), `${c.name}'s apiserver runs without the flag`);
+        }
+        return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; order: ${describeSteps(flag.steps.filter(s => s.name.endsWith("-roll")))}`;
+    });
+
+    await destroy(stack, writeConfig, {});
+}
+
+async function destroy(stack: auto.Stack, writeConfig: (extra: Record<string, unknown>) => void, extra: Record<string, unknown>) {
+    await report.check("destroy: the stack is empty", async () => {
+        writeConfig(extra);
+        const start = Date.now();
+        await stack.destroy({ onOutput: line => process.stdout.write(`     | ${line}`) });
+        const state = await stack.exportStack();
+        const left = (state.deployment.resources ?? []).filter((r: any) => r.type !== "pulumi:pulumi:Stack");
+        assert.deepEqual(left.map((r: any) => r.urn), []);
+        return `${((Date.now() - start) / 1000).toFixed(0)}s`;
+    });
+}
+
+const started = Date.now();
+main().catch(err => {
+    report.checks.push({ name: "upgrade run", passed: false, seconds: 0, message: (err as Error).message });
+    console.log(`FAIL upgrade run: ${(err as Error).message}`);
+}).finally(() => {
+    report.timings.suiteSeconds = (Date.now() - started) / 1000;
+    report.save();
+    console.log(`suite ran ${((Date.now() - started) / 1000).toFixed(0)}s`);
+    console.log(report.summary());
+    process.exitCode = report.checks.some(c => !c.passed) || report.checks.length === 0 ? 1 : 0;
+});

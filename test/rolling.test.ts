@@ -1,0 +1,122 @@
+// The rolling steps' host-side decisions, run for real with stand-ins for docker and kubectl on PATH that record what
+// they were asked: etcd's quorum guard, the drain and uncordon around a worker's roll.
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { WORKER_BINARIES } from "../components/config";
+import { asset, scriptCommand } from "../components/remote";
+import { nodeDrainCommand } from "../components/workerNode";
+import { validateConfig } from "../components/config";
+
+function scratch(): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-roll-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+}
+
+/** An executable NAME in DIR that appends its arguments to DIR/calls and runs BODY (sh). */
+function standIn(dir: string, name: string, body: string) {
+    const file = path.join(dir, name);
+    writeFileSync(file, `#!/bin/sh\necho "${name} $*" >> ${dir}/calls\n${body}\n`);
+    chmodSync(file, 0o755);
+}
+
+const members = ["https://10.0.0.1:2379", "https://10.0.0.2:2379", "https://10.0.0.3:2379"];
+
+/** etcd.sh `roll` on member 0 with the given members healthy (by index); the docker stand-in reports their health. */
+function etcdRoll(healthy: number[]) {
+    const dir = scratch();
+    const lines = members.map((m, i) => healthy.includes(i) ? `${m} is healthy: successfully committed proposal` : `${m} is unhealthy: failed`);
+    writeFileSync(path.join(dir, "health"), lines.join("\n") + "\n");
+    standIn(dir, "docker", `case "$1 $*" in
+  "run "*"endpoint health"*) cat ${dir}/health ;;
+  "exec "*"endpoint health"*) exit 0 ;;
+esac`);
+    const command = scriptCommand(`${asset("lib-files.sh")}\n${asset("etcd.sh")}`, "roll", {
+        KDW_ETC: path.join(dir, "etc"), KDW_DATA: path.join(dir, "data"), KDW_IMAGE: "registry.test/etcd:3.6.16-0",
+        KDW_ETCD_ARGS: "--name=c0", KDW_NODE: "kdw-controller-0", KDW_ETCD_SELF: members[0], KDW_ETCD_ENDPOINTS: members.join(","),
+    });
+    const result = spawnSync("sh", ["-c", command], { encoding: "utf8", input: "", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    const calls = readFileSync(path.join(dir, "calls"), "utf8");
+    return { status: result.status, stderr: result.stderr, stdout: result.stdout, restarted: /docker run --detach --name kdw-etcd/.test(calls), calls };
+}
+
+test("etcd roll: with every other member healthy, the member restarts and waits until it is healthy with quorum", () => {
+    const r = etcdRoll([0, 1, 2]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.restarted, r.calls);
+    assert.match(r.calls, /docker stop --time 30 kdw-etcd[\s\S]*docker run --detach[\s\S]*docker exec kdw-etcd etcdctl --endpoints=https:\/\/127\.0\.0\.1:2379 endpoint health/);
+    assert.match(r.stdout, /etcd member healthy, cluster has quorum/);
+});
+
+test("etcd roll: refused, before anything stops, when another member is down and the restart would cost the quorum", () => {
+    const r = etcdRoll([0, 2]);
+    assert.equal(r.status, 1);
+    assert.equal(r.restarted, false, r.calls);
+    assert.doesNotMatch(r.calls, /docker (stop|rm)/);
+    assert.match(r.stderr, /kdw-controller-0: not restarting this etcd member: 1 of the other 2 members are healthy and the cluster needs 2 to keep its quorum/);
+    assert.match(r.stderr, /10\.0\.0\.2:2379 is unhealthy/);
+});
+
+test("etcd roll: a cluster that has lost its quorum has nothing to lose, so the roll goes on", () => {
+    const r = etcdRoll([]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.restarted);
+});
+
+/** node-drain.sh ACTION as the program runs it, with the admin kubeconfig on stdin and a kubectl stand-in. */
+function nodeDrain(action: "drain" | "uncordon", opts: { previous?: string; kubectl?: string } = {}) {
+    const dir = scratch();
+    standIn(dir, "kubectl", `for a in "$@"; do case "$a" in --kubeconfig) next=1 ;; *) [ -z "\${next:-}" ] || { cp "$a" ${dir}/kubeconfig-seen; echo "$a" > ${dir}/kubeconfig-path; }; next= ;; esac; done
+${opts.kubectl ?? ""}`);
+    const cfg = validateConfig({ binarySource: "/bin", drainTimeoutSeconds: 30 }, { fileExists: () => true });
+    const result = spawnSync("sh", ["-c", nodeDrainCommand(action, "kdw-worker-1", cfg)], {
+        encoding: "utf8", input: "apiVersion: v1\nusers: [{user: {client-key-data: S3CR3T}}]\n",
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, KDW_ROLL: "abc", PULUMI_COMMAND_STDOUT: opts.previous ?? "" },
+    });
+    const read = (f: string) => existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), "utf8") : "";
+    return { ...result, calls: read("calls"), kubeconfig: read("kubeconfig-seen"), kubeconfigPath: read("kubeconfig-path").trim() };
+}
+
+test("drain: cordons and evicts with the timeout, the kubeconfig in a private file that is gone afterwards", () => {
+    const r = nodeDrain("drain");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.calls, /^kubectl --kubeconfig \S+ --request-timeout=20s drain kdw-worker-1 --ignore-daemonsets --delete-emptydir-data --timeout=30s$/m);
+    assert.doesNotMatch(r.calls, /S3CR3T/, "the key is on a command line");
+    assert.match(r.kubeconfig, /client-key-data: S3CR3T/);
+    assert.equal(existsSync(r.kubeconfigPath), false, "the kubeconfig file is left behind");
+    assert.equal(r.stdout.trim(), "rolled abc");
+});
+
+test("drain: a drain that times out fails the step with a sentence naming the key and the way out", () => {
+    const r = nodeDrain("drain", { kubectl: `case "$*" in *drain*) echo "error: Cannot evict pod as it would violate the pod's disruption budget." >&2; exit 1 ;; esac` });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /kdw-worker-1: draining did not finish within 30s \(kube-dumb-way:drainTimeoutSeconds\), for kubectl's reason above: a PodDisruptionBudget/);
+    assert.match(r.stderr, /stays cordoned and unchanged/);
+    assert.match(r.stderr, /Cannot evict pod as it would violate the pod's disruption budget/, "kubectl's own reason is not shown");
+});
+
+test("drain and uncordon: nothing happens when only the credentials changed (the roll's digest is the one last acted on)", () => {
+    for (const action of ["drain", "uncordon"] as const) {
+        const r = nodeDrain(action, { previous: "rolled abc" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.calls, "", `${action} ran kubectl`);
+        assert.equal(r.stdout.trim(), "rolled abc");
+    }
+});
+
+test("uncordon: waits for the Node Ready at the configured kubelet version, then uncordons", () => {
+    const version = validateConfig({ binarySource: "/bin" }, { fileExists: () => true }).versions.kubernetes;
+    const r = nodeDrain("uncordon", { kubectl: `case "$*" in *"get node"*) printf 'True ${version}' ;; esac` });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.calls, /get node kdw-worker-1 -o jsonpath=[\s\S]*uncordon kdw-worker-1/);
+});
+
+test("the toolchain's bin-previous/ holds every worker binary: kubelet and kube-proxy of the previous release, the rest shared", () => {
+    const script = readFileSync(path.join(__dirname, "..", "..", "scripts", "toolchain.sh"), "utf8");
+    const shared = /^PREVIOUS_SHARED="([^"]*)"$/m.exec(script)![1].split(" ").map(b => b.replace(/^cni\//, ""));
+    assert.deepEqual([...shared, "kubelet", "kube-proxy"].sort(), [...WORKER_BINARIES].sort());
+});

@@ -1,0 +1,23 @@
+// The version skew policy as the program applies it to a change of kubernetesVersion.
+import * as assert from "node:assert/strict";
+import { test } from "node:test";
+import { upgradeProblem } from "../components/upgrade";
+
+test("upgrade path: a new cluster, the same version, a patch and the next minor are supported", () => {
+    assert.equal(upgradeProblem(undefined, "v1.37.2"), undefined);
+    assert.equal(upgradeProblem("v1.37.2", "v1.37.2"), undefined);
+    assert.equal(upgradeProblem("v1.37.2", "v1.37.5"), undefined);
+    assert.equal(upgradeProblem("v1.36.3", "v1.37.2"), undefined);
+    assert.equal(upgradeProblem("v1.36.3", "v1.37.0"), undefined);
+});
+
+test("upgrade path: more than one minor is refused, naming the key and the path", () => {
+    const problem = upgradeProblem("v1.35.4", "v1.37.2");
+    assert.match(problem ?? "", /^kube-dumb-way:kubernetesVersion v1\.37\.2 would upgrade the cluster from v1\.35\.4 across 2 minor versions/);
+    assert.match(problem ?? "", /version skew policy supports one minor at a time: set the latest v1\.36 patch, run pulumi up/);
+});
+
+test("upgrade path: a downgrade is refused, of a minor or of a patch", () => {
+    assert.match(upgradeProblem("v1.37.2", "v1.36.3") ?? "", /^kube-dumb-way:kubernetesVersion v1\.36\.3 is older than v1\.37\.2, .*does not support downgrades/);
+    assert.match(upgradeProblem("v1.37.2", "v1.37.1") ?? "", /does not support downgrades/);
+});
