@@ -250,10 +250,10 @@ async function main() {
     await interrupted("up", first("create", "-machine", 3000, "during machine creation"), "up");
     await report.check("destroy after that up", destroyCleans);
     await interrupted("up", first("create", "-prepare", 500, "during host preparation"), "destroy");
-    await interrupted("up", first("create", "-etcd-run", 1500, "while etcd starts"), "up");
+    await interrupted("up", first("create", "-etcd-install", 1500, "while etcd starts"), "up");
     // A destroy killed part-way, while the workers' node components are being removed.
-    await interrupted("destroy", first("delete", "-node-install", 1500, "while workers are removed"), "destroy");
-    await interrupted("up", first("create", "-control-plane-run", 4000, "while the control plane starts"), "destroy");
+    await interrupted("destroy", first("delete", "-node-roll", 1500, "while workers are removed"), "destroy");
+    await interrupted("up", first("create", "-control-plane-install", 4000, "while the control plane starts"), "destroy");
     await interrupted("up", first("create", "-node-install", 6000, "while the workers start"), "up");
     await report.check("final destroy", destroyCleans);
     report.timings.totalSeconds = Math.round((Date.now() - start) / 1000);
