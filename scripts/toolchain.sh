@@ -222,13 +222,14 @@ build_docker_machine() {
   install_bins out/docker-machine
 }
 
-K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
-build_kubernetes() {
-  local v="$V_kubernetes" k8smod staging minor date ld pkgs=() b p
+# kubernetes_module ITEM: a wrapper module (in the item's scratch folder) that can build any package of
+# k8s.io/kubernetes at the pinned release; sets K8S_LDFLAGS to the version stamps of an official build.
+kubernetes_module() {
+  local v="$V_kubernetes" k8smod staging minor date p
   k8smod="$(modfile "k8s.io/kubernetes@$v")"
   minor="${v#v1.}" minor="${minor%%.*}"
   staging="v0.${v#v1.}"
-  wrapper kubernetes "$(go mod edit -json "$k8smod" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go))')"
+  wrapper "$1" "$(go mod edit -json "$k8smod" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Go))')"
   grep '^godebug ' "$k8smod" >> go.mod || true
   # k8s.io/kubernetes replaces its staging modules (required at v0.0.0) with ./staging/src/...: use the
   # published staging modules of the same release instead (v1.37.2 -> v0.37.2).
@@ -238,16 +239,44 @@ build_kubernetes() {
       for (const r of j.Replace || []) if (r.New.Path.startsWith("./staging/") && req.has(r.Old.Path)) console.log(r.Old.Path); });' |
     while read -r m; do go mod edit -replace "$m=$m@$staging"; done
   copy_replaces "$k8smod"
+  date="$(modtime "k8s.io/kubernetes@$v")"
+  K8S_LDFLAGS="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    K8S_LDFLAGS+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+}
+
+K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+build_kubernetes() {
+  local v="$V_kubernetes" pkgs=() b
+  kubernetes_module kubernetes
   for b in $K8S_BINS; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
   go get "${pkgs[@]/%/@$v}"
-  date="$(modtime "k8s.io/kubernetes@$v")"
-  ld="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
-  done
   mkdir -p out
-  go build -trimpath -ldflags "$ld" -o out/ "${pkgs[@]}"
+  go build -trimpath -ldflags "$K8S_LDFLAGS" -o out/ "${pkgs[@]}"
   for b in $K8S_BINS; do install_bins "out/$b"; done
+}
+
+# The conformance suite of the same release: the e2e test binary and agnhost, the program its test pods run (the
+# image tag the suite asks for is agnhost's VERSION file, stamped into the binary as upstream's Makefile does).
+build_kubernetes_e2e() {
+  local v="$V_kubernetes" agnhost=k8s.io/kubernetes/test/images/agnhost
+  kubernetes_module kubernetes-e2e
+  go get "k8s.io/kubernetes/test/e2e@$v" "$agnhost@$v"
+  mkdir -p out
+  go test -c -trimpath -ldflags "$K8S_LDFLAGS" -o out/e2e.test k8s.io/kubernetes/test/e2e
+  go build -trimpath -ldflags "-s -w -X main.Version=$(cat "$(moddir "k8s.io/kubernetes@$v")/test/images/agnhost/VERSION")" \
+    -o out/agnhost "$agnhost"
+  install_bins out/e2e.test out/agnhost
+}
+
+# kube-bench (the CIS benchmark runner): served by the proxy but missing from the checksum database, with its version
+# list refused, so `go install` cannot fetch it; the module folder is built as the main module instead.
+build_kube_bench() {
+  local v="$V_kubeBench" m=github.com/aquasecurity/kube-bench
+  rm -rf src && cp -r "$(GONOSUMDB=$m moddir "$m@$v")" src && chmod -R u+w src
+  (cd src && go build -trimpath -ldflags "-s -w -X $m/cmd.KubeBenchVersion=${v#v}" -o ../out/kube-bench .)
+  install_bins out/kube-bench
 }
 
 # pause: the C program from the Kubernetes module (build/pause/linux/pause.c), built the way its Makefile does.
@@ -439,6 +468,9 @@ spawn runc "$V_runc" "github.com/opencontainers/runc@$V_runc" runc
 spawn cni-plugins "$V_cniPlugins" "github.com/containernetworking/plugins@$V_cniPlugins" \
   cni/bridge cni/host-local cni/loopback cni/portmap
 spawn pause "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" pause
+spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench" kube-bench
+# Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
+spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost
 spawn apiserver-lb "$(source_version "$KDW_REPO_ROOT/tools/apiserver-lb")" kube-dumb-way/tools/apiserver-lb kdw-apiserver-lb
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || true; done
 
