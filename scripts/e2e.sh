@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end run against the local test hosts (needs `npm run toolchain` and 7 hosts: `npm run hosts:up -- 7`):
 # builds and pushes the images, then runs test/e2e/e2e.ts, which writes .cache/e2e/report.json.
+# `e2e.sh standards` runs test/e2e/standards.ts instead (6 hosts; conformance and CIS benchmark, .cache/e2e/standards.json),
+# with the conformance tests' images as well.
 set -euo pipefail
+suite="${1:-e2e}"
+case "$suite" in
+e2e) images=() ;;
+standards) images=(conformance) ;;
+*) echo "usage: e2e.sh [standards]" >&2; exit 2 ;;
+esac
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-bash scripts/images.sh
+bash scripts/images.sh "${images[@]}"
 npx tsc -p .
 export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines"
-node bin/test/e2e/e2e.js
+node "bin/test/e2e/$suite.js"

@@ -8,7 +8,9 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { eventually, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
+import {
+    eventually, hostsState, kubectlWith, readyNodes as readyNodesOf, Report, requireEnv, ROOT, run, sleep, ssh, TestHost, WORK, workerNames,
+} from "./harness";
 import { certificateRenewal } from "./renewal";
 import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
 
@@ -20,14 +22,6 @@ const caPath = path.join(WORK, "ca.pem");
 const controllers = hosts.slice(0, 3);
 const workers = hosts.slice(3, 6);
 const spare = hosts[6];
-
-function requireEnv(name: string): string {
-    const value = process.env[name];
-    if (!value) {
-        throw new Error(`${name} is not set: run \`source scripts/env.sh\` first`);
-    }
-    return value;
-}
 
 const writeConfig = (workers: number, extra: Record<string, unknown> = {}) => writeStackConfig(STACK, workers, extra);
 
@@ -49,18 +43,14 @@ function timingRecorder() {
     };
 }
 
-const kubectl = (...args: string[]) => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=20s", ...args]);
+const kubectl = kubectlWith(kubeconfigPath);
 
 async function etcdctl(host: TestHost, args: string, endpoints = "https://127.0.0.1:2379"): Promise<string> {
     return ssh(host, `docker exec kdw-etcd etcdctl --endpoints=${endpoints} --cacert=/etc/etcd/ca.pem ` +
         `--cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem ${args}`);
 }
 
-async function readyNodes(): Promise<string[]> {
-    const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
-    return nodes.filter(n => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
-        .map(n => n.metadata.name).sort();
-}
+const readyNodes = () => readyNodesOf(kubectl);
 
 async function expectReady(names: string[], seconds: number) {
     await eventually(seconds, async () => assert.deepEqual(await readyNodes(), [...names].sort()));
@@ -80,8 +70,6 @@ async function etcdHealthy(seconds: number) {
         assert.equal(health.filter(h => h.health).length, 3, JSON.stringify(health));
     }, 3000);
 }
-
-const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-worker-${i}`);
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
