@@ -107,13 +107,12 @@ for key in promoterE2eRegistry buildImageRegistry gcEtcdRegistry gcRegistry sigS
     echo "$key: $registry"
 done > "$repo_list"
 e2e_images="$("$bin/e2e.test" --kube-test-repo-list="$repo_list" --list-images 2>/dev/null)"
-tag_of() { # NAME: NAME:TAG as the suite asks for it
-    local ref
-    ref="$(grep -m1 -E "^$registry/$1:" <<<"$e2e_images")" || { echo "[images] the e2e suite names no $1 image" >&2; exit 1; }
-    echo "${ref#"$registry/"}"
+tags_of() { # NAME: every NAME:TAG the suite asks for
+    grep -E "^$registry/$1:" <<<"$e2e_images" | sed "s|^$registry/||" | grep . ||
+        { echo "[images] the e2e suite names no $1 image" >&2; exit 1; }
 }
-if [ "$(tag_of pause)" != "pause:$(v pause)" ]; then
-    echo "[images] the e2e suite asks for $(tag_of pause), the cluster runs pause:$(v pause)" >&2
+if [ "$(tags_of pause)" != "pause:$(v pause)" ]; then
+    echo "[images] the e2e suite asks for $(tags_of pause), the cluster runs pause:$(v pause)" >&2
     exit 1
 fi
 
@@ -141,12 +140,12 @@ docker image inspect "$base" >/dev/null 2>&1 || docker import "$rootfs" "$base" 
 # debian_image NAME:TAG DIR CHANGE...: the Debian base plus the files of DIR (none if empty) as a second layer, with
 # Dockerfile-style CHANGEs (ENTRYPOINT, CMD). The base layer is the same in each, so a worker pulls it once.
 debian_image() {
-    local ref="$registry/$1" files="$2" want stamp ctr start=$SECONDS change changes=()
+    local name="$1" ref="$registry/$1" files="$2" want stamp ctr start=$SECONDS change changes=()
     shift 2
     for change in "$@"; do changes+=(--change "$change"); done
     stamp="$(stamp_of "$ref")"
     want="$base $([ -z "$files" ] || (cd "$files" && find . -type f -print0 | sort -z | xargs -0r sha256sum) | sha256sum | cut -c1-16) $*"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && in_registry "$1"; then
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && in_registry "$name"; then
         echo "[images] $ref cached"
         return 0
     fi
@@ -166,11 +165,14 @@ agnhost_dir="$cache/agnhost"
 rm -rf "$agnhost_dir" && mkdir -p "$agnhost_dir/uploads"
 install -m 0755 "$bin/agnhost" "$agnhost_dir/agnhost" && ln -s agnhost "$agnhost_dir/agnhost-2"
 install -m 0644 "$agnhost_src/porter/localhost.crt" "$agnhost_src/porter/localhost.key" "$agnhost_dir/"
-debian_image "$(tag_of agnhost)" "$agnhost_dir" 'ENTRYPOINT ["/agnhost"]' 'CMD ["pause"]'
-debian_image "$(tag_of glibc-dns-testing)" "" 'CMD ["/bin/bash"]'
-debian_image "$(tag_of nginx)" "" 'CMD ["nginx", "-g", "daemon off;"]'
+# agnhost under its own version only (the suite also names older agnhost releases, which this build is not).
+agnhost="agnhost:$("$bin/agnhost" --version | sed 's/.* //')"
+tags_of agnhost | grep -qx "$agnhost" || { echo "[images] the e2e suite does not ask for $agnhost" >&2; exit 1; }
+debian_image "$agnhost" "$agnhost_dir" 'ENTRYPOINT ["/agnhost"]' 'CMD ["pause"]'
+for ref in $(tags_of glibc-dns-testing); do debian_image "$ref" "" 'CMD ["/bin/bash"]'; done
+for ref in $(tags_of nginx); do debian_image "$ref" "" 'CMD ["nginx", "-g", "daemon off;"]'; done
 links=()
 for applet in $("$busybox" --list); do
     [ "$applet" = busybox ] || links+=("@busybox=bin/$applet")
 done
-image "$(tag_of busybox)" '["/bin/sh"]' "$busybox=bin/busybox" "${links[@]}"
+for ref in $(tags_of busybox); do image "$ref" '["/bin/sh"]' "$busybox=bin/busybox" "${links[@]}"; done
