@@ -47,6 +47,7 @@ export interface RawConfig {
     imageRepository?: unknown;
     certValidityHours?: unknown;
     certRenewBeforeHours?: unknown;
+    diskEviction?: unknown;
 }
 
 export type NodeRole = "controller" | "worker";
@@ -98,6 +99,8 @@ export interface ClusterConfig {
     certValidityHours: number;
     /** A certificate is re-issued by the first `pulumi up` this many hours or fewer before it expires. */
     certRenewBeforeHours: number;
+    /** false: kubelets never evict pods for lack of disk (hosts that share one disk, as kind's nodes do). */
+    diskEviction: boolean;
     controllers: NodePlan[];
     workers: NodePlan[];
 }
@@ -315,6 +318,11 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         fail("certRenewBeforeHours", `must be at most certValidityHours (${certValidityHours}), got ${certRenewBeforeHours}; set it to certValidityHours for one \`pulumi up\` to re-issue every certificate now.`);
     }
 
+    const diskEviction = raw.diskEviction ?? true;
+    if (typeof diskEviction !== "boolean") {
+        fail("diskEviction", `must be true or false, got ${JSON.stringify(diskEviction)}.`);
+    }
+
     const memoryMb = integer("machineMemory", DEFAULTS.machineMemory, 512);
     const cpus = integer("machineCpus", DEFAULTS.machineCpus, 1);
     const diskMb = integer("machineDiskSize", DEFAULTS.machineDiskSize, 4096);
@@ -350,6 +358,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         imageRepository,
         certValidityHours,
         certRenewBeforeHours,
+        diskEviction: diskEviction === true,
         controllers: nodes("controller", controllerCount, 0),
         workers: nodes("worker", workerCount, controllerCount),
     };

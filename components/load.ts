@@ -8,13 +8,13 @@ export const KEYS: (keyof RawConfig)[] = [
     "containerdVersion", "runcVersion", "cniPluginsVersion", "crictlVersion", "corednsVersion", "clusterCidr",
     "serviceCidr", "clusterDns", "clusterDomain", "apiServerPort", "apiServerEndpoint", "binarySource",
     "binaryChecksums", "imageRepository", "certValidityHours",
-    "certRenewBeforeHours",
+    "certRenewBeforeHours", "diskEviction",
 ];
 
-/** Keys whose Pulumi.yaml type is integer, array or object. */
+/** Keys whose Pulumi.yaml type is integer, boolean, array or object. */
 export const STRUCTURED = new Set<keyof RawConfig>([
     "controllers", "workers", "machineMemory", "machineCpus", "machineDiskSize", "machineDriverFlags", "genericHosts",
-    "apiServerPort", "binaryChecksums", "certValidityHours", "certRenewBeforeHours",
+    "apiServerPort", "binaryChecksums", "certValidityHours", "certRenewBeforeHours", "diskEviction",
 ]);
 
 /** Malformed JSON is passed on as text, so that validation names the key and shows the value. */

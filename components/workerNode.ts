@@ -27,6 +27,16 @@ export interface WorkerNodeArgs {
 
 export const pauseImage = (cluster: ClusterConfig) => `${cluster.imageRepository}/pause:${versions.pause}`;
 
+/** Hard eviction on memory only (the kubelet's own default for it), none for disk, as kind configures its nodes. */
+const NO_DISK_EVICTION = [
+    "evictionHard:",
+    '  memory.available: "100Mi"',
+    '  nodefs.available: "0%"',
+    '  nodefs.inodesFree: "0%"',
+    '  imagefs.available: "0%"',
+    '  imagefs.inodesFree: "0%"',
+].join("\n");
+
 /** Node configuration and service definitions are for root only (CIS 4.1.1, 4.1.9, 1.1.9). */
 export const NODE_FILE_MODE = "0600";
 
@@ -43,6 +53,7 @@ export function workerConfigFiles(opts: {
             content: render(asset("kubelet-config.yaml"), {
                 ETC: etc, RUN: layout.run, CGROUP_DRIVER: opts.cgroupDriver,
                 CLUSTER_DOMAIN: cluster.clusterDomain, CLUSTER_DNS: cluster.clusterDns,
+                EVICTION: cluster.diskEviction ? "" : NO_DISK_EVICTION,
             }),
         },
         {

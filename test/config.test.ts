@@ -143,6 +143,9 @@ test("certificate renewal window: a tenth of the lifetime by default, at most th
     rejects({ certValidityHours: 48, certRenewBeforeHours: 49 }, "certRenewBeforeHours", /at most certValidityHours \(48\).*re-issue every certificate now/);
     rejects({ certRenewBeforeHours: -1 }, "certRenewBeforeHours", /at least 0/);
     rejects({ certRenewBeforeHours: "soon" }, "certRenewBeforeHours", /whole number/);
+    assert.equal(validateConfig(base, ctx).diskEviction, true);
+    assert.equal(validateConfig({ ...base, diskEviction: false }, ctx).diskEviction, false);
+    rejects({ diskEviction: "no" }, "diskEviction", /must be true or false, got "no"/);
 });
 
 test("every problem is reported at once, each naming its key", () => {

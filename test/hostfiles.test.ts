@@ -108,6 +108,15 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         assert.match(kubelet, /cgroupDriver: cgroupfs/);
         assert.match(kubelet, /failCgroupV1: false/);
         assert.match(kubelet, /rotateCertificates: true/);
+        assert.doesNotMatch(kubelet, /evictionHard/, "the kubelet's own eviction defaults");
+    });
+
+    test(`${profile}: diskEviction false keeps memory eviction and turns off disk eviction`, () => {
+        const shared = validateConfig({ binarySource: "/bin", diskEviction: false }, { fileExists: () => true });
+        const kubelet = workerConfigFiles({ cluster: shared, node: shared.workers[0], layout, cgroupDriver: "cgroupfs" })
+            .find(f => f.name === "kubelet-config.yaml")!.content;
+        assert.match(kubelet, /evictionHard:\n {2}memory\.available: "100Mi"\n {2}nodefs\.available: "0%"\n/);
+        assert.match(kubelet, /imagefs\.available: "0%"/);
     });
 
     test(`${profile}: node configuration and service definitions are for root only`, () => {

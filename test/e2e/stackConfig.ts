@@ -30,6 +30,8 @@ export function writeStackConfig(stack: string, workerCount: number, extra: Reco
             .map(h => ({ address: h.ip, sshUser: h.sshUser, sshKeyPath: h.sshKeyPath })),
         "kube-dumb-way:imageRepository": registry.address,
         "kube-dumb-way:binarySource": binaries,
+        // The test hosts are containers on one disk shared with everything else on this machine.
+        "kube-dumb-way:diskEviction": false,
     };
     for (const [key, value] of Object.entries(extra)) {
         config[`kube-dumb-way:${key}`] = value;
