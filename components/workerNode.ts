@@ -160,6 +160,7 @@ export class WorkerNode extends pulumi.ComponentResource {
                 KDW_RUN: l.run,
                 KDW_KUBELET_DIR: l.kubeletDir,
                 KDW_CLUSTER_CIDR: cluster.clusterCidr,
+                KDW_SERVICE_CIDR: cluster.serviceCidr,
                 KDW_BINARIES: WORKER_BINARIES.filter(b => !CNI_PLUGINS.includes(b)).join(" "),
                 KDW_CNI_PLUGINS: CNI_PLUGINS.join(" "),
                 KDW_SERVICES: list.map(s => s.name).join(" "),

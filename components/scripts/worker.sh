@@ -1,11 +1,15 @@
 # Installs and runs a worker's node components: containerd + runc + CNI for pods, kubelet, kube-proxy, and the local
 # load balancer that takes node traffic to every apiserver. `down` stops them and removes every trace.
-# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_CLUSTER_CIDR
+# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_CLUSTER_CIDR KDW_SERVICE_CIDR
 #              KDW_BINARIES KDW_CNI_PLUGINS KDW_SERVICES (start order; stopped in reverse)
 set -eu
 worker_etc="$KDW_ETC/worker"
 boot_step="$KDW_HOME/boot.d/50-worker"
 masquerade="-s $KDW_CLUSTER_CIDR ! -d $KDW_CLUSTER_CIDR -m comment --comment kdw-pod-egress -j MASQUERADE"
+# Service addresses are virtual: kube-proxy translates every packet for a port a service has, before these chains. A
+# packet still addressed to the service range (a port no service has) is refused here instead of going to the default
+# gateway, where whatever answers there (a proxy, say) would pass for the service.
+service_range="-d $KDW_SERVICE_CIDR -m comment --comment kdw-service-range -j REJECT"
 
 install_binaries() {
     mkdir -p "$KDW_HOME/bin" "$KDW_HOME/cni/bin"
@@ -24,9 +28,18 @@ masquerade_rule() { # -C | -A | -D
     iptables -t nat "$1" POSTROUTING $masquerade 2>/dev/null
 }
 
+service_range_rule() { # -C | -I | -D, chain
+    if [ "$1" = -I ]; then set -- -I "$2" 1; fi
+    # shellcheck disable=SC2086 # the rule is meant to split into words
+    iptables "$@" $service_range 2>/dev/null
+}
+
 write_boot_step() {
     {
         echo "iptables -t nat -C POSTROUTING $masquerade 2>/dev/null || iptables -t nat -A POSTROUTING $masquerade"
+        for chain in FORWARD OUTPUT; do
+            echo "iptables -C $chain $service_range 2>/dev/null || iptables -I $chain 1 $service_range"
+        done
         if [ "$KDW_PROFILE" = boot2docker ]; then
             for service in $KDW_SERVICES; do
                 echo "$KDW_HOME/bin/kdw-service start $service \$(cat $worker_etc/$service.cmd)"
@@ -81,6 +94,7 @@ up)
     install_binaries
     mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR"
     masquerade_rule -C || masquerade_rule -A
+    for chain in FORWARD OUTPUT; do service_range_rule -C "$chain" || service_range_rule -I "$chain"; done
     write_boot_step
     start_services
     echo "node components running: $KDW_SERVICES"
@@ -91,6 +105,9 @@ down)
         "$KDW_HOME/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
     fi
     while masquerade_rule -C; do masquerade_rule -D; done
+    for chain in FORWARD OUTPUT; do
+        while service_range_rule -C "$chain"; do service_range_rule -D "$chain"; done
+    done
     ip link del cni0 2>/dev/null || true
     unmount_below "$KDW_KUBELET_DIR"
     unmount_below "$KDW_RUN/containerd"
