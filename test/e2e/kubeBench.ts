@@ -33,7 +33,7 @@ export const NOT_APPLICABLE: Record<string, { why: string; intent?: string }> = 
 function podSpec(component: string): { why: string; intent: string } {
     return {
         why: `${component} runs as a Docker container that the program starts with its flags, not as a static pod from a manifest file.`,
-        intent: "the container's definition, held by dockerd under /var/lib/docker/containers, is root-only (checked by the suite).",
+        intent: "only root can read or change the container's definition, which dockerd holds under /var/lib/docker/containers (checked by the suite).",
     };
 }
 
