@@ -1,0 +1,28 @@
+import * as assert from "node:assert/strict";
+import { test } from "node:test";
+import { criticalPath } from "./bench/criticalPath";
+
+test("critical path: the longest chain of custom resources by their own wall times", () => {
+    const seconds = new Map([["a", 2], ["b", 5], ["c", 1], ["d", 4]]);
+    // a → b → d and a → c → d: the chain through b is the longer one; e has no time of its own.
+    const resources = [
+        { urn: "a", custom: true },
+        { urn: "b", custom: true, dependencies: ["a"] },
+        { urn: "c", custom: true, dependencies: ["a"] },
+        { urn: "d", custom: true, dependencies: ["b", "c"] },
+        { urn: "e", custom: true },
+    ];
+    assert.equal(criticalPath(resources, seconds), 11);
+});
+
+test("critical path: a dependency on a component waits for every custom resource under it", () => {
+    const seconds = new Map([["slow", 9], ["fast", 1], ["after", 2]]);
+    const resources = [
+        { urn: "comp", custom: false },
+        { urn: "inner", custom: false, parent: "comp" },
+        { urn: "fast", custom: true, parent: "comp" },
+        { urn: "slow", custom: true, parent: "inner" },
+        { urn: "after", custom: true, dependencies: ["comp"] },
+    ];
+    assert.equal(criticalPath(resources, seconds), 11);
+});
