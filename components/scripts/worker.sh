@@ -96,6 +96,9 @@ up)
     masquerade_rule -C || masquerade_rule -A
     for chain in FORWARD OUTPUT; do service_range_rule -C "$chain" || service_range_rule -I "$chain"; done
     write_boot_step
+    # The kubelet renews its client certificate itself and keeps it under pki/; a certificate sent now (a re-issue by
+    # the program, a new CA) must win over one it renewed before, so it starts again from its kubeconfig's.
+    rm -f "$KDW_KUBELET_DIR/pki/kubelet-client-"*
     start_services
     echo "node components running: $KDW_SERVICES"
     ;;
