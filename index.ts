@@ -4,6 +4,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterAddons } from "./components/addons";
+import { ApiServerVip } from "./components/apiServerVip";
 import { WorkerBinaries } from "./components/binaries";
 import { CertAuthority } from "./components/certAuthority";
 import { ConfigError } from "./components/config";
@@ -13,7 +14,7 @@ import { kubeconfig as renderKubeconfig } from "./components/kubeconfig";
 import { loadConfig } from "./components/load";
 import { machineCertificates, MachineHost } from "./components/machineHost";
 import * as pki from "./components/pki";
-import { PodRoute, routePairs } from "./components/podRoute";
+import { PodRoute } from "./components/podRoute";
 import { WorkerNode } from "./components/workerNode";
 
 function readConfig() {
@@ -37,7 +38,8 @@ const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, {
 const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }));
 const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
 const members = pulumi.all(controllerHosts.map(h => h.ip.apply(ip => ({ name: h.nodeName, ip }))));
-const endpointHost = cfg.apiServerEndpoint ?? controllerHosts[0].ip;
+// Where clients reach the API: the name they were given, else the virtual IP, else (no HA for clients) controller-0.
+const endpointHost = cfg.apiServerEndpoint ?? cfg.apiServerVip ?? controllerHosts[0].ip;
 const apiServerUrl = pulumi.interpolate`https://${endpointHost}:${cfg.apiServerPort}`;
 
 // etcd: every member starts with the full --initial-cluster; they form one cluster together.
@@ -59,29 +61,43 @@ const controlPlaneCerts = {
 };
 const controlPlanes = controllerHosts.map(host => new ControlPlane(`${host.nodeName}-control-plane`, {
     host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
-    encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHost: endpointHost,
+    encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHosts: [endpointHost, controllerHosts[0].ip],
 }, { dependsOn: etcd }));
 
-// The admin's kubeconfig, and a provider for what lives inside the cluster.
+// The admin's kubeconfig.
 const admin = clusterCa.issue("admin", pki.adminCert());
-export const kubeconfig = renderKubeconfig({
-    clusterName: cfg.clusterName, server: apiServerUrl, caPem: clusterCa.certPem, user: "admin", ...admin,
+const adminKubeconfig = (server: pulumi.Input<string>) => renderKubeconfig({
+    clusterName: cfg.clusterName, server, caPem: clusterCa.certPem, user: "admin", ...admin,
 });
-const provider = new k8s.Provider("cluster", { kubeconfig, enableServerSideApply: true }, { dependsOn: controlPlanes });
+export const kubeconfig = adminKubeconfig(apiServerUrl);
+
+// The API's virtual IP, when set: kube-vip on every controller; done when the API answers on it.
+const apiVip = cfg.apiServerVip === undefined ? undefined : new ApiServerVip("api-vip", {
+    cluster: cfg, vip: cfg.apiServerVip, controllers: controllerHosts, clusterCa, controlPlanes,
+    bootstrapKubeconfig: adminKubeconfig(pulumi.interpolate`https://${controllerHosts[0].ip}:${cfg.apiServerPort}`),
+});
+
+// A provider for what lives inside the cluster, through the clients' endpoint. The cluster's name identifies it, so a
+// new endpoint or a renewed CA updates the provider instead of replacing it with everything it made.
+const provider = new k8s.Provider("cluster", {
+    kubeconfig, clusterIdentifier: cfg.clusterName, enableServerSideApply: true,
+}, { dependsOn: apiVip?.ready ?? controlPlanes });
+
+// Pod networking: on every host, one route table (to each other worker's pod range) that a loop on the host keeps.
+const podRanges = workerHosts.map((host, i) => ({ host, podCidr: cfg.workers[i].podCidr! }));
+const podRoutesOn = (host: MachineHost) => new PodRoute(`${host.nodeName}-routes`, {
+    host, workers: podRanges, clusterCidr: cfg.clusterCidr,
+});
+controllerHosts.forEach(podRoutesOn);
+const workerRoutes = workerHosts.map(podRoutesOn);
 
 // Workers: binaries fetched once here, copied to each worker.
 const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions });
 const kubeProxyCert = clusterCa.issue("kube-proxy", pki.kubeProxyCert());
 const workerNodes = cfg.workers.map((node, i) => new WorkerNode(`${node.name}-node`, {
     host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,
-    binaries: binaries.binaries, provider,
+    binaries: binaries.binaries, provider, podRoutes: workerRoutes[i].applied,
 }));
-
-// Pod networking: on every host, a route to each other worker's pod range.
-const allHosts = [...controllerHosts, ...workerHosts];
-for (const pair of routePairs(allHosts, workerHosts.map((host, i) => ({ host, podCidr: workerNodes[i].podCidr })))) {
-    new PodRoute(`${pair.on.nodeName}-to-${pair.to.nodeName}`, pair);
-}
 
 new ClusterAddons("addons", { cluster: cfg, provider }, { dependsOn: workerNodes });
 

@@ -42,12 +42,13 @@ export interface RawConfig {
     clusterDomain?: unknown;
     apiServerPort?: unknown;
     apiServerEndpoint?: unknown;
+    apiServerVip?: unknown;
     binarySource?: unknown;
     binaryChecksums?: unknown;
     imageRepository?: unknown;
     certValidityHours?: unknown;
     certRenewBeforeHours?: unknown;
-    diskEviction?: unknown;
+    kubeletEvictionHard?: unknown;
 }
 
 export type NodeRole = "controller" | "worker";
@@ -90,8 +91,10 @@ export interface ClusterConfig {
     clusterDns: string;
     clusterDomain: string;
     apiServerPort: number;
-    /** Extra name or address clients use for the API (a VIP or DNS name); controller-0 when unset. */
+    /** Name or address clients use for the API when it is not the virtual IP (a DNS name, a NAT or a load balancer). */
     apiServerEndpoint?: string;
+    /** The API's virtual IP, held by one controller at a time (kube-vip); none when unset. */
+    apiServerVip?: string;
     /** The first service IP, which the `kubernetes` service takes. */
     kubernetesServiceIp: string;
     binarySource: BinarySource;
@@ -99,8 +102,8 @@ export interface ClusterConfig {
     certValidityHours: number;
     /** A certificate is re-issued by the first `pulumi up` this many hours or fewer before it expires. */
     certRenewBeforeHours: number;
-    /** false: kubelets never evict pods for lack of disk (hosts that share one disk, as kind's nodes do). */
-    diskEviction: boolean;
+    /** The kubelet's hard eviction thresholds (signal → threshold); empty for the kubelet's defaults. */
+    kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
     workers: NodePlan[];
 }
@@ -303,6 +306,10 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
     if (apiServerEndpoint && !isIpv4(apiServerEndpoint) && !DNS_NAME.test(apiServerEndpoint)) {
         fail("apiServerEndpoint", `must be an IPv4 address or a DNS name (no scheme or port), got "${apiServerEndpoint}".`);
     }
+    const apiServerVip = text("apiServerVip", "");
+    for (const reason of apiServerVip ? vipProblems(apiServerVip, { clusterCidr, serviceCidr, genericHosts }) : []) {
+        fail("apiServerVip", reason);
+    }
 
     const binarySource = parseBinarySource(raw, fail, ctx);
 
@@ -318,10 +325,7 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         fail("certRenewBeforeHours", `must be at most certValidityHours (${certValidityHours}), got ${certRenewBeforeHours}; set it to certValidityHours for one \`pulumi up\` to re-issue every certificate now.`);
     }
 
-    const diskEviction = raw.diskEviction ?? true;
-    if (typeof diskEviction !== "boolean") {
-        fail("diskEviction", `must be true or false, got ${JSON.stringify(diskEviction)}.`);
-    }
+    const kubeletEvictionHard = evictionThresholds(raw.kubeletEvictionHard, fail);
 
     const memoryMb = integer("machineMemory", DEFAULTS.machineMemory, 512);
     const cpus = integer("machineCpus", DEFAULTS.machineCpus, 1);
@@ -353,18 +357,72 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         clusterDomain,
         apiServerPort,
         apiServerEndpoint: apiServerEndpoint || undefined,
+        apiServerVip: apiServerVip || undefined,
         kubernetesServiceIp: hostAddress(serviceCidr!, 1),
         binarySource: binarySource!,
         imageRepository,
         certValidityHours,
         certRenewBeforeHours,
-        diskEviction: diskEviction === true,
+        kubeletEvictionHard,
         controllers: nodes("controller", controllerCount, 0),
         workers: nodes("worker", workerCount, controllerCount),
     };
 }
 
 type Fail = (name: string, reason: string) => void;
+
+const EVICTION_SIGNALS = ["memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available",
+    "imagefs.inodesFree", "containerfs.available", "containerfs.inodesFree", "pid.available"];
+
+/** `{signal: threshold}` for the kubelet's evictionHard: a known signal, a quantity or a percentage. */
+function evictionThresholds(value: unknown, fail: Fail): Record<string, string> {
+    const name = "kubeletEvictionHard";
+    if (value === undefined) {
+        return {};
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        fail(name, `must be an object of eviction signals and thresholds, like {"imagefs.available": "5%"}, got ${JSON.stringify(value)}.`);
+        return {};
+    }
+    const thresholds: Record<string, string> = {};
+    for (const [signal, threshold] of Object.entries(value)) {
+        if (!EVICTION_SIGNALS.includes(signal)) {
+            fail(name, `has the signal "${signal}"; the kubelet knows ${EVICTION_SIGNALS.join(", ")}.`);
+        } else if (typeof threshold !== "string" || !/^(\d+(\.\d+)?%|\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?)$/.test(threshold)) {
+            fail(name, `gives ${signal} the threshold ${JSON.stringify(threshold)}: a percentage ("5%") or a quantity ("100Mi").`);
+        } else {
+            thresholds[signal] = threshold;
+        }
+    }
+    return thresholds;
+}
+
+/**
+ * Why an address cannot be the API's virtual IP. What the configuration tells: the address itself, the pod and service
+ * ranges, and with the generic driver the hosts' addresses. The hosts' network (its prefix length) is not in the
+ * configuration; each controller checks that the address is on it before it starts kube-vip (kube-vip.sh).
+ */
+function vipProblems(vip: string, known: { clusterCidr?: Cidr; serviceCidr?: Cidr; genericHosts: GenericHost[] }): string[] {
+    if (!isIpv4(vip)) {
+        return [`must be an IPv4 address on the hosts' network (the controllers announce it by ARP), got "${vip}".`];
+    }
+    const first = Number(vip.split(".")[0]);
+    if (first === 0 || first === 127 || first >= 224 || vip.startsWith("169.254.")) {
+        return [`${vip} is a loopback, link-local, multicast or reserved address; choose an unused unicast address on the hosts' network.`];
+    }
+    const problems: string[] = [];
+    if (known.clusterCidr && contains(known.clusterCidr, vip)) {
+        problems.push(`${vip} is inside clusterCidr ${formatCidr(known.clusterCidr)}, where the hosts route pod traffic to workers; choose an unused address on the hosts' network.`);
+    }
+    if (known.serviceCidr && contains(known.serviceCidr, vip)) {
+        problems.push(`${vip} is inside serviceCidr ${formatCidr(known.serviceCidr)}, which kube-proxy captures; choose an unused address on the hosts' network.`);
+    }
+    const host = known.genericHosts.findIndex(h => h.address === vip);
+    if (host >= 0) {
+        problems.push(`${vip} is the address of genericHosts[${host}]; the virtual IP must be an address no host has.`);
+    }
+    return problems;
+}
 
 function stringArray(value: unknown, name: string, fail: Fail): string[] {
     if (value === undefined) {

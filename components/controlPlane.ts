@@ -25,8 +25,8 @@ export interface ControlPlaneArgs {
     members: pulumi.Input<Member[]>;
     /** Secret: the aescbc key for secrets at rest, base64 of 32 bytes. */
     encryptionKey: pulumi.Input<string>;
-    /** The host in the service-account issuer URL: the API endpoint clients use. */
-    issuerHost: pulumi.Input<string>;
+    /** The hosts of the service-account issuer URLs, the API endpoint clients use first (see apiserverArgs). */
+    issuerHosts: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /** kube-apiserver, kube-controller-manager and kube-scheduler as containers on one controller. */
@@ -73,12 +73,12 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: at("kube-scheduler.kubeconfig"), mode: secret, content: clientKubeconfig("system:kube-scheduler", scheduler) },
                 { path: at("kube-scheduler.yaml"), content: asset("kube-scheduler.yaml") },
             ],
-            env: pulumi.all([host.layout, host.ip, args.members, args.issuerHost]).apply(([l, ip, members, issuer]) => ({
+            env: pulumi.all([host.layout, host.ip, args.members, args.issuerHosts]).apply(([l, ip, members, issuers]) => ({
                 KDW_ETC: l.etc,
                 KDW_IMAGE_PREFIX: cluster.imageRepository,
                 KDW_VERSION: cluster.versions.kubernetes,
                 KDW_PORT: String(cluster.apiServerPort),
-                KDW_APISERVER_ARGS: apiserverArgs(cluster, { name: host.nodeName, ip }, members, issuer).join(" "),
+                KDW_APISERVER_ARGS: apiserverArgs(cluster, { name: host.nodeName, ip }, members, issuers).join(" "),
                 KDW_CONTROLLER_MANAGER_ARGS: controllerManagerArgs(cluster).join(" "),
                 KDW_SCHEDULER_ARGS: schedulerArgs().join(" "),
             })),

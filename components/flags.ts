@@ -37,7 +37,11 @@ export function etcdArgs(self: Member, members: Member[], clusterName: string): 
 
 const PKI = "/etc/kubernetes/pki";
 
-export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[], issuerHost: string): string[] {
+/**
+ * `issuerHosts`: the service-account issuers, the clients' endpoint first (it signs tokens). Every one is accepted, so
+ * controller-0's, the issuer before a virtual IP or endpoint was set, keeps the tokens pods already hold valid.
+ */
+export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[], issuerHosts: string[]): string[] {
     return [
         `--advertise-address=${self.ip}`,
         "--allow-privileged=true",
@@ -63,7 +67,7 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         "--profiling=false",
         `--service-account-key-file=${PKI}/service-account.pem`,
         `--service-account-signing-key-file=${PKI}/service-account-key.pem`,
-        `--service-account-issuer=https://${issuerHost}:${cfg.apiServerPort}`,
+        ...[...new Set(issuerHosts)].map(host => `--service-account-issuer=https://${host}:${cfg.apiServerPort}`),
         // Tokens live as long as they say (CIS 1.2.30), not a year for legacy clients.
         "--service-account-extend-token-expiration=false",
         `--service-cluster-ip-range=${cfg.serviceCidr}`,
@@ -106,6 +110,33 @@ export function schedulerArgs(): string[] {
         "--bind-address=127.0.0.1",
         "--profiling=false",
         "--v=2",
+    ];
+}
+
+/** The Lease in kube-system that kube-vip instances compete for; its holder announces the virtual IP. */
+export const KUBE_VIP_LEASE = "plndr-cp-lock";
+
+/**
+ * kube-vip's command line on one controller (the host script adds --interface, the one carrying the host's address).
+ * It elects a leader through a Lease on this controller's own apiserver: a controller whose apiserver or etcd fails
+ * cannot renew the Lease, so it gives the address up. The Lease timings are kube-vip's defaults, spelled out because
+ * they set the failover time: a lost holder's Lease expires after 5 s, and the others try every second.
+ */
+export function kubeVipArgs(cfg: ClusterConfig, vip: string, nodeName: string): string[] {
+    return [
+        "manager",
+        "--controlplane",
+        "--arp",
+        "--leaderElection",
+        `--address=${vip}`,
+        `--port=${cfg.apiServerPort}`,
+        `--nodeName=${nodeName}`,
+        "--namespace=kube-system",
+        `--leaseName=${KUBE_VIP_LEASE}`,
+        "--leaseDuration=5",
+        "--leaseRenewDuration=3",
+        "--leaseRetry=1",
+        "--prometheusHTTPServer=127.0.0.1:2112",
     ];
 }
 

@@ -6,15 +6,16 @@ export const KEYS: (keyof RawConfig)[] = [
     "controllers", "workers", "namePrefix", "machineDriver", "machineMemory", "machineCpus", "machineDiskSize",
     "machineDriverFlags", "machineStoragePath", "genericHosts", "hostProfile", "kubernetesVersion", "etcdVersion",
     "containerdVersion", "runcVersion", "cniPluginsVersion", "crictlVersion", "corednsVersion", "clusterCidr",
-    "serviceCidr", "clusterDns", "clusterDomain", "apiServerPort", "apiServerEndpoint", "binarySource",
+    "serviceCidr", "clusterDns", "clusterDomain", "apiServerPort", "apiServerEndpoint", "apiServerVip", "binarySource",
     "binaryChecksums", "imageRepository", "certValidityHours",
-    "certRenewBeforeHours", "diskEviction",
+    "certRenewBeforeHours", "kubeletEvictionHard",
 ];
 
-/** Keys whose Pulumi.yaml type is integer, boolean, array or object. */
+/** Keys whose Pulumi.yaml type is integer, array or object. */
 export const STRUCTURED = new Set<keyof RawConfig>([
     "controllers", "workers", "machineMemory", "machineCpus", "machineDiskSize", "machineDriverFlags", "genericHosts",
-    "apiServerPort", "binaryChecksums", "certValidityHours", "certRenewBeforeHours", "diskEviction",
+    "apiServerPort", "binaryChecksums", "certValidityHours", "certRenewBeforeHours",
+    "kubeletEvictionHard",
 ]);
 
 /** Malformed JSON is passed on as text, so that validation names the key and shows the value. */

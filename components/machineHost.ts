@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "./config";
 import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile } from "./layout";
-import { asset, HostConnection, hostStep, shellQuote } from "./remote";
+import { asset, HostConnection, HostFile, hostStep, shellQuote } from "./remote";
 
 export interface MachineHostArgs {
     node: NodePlan;
@@ -70,6 +70,13 @@ export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): str
         `  echo "docker-machine did not report the address, SSH user and key of ${node.name} (got '$ip', '$user', '$key')" >&2`,
         "  exit 1",
         "fi",
+        // Only now is a driver-assigned address known (the generic driver's are checked with the config).
+        ...(cluster.apiServerVip ? [
+            `if [ "$ip" = ${cluster.apiServerVip} ]; then`,
+            `  echo "kube-dumb-way:apiServerVip ${cluster.apiServerVip} is the address docker-machine gave ${node.name}; the virtual IP must be an address no host has" >&2`,
+            "  exit 1",
+            "fi",
+        ] : []),
         `printf '{"ip":"%s","sshUser":"%s","sshKeyPath":"%s"}\\n' "$ip" "$user" "$key"`,
     ].join("\n");
 }
@@ -134,10 +141,18 @@ export class MachineHost extends pulumi.ComponentResource {
                 KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_ETC: l.etc, KDW_DATA: l.data,
                 KDW_RUN: l.run, KDW_SSH_USER: user,
             })),
+            files: this.layout.apply(hostFiles),
         }, { parent: this });
 
         this.registerOutputs({ ip: this.ip, sshUser: this.sshUser, profile: this.profile });
     }
+}
+
+/** What every host gets before the cluster's steps: on boot2docker, which has no systemd, the supervisor they use. */
+export function hostFiles(layout: HostLayout): HostFile[] {
+    return layout.profile === "boot2docker"
+        ? [{ path: `${layout.home}/bin/kdw-service`, content: asset("kdw-service.sh"), mode: "0755" }]
+        : [];
 }
 
 export function parseMachineInfo(name: string, stdout: string): { ip: string; sshUser: string; sshKeyPath: string } {

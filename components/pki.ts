@@ -1,6 +1,7 @@
 // What every certificate says: subject, organisation, usages and SANs. Pure, so the tests read the specs directly;
 // CertAuthority turns a spec into a key, a CSR and a signed certificate.
 import { ClusterConfig } from "./config";
+import { isIpv4 } from "./net";
 
 export type CertUsage = "client" | "server";
 
@@ -26,6 +27,10 @@ export const schedulerCert = (): CertSpec => clientCert("system:kube-scheduler",
 export const apiserverKubeletClientCert = (): CertSpec => clientCert(APISERVER_KUBELET_CLIENT);
 export const apiserverEtcdClientCert = (): CertSpec => clientCert("kube-apiserver-etcd-client");
 
+/** kube-vip's own identity: RBAC lets it hold its Lease and nothing else. */
+export const KUBE_VIP_USER = "kube-vip";
+export const kubeVipCert = (): CertSpec => clientCert(KUBE_VIP_USER);
+
 /** A kubelet's certificate serves its API (server) and authenticates it to the apiserver via the Node authorizer. */
 export const nodeCert = (nodeName: string, ip: string): CertSpec => ({
     commonName: `system:node:${nodeName}`,
@@ -36,8 +41,8 @@ export const nodeCert = (nodeName: string, ip: string): CertSpec => ({
 });
 
 export function apiserverCert(cfg: ClusterConfig, controllerIps: string[]): CertSpec {
-    const endpoint = cfg.apiServerEndpoint;
-    const endpointIsIp = endpoint !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(endpoint);
+    // The names clients may use besides the controllers: the virtual IP and the endpoint name or address.
+    const clientNames = [cfg.apiServerVip, cfg.apiServerEndpoint].filter((n): n is string => n !== undefined);
     return {
         commonName: "kubernetes",
         dnsNames: unique([
@@ -47,13 +52,13 @@ export function apiserverCert(cfg: ClusterConfig, controllerIps: string[]): Cert
             `kubernetes.default.svc.${cfg.clusterDomain}`,
             "localhost",
             ...cfg.controllers.map(c => c.name),
-            ...(endpoint && !endpointIsIp ? [endpoint] : []),
+            ...clientNames.filter(n => !isIpv4(n)),
         ]),
         ipAddresses: unique([
             "127.0.0.1",
             cfg.kubernetesServiceIp,
             ...controllerIps,
-            ...(endpoint && endpointIsIp ? [endpoint] : []),
+            ...clientNames.filter(isIpv4),
         ]),
         usages: ["server"],
     };

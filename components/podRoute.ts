@@ -3,32 +3,56 @@ import { MachineHost } from "./machineHost";
 import { asset, hostStep } from "./remote";
 
 export interface PodRouteArgs {
-    /** The host that gets the route. */
-    on: MachineHost;
-    /** The worker whose pod range it routes to. */
-    to: MachineHost;
-    podCidr: string;
+    /** The host whose routes these are. */
+    host: MachineHost;
+    /** Every worker of the cluster with its pod range; the host gets a route to each one but itself. */
+    workers: { host: MachineHost; podCidr: string }[];
+    /** The whole pod range: pods on a worker going anywhere outside it are masqueraded. */
+    clusterCidr: string;
 }
 
-/** On one host, the route to one worker's pod range via that worker: `ip route replace <cidr> via <worker ip>`. */
+export interface RouteTablePlan {
+    hostName: string;
+    routes: { podCidr: string; via: string }[];
+    /** Set on workers, the only hosts with pods. */
+    masquerade?: string;
+}
+
+/** The table kdw-routes keeps on a host (format in components/scripts/kdw-routes.sh). */
+export function routeTable(plan: RouteTablePlan): string {
+    return [
+        `# Pod network of ${plan.hostName}, written by \`pulumi up\`; kdw-routes keeps the host as this says.`,
+        ...(plan.masquerade ? [`masquerade ${plan.masquerade}`] : []),
+        ...plan.routes.map(r => `route ${r.podCidr} ${r.via}`),
+    ].join("\n") + "\n";
+}
+
+/**
+ * The pod routes of one host: one step writes the host's route table (a route to every other worker's pod range via
+ * that worker) and installs kdw-routes, a loop that re-applies the table whenever the host drifts from it, every 10 s
+ * and at boot. Adding or removing a worker changes only the table's content, an in-place update of this step.
+ */
 export class PodRoute extends pulumi.ComponentResource {
+    /** The step; done once the routes, masquerade rule and kernel settings are in place. */
+    readonly applied: pulumi.Resource;
+
     constructor(name: string, args: PodRouteArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:PodRoute", name, {}, opts);
-        if (args.on === args.to) {
-            throw new Error(`PodRoute ${name}: a worker needs no route to its own pod range`);
-        }
-        const route = hostStep(`${name}-route`, {
-            connection: args.on.connection,
-            script: asset("pod-route.sh"),
-            env: pulumi.all([args.on.layout, args.to.ip]).apply(([l, via]) => ({
-                KDW_HOME: l.home, KDW_POD_CIDR: args.podCidr, KDW_VIA: via,
-            })),
-        }, { parent: this, dependsOn: [args.on.ready] });
-        this.registerOutputs({ route: route.id });
+        const { host } = args;
+        const others = args.workers.filter(w => w.host !== host);
+        const isWorker = others.length < args.workers.length;
+        const table = pulumi.all(others.map(w => w.host.ip)).apply(ips => routeTable({
+            hostName: host.nodeName,
+            routes: others.map((w, i) => ({ podCidr: w.podCidr, via: ips[i] })),
+            masquerade: isWorker ? args.clusterCidr : undefined,
+        }));
+        this.applied = hostStep(`${name}-table`, {
+            connection: host.connection,
+            script: asset("pod-routes.sh"),
+            env: host.layout.apply(l => ({ KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_ETC: l.etc })),
+            files: host.layout.apply(l => [{ path: `${l.home}/bin/kdw-routes`, content: asset("kdw-routes.sh"), mode: "0755" }]),
+            filesUpdatedInPlace: [{ path: host.layout.apply(l => `${l.etc}/pod-routes`), content: table }],
+        }, { parent: this, dependsOn: [host.ready] });
+        this.registerOutputs({ table });
     }
-}
-
-/** Every (host, worker) pair that needs a route: each worker's range on every other host. */
-export function routePairs<T>(hosts: T[], workers: { host: T; podCidr: string }[]): { on: T; to: T; podCidr: string }[] {
-    return workers.flatMap(w => hosts.filter(h => h !== w.host).map(h => ({ on: h, to: w.host, podCidr: w.podCidr })));
 }

@@ -89,28 +89,37 @@ export interface HostStepArgs {
     script: string;
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
     files?: pulumi.Input<pulumi.Input<HostFile>[]>;
+    /**
+     * Files the script applies idempotently (a route table, for example): a change to them re-runs `up` in place, an
+     * update, instead of replacing the step, so the host never goes through `down` for it.
+     */
+    filesUpdatedInPlace?: pulumi.Input<pulumi.Input<HostFile>[]>;
     /** Extra facts whose change must re-run the step (binary digests, for example). */
     triggers?: pulumi.Input<string>[];
 }
 
 /**
- * One idempotent step on a host: `up` on create, `down` on delete. Its trigger is a hash of everything it sends, so a
- * no-op `pulumi up` runs nothing and any change re-runs exactly this step (a trigger change replaces the resource;
- * deleteBeforeReplace makes that a clean `down` then `up` instead of an `up` undone by the old resource's `down`).
+ * One idempotent step on a host: `up` on create, `down` on delete. Its trigger is a hash of everything it sends but
+ * `filesUpdatedInPlace`, so a no-op `pulumi up` runs nothing and any change re-runs exactly this step (a trigger change
+ * replaces the resource; deleteBeforeReplace makes that a clean `down` then `up` instead of an `up` undone by the old
+ * resource's `down`; a change to `filesUpdatedInPlace` alone runs `up` again as an update).
  */
 export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const env = pulumi.output(args.env);
-    const stdin = args.files ? fileBundle(args.files) : pulumi.output("");
-    const withLib = args.files ? `${asset("lib-files.sh")}\n${args.script}` : args.script;
+    const takesFiles = args.files !== undefined || args.filesUpdatedInPlace !== undefined;
+    const fixedFiles = fileBundle(args.files ?? []);
+    const stdin = pulumi.all([fixedFiles, fileBundle(args.filesUpdatedInPlace ?? [])]).apply(([a, b]) => a + b);
+    const withLib = takesFiles ? `${asset("lib-files.sh")}\n${args.script}` : args.script;
     const up = env.apply(e => scriptCommand(withLib, "up", e));
     const down = env.apply(e => scriptCommand(withLib, "down", e));
-    const trigger = pulumi.all([up, stdin, ...(args.triggers ?? [])]).apply(parts => sha256(...parts));
+    const trigger = pulumi.all([up, fixedFiles, ...(args.triggers ?? [])]).apply(parts => sha256(...parts));
     return new command.remote.Command(name, {
         connection: pulumi.output(args.connection).apply(c => ({
             host: c.host, user: c.user, privateKey: c.privateKey, port: c.port ?? 22,
             dialErrorLimit: 30, perDialTimeout: 10,
         })),
         create: up,
+        update: args.filesUpdatedInPlace ? up : undefined,
         delete: down,
         stdin,
         triggers: [trigger],

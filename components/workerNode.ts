@@ -23,19 +23,11 @@ export interface WorkerNodeArgs {
     binaries: pulumi.Input<BinarySet>;
     /** Talks to the cluster once the control plane is up; makes this worker's Node object. */
     provider: k8s.Provider;
+    /** This host's pod routes, masquerade rule and kernel settings, in place before any pod runs here. */
+    podRoutes: pulumi.Resource;
 }
 
 export const pauseImage = (cluster: ClusterConfig) => `${cluster.imageRepository}/pause:${versions.pause}`;
-
-/** Hard eviction on memory only (the kubelet's own default for it), none for disk, as kind configures its nodes. */
-const NO_DISK_EVICTION = [
-    "evictionHard:",
-    '  memory.available: "100Mi"',
-    '  nodefs.available: "0%"',
-    '  nodefs.inodesFree: "0%"',
-    '  imagefs.available: "0%"',
-    '  imagefs.inodesFree: "0%"',
-].join("\n");
 
 /** Node configuration and service definitions are for root only (CIS 4.1.1, 4.1.9, 1.1.9). */
 export const NODE_FILE_MODE = "0600";
@@ -53,7 +45,8 @@ export function workerConfigFiles(opts: {
             content: render(asset("kubelet-config.yaml"), {
                 ETC: etc, RUN: layout.run, CGROUP_DRIVER: opts.cgroupDriver,
                 CLUSTER_DOMAIN: cluster.clusterDomain, CLUSTER_DNS: cluster.clusterDns,
-                EVICTION: cluster.diskEviction ? "" : NO_DISK_EVICTION,
+                EVICTION_HARD: Object.keys(cluster.kubeletEvictionHard).length === 0 ? "" : ["evictionHard:",
+                    ...Object.entries(cluster.kubeletEvictionHard).map(([signal, threshold]) => `  ${signal}: "${threshold}"`)].join("\n"),
             }),
         },
         {
@@ -69,7 +62,6 @@ export function workerConfigFiles(opts: {
         },
         { name: "cni/10-kdw-bridge.conflist", content: render(asset("cni-bridge.conflist"), { POD_CIDR: node.podCidr!, DATA: layout.data }) },
         { name: "cni/99-loopback.conf", content: asset("cni-loopback.conf") },
-        { name: "kdw-service", content: asset("kdw-service.sh") },
     ].map(f => ({ ...f, mode: NODE_FILE_MODE }));
 }
 
@@ -159,14 +151,13 @@ export class WorkerNode extends pulumi.ComponentResource {
                 KDW_DATA: l.data,
                 KDW_RUN: l.run,
                 KDW_KUBELET_DIR: l.kubeletDir,
-                KDW_CLUSTER_CIDR: cluster.clusterCidr,
                 KDW_SERVICE_CIDR: cluster.serviceCidr,
                 KDW_BINARIES: WORKER_BINARIES.filter(b => !CNI_PLUGINS.includes(b)).join(" "),
                 KDW_CNI_PLUGINS: CNI_PLUGINS.join(" "),
                 KDW_SERVICES: list.map(s => s.name).join(" "),
             })),
             triggers: [pulumi.output(args.binaries).apply(set => WORKER_BINARIES.map(b => set[b].sha256).join(","))],
-        }, { parent: this, dependsOn: [...copies, nodeObject] });
+        }, { parent: this, dependsOn: [...copies, nodeObject, args.podRoutes] });
 
         this.registerOutputs({ podCidr: this.podCidr, install: install.id });
     }

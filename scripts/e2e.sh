@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end run against the local test hosts (needs `npm run toolchain` and 7 hosts: `npm run hosts:up -- 7`):
+# End-to-end run against the local test hosts (needs `npm run toolchain` and 7 hosts, hosts 2 and 5 of the boot2docker
+# kind: `npm run hosts:up -- 7 --boot2docker 2,5`):
 # builds and pushes the images, then runs test/e2e/e2e.ts, which writes .cache/e2e/report.json.
 # `e2e.sh standards` runs test/e2e/standards.ts instead (6 hosts; conformance and CIS benchmark, .cache/e2e/standards.json),
 # with the conformance tests' images as well.

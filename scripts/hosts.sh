@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Local test hosts for kube-dumb-way: N Debian bookworm "machines" as
-# privileged systemd containers on a private Docker network, each running
-# sshd and Docker, reachable as root by key. They stand in for the existing
-# machines that docker-machine's `generic` driver provisions over SSH.
+# Local test hosts for kube-dumb-way: N "machines" as privileged containers on a
+# private Docker network, each running sshd and Docker, reachable by key. They
+# stand in for the machines that docker-machine's `generic` driver provisions
+# over SSH. Two kinds: systemd (Debian bookworm, root) and boot2docker (busybox,
+# no systemd, state only on a data disk that survives reboots; user docker).
 #
-#   scripts/hosts.sh up [N]    start (or reuse) N hosts (default 6) and the registry
-#   scripts/hosts.sh down      remove hosts, registry, network; stop dockerd if we started it
+#   scripts/hosts.sh up [N] [--boot2docker LIST]
+#                              start (or reuse) N hosts (default 6) and the registry; the hosts in LIST (indexes
+#                              like 2,5 or 2-4) are of the boot2docker kind, the others systemd (Debian)
+#   scripts/hosts.sh reboot I...  reboot hosts as their kind reboots (in parallel) and wait until they answer
+#   scripts/hosts.sh down      remove hosts, their disks, registry, network; stop dockerd if we started it
 #   scripts/hosts.sh status    show what is running
 #   scripts/hosts.sh check     prove networking, registry pulls and nested privileged Docker
 #
@@ -13,13 +17,14 @@
 #                              registry, host names kdw-host-N-<i> and state folder state-N; dockerd is shared and
 #                              stopped by `down` only when no set is left
 #
-# Writes $KDW_HOSTS_STATE_DIR/hosts.json ([{name, ip, sshUser, sshKeyPath}])
+# Writes $KDW_HOSTS_STATE_DIR/hosts.json ([{name, ip, kind, sshUser, sshKeyPath}])
 # and registry.json ({address, caCertPath}). See scripts/hosts/README.md.
 set -euo pipefail
 umask 022
 
 readonly HOSTS_VERSION=1 # bump when the host image's overlay changes in hosts.sh
 readonly BASE_VERSION=1  # bump when build_base_rootfs changes
+readonly B2D_VERSION=2   # bump when build_b2d_rootfs changes
 readonly SUITE=bookworm
 readonly PACKAGES=systemd,systemd-sysv,openssh-server,iproute2,iptables,ca-certificates,sudo,conntrack,socat,dbus,iputils-ping,procps,kmod,docker.io,curl,ipset,ethtool
 
@@ -47,6 +52,7 @@ readonly REGISTRY_ADDR="$REGISTRY_IP:5000"
 readonly HOST_PREFIX="kdw-host$SFX-"
 readonly HOST_IP_OFFSET=10
 readonly LABEL=io.kube-dumb-way.test-hosts
+readonly KIND_LABEL=io.kube-dumb-way.test-hosts.kind
 readonly SET_LABEL="io.kube-dumb-way.test-hosts.set=${INSTANCE:-0}"
 readonly RUNTIME=kdw-runc
 readonly BOOT_TIMEOUT=180
@@ -95,11 +101,11 @@ container_state() { # running, exited, created... or absent
 	state=$(docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null) || state=""
 	echo "${state:-absent}"
 }
-host_ssh() { # host_ssh IP COMMAND...
-	local ip=$1
+host_ssh() { # host_ssh USER@IP COMMAND...
+	local login=$1
 	shift
 	# shellcheck disable=SC2029 # the command is meant to be expanded here
-	ssh "${SSH_OPTS[@]}" "root@$ip" "$@"
+	ssh "${SSH_OPTS[@]}" "$login" "$@"
 }
 
 # ---------------------------------------------------------------- packages
@@ -307,29 +313,34 @@ overlay_tar() {
 	rm -rf "$stage"
 }
 
+BASE_IMAGE=""
+ensure_base_image() { # the debootstrap result as an image, built or imported once
+	BASE_IMAGE="kdw-host-base:$(base_key)"
+	docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 && return 0
+	local tarfile
+	tarfile="$CACHE_DIR/rootfs-$(base_key).tar"
+	if [ -f "$tarfile" ]; then
+		log "rootfs $tarfile cached"
+	else
+		phase "build rootfs (debootstrap)" build_base_rootfs "$tarfile"
+	fi
+	docker import --change "LABEL $LABEL=image" "$tarfile" "$BASE_IMAGE" >/dev/null
+	# Older rootfs tarballs are of no further use.
+	find "$CACHE_DIR" -maxdepth 1 -name 'rootfs-*.tar' ! -name "$(basename "$tarfile")" -delete
+}
+
 HOST_IMAGE=""
 ensure_host_image() {
-	local key base_image tarfile
+	local key
 	key=$(image_key)
 	HOST_IMAGE="kdw-host:$key"
+	ensure_base_image
 	if docker image inspect "$HOST_IMAGE" >/dev/null 2>&1; then
 		log "image $HOST_IMAGE present"
 		return 0
 	fi
-	base_image="kdw-host-base:$(base_key)"
-	if ! docker image inspect "$base_image" >/dev/null 2>&1; then
-		tarfile="$CACHE_DIR/rootfs-$(base_key).tar"
-		if [ -f "$tarfile" ]; then
-			log "rootfs $tarfile cached"
-		else
-			phase "build rootfs (debootstrap)" build_base_rootfs "$tarfile"
-		fi
-		docker import --change "LABEL $LABEL=image" "$tarfile" "$base_image" >/dev/null
-		# Older rootfs tarballs are of no further use.
-		find "$CACHE_DIR" -maxdepth 1 -name 'rootfs-*.tar' ! -name "$(basename "$tarfile")" -delete
-	fi
 	local tmp
-	tmp=$(docker create "$base_image" /sbin/init)
+	tmp=$(docker create "$BASE_IMAGE" /sbin/init)
 	overlay_tar | docker cp - "$tmp:/"
 	docker commit --change 'CMD ["/sbin/init"]' --change 'ENV container=docker' \
 		--change "LABEL $LABEL=image" "$tmp" "$HOST_IMAGE" >/dev/null
@@ -337,7 +348,148 @@ ensure_host_image() {
 	# Images of earlier keys are of no further use (those still used by a host stay).
 	local old
 	for old in $(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^kdw-host(-base)?:'); do
-		[ "$old" = "$HOST_IMAGE" ] || [ "$old" = "$base_image" ] || docker rmi "$old" >/dev/null 2>&1 || true
+		[ "$old" = "$HOST_IMAGE" ] || [ "$old" = "$BASE_IMAGE" ] || docker rmi "$old" >/dev/null 2>&1 || true
+	done
+}
+
+# ---------------------------------------------------------------- the boot2docker kind
+
+# Debian packages the base lacks, for the boot2docker kind: busybox (the userland) and openssl (dockerd's first TLS).
+# Debian's busybox, not busybox-static: the static build's shell runs its own applets before the PATH's programs (its
+# `ip` before iproute2's), which no boot2docker does.
+b2d_debs() { # prints the folder holding the unpacked packages
+	local dir="$CACHE_DIR/b2d-debs" pkg deb
+	mkdir -p "$dir"
+	for pkg in busybox openssl; do
+		deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n1)
+		if [ -z "$deb" ]; then
+			(cd "$dir" && apt-get download -q "$pkg" >>"$dir/download.log" 2>&1) ||
+				(apt-get update -q >/dev/null 2>&1 && cd "$dir" && apt-get download -q "$pkg" >>"$dir/download.log" 2>&1) ||
+				die "could not download $pkg, see $dir/download.log"
+			deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n1)
+		fi
+		[ -d "$dir/x/$pkg" ] || { mkdir -p "$dir/x/$pkg" && dpkg-deb -x "$deb" "$dir/x/$pkg"; }
+	done
+	echo "$dir/x"
+}
+
+b2d_image_key() {
+	{
+		echo "$B2D_VERSION $(base_key)"
+		(cd "$CACHE_DIR/b2d-debs" && find . -maxdepth 1 -name '*.deb' | sort)
+		(cd "$FILES_DIR" && find kdw-runc boot2docker -type f -print0 | sort -z | xargs -0 sha256sum)
+	} | sha256sum | cut -c1-12
+}
+
+# The boot2docker kind's root filesystem, made as boot2docker is made: busybox for /bin/sh and the usual tools, and
+# beside it, as Tiny Core extensions in /usr/local, the programs boot2docker ships (Docker, containerd, runc, sshd,
+# sudo, iptables in legacy mode, iproute2's ip, curl, openssl), taken from the Debian base with its libraries.
+# No bash, no systemd, no coreutils.
+build_b2d_rootfs() { # build_b2d_rootfs TARFILE DEBS_DIR
+	local tarfile=$1 debs=$2 work src root c
+	work=$(mktemp -d "$CACHE_DIR/b2d-build.XXXXXX")
+	# shellcheck disable=SC2064 # the folder is meant to be fixed now
+	trap "rm -rf '$work' '$tarfile.tmp'" EXIT
+	src="$work/src"
+	root="$work/root"
+	mkdir -p "$src" "$root"
+	c=$(docker create "$BASE_IMAGE" /bin/true)
+	docker export "$c" | tar -C "$src" -x
+	docker rm "$c" >/dev/null
+
+	local dir
+	for dir in bin sbin usr/bin usr/sbin usr/lib usr/lib64 usr/local/bin usr/local/sbin usr/local/libexec \
+		usr/libexec etc/ssl/certs usr/lib/ssl proc sys dev run var/lib var/log mnt/sda1 home root; do
+		mkdir -p "$root/$dir"
+	done
+	chmod 0700 "$root/root"
+	install -d -m 1777 "$root/tmp"
+	ln -s ../run "$root/var/run"
+	ln -s usr/lib "$root/lib"
+	ln -s usr/lib64 "$root/lib64"
+
+	# busybox and its applets: /bin/sh, init, mount, grep, sed, awk, tar, ...
+	install -m 0755 "$debs/busybox/bin/busybox" "$root/bin/busybox"
+	local applet
+	for applet in $("$root/bin/busybox" --list-full); do
+		[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+	done
+
+	# The C library and every shared library of the base (PAM and NSS modules, iptables extensions included).
+	tar -C "$src" --exclude='usr/lib/x86_64-linux-gnu/perl*' --exclude='usr/lib/x86_64-linux-gnu/gconv' \
+		--exclude='usr/lib/x86_64-linux-gnu/systemd' \
+		-c usr/lib/x86_64-linux-gnu usr/lib64 etc/ld.so.cache etc/ld.so.conf etc/ld.so.conf.d | tar -C "$root" -x
+
+	take() { # take SRC-PATH DEST-PATH [MODE]: a program of the base, following links
+		[ -e "$src/$1" ] || die "boot2docker kind: /$1 is not in the base image"
+		install -m "${3:-0755}" "$src/$1" "$root/$2"
+	}
+	take usr/sbin/dockerd usr/local/bin/dockerd
+	take usr/bin/docker usr/local/bin/docker
+	take usr/sbin/docker-proxy usr/local/bin/docker-proxy
+	take usr/bin/tini-static usr/local/bin/docker-init
+	take usr/bin/containerd usr/local/bin/containerd
+	take usr/bin/containerd-shim-runc-v2 usr/local/bin/containerd-shim-runc-v2
+	take usr/bin/ctr usr/local/bin/ctr
+	take usr/sbin/runc usr/local/bin/runc
+	take usr/sbin/sshd usr/local/sbin/sshd
+	take usr/bin/ssh-keygen usr/local/bin/ssh-keygen
+	take usr/lib/openssh/sftp-server usr/local/libexec/sftp-server
+	take usr/bin/curl usr/local/bin/curl
+	take usr/bin/ip usr/local/sbin/ip
+	take usr/sbin/xtables-legacy-multi usr/local/sbin/xtables-legacy-multi
+	local tool
+	for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+		ln -s xtables-legacy-multi "$root/usr/local/sbin/$tool"
+	done
+	take usr/bin/sudo usr/local/bin/sudo 4755
+	cp -a "$src/usr/libexec/sudo" "$root/usr/libexec/"
+	cp -a "$src/etc/pam.d" "$src/etc/security" "$root/etc/"
+	install -m 0755 "$debs/openssl/usr/bin/openssl" "$root/usr/local/bin/openssl"
+	install -m 0644 "$debs/openssl/etc/ssl/openssl.cnf" "$root/etc/ssl/openssl.cnf"
+	ln -s /etc/ssl/openssl.cnf "$root/usr/lib/ssl/openssl.cnf"
+	install -m 0644 "$src/etc/ssl/certs/ca-certificates.crt" "$root/etc/ssl/certs/ca-certificates.dist.crt"
+	local file
+	for file in protocols services ethertypes; do
+		[ ! -f "$src/etc/$file" ] || install -m 0644 "$src/etc/$file" "$root/etc/$file"
+	done
+	install -m 0755 "$FILES_DIR/kdw-runc" "$root/usr/local/bin/kdw-runc"
+
+	cp -a "$FILES_DIR/boot2docker/rootfs/." "$root/"
+	chmod 0440 "$root/etc/sudoers"
+	chmod 0600 "$root/etc/shadow"
+	chown -R 1000:50 "$root/home/docker"
+	chmod 0700 "$root/home/docker/.ssh"
+	if find "$root" -name bash -o -name systemd -o -name 'coreutils' | grep -q .; then
+		die "boot2docker kind: bash, systemd or coreutils got into the image"
+	fi
+	local found
+	found=$(chroot "$root" /bin/sh -c 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; command -v ip')
+	[ "$found" = /usr/local/sbin/ip ] || die "boot2docker kind: the shell finds ip at '$found', not iproute2's in /usr/local/sbin"
+	tar -C "$root" --numeric-owner -cf "$tarfile.tmp" .
+	mv "$tarfile.tmp" "$tarfile"
+	rm -rf "$work"
+	trap - EXIT
+}
+
+B2D_IMAGE=""
+ensure_b2d_image() {
+	local debs key tarfile
+	ensure_base_image
+	debs=$(b2d_debs)
+	key=$(b2d_image_key)
+	B2D_IMAGE="kdw-b2d:$key"
+	if docker image inspect "$B2D_IMAGE" >/dev/null 2>&1; then
+		log "image $B2D_IMAGE present"
+		return 0
+	fi
+	tarfile="$CACHE_DIR/b2d-rootfs-$key.tar"
+	phase "build boot2docker rootfs" build_b2d_rootfs "$tarfile" "$debs"
+	docker import --change 'CMD ["/sbin/init"]' --change "LABEL $LABEL=image" "$tarfile" "$B2D_IMAGE" >/dev/null
+	rm -f "$tarfile"
+	local old
+	for old in $(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^kdw-b2d:'); do
+		[ "$old" = "$B2D_IMAGE" ] || docker rmi "$old" >/dev/null 2>&1 || true
 	done
 }
 
@@ -481,45 +633,115 @@ base_ca_bundle() { # the system CA bundle of the host image
 	docker rm "$c" >/dev/null
 }
 
-create_host() { # create_host INDEX: docker create, copy files in, start
-	local i=$1 name ip extra=()
+# What a boot2docker-kind host's data disk holds before its first boot, as docker-machine's VirtualBox driver and a
+# boot2docker user leave it: userdata.tar with the docker user's authorized key, the harness CA in certs/ (added to
+# the system store at boot) and Docker's settings in etc/docker (daemon.json with the kdw-runc runtime, certs.d).
+b2d_disk_tar() {
+	local stage home d
+	stage=$(mktemp -d)
+	d="$stage/var/lib/boot2docker"
+	install -d -m 0755 "$stage/var" "$stage/var/lib" "$d" "$d/certs" "$d/etc" "$d/etc/docker" \
+		"$d/etc/docker/certs.d" "$d/etc/docker/certs.d/$REGISTRY_ADDR"
+	home=$(mktemp -d)
+	install -d -m 0700 "$home/.ssh"
+	install -m 0600 "$SSH_KEY.pub" "$home/.ssh/authorized_keys"
+	tar -C "$home" --numeric-owner --owner=1000 --group=50 -cf "$d/userdata.tar" .ssh
+	rm -rf "$home"
+	install -m 0644 "$PKI_DIR/ca.crt" "$d/certs/kdw-test-ca.pem"
+	install -m 0644 "$PKI_DIR/ca.crt" "$d/etc/docker/certs.d/$REGISTRY_ADDR/ca.crt"
+	install -m 0644 "$FILES_DIR/rootfs/etc/docker/daemon.json" "$d/etc/docker/daemon.json"
+	tar -C "$stage" --numeric-owner --owner=0 --group=0 -c var
+	rm -rf "$stage"
+}
+
+# Host kinds: `systemd` (Debian, the default) or `boot2docker` (up --boot2docker LIST). A host's kind is a label of
+# its container; its SSH user is root, or docker on boot2docker, as docker-machine's VirtualBox boot2docker has it.
+B2D_INDEXES=" "
+parse_index_list() { # parse_index_list "2,5" or "2-4,6" -> " 2 5 " (sets B2D_INDEXES)
+	local part from to i
+	B2D_INDEXES=" "
+	IFS=, read -ra parts <<<"$1"
+	for part in "${parts[@]}"; do
+		[[ "$part" =~ ^([0-9]+)(-([0-9]+))?$ ]] || die "--boot2docker takes host indexes like 2,5 or 2-4 (got '$1')"
+		from=${BASH_REMATCH[1]}
+		to=${BASH_REMATCH[3]:-$from}
+		for ((i = from; i <= to; i++)); do B2D_INDEXES+="$i "; done
+	done
+}
+wanted_kind() { # wanted_kind INDEX: the kind `up` makes
+	case "$B2D_INDEXES" in
+	*" $1 "*) echo boot2docker ;;
+	*) echo systemd ;;
+	esac
+}
+host_kind() { # host_kind NAME: the kind of an existing host
+	local kind
+	kind=$(docker inspect -f "{{index .Config.Labels \"$KIND_LABEL\"}}" "$1" 2>/dev/null) || kind=""
+	echo "${kind:-systemd}"
+}
+kind_user() { if [ "$1" = boot2docker ]; then echo docker; else echo root; fi; }
+host_login() { echo "$(kind_user "$(host_kind "$(host_name "$1")")")@$(host_ip "$1")"; }
+disk_volume() { echo "$(host_name "$1")-disk"; }
+
+create_host() { # create_host INDEX KIND IMAGE [DISK_TAR]: docker create, copy files in, start
+	local i=$1 kind=$2 image=$3 disk_tar=${4:-} name ip extra=()
 	name=$(host_name "$i")
 	ip=$(host_ip "$i")
 	[ -d /lib/modules ] && extra+=(-v /lib/modules:/lib/modules:ro)
 	[ -d /dev/mapper ] && extra+=(-v /dev/mapper:/dev/mapper)
+	if [ "$kind" = boot2docker ]; then
+		# The root filesystem is the image's and goes with the container; the data disk is a volume that stays.
+		docker volume inspect "$(disk_volume "$i")" >/dev/null 2>&1 ||
+			docker volume create --label "$LABEL=disk" --label "$SET_LABEL" "$(disk_volume "$i")" >/dev/null
+		extra+=(--tmpfs "/run:rw,nosuid,nodev,mode=755" -v "$(disk_volume "$i"):/mnt/sda1" --stop-signal SIGUSR2)
+	else
+		extra+=(--tmpfs "/run:rw,nosuid,nodev,noexec,mode=755" --tmpfs "/run/lock:rw,nosuid,nodev,noexec"
+			--tmpfs "/tmp:rw,nosuid,nodev,exec,mode=1777" -v /var --stop-signal SIGRTMIN+3 -e container=docker)
+	fi
 	docker create --name "$name" --hostname "$name" --network "$NET_NAME" --ip "$ip" \
-		--label "$LABEL=host" --label "$SET_LABEL" --runtime "$RUNTIME" \
+		--label "$LABEL=host" --label "$SET_LABEL" --label "$KIND_LABEL=$kind" --runtime "$RUNTIME" \
 		--privileged --cgroupns=private \
 		--security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-		--tmpfs /run:rw,nosuid,nodev,noexec,mode=755 --tmpfs /run/lock:rw,nosuid,nodev,noexec \
-		--tmpfs /tmp:rw,nosuid,nodev,exec,mode=1777 -v /var \
-		"${extra[@]}" \
-		--stop-signal SIGRTMIN+3 -e container=docker \
-		"$HOST_IMAGE" /sbin/init >/dev/null
-	docker cp - "$name:/" <"$HOST_FILES_TAR"
+		"${extra[@]}" "$image" /sbin/init >/dev/null
+	if [ "$kind" = boot2docker ]; then
+		[ -z "$disk_tar" ] || docker cp - "$name:/mnt/sda1/" <"$disk_tar"
+	else
+		docker cp - "$name:/" <"$HOST_FILES_TAR"
+	fi
 	docker start "$name" >/dev/null
 }
 
-wait_host() { # wait_host INDEX START_US: systemd up, SSH answers, Docker answers; prints seconds
-	local i=$1 start=$2 name ip deadline state
+remove_host() { # remove_host INDEX: the container and its data disk
+	docker rm -fv "$(host_name "$1")" >/dev/null 2>&1 || true
+	docker volume rm "$(disk_volume "$1")" >/dev/null 2>&1 || true
+}
+
+# wait_host INDEX START_US: SSH answers, the init system is up, Docker answers; prints "name ssh-secs ready-secs init"
+wait_host() {
+	local i=$1 start=$2 name ip login deadline state
 	name=$(host_name "$i")
 	ip=$(host_ip "$i")
+	login=$(host_login "$i")
 	deadline=$(($(now_us) + BOOT_TIMEOUT * 1000000))
-	until host_ssh "$ip" true 2>/dev/null; do
-		[ "$(now_us)" -lt "$deadline" ] || die "$name: no SSH at $ip after ${BOOT_TIMEOUT}s"
+	until host_ssh "$login" true 2>/dev/null; do
+		[ "$(now_us)" -lt "$deadline" ] || die "$name: no SSH at $login after ${BOOT_TIMEOUT}s"
 		sleep 0.2
 	done
 	local ssh_secs
 	ssh_secs=$(secs_since "$start")
-	state=$(host_ssh "$ip" "timeout $BOOT_TIMEOUT systemctl is-system-running --wait" 2>/dev/null || true)
-	case "$state" in
-	running) ;;
-	degraded)
-		log "$name: systemd degraded; failed units: $(host_ssh "$ip" systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')"
-		;;
-	*) die "$name: systemd is '$state'" ;;
-	esac
-	until host_ssh "$ip" docker info >/dev/null 2>&1; do
+	if [ "${login%@*}" = root ]; then
+		state=$(host_ssh "$login" "timeout $BOOT_TIMEOUT systemctl is-system-running --wait" 2>/dev/null || true)
+		case "$state" in
+		running) ;;
+		degraded)
+			log "$name: systemd degraded; failed units: $(host_ssh "$login" systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')"
+			;;
+		*) die "$name: systemd is '$state'" ;;
+		esac
+	else
+		state=busybox
+	fi
+	until host_ssh "$login" docker info >/dev/null 2>&1; do
 		[ "$(now_us)" -lt "$deadline" ] || die "$name: Docker does not answer after ${BOOT_TIMEOUT}s"
 		sleep 0.5
 	done
@@ -536,11 +758,11 @@ existing_host_indexes() {
 WAITERS=()
 WAIT_DIR=""
 start_hosts() { # start_hosts N
-	local n=$1 i name start started=()
+	local n=$1 i name kind image start started=()
 	for i in $(existing_host_indexes); do
 		if [ "$i" -ge "$n" ]; then
 			log "removing $(host_name "$i") (beyond N=$n)"
-			docker rm -fv "$(host_name "$i")" >/dev/null
+			remove_host "$i"
 		fi
 	done
 	local bundle
@@ -549,22 +771,36 @@ start_hosts() { # start_hosts N
 	HOST_FILES_TAR=$(mktemp)
 	host_files_tar "$bundle" >"$HOST_FILES_TAR"
 	rm -f "$bundle"
+	local disk_tar
+	disk_tar=$(mktemp)
+	b2d_disk_tar >"$disk_tar"
 	WAIT_DIR=$(mktemp -d)
 	for i in $(seq 0 $((n - 1))); do
 		name=$(host_name "$i")
-		if [ "$(container_state "$name")" != absent ] &&
-			[ "$(docker inspect -f '{{.Config.Image}}' "$name")" != "$HOST_IMAGE" ]; then
-			log "recreating $name: the host image changed"
-			docker rm -fv "$name" >/dev/null
+		kind=$(wanted_kind "$i")
+		image=$HOST_IMAGE
+		[ "$kind" = systemd ] || image=$B2D_IMAGE
+		if [ "$(container_state "$name")" != absent ]; then
+			if [ "$(host_kind "$name")" != "$kind" ]; then
+				log "recreating $name as a $kind host"
+				remove_host "$i"
+			elif [ "$(docker inspect -f '{{.Config.Image}}' "$name")" != "$image" ]; then
+				log "recreating $name: the host image changed"
+				remove_host "$i"
+			fi
 		fi
 		start=$(now_us)
 		case "$(container_state "$name")" in
 		running)
 			# Reused: refresh the key and CA in case they were made anew.
-			docker cp - "$name:/" <"$HOST_FILES_TAR"
+			if [ "$kind" = boot2docker ]; then
+				docker cp - "$name:/mnt/sda1/" <"$disk_tar"
+			else
+				docker cp - "$name:/" <"$HOST_FILES_TAR"
+			fi
 			;;
 		absent)
-			create_host "$i"
+			create_host "$i" "$kind" "$image" "$disk_tar"
 			started+=("$name")
 			;;
 		*)
@@ -575,7 +811,7 @@ start_hosts() { # start_hosts N
 		wait_host "$i" "$start" >"$WAIT_DIR/$i" &
 		WAITERS+=($!)
 	done
-	rm -f "$HOST_FILES_TAR"
+	rm -f "$HOST_FILES_TAR" "$disk_tar"
 	[ ${#started[@]} -eq 0 ] || log "started ${started[*]}"
 }
 
@@ -589,13 +825,42 @@ wait_hosts() {
 	rm -rf "$WAIT_DIR"
 }
 
+# reboot_host INDEX: restarts a host as a reboot does and waits for it; prints "name kind down-secs ssh-secs ready-secs".
+# systemd: `docker restart` (the root filesystem stays, /run and /tmp start empty). boot2docker: the container is
+# stopped, removed and made again from its image with the same data disk and address, so everything outside the
+# disk is gone, as after a boot2docker reboot.
+reboot_host() {
+	local i=$1 name kind image start down_secs
+	name=$(host_name "$i")
+	[ "$(container_state "$name")" = running ] || die "$name is not running"
+	kind=$(host_kind "$name")
+	start=$(now_us)
+	if [ "$kind" = boot2docker ]; then
+		image=$(docker inspect -f '{{.Config.Image}}' "$name")
+		docker stop -t 30 "$name" >/dev/null
+		docker rm "$name" >/dev/null
+		down_secs=$(secs_since "$start")
+		create_host "$i" boot2docker "$image"
+	else
+		docker stop -t 30 "$name" >/dev/null
+		down_secs=$(secs_since "$start")
+		docker start "$name" >/dev/null
+	fi
+	local ready
+	ready=$(wait_host "$i" "$start")
+	printf '%s %s %s %s %s\n' "$name" "$kind" "$down_secs" "$(echo "$ready" | cut -d' ' -f2)" "$(echo "$ready" | cut -d' ' -f3)"
+}
+
 write_state_files() { # write_state_files N
-	local n=$1 i sep=""
+	local n=$1 i sep="" name kind
 	{
 		printf '[\n'
 		for i in $(seq 0 $((n - 1))); do
-			printf '%s  {"name": %s, "ip": %s, "sshUser": "root", "sshKeyPath": %s}' "$sep" \
-				"$(json_str "$(host_name "$i")")" "$(json_str "$(host_ip "$i")")" "$(json_str "$SSH_KEY")"
+			name=$(host_name "$i")
+			kind=$(host_kind "$name")
+			printf '%s  {"name": %s, "ip": %s, "kind": %s, "sshUser": %s, "sshKeyPath": %s}' "$sep" \
+				"$(json_str "$name")" "$(json_str "$(host_ip "$i")")" "$(json_str "$kind")" \
+				"$(json_str "$(kind_user "$kind")")" "$(json_str "$SSH_KEY")"
 			sep=$',\n'
 		done
 		printf '\n]\n'
@@ -610,27 +875,43 @@ probe_registry() { # push an empty image from the machine, pull it inside host 0
 	tar -c -T /dev/null | docker import - "$ref" >/dev/null
 	docker push -q "$ref" >/dev/null
 	docker rmi "$ref" >/dev/null
-	host_ssh "$(host_ip 0)" "docker pull -q $ref >/dev/null && docker rmi $ref >/dev/null"
+	host_ssh "$(host_login 0)" "docker pull -q $ref >/dev/null && docker rmi $ref >/dev/null"
 }
 
 print_table() {
 	local n=$1 i name
-	printf '%-12s %-15s %-8s %-10s %-8s %s\n' NAME IP STATE SYSTEMD SSH-UP READY
+	printf '%-14s %-15s %-12s %-8s %-10s %-8s %s\n' NAME IP KIND STATE INIT SSH-UP READY
 	for i in $(seq 0 $((n - 1))); do
 		name=$(host_name "$i")
 		echo "$BOOT_REPORT" | awk -v name="$name" -v ip="$(host_ip "$i")" -v st="$(container_state "$name")" \
-			'$1 == name { printf "%-12s %-15s %-8s %-10s %-8s %s\n", name, ip, st, $4, $2 "s", $3 "s" }'
+			-v kind="$(host_kind "$name")" \
+			'$1 == name { printf "%-14s %-15s %-12s %-8s %-10s %-8s %s\n", name, ip, kind, st, $4, $2 "s", $3 "s" }'
 	done
-	printf 'SSH:       ssh -i %s root@<ip>\n' "$SSH_KEY"
+	printf 'SSH:       ssh -i %s root@<ip> (docker@<ip> on boot2docker hosts)\n' "$SSH_KEY"
 	printf 'Registry:  %s (CA %s)\n' "$REGISTRY_ADDR" "$PKI_DIR/ca.crt"
 	printf 'State:     %s/hosts.json, %s/registry.json\n' "$STATE_DIR" "$STATE_DIR"
 }
 
 # ---------------------------------------------------------------- commands
 
-cmd_up() {
+cmd_up() { # cmd_up N [--boot2docker LIST]
 	local n=${1:-6}
 	[[ "$n" =~ ^[1-9][0-9]?$ ]] || die "N must be a number from 1 to 99 (got '$n')"
+	shift || true
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--boot2docker)
+			[ $# -ge 2 ] || die "--boot2docker needs a list of host indexes, e.g. 2,5"
+			parse_index_list "$2"
+			shift 2
+			;;
+		*) die "unknown option '$1' (up takes N and --boot2docker LIST)" ;;
+		esac
+	done
+	local i
+	for i in $B2D_INDEXES; do
+		[ "$i" -lt "$n" ] || die "--boot2docker: host $i is beyond N=$n (hosts are 0..$((n - 1)))"
+	done
 	[ "$(id -u)" -eq 0 ] || die "run as root (it starts dockerd and privileged containers)"
 	local total
 	total=$(now_us)
@@ -639,6 +920,7 @@ cmd_up() {
 	phase "inotify limits" raise_inotify_limits
 	phase "dockerd" ensure_dockerd
 	phase "host image" ensure_host_image
+	[ "$B2D_INDEXES" = " " ] || phase "boot2docker image" ensure_b2d_image
 	phase "ssh key and CA" ensure_keys
 	phase "network" ensure_network
 	phase "registry" ensure_registry
@@ -651,6 +933,23 @@ cmd_up() {
 	printf '  %-30s %7ss\n' "total up" "$(secs_since "$total")"
 }
 
+cmd_reboot() { # cmd_reboot INDEX...: reboots the hosts in parallel, prints one line per host
+	[ $# -gt 0 ] || die "reboot needs host indexes, e.g. reboot 2 5"
+	[ "$(id -u)" -eq 0 ] || die "run as root"
+	local i pids=() out failed=0
+	out=$(mktemp -d)
+	for i in "$@"; do
+		[[ "$i" =~ ^[0-9]+$ ]] || die "reboot takes host indexes (got '$i')"
+		reboot_host "$i" >"$out/$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || failed=1; done
+	printf '%-14s %-12s %-8s %-8s %s\n' NAME KIND DOWN SSH-UP READY
+	cat "$out"/* | awk '{ printf "%-14s %-12s %-8s %-8s %s\n", $1, $2, $3 "s", $4 "s", $5 "s" }'
+	rm -rf "$out"
+	[ "$failed" -eq 0 ] || die "some hosts did not come back"
+}
+
 cmd_down() {
 	local total
 	total=$(now_us)
@@ -660,6 +959,11 @@ cmd_down() {
 		if [ -n "$ids" ]; then
 			# shellcheck disable=SC2086 # one id a word
 			phase "remove containers" docker rm -fv $ids >/dev/null
+		fi
+		ids=$(docker volume ls -q --filter "label=$LABEL=disk" --filter "label=$SET_LABEL")
+		if [ -n "$ids" ]; then
+			# shellcheck disable=SC2086 # one name a word
+			phase "remove data disks" docker volume rm $ids >/dev/null
 		fi
 		if docker network inspect "$NET_NAME" >/dev/null 2>&1; then
 			phase "remove network" docker network rm "$NET_NAME" >/dev/null
@@ -695,28 +999,29 @@ cmd_status() {
 	echo "Network: $(docker network inspect -f '{{.Name}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' "$NET_NAME" 2>/dev/null || echo absent)"
 	echo "Registry: $REGISTRY_ADDR $(container_state "$REGISTRY_NAME")"
 	local i name ip ssh_ok
-	printf '%-12s %-15s %-8s %s\n' NAME IP STATE SSH
+	printf '%-14s %-15s %-12s %-8s %s\n' NAME IP KIND STATE SSH
 	for i in $(existing_host_indexes); do
 		name=$(host_name "$i")
 		ip=$(host_ip "$i")
 		ssh_ok=no
-		host_ssh "$ip" true 2>/dev/null && ssh_ok=yes
-		printf '%-12s %-15s %-8s %s\n' "$name" "$ip" "$(container_state "$name")" "$ssh_ok"
+		host_ssh "$(host_login "$i")" true 2>/dev/null && ssh_ok=yes
+		printf '%-14s %-15s %-12s %-8s %s\n' "$name" "$ip" "$(host_kind "$name")" "$(container_state "$name")" "$ssh_ok"
 	done
 	[ ! -f "$STATE_DIR/hosts.json" ] || echo "hosts.json: $STATE_DIR/hosts.json"
 }
 
 cmd_check() { # proofs that the hosts are fit for the cluster; needs `up` with N >= 2
 	local ip0 ip1 ref
-	ip0=$(host_ip 0)
-	ip1=$(host_ip 1)
+	ip0=$(host_login 0)
+	ip1=$(host_login 1)
 	log "host 0 pings host 1 and reaches its SSH port"
-	host_ssh "$ip0" "ping -c1 -W2 $ip1 >/dev/null && timeout 3 bash -c 'echo >/dev/tcp/$ip1/22'"
+	host_ssh "$ip0" "ping -c1 -W2 ${ip1#*@} >/dev/null && if command -v bash >/dev/null; then
+		timeout 3 bash -c 'echo >/dev/tcp/${ip1#*@}/22'; else echo | timeout 3 nc ${ip1#*@} 22 | grep -q ^SSH-; fi"
 	log "host 0 reaches an address on host 1 through a route via host 1 (as pod routes do)"
-	host_ssh "$ip1" "ip addr replace 10.200.99.1/32 dev lo"
-	host_ssh "$ip0" "ip route replace 10.200.99.0/24 via $ip1 && ping -c1 -W2 10.200.99.1 >/dev/null"
-	host_ssh "$ip0" "ip route del 10.200.99.0/24"
-	host_ssh "$ip1" "ip addr del 10.200.99.1/32 dev lo"
+	host_ssh "$ip1" "sudo ip addr replace 10.200.99.1/32 dev lo"
+	host_ssh "$ip0" "sudo ip route replace 10.200.99.0/24 via ${ip1#*@} && ping -c1 -W2 10.200.99.1 >/dev/null"
+	host_ssh "$ip0" "sudo ip route del 10.200.99.0/24"
+	host_ssh "$ip1" "sudo ip addr del 10.200.99.1/32 dev lo"
 	log "Docker in host 0 runs an image pulled from the registry"
 	ref="$REGISTRY_ADDR/kdw-busybox:1"
 	if ! docker image inspect "$ref" >/dev/null 2>&1; then
@@ -743,7 +1048,14 @@ cmd_check() { # proofs that the hosts are fit for the cluster; needs `up` with N
 }
 
 case "${1:-}" in
-up) cmd_up "${2:-6}" ;;
+up)
+	shift
+	cmd_up "$@"
+	;;
+reboot)
+	shift
+	cmd_reboot "$@"
+	;;
 down) cmd_down ;;
 status) cmd_status ;;
 check) cmd_check ;;

@@ -2,7 +2,7 @@
 # Builds the cluster's images from the toolchain's binaries (no base image: each is a `docker import` of a folder with
 # static binaries) and pushes them to the test hosts' registry, under the names the program pulls:
 #   <registry>/etcd:<etcd>-0  kube-apiserver|kube-controller-manager|kube-scheduler:<kubernetes>  pause:<pause>
-#   coredns/coredns:<coredns>  kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
+#   coredns/coredns:<coredns>  kube-vip/kube-vip:<kubeVip>  kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
 # An image whose inputs did not change since it was last pushed is skipped.
 #
 #   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh [conformance]
@@ -81,6 +81,8 @@ for component in kube-apiserver kube-controller-manager kube-scheduler; do
 done
 image "pause:$(v pause)" '["/pause"]' "$bin/pause=pause"
 image "coredns/coredns:$(v coredns)" '["/coredns"]' "$bin/coredns=coredns"
+# Where a mirror keeps kube-vip (ghcr.io/kube-vip/kube-vip upstream): see kubeVipImage in components/apiServerVip.ts.
+image "kube-vip/kube-vip:$(v kubeVip)" '["/kube-vip"]' "$bin/kube-vip=kube-vip"
 
 # The smoke-test image: busybox with its applets linked, and a page for httpd to serve.
 smoke="$cache/smoke"

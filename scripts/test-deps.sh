@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # What `npm test` needs beyond Node.js and Go, installed when missing (npm runs this before the tests), so that the
 # README's test command works on a fresh machine: shellcheck (Debian's package) for the host-script checks, and
-# iproute2 for the route tests that run in a network namespace.
+# iproute2, iptables and busybox (boot2docker's tools) for the route and kdw-service tests that run host scripts.
 set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v iptables >/dev/null || missing+=(iptables)
+command -v busybox >/dev/null || missing+=(busybox-static)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "npm test needs ${missing[*]}: install them with your package manager (Debian: apt-get install -y ${missing[*]}) and run it again" >&2

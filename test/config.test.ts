@@ -134,6 +134,30 @@ test("names, domains, ports, endpoints and image repositories are checked", () =
     rejects({ certValidityHours: 1 }, "certValidityHours", /at least 24/);
 });
 
+test("the API's virtual IP: an unused IPv4 address outside the pod and service ranges and off every host", () => {
+    assert.equal(validateConfig(base, ctx).apiServerVip, undefined);
+    assert.equal(validateConfig({ ...base, apiServerVip: "" }, ctx).apiServerVip, undefined);
+    assert.equal(validateConfig({ ...base, apiServerVip: "192.168.99.250" }, ctx).apiServerVip, "192.168.99.250");
+    rejects({ apiServerVip: "192.168.99" }, "apiServerVip", /must be an IPv4 address on the hosts' network .*got "192\.168\.99"/);
+    rejects({ apiServerVip: "api.example" }, "apiServerVip", /must be an IPv4 address/);
+    rejects({ apiServerVip: "127.0.0.5" }, "apiServerVip", /127\.0\.0\.5 is a loopback, link-local, multicast or reserved address/);
+    rejects({ apiServerVip: "169.254.1.1" }, "apiServerVip", /link-local/);
+    rejects({ apiServerVip: "239.1.1.1" }, "apiServerVip", /multicast/);
+    rejects({ apiServerVip: "10.200.3.7" }, "apiServerVip", /10\.200\.3\.7 is inside clusterCidr 10\.200\.0\.0\/16/);
+    rejects({ apiServerVip: "10.32.0.200" }, "apiServerVip", /10\.32\.0\.200 is inside serviceCidr 10\.32\.0\.0\/24/);
+    rejects({ apiServerVip: "10.96.0.1", serviceCidr: "10.96.0.0/12", clusterDns: "10.96.0.10" }, "apiServerVip", /inside serviceCidr 10\.96\.0\.0\/12/);
+    const host = (i: number) => ({ address: `192.168.77.${10 + i}`, sshUser: "root", sshKeyPath: "/exists/key" });
+    const generic = { machineDriver: "generic", genericHosts: [0, 1, 2, 3, 4, 5].map(host) };
+    rejects({ ...generic, apiServerVip: "192.168.77.14" }, "apiServerVip", /192\.168\.77\.14 is the address of genericHosts\[4\]/);
+    assert.equal(validateConfig({ ...base, ...generic, apiServerVip: "192.168.77.250" }, ctx).apiServerVip, "192.168.77.250");
+});
+
+test("an API endpoint and a virtual IP go together: the endpoint names what clients use, the VIP what controllers hold", () => {
+    const both = validateConfig({ ...base, apiServerVip: "192.168.99.250", apiServerEndpoint: "k8s.lab.example" }, ctx);
+    assert.equal(both.apiServerVip, "192.168.99.250");
+    assert.equal(both.apiServerEndpoint, "k8s.lab.example");
+});
+
 test("certificate renewal window: a tenth of the lifetime by default, at most the whole lifetime", () => {
     assert.equal(validateConfig(base, ctx).certRenewBeforeHours, 876);
     assert.equal(validateConfig({ ...base, certValidityHours: 240 }, ctx).certRenewBeforeHours, 24);
@@ -143,9 +167,15 @@ test("certificate renewal window: a tenth of the lifetime by default, at most th
     rejects({ certValidityHours: 48, certRenewBeforeHours: 49 }, "certRenewBeforeHours", /at most certValidityHours \(48\).*re-issue every certificate now/);
     rejects({ certRenewBeforeHours: -1 }, "certRenewBeforeHours", /at least 0/);
     rejects({ certRenewBeforeHours: "soon" }, "certRenewBeforeHours", /whole number/);
-    assert.equal(validateConfig(base, ctx).diskEviction, true);
-    assert.equal(validateConfig({ ...base, diskEviction: false }, ctx).diskEviction, false);
-    rejects({ diskEviction: "no" }, "diskEviction", /must be true or false, got "no"/);
+});
+
+test("kubeletEvictionHard: known signals with a percentage or a quantity", () => {
+    assert.deepEqual(validateConfig(base, ctx).kubeletEvictionHard, {});
+    assert.deepEqual(validateConfig({ ...base, kubeletEvictionHard: { "imagefs.available": "5%", "memory.available": "100Mi" } }, ctx)
+        .kubeletEvictionHard, { "imagefs.available": "5%", "memory.available": "100Mi" });
+    rejects({ kubeletEvictionHard: { "disk.free": "5%" } }, "kubeletEvictionHard", /has the signal "disk\.free"; the kubelet knows/);
+    rejects({ kubeletEvictionHard: { "imagefs.available": "five" } }, "kubeletEvictionHard", /a percentage \("5%"\) or a quantity/);
+    rejects({ kubeletEvictionHard: "5%" }, "kubeletEvictionHard", /must be an object/);
 });
 
 test("every problem is reported at once, each naming its key", () => {

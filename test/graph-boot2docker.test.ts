@@ -2,10 +2,12 @@
 // under kdw-service instead of systemd.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { fakeBinaryFolder, named, ofType, reveal, runProgram, ProgramRun } from "./program";
+import { asset } from "../components/remote";
+import { fakeBinaryFolder, filesOf, named, ofType, reveal, runProgram, ProgramRun } from "./program";
 
 let result: Promise<ProgramRun> | undefined;
-const run = () => (result ??= runProgram({ controllers: 1, workers: 2, binarySource: fakeBinaryFolder() }, "profile=boot2docker cgroup=v1"));
+const run = () => (result ??= runProgram({ controllers: 1, workers: 2, binarySource: fakeBinaryFolder(), apiServerVip: "192.168.99.250" },
+    "profile=boot2docker cgroup=v1"));
 
 const bundleOf = (stdin: unknown) => Buffer.from(reveal(stdin)).toString().split("\n").filter(Boolean)
     .map(line => line.split(" ")).map(([p, mode, data]) => ({ path: p, mode, content: Buffer.from(data, "base64").toString() }));
@@ -27,8 +29,27 @@ test("boot2docker: files go to the persistent disk and services to kdw-service c
     assert.ok(copies.every(c => c.inputs.remotePath.startsWith("/var/lib/boot2docker/kdw/stage/")));
 });
 
-test("boot2docker: etcd data and routes persist on the boot2docker disk", async () => {
+test("boot2docker: etcd data, the route table and its loop persist on the boot2docker disk", async () => {
     const { resources } = await run();
     assert.match(named(resources, "kdw-controller-0-etcd-run").inputs.create, /KDW_DATA=\/var\/lib\/boot2docker\/kdw\/data/);
-    assert.match(named(resources, "kdw-controller-0-to-kdw-worker-1-route").inputs.create, /KDW_HOME=\/var\/lib\/boot2docker\/kdw /);
+    const routes = named(resources, "kdw-controller-0-routes-table");
+    assert.match(routes.inputs.create, /KDW_PROFILE=boot2docker /);
+    assert.deepEqual([...filesOf(routes).keys()].sort(),
+        ["/var/lib/boot2docker/kdw/bin/kdw-routes", "/var/lib/boot2docker/kdw/etc/pod-routes"]);
+});
+
+test("boot2docker: every host gets the kdw-service supervisor (the route loop runs under it, controllers too)", async () => {
+    const { resources } = await run();
+    for (const host of ["kdw-controller-0", "kdw-worker-0", "kdw-worker-1"]) {
+        const files = filesOf(named(resources, `${host}-prepare`));
+        assert.equal(files.get("/var/lib/boot2docker/kdw/bin/kdw-service"), asset("kdw-service.sh"), host);
+    }
+});
+
+test("boot2docker: kube-vip's files persist on the boot2docker disk, where Docker restarts it from at boot", async () => {
+    const { resources } = await run();
+    const step = named(resources, "kdw-controller-0-kube-vip").inputs;
+    assert.match(step.create, /KDW_ETC=\/var\/lib\/boot2docker\/kdw\/etc /);
+    const paths = bundleOf(step.stdin).map(f => f.path);
+    assert.deepEqual(paths, ["/var/lib/boot2docker/kdw/etc/kube-vip/ca.pem", "/var/lib/boot2docker/kdw/etc/kube-vip/kube-vip.kubeconfig"]);
 });

@@ -1,12 +1,15 @@
 // Assertions on the whole resource graph, shared by the graph tests of each cluster size.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal } from "./program";
+import { isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
-export function graphTests(label: string, controllers: number, workers: number, run: () => Promise<ProgramRun>) {
+/** `vip`: the apiServerVip the run was configured with, if any. */
+export function graphTests(label: string, controllers: number, workers: number, run: () => Promise<ProgramRun>, vip?: string) {
     const C = controllers;
     const W = workers;
     const hosts = C + W;
+    const V = vip ? 1 : 0;
+    const endpoint = vip ?? mockIp("kdw-controller-0");
     const controllerNames = Array.from({ length: C }, (_, i) => `kdw-controller-${i}`);
     const workerNames = Array.from({ length: W }, (_, i) => `kdw-worker-${i}`);
 
@@ -15,7 +18,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(error, undefined);
     });
 
-    test(`${label}: one component of each kind per host, worker, controller and route`, async () => {
+    test(`${label}: one component of each kind per host, worker and controller; one PodRoute per host`, async () => {
         const { resources } = await run();
         const count = (t: string) => ofType(resources, t).length;
         assert.equal(count("dumbway:index:MachineHost"), hosts);
@@ -23,20 +26,21 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("dumbway:index:EtcdMember"), C);
         assert.equal(count("dumbway:index:ControlPlane"), C);
         assert.equal(count("dumbway:index:WorkerNode"), W);
-        assert.equal(count("dumbway:index:PodRoute"), W * (hosts - 1));
+        assert.equal(count("dumbway:index:PodRoute"), hosts);
         assert.equal(count("dumbway:index:WorkerBinaries"), 1);
         assert.equal(count("dumbway:index:ClusterAddons"), 1);
+        assert.equal(count("dumbway:index:ApiServerVip"), V);
     });
 
     test(`${label}: custom resources per kind`, async () => {
         const { resources } = await run();
         const count = (t: string) => ofType(resources, t).length;
         const issued = 2 * C /* etcd server + peer */ + 2 * C /* controller-manager, scheduler */ + W /* kubelets */
-            + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */;
+            + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */ + V /* kube-vip */;
         assert.equal(count("command:local:Command"), 2 * hosts + 2,
             "docker-machine + ssh key per host, docker-machine's certificates, the encryption key");
-        assert.equal(count("command:remote:Command"), 2 * hosts + 2 * C + W + W * (hosts - 1),
-            "probe + prepare per host, etcd + control plane per controller, install per worker, one per route");
+        assert.equal(count("command:remote:Command"), 3 * hosts + 2 * C + W + V * C,
+            "probe + prepare + route table per host, etcd + control plane (+ kube-vip) per controller, install per worker");
         assert.equal(count("command:remote:CopyToRemote"), 11 * W);
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
@@ -44,7 +48,9 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("tls:index/privateKey:PrivateKey"), issued + 2 /* CAs */ + 1 /* service accounts */);
         assert.equal(count("kubernetes:core/v1:Node"), W);
         assert.equal(count("kubernetes:apps/v1:Deployment"), 1);
-        assert.equal(count("pulumi:providers:kubernetes"), 1);
+        assert.equal(count("pulumi:providers:kubernetes"), 1 + V, "the cluster's, and with a VIP one to bootstrap it");
+        assert.equal(count("kubernetes:rbac.authorization.k8s.io/v1:Role"), V);
+        assert.equal(count("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"), V);
     });
 
     test(`${label}: leaf certificates renew in the configured window; the CAs live ten times as long`, async () => {
@@ -65,11 +71,11 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const { resources } = await run();
         const topLevel = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
             "dumbway:index:ControlPlane", "dumbway:index:WorkerNode", "dumbway:index:PodRoute",
-            "dumbway:index:WorkerBinaries", "dumbway:index:ClusterAddons", "pulumi:providers:kubernetes"]);
+            "dumbway:index:WorkerBinaries", "dumbway:index:ClusterAddons", "dumbway:index:ApiServerVip"]);
         for (const r of resources) {
             assert.ok(r.urn, `no URN recorded for ${r.type} ${r.name}`);
             const parented = r.urn.split("::")[2].includes("$");
-            if (topLevel.has(r.type) || r.name === "encryption-key" || r.name === "docker-machine-certs") {
+            if (topLevel.has(r.type) || ["encryption-key", "docker-machine-certs", "cluster"].includes(r.name)) {
                 assert.equal(parented, false, `${r.name} should be top-level`);
             } else {
                 assert.equal(parented, true, `${r.type} ${r.name} has no parent`);
@@ -77,25 +83,18 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
-    test(`${label}: a route for every (host, other worker) pair and none to a worker itself`, async () => {
+    test(`${label}: each host's one route table routes every other worker's pod range via that worker; workers masquerade`, async () => {
         const { resources } = await run();
-        const routes = ofType(resources, "command:remote:Command").filter(r => r.name.endsWith("-route"));
-        const expected = new Set<string>();
-        for (const [wi, worker] of workerNames.entries()) {
-            for (const host of [...controllerNames, ...workerNames]) {
-                if (host !== worker) {
-                    expected.add(`${host}->${worker} 10.200.${wi}.0/24 via ${mockIp(worker)}`);
-                }
-            }
+        const steps = ofType(resources, "command:remote:Command").filter(r => r.name.endsWith("-routes-table"));
+        assert.equal(steps.length, hosts);
+        for (const host of [...controllerNames, ...workerNames]) {
+            const table = routeTableOf(named(resources, `${host}-routes-table`));
+            const expected = [
+                ...(workerNames.includes(host) ? ["masquerade 10.200.0.0/16"] : []),
+                ...workerNames.flatMap((w, i) => w === host ? [] : [`route 10.200.${i}.0/24 ${mockIp(w)}`]),
+            ];
+            assert.deepEqual(table.split("\n").filter(l => l && !l.startsWith("#")), expected, `${host}'s table`);
         }
-        const actual = new Set(routes.map(r => {
-            const [, on, to] = /^(.*)-to-(.*)-route$/.exec(r.name)!;
-            const cidr = /KDW_POD_CIDR=(\S+)/.exec(r.inputs.create)![1];
-            const via = /KDW_VIA=(\S+)/.exec(r.inputs.create)![1];
-            assert.equal(on === to, false);
-            return `${on}->${to} ${cidr} via ${via}`;
-        }));
-        assert.deepEqual(actual, expected);
     });
 
     test(`${label}: etcd members start with the whole cluster and the apiservers use every member`, async () => {
@@ -111,6 +110,9 @@ export function graphTests(label: string, controllers: number, workers: number, 
             assert.match(cp, new RegExp(`--advertise-address=${mockIp(name)} `));
             assert.match(cp, /--service-cluster-ip-range=10\.32\.0\.0\/24 /);
             assert.match(cp, /--encryption-provider-config=/);
+            const issuers = [...cp.matchAll(/--service-account-issuer=(\S+) /g)].map(m => m[1]);
+            assert.deepEqual(issuers, [...new Set([endpoint, mockIp("kdw-controller-0")])].map(h => `https://${h}:6443`),
+                "the clients' endpoint does not sign, or controller-0's issuer is not accepted");
         }
     });
 
@@ -119,7 +121,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const csr = named(resources, "apiserver-csr").inputs;
         assert.equal(csr.subject.commonName, "kubernetes");
         assert.deepEqual([...csr.ipAddresses].sort(),
-            ["127.0.0.1", "10.32.0.1", ...controllerNames.map(mockIp)].sort());
+            ["127.0.0.1", "10.32.0.1", ...controllerNames.map(mockIp), ...(vip ? [vip] : [])].sort());
         for (const dns of ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]) {
             assert.ok(csr.dnsNames.includes(dns), `apiserver certificate lacks ${dns}`);
         }
@@ -162,8 +164,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
 
     test(`${label}: key material travels only as secret stdin, never on a command line`, async () => {
         const { resources } = await run();
-        const carriers = ofType(resources, "command:remote:Command").filter(r => /-(etcd-run|control-plane-run|node-install)$/.test(r.name));
-        assert.equal(carriers.length, 2 * C + W);
+        const carriers = ofType(resources, "command:remote:Command").filter(r => /-(etcd-run|control-plane-run|node-install|kube-vip)$/.test(r.name));
+        assert.equal(carriers.length, 2 * C + W + V * C);
         for (const r of carriers) {
             assert.ok(isSecretValue(r.inputs.stdin), `${r.name}'s stdin is not secret`);
             assert.ok(Buffer.from(reveal(r.inputs.stdin)).toString().length > 0);
@@ -180,9 +182,9 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const { outputs } = await run();
         assert.equal(await isSecretOutput(outputs.kubeconfig), true);
         const text = await promiseOf(outputs.kubeconfig);
-        assert.match(text, new RegExp(`server: https://${mockIp("kdw-controller-0").replace(/\./g, "\\.")}:6443`));
+        assert.match(text, new RegExp(`server: https://${endpoint.replace(/\./g, "\\.")}:6443`));
         assert.match(text, /client-key-data: /);
-        assert.equal(await promiseOf(outputs.apiServerEndpoint), `https://${mockIp("kdw-controller-0")}:6443`);
+        assert.equal(await promiseOf(outputs.apiServerEndpoint), `https://${endpoint}:6443`);
         const workers = (outputs.workers as unknown as { podCidr: string }[]);
         assert.equal(workers[W - 1].podCidr, `10.200.${W - 1}.0/24`);
     });

@@ -26,7 +26,7 @@ test("etcd: TLS for clients and peers with certificate auth, and the whole initi
 });
 
 test("kube-apiserver: secure flags, service range, encryption at rest, every etcd member", () => {
-    const args = apiserverArgs(cfg, members[0], members, "192.168.99.10");
+    const args = apiserverArgs(cfg, members[0], members, ["192.168.99.10", "192.168.99.10"]);
     for (const flag of ["--authorization-mode=Node,RBAC", "--service-cluster-ip-range=10.32.0.0/24",
         "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml", "--secure-port=6443",
         "--etcd-servers=https://192.168.99.10:2379,https://192.168.99.11:2379,https://192.168.99.12:2379",
@@ -35,10 +35,17 @@ test("kube-apiserver: secure flags, service range, encryption at rest, every etc
         assert.ok(args.includes(flag), `missing ${flag}`);
     }
     assert.ok(!args.some(a => a.startsWith("--insecure")), "insecure flag present");
+    assert.equal(args.filter(a => a.startsWith("--service-account-issuer=")).length, 1, "one issuer, named once");
+});
+
+test("kube-apiserver: the clients' endpoint signs service-account tokens, controller-0's issuer stays accepted", () => {
+    const args = apiserverArgs(cfg, members[1], members, ["192.168.99.250", "192.168.99.10"]);
+    assert.deepEqual(args.filter(a => a.startsWith("--service-account-issuer=")),
+        ["--service-account-issuer=https://192.168.99.250:6443", "--service-account-issuer=https://192.168.99.10:6443"]);
 });
 
 test("kube-apiserver: what the CIS benchmark (cis-1.11) asks of its flags", () => {
-    const args = apiserverArgs(cfg, members[0], members, "192.168.99.10");
+    const args = apiserverArgs(cfg, members[0], members, ["192.168.99.10"]);
     for (const flag of ["--profiling=false", "--audit-log-path=/var/log/kubernetes/audit.log", "--audit-log-maxage=30",
         "--audit-log-maxbackup=10", "--audit-log-maxsize=100", "--service-account-extend-token-expiration=false",
         "--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.pem", "--client-ca-file=/etc/kubernetes/pki/ca.pem",
@@ -111,14 +118,6 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         assert.doesNotMatch(kubelet, /evictionHard/, "the kubelet's own eviction defaults");
     });
 
-    test(`${profile}: diskEviction false keeps memory eviction and turns off disk eviction`, () => {
-        const shared = validateConfig({ binarySource: "/bin", diskEviction: false }, { fileExists: () => true });
-        const kubelet = workerConfigFiles({ cluster: shared, node: shared.workers[0], layout, cgroupDriver: "cgroupfs" })
-            .find(f => f.name === "kubelet-config.yaml")!.content;
-        assert.match(kubelet, /evictionHard:\n {2}memory\.available: "100Mi"\n {2}nodefs\.available: "0%"\n/);
-        assert.match(kubelet, /imagefs\.available: "0%"/);
-    });
-
     test(`${profile}: node configuration and service definitions are for root only`, () => {
         const configs = workerConfigFiles({ cluster: cfg, node: cfg.workers[2], layout, cgroupDriver: "cgroupfs" });
         assert.deepEqual(configs.filter(f => f.mode !== "0600").map(f => f.name), []);
@@ -162,3 +161,12 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         }
     });
 }
+
+test("kubelet config: no evictionHard by default (the kubelet's thresholds), the configured thresholds otherwise", () => {
+    const base = validateConfig({ binarySource: "/exists/bin" }, { fileExists: () => true });
+    const render = (c: typeof base) => workerConfigFiles({ cluster: c, node: c.workers[0], layout: hostLayout("systemd"), cgroupDriver: "systemd" })
+        .find(f => f.name === "kubelet-config.yaml")!.content;
+    assert.doesNotMatch(render(base), /evictionHard/);
+    const lowered = render({ ...base, kubeletEvictionHard: { "imagefs.available": "2%", "nodefs.available": "2%" } });
+    assert.match(lowered, /\nevictionHard:\n {2}imagefs\.available: "2%"\n {2}nodefs\.available: "2%"\n/);
+});

@@ -46,6 +46,18 @@ test("a configured API endpoint joins the apiserver certificate as a name or an 
     assert.ok(spec.ipAddresses.includes("10.96.0.1"));
 });
 
+test("the virtual IP joins the apiserver certificate, beside a configured endpoint name", () => {
+    const vip = validateConfig({ binarySource: "/bin", apiServerVip: "192.168.99.250", apiServerEndpoint: "k8s.lab.example" },
+        { fileExists: () => true });
+    const spec = pki.apiserverCert(vip, ["192.168.99.10"]);
+    assert.deepEqual(spec.ipAddresses, ["127.0.0.1", "10.32.0.1", "192.168.99.10", "192.168.99.250"]);
+    assert.ok(spec.dnsNames.includes("k8s.lab.example"));
+});
+
+test("kube-vip has an identity of its own, in no group", () => {
+    assert.deepEqual(pki.kubeVipCert(), { commonName: "kube-vip", organization: undefined, dnsNames: [], ipAddresses: [], usages: ["client"] });
+});
+
 test("etcd certificates name the member for clients and peers", () => {
     assert.deepEqual(pki.etcdServerCert("kdw-controller-0", "192.168.99.10").ipAddresses, ["192.168.99.10", "127.0.0.1"]);
     assert.deepEqual(pki.etcdPeerCert("kdw-controller-0", "192.168.99.10").dnsNames, ["kdw-controller-0"]);

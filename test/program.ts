@@ -121,3 +121,18 @@ export const named = (rs: Registered[], name: string) => {
     }
     return found[0];
 };
+
+/** The files a host step sends on its stdin (the lib-files.sh format), by path. */
+export function filesOf(step: Registered): Map<string, string> {
+    const lines = Buffer.from(reveal(step.inputs.stdin) ?? "").toString().split("\n").filter(Boolean);
+    return new Map(lines.map(line => line.split(" ")).map(([p, , data]) => [p, Buffer.from(data, "base64").toString()]));
+}
+
+/** The route table a PodRoute step writes on its host. */
+export function routeTableOf(step: Registered): string {
+    const tables = [...filesOf(step)].filter(([p]) => p.endsWith("/pod-routes"));
+    if (tables.length !== 1) {
+        throw new Error(`${step.name} sends ${tables.length} route tables`);
+    }
+    return tables[0][1];
+}

@@ -1,10 +1,10 @@
 // Host scripts: shellcheck-clean as POSIX sh (boot2docker has only busybox sh), and the pieces that can run on this
-// machine run for real: the file writer, the command line quoting, and a pod route inside a network namespace.
+// machine run for real: the file writer, the command line quoting, and kdw-routes inside a network namespace.
 import * as assert from "node:assert/strict";
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
-import { mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -13,9 +13,11 @@ import { machineCreateScript } from "../components/machineHost";
 import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote } from "../components/remote";
 
 /** A scratch folder, removed when the test process ends. */
+const scratchDirs: string[] = [];
+process.on("exit", () => scratchDirs.forEach(dir => rmSync(dir, { recursive: true, force: true })));
 function mkdtempSync(prefix: string): string {
     const dir = mkdtemp(prefix);
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    scratchDirs.push(dir);
     return dir;
 }
 
@@ -42,7 +44,7 @@ for (const file of shellScripts) {
 
 test("shellcheck: scripts as sent, with the file writer prepended", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-sc-"));
-    for (const file of ["etcd.sh", "control-plane.sh", "worker.sh"]) {
+    for (const file of ["host.sh", "etcd.sh", "control-plane.sh", "worker.sh", "pod-routes.sh", "kube-vip.sh"]) {
         const composed = path.join(dir, file);
         writeFileSync(composed, `${asset("lib-files.sh")}\n${asset(file)}`);
         const { status, output } = shellcheck(composed);
@@ -55,6 +57,9 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
     const files = [
         ...readdirSync(path.join(root, "scripts")).filter(f => f.endsWith(".sh")).map(f => path.join("scripts", f)),
         "scripts/hosts/kdw-runc", "test/toolchain/run.sh", ".ci/run",
+        // The boot2docker kind's boot, Docker init script and sethostname: busybox sh.
+        ...["etc/init.d/rcS", "etc/init.d/docker", "etc/init.d/rc.shutdown", "usr/bin/sethostname"]
+            .map(f => path.join("scripts/hosts/boot2docker/rootfs", f)),
     ];
     assert.ok(files.length >= 8, `only ${files.join(", ")}`);
     const result = spawnSync("shellcheck", ["--external-sources", "--severity=style", ...files], { cwd: root, encoding: "utf8" });
@@ -62,7 +67,7 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
 });
 
 test("shellcheck: the generated docker-machine create script", () => {
-    const cfg = validateConfig({ binarySource: "/bin", machineDriver: "generic",
+    const cfg = validateConfig({ binarySource: "/bin", machineDriver: "generic", apiServerVip: "10.0.0.250",
         genericHosts: [0, 1, 2, 3, 4, 5].map(i => ({ address: `10.0.0.${i + 1}`, sshUser: "me", sshKeyPath: "/key" })) },
     { fileExists: () => true });
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), "kdw-sc-")), "create.sh");
@@ -109,33 +114,263 @@ test("templates: a missing value or an unused value is an error", () => {
     assert.throws(() => render("a={{A}}", { A: 1, C: 2 }), /no placeholder for C/);
 });
 
-test("pod-route.sh in a network namespace: adds the route once, persists it for boot, and removes it", (t) => {
+/** A network namespace with one link on 192.168.99.0/24 (the hosts' network), removed when the test ends. */
+function networkNamespace(t: { after: (fn: () => void) => void }): { ns: string; inNs: (cmd: string) => string } {
     if (process.getuid?.() !== 0) {
         assert.fail("this test needs root to make a network namespace (CI runs as root)");
     }
-    const ns = `kdw-test-${process.pid}`;
-    const home = mkdtempSync(path.join(os.tmpdir(), "kdw-home-"));
-    execFileSync("mkdir", ["-p", `${home}/boot.d`]);
-    const inNs = (cmd: string) => execFileSync("ip", ["netns", "exec", ns, "sh", "-c", cmd], { encoding: "utf8" });
+    if (spawnSync("iptables", ["--version"]).error) {
+        assert.fail("iptables is missing: apt-get install -y iptables");
+    }
+    const ns = `kdw-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     execFileSync("ip", ["netns", "add", ns]);
     t.after(() => spawnSync("ip", ["netns", "del", ns]));
+    const inNs = (cmd: string) => execFileSync("ip", ["netns", "exec", ns, "sh", "-c", cmd], { encoding: "utf8" });
     inNs("ip link add kdw0 type veth peer name kdw1 && ip addr add 192.168.99.1/24 dev kdw0 && ip link set kdw0 up && ip link set kdw1 up");
-    const env = { KDW_HOME: home, KDW_POD_CIDR: "10.200.2.0/24", KDW_VIA: "192.168.99.52" };
-    const routes = () => inNs("ip route show 10.200.2.0/24").trim();
+    return { ns, inNs };
+}
 
-    inNs(scriptCommand(asset("pod-route.sh"), "up", env));
-    inNs(scriptCommand(asset("pod-route.sh"), "up", env));
-    assert.equal(routes(), "10.200.2.0/24 via 192.168.99.52 dev kdw0");
-    assert.deepEqual(readdirSync(`${home}/boot.d`), ["60-route-10_200_2_0_24"]);
+/** kdw-routes as installed on a host, with a table. */
+function routesProgram(table: string): { program: string; table: string; home: string } {
+    const home = mkdtempSync(path.join(os.tmpdir(), "kdw-home-"));
+    const program = path.join(home, "kdw-routes");
+    writeFileSync(program, asset("kdw-routes.sh"), { mode: 0o755 });
+    writeFileSync(path.join(home, "pod-routes"), table);
+    return { program, table: path.join(home, "pod-routes"), home };
+}
 
-    inNs("ip route flush 10.200.2.0/24");
-    inNs(`sh ${home}/boot.d/60-route-10_200_2_0_24`);
-    assert.equal(routes(), "10.200.2.0/24 via 192.168.99.52 dev kdw0", "the boot step does not restore the route");
+/**
+ * How kdw-routes runs: with this machine's tools (iproute2, like the systemd hosts), or with busybox's sh, ip, awk and
+ * sort, like boot2docker (whose ip neither shows nor filters a route's protocol).
+ */
+function runner(tools: "iproute2" | "busybox"): string[] {
+    if (tools === "iproute2") {
+        return [];
+    }
+    const busybox = spawnSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).stdout.trim();
+    if (!busybox) {
+        assert.fail("busybox is missing: apt-get install -y busybox-static");
+    }
+    const bin = mkdtempSync(path.join(os.tmpdir(), "kdw-busybox-"));
+    for (const applet of ["sh", "ip", "awk", "sort", "cat", "cmp", "mv", "rm", "sleep", "modprobe"]) {
+        symlinkSync(busybox, path.join(bin, applet));
+    }
+    return ["env", `PATH=${bin}:${process.env.PATH}`, busybox, "sh"];
+}
 
-    inNs(scriptCommand(asset("pod-route.sh"), "down", env));
-    inNs(scriptCommand(asset("pod-route.sh"), "down", env));
-    assert.equal(routes(), "");
+const table = (...lines: string[]) => ["# pod network of a worker", ...lines, ""].join("\n");
+const workerTable = table("masquerade 10.200.0.0/16", "route 10.200.1.0/24 192.168.99.51", "route 10.200.2.0/24 192.168.99.52");
+const ourRules = (inNs: (cmd: string) => string) =>
+    inNs("iptables -w -t nat -S POSTROUTING").split("\n").filter(l => l.startsWith("-A "));
+
+for (const tools of ["iproute2", "busybox"] as const) {
+    test(`kdw-routes apply in a network namespace (${tools}): adds what is missing, removes stale routes of ours, leaves the rest alone, twice is a no-op`, (t) => {
+        const { ns, inNs } = networkNamespace(t);
+        const { program, table: tableFile } = routesProgram(table(
+            "masquerade 10.100.0.0/16", "route 10.200.1.0/24 192.168.99.51", "route 10.200.2.0/24 192.168.99.59",
+            "route 10.200.7.0/24 192.168.99.57"));
+        const pass = (): string => {
+            const result = spawnSync("ip", ["netns", "exec", ns, ...runner(tools), program, "apply", tableFile], { encoding: "utf8" });
+            assert.equal(result.status, 0, result.stderr);
+            return result.stdout;
+        };
+        // Not ours: a route elsewhere, a route to a pod-like range never in our table, Docker's masquerade rule.
+        inNs("ip route add 10.99.0.0/24 via 192.168.99.60");
+        inNs("ip route add 10.200.9.0/24 via 192.168.99.69");
+        inNs("iptables -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
+        inNs("echo 0 > /proc/sys/net/ipv4/ip_forward");
+        // An older table applied: worker 7 is gone since, range 2 has moved to another worker, the cluster range changed.
+        pass();
+        writeFileSync(tableFile, workerTable);
+
+        const first = pass();
+        assert.match(first, /removed 10\.200\.7\.0\/24 via 192\.168\.99\.57/);
+        assert.match(first, /added 10\.200\.2\.0\/24 via 192\.168\.99\.52/);
+        assert.match(first, /removed masquerade rule -s 10\.100\.0\.0\/16/);
+        const expectedRoutes = [
+            "10.99.0.0/24 via 192.168.99.60 dev kdw0",
+            "10.200.9.0/24 via 192.168.99.69 dev kdw0",
+            "10.200.1.0/24 via 192.168.99.51 dev kdw0 proto 201",
+            "10.200.2.0/24 via 192.168.99.52 dev kdw0 proto 201",
+            "192.168.99.0/24 dev kdw0 proto kernel scope link src 192.168.99.1",
+        ].sort();
+        const routes = () => inNs("ip route show").trim().split("\n").map(l => l.trim()).sort();
+        assert.deepEqual(routes(), expectedRoutes);
+        assert.deepEqual(ourRules(inNs), [
+            "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
+            "-A POSTROUTING -s 10.200.0.0/16 ! -d 10.200.0.0/16 -m comment --comment kdw-pod-egress -j MASQUERADE",
+        ]);
+        assert.equal(inNs("cat /proc/sys/net/ipv4/ip_forward").trim(), "1");
+
+        assert.equal(pass(), "", "a second pass changed something");
+        assert.deepEqual(routes(), expectedRoutes);
+        assert.equal(ourRules(inNs).length, 2);
+
+        // Drift: a route deleted by hand, then all of ours flushed, a duplicate masquerade rule: one pass repairs each.
+        inNs("ip route del 10.200.1.0/24");
+        assert.equal(pass(), "kdw-routes: added 10.200.1.0/24 via 192.168.99.51\n");
+        inNs("ip route flush proto 201");
+        inNs("iptables -w -t nat -A POSTROUTING -s 10.200.0.0/16 ! -d 10.200.0.0/16 -m comment --comment kdw-pod-egress -j MASQUERADE");
+        pass();
+        assert.deepEqual(routes(), expectedRoutes);
+        assert.equal(ourRules(inNs).length, 2, "the duplicate masquerade rule stayed");
+
+        // A route whose gateway is not on any link cannot be applied: the pass says so and fails.
+        writeFileSync(tableFile, `${workerTable}route 10.200.3.0/24 10.9.9.9\n`);
+        const bad = spawnSync("ip", ["netns", "exec", ns, ...runner(tools), program, "apply", tableFile], { encoding: "utf8" });
+        assert.notEqual(bad.status, 0);
+        assert.match(bad.stderr, /does not match/);
+    });
+}
+
+test("kdw-routes down in a network namespace: our routes, our masquerade rule, the table and its record go, the rest stays; twice is fine", (t) => {
+    const { inNs } = networkNamespace(t);
+    const { program, table: tableFile, home } = routesProgram(workerTable);
+    inNs("ip route add 10.99.0.0/24 via 192.168.99.60");
+    inNs(`${program} apply ${tableFile}`);
+    // boot2docker profile: no systemd here, and no kdw-service installed in this scratch home.
+    const down = `KDW_PROFILE=boot2docker KDW_HOME=${home} KDW_ETC=${home} ${program} down`;
+    execFileSync("mkdir", ["-p", `${home}/boot.d`]);
+    writeFileSync(`${home}/boot.d/60-routes`, "boot step\n");
+    inNs(down);
+    inNs(down);
+    assert.deepEqual(inNs("ip route show proto 201"), "");
+    assert.match(inNs("ip route show"), /10\.99\.0\.0\/24 via 192\.168\.99\.60/);
+    assert.deepEqual(ourRules(inNs), []);
+    assert.deepEqual(readdirSync(home).sort(), ["boot.d", "kdw-routes"]);
     assert.deepEqual(readdirSync(`${home}/boot.d`), []);
+});
+
+/** The processes of a process group (from /proc, field pgrp of each stat line). */
+function groupMembers(group: number): { pid: number; cmdline: string }[] {
+    return readdirSync("/proc").filter(d => /^\d+$/.test(d)).flatMap(pid => {
+        try {
+            const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+            const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+            const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+            return pgrp === group ? [{ pid: Number(pid), cmdline }] : [];
+        } catch {
+            return []; // the process ended meanwhile
+        }
+    });
+}
+
+async function until<T>(what: string, body: () => T | undefined, seconds = 10): Promise<T> {
+    for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline; await new Promise(r => setTimeout(r, 100))) {
+        const value = body();
+        if (value) {
+            return value;
+        }
+    }
+    throw new Error(`not within ${seconds}s: ${what}`);
+}
+
+// boot2docker runs the node services under kdw-service with busybox's sh; the system sh (dash) must work as well.
+for (const shell of [["sh"], ["busybox", "sh"]]) {
+    test(`kdw-service under ${shell.join(" ")}: starts once, with its folder first in PATH, restarts the service, stop ends both`, async (t) => {
+        if (process.getuid?.() !== 0) {
+            assert.fail("this test needs root: kdw-service keeps its pid files in /var/run/kdw (CI runs as root)");
+        }
+        const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-svc-"));
+        writeFileSync(path.join(dir, "kdw-service"), asset("kdw-service.sh"), { mode: 0o755 });
+        const name = `kdw-test-${process.pid}-${shell.length}`;
+        const pidfile = `/var/run/kdw/${name}.pid`;
+        const log = `/var/log/kdw/${name}.log`;
+        const service = (...args: string[]) =>
+            execFileSync(shell[0], [...shell.slice(1), path.join(dir, "kdw-service"), ...args], { encoding: "utf8" });
+        t.after(() => {
+            spawnSync(shell[0], [...shell.slice(1), path.join(dir, "kdw-service"), "stop", name]);
+            rmSync(log, { force: true });
+        });
+
+        service("start", name, "sh", "-c", 'echo "path=$PATH"; exec sleep 300');
+        const supervisor = Number(readFileSync(pidfile, "utf8"));
+        await until("the service logs its PATH", () => readFileSync(log, "utf8").includes(`path=${dir}:`));
+        service("start", name, "sh", "-c", "exec sleep 301");
+        assert.equal(Number(readFileSync(pidfile, "utf8")), supervisor, "a second start replaced the running service");
+
+        const first = await until("the service runs", () => groupMembers(supervisor).find(p => p.cmdline === "sleep 300"));
+        process.kill(first.pid);
+        await until("the supervisor restarts the service", () =>
+            groupMembers(supervisor).find(p => p.cmdline === "sleep 300" && p.pid !== first.pid), 15);
+        assert.match(readFileSync(log, "utf8"), /kdw-service: exited with \d+, restarting in 2s/);
+
+        service("stop", name);
+        assert.deepEqual(groupMembers(supervisor), [], "processes of the service outlived stop");
+        assert.ok(!existsSync(pidfile), "stop left the pid file");
+    });
+}
+
+test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the host's address, clears a leftover VIP, refuses a VIP off the network", (t) => {
+    if (process.getuid?.() !== 0) {
+        assert.fail("this test needs root to make a network namespace (CI runs as root)");
+    }
+    const ns = `kdw-vip-${process.pid}`;
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-vip-"));
+    // docker and curl are stand-ins that log their arguments (curl: the API answers); ip and awk are real.
+    execFileSync("mkdir", ["-p", `${dir}/stubs`, `${dir}/etc`]);
+    for (const tool of ["docker", "curl"]) {
+        writeFileSync(`${dir}/stubs/${tool}`, `#!/bin/sh\necho "${tool} $*" >> ${dir}/calls\n`, { mode: 0o755 });
+    }
+    execFileSync("ip", ["netns", "add", ns]);
+    t.after(() => spawnSync("ip", ["netns", "del", ns]));
+    const inNs = (cmd: string, input = "") => spawnSync("ip", ["netns", "exec", ns, "sh", "-c", cmd],
+        { encoding: "utf8", input, env: { ...process.env, PATH: `${dir}/stubs:${process.env.PATH}` } });
+    inNs("ip link add kdw0 type veth peer name kdw1 && ip addr add 192.168.99.10/24 dev kdw0 && ip link set kdw0 up && ip link set kdw1 up");
+    const script = `${asset("lib-files.sh")}\n${asset("kube-vip.sh")}`;
+    const env = (vip: string) => ({ KDW_ETC: `${dir}/etc`, KDW_IMAGE: "registry.example/kube-vip/kube-vip:v0.9.2",
+        KDW_NODE: "kdw-controller-0", KDW_HOST_IP: "192.168.99.10", KDW_VIP: vip, KDW_PORT: "6443", KDW_KUBE_VIP_ARGS: "manager --arp" });
+    const files = `${dir}/etc/kube-vip/kube-vip.kubeconfig 0600 ${Buffer.from("kubeconfig\n").toString("base64")}\n`;
+    const calls = () => (spawnSync("cat", [`${dir}/calls`], { encoding: "utf8" }).stdout ?? "").trim().split("\n").filter(Boolean);
+    const vipAddresses = () => inNs("ip -o -4 addr show | awk '$4 ~ /^192\\.168\\.99\\.250\\// { print $2 }'").stdout.trim();
+
+    inNs("ip addr add 192.168.99.250/32 dev kdw0"); // as a killed kube-vip leaves it
+    const up = inNs(scriptCommand(script, "up", env("192.168.99.250")), files);
+    assert.equal(up.status, 0, up.stderr);
+    assert.match(up.stdout, /the API answers on 192\.168\.99\.250/);
+    assert.equal(vipAddresses(), "", "the leftover VIP was not removed before kube-vip started");
+    assert.equal(readFileSync(`${dir}/etc/kube-vip/kube-vip.kubeconfig`, "utf8"), "kubeconfig\n");
+    const run = calls().find(c => c.startsWith("docker run"));
+    assert.ok(run, calls().join("\n"));
+    assert.match(run, /--restart always --network host --cap-add NET_ADMIN --cap-add NET_RAW /);
+    assert.ok(run.endsWith("registry.example/kube-vip/kube-vip:v0.9.2 manager --arp --interface=kdw0"), run);
+    assert.ok(run.includes(`--volume ${dir}/etc/kube-vip/kube-vip.kubeconfig:/etc/kubernetes/admin.conf:ro`), run);
+
+    inNs("ip addr add 192.168.99.250/32 dev kdw0");
+    for (let i = 0; i < 2; i++) {
+        const down = inNs(scriptCommand(script, "down", env("192.168.99.250")));
+        assert.equal(down.status, 0, down.stderr);
+    }
+    assert.equal(vipAddresses(), "", "down left the VIP on the interface");
+    assert.ok(calls().some(c => c === "docker stop --time 5 kdw-kube-vip"), "kube-vip is not stopped gracefully (it would keep the Lease)");
+
+    for (const [vip, network] of [["192.168.100.250", "192.168.99.0/24"], ["192.168.99.255", "192.168.99.0/24"]]) {
+        const before = calls().length;
+        const off = inNs(scriptCommand(script, "up", env(vip)), files);
+        assert.notEqual(off.status, 0, `${vip} was accepted`);
+        assert.ok(off.stderr.includes(`kube-dumb-way:apiServerVip ${vip} is not a host address of kdw-controller-0's network ${network} (kdw0)`), off.stderr);
+        assert.equal(calls().length, before, "something ran before the VIP was refused");
+    }
+});
+
+test("kdw-routes loop in a network namespace: applies at start, and a deleted route comes back within one pass (10 s)", async (t) => {
+    const { ns, inNs } = networkNamespace(t);
+    const { program, table: tableFile } = routesProgram(workerTable);
+    const loop = spawn("ip", ["netns", "exec", ns, program, "loop", tableFile], { stdio: "ignore", detached: true });
+    t.after(() => process.kill(-loop.pid!, "SIGTERM"));
+    const routed = () => inNs("ip route show 10.200.1.0/24").includes("via 192.168.99.51");
+    const within = async (seconds: number) => {
+        const start = Date.now();
+        while (!routed()) {
+            assert.ok(Date.now() - start < seconds * 1000, `no route after ${seconds}s`);
+            await new Promise(resolve => setTimeout(resolve, 200));
+        }
+        return (Date.now() - start) / 1000;
+    };
+    await within(5);
+    inNs("ip route del 10.200.1.0/24");
+    const repaired = await within(15); // one 10 s pass, with room for a busy machine
+    t.diagnostic(`route back ${repaired.toFixed(1)}s after it was deleted`);
 });
 
 test("fetch-binaries.sh downloads once, checks each pinned sha256 and refuses a mismatch", async (t) => {

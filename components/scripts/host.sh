@@ -1,6 +1,7 @@
-# Prepares a host for the cluster (directories, kernel settings, the boot hook that re-applies state after a reboot)
-# and, on `down`, removes everything the cluster left on it.
-# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_SSH_USER
+# Prepares a host for the cluster (directories, kernel settings, the boot hook that re-applies state after a reboot,
+# and on boot2docker the kdw-service supervisor) and, on `down`, removes everything the cluster left on it.
+# The pod network's kernel settings are kdw-routes' (see kdw-routes.sh), which keeps them, not only sets them once.
+# Environment: KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_SSH_USER. Stdin: files (lib-files.sh).
 set -eu
 
 install_boot_hook() {
@@ -41,10 +42,7 @@ UNIT
 
 kernel_settings() {
     cat > "$KDW_HOME/boot.d/10-kernel" <<'KERNEL'
-modprobe br_netfilter 2>/dev/null || true
 modprobe overlay 2>/dev/null || true
-sysctl -qw net.ipv4.ip_forward=1
-[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] && sysctl -qw net.bridge.bridge-nf-call-iptables=1
 swapoff -a 2>/dev/null || true
 KERNEL
     sh "$KDW_HOME/boot.d/10-kernel"
@@ -62,10 +60,15 @@ up)
     # Binaries are copied over SFTP as the SSH user, then installed as root.
     mkdir -p "$KDW_HOME/stage"
     chown "$KDW_SSH_USER" "$KDW_HOME/stage"
+    kdw_write_files
     install_boot_hook
     kernel_settings
     ;;
 down)
+    # The pod routes' own step removes them first; this covers a run that never got to it.
+    if [ -x "$KDW_HOME/bin/kdw-routes" ]; then
+        "$KDW_HOME/bin/kdw-routes" down
+    fi
     if [ "$KDW_PROFILE" = systemd ]; then
         systemctl disable kdw-boot.service >/dev/null 2>&1 || true
         rm -f /etc/systemd/system/kdw-boot.service

@@ -17,6 +17,10 @@ case "$action" in
 start)
     mkdir -p "$run_dir" "$log_dir"
     running "$pidfile" && exit 0
+    # The cluster's programs first, as the systemd units have it: containerd must start its own shim and runc, not
+    # the older ones Docker brings (on boot2docker in /usr/local/bin, first in the PATH that sudo and the boot give).
+    PATH="$(cd "$(dirname "$0")" && pwd):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    export PATH
     # setsid makes the supervisor a process-group leader, so `stop` ends it and its child together.
     setsid sh -c 'while :; do "$@"; echo "kdw-service: exited with $?, restarting in 2s"; sleep 2; done' \
         "$name" "$@" >>"$log_dir/$name.log" 2>&1 </dev/null &
@@ -24,7 +28,17 @@ start)
     ;;
 stop)
     if running "$pidfile"; then
-        kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null || kill -TERM "$(cat "$pidfile")"
+        # The supervisor leads its own process group: signal the group, so the service ends with it. (No `--` before
+        # the negative id: dash's kill refuses it, and busybox sh's signals the group but then fails.) Then wait, so
+        # that a start that follows does not find the old service still holding its socket or port.
+        group="-$(cat "$pidfile")"
+        kill -TERM "$group" 2>/dev/null || true
+        waited=0
+        while kill -0 "$group" 2>/dev/null && [ "$waited" -lt 30 ]; do
+            sleep 1
+            waited=$((waited + 1))
+        done
+        kill -KILL "$group" 2>/dev/null || true
     fi
     rm -f "$pidfile"
     ;;

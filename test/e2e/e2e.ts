@@ -1,18 +1,22 @@
 // End to end: the real Pulumi CLI and providers build a 3+3 cluster on the local test hosts with docker-machine's
 // generic driver, then the smoke tests of Kubernetes the Hard Way and more run against it: no-op, scale up and down,
-// losing a controller, destroy, bad configs. Writes .cache/e2e/report.json and ends with "N passed, N failed".
+// losing the controller that holds the API's virtual IP (twice), reboots, destroy, bad configs. The cluster is mixed: one
+// controller and one worker are boot2docker-kind hosts, the others systemd (Debian). Writes .cache/e2e/report.json and
+// ends with "N passed, N failed".
 //
-//   source scripts/env.sh && npm run hosts:up -- 7 && npm run e2e
+//   source scripts/env.sh && npm run hosts:up -- 7 --boot2docker 2,5 && npm run e2e
 import * as auto from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { describeAvailability, pollApi } from "./apiPoller";
 import {
-    eventually, hostsState, kubectlWith, readyNodes as readyNodesOf, Report, requireEnv, ROOT, run, sleep, ssh, TestHost, WORK, workerNames,
+    asRoot, eventually, freshStack, hostsState, kubectlWith, readyNodes as readyNodesOf, Report, requireEnv, ROOT, run, sleep, ssh,
+    TestHost, WORK, workerNames,
 } from "./harness";
 import { certificateRenewal } from "./renewal";
-import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
+import { MACHINE_STORAGE, testVip, writeStackConfig } from "./stackConfig";
 
 const STACK = "e2e";
 const report = new Report();
@@ -22,6 +26,13 @@ const caPath = path.join(WORK, "ca.pem");
 const controllers = hosts.slice(0, 3);
 const workers = hosts.slice(3, 6);
 const spare = hosts[6];
+const vip = testVip();
+const KUBE_VIP_LEASE = "plndr-cp-lock"; // components/flags.ts
+// A controller and a worker of the boot2docker kind (the seed's VirtualBox machines), the rest systemd.
+const BOOT2DOCKER_HOSTS = [2, 5];
+const HOSTS_UP = `npm run hosts:up -- 7 --boot2docker ${BOOT2DOCKER_HOSTS.join(",")}`;
+const nodeOf = (worker: TestHost) => `kdw-worker-${workers.indexOf(worker)}`;
+const workerOfKind = (kind: TestHost["kind"]) => workers.find(w => w.kind === kind)!;
 
 const writeConfig = (workers: number, extra: Record<string, unknown> = {}) => writeStackConfig(STACK, workers, extra);
 
@@ -71,13 +82,197 @@ async function etcdHealthy(seconds: number) {
     }, 3000);
 }
 
+
+/** The preview's changes, as `<op> <resource name>`. */
+async function previewOps(stack: auto.Stack): Promise<string[]> {
+    const ops: string[] = [];
+    await stack.preview({ onEvent: e => {
+        const m = e.resourcePreEvent?.metadata;
+        if (m && m.op !== "same") {
+            ops.push(`${m.op} ${m.urn.split("::").pop()}`);
+        }
+    } });
+    return ops;
+}
+
+/** Scaling between 3 and 4 workers updates the route table of each of the 3+3 hosts that stay, and nothing else. */
+const tableUpdates = [0, 1, 2].flatMap(i => [`update kdw-controller-${i}-routes-table`, `update kdw-worker-${i}-routes-table`]).sort();
+
+/**
+ * A command (run as root) that prints anything of the cluster's on a host: routes to pod ranges, its processes (found
+ * in /proc: boot2docker has no pgrep; the pattern's `[/]` keeps it from matching this command line, and it also finds
+ * kdw-service supervisors, which name their service as an argument), our masquerade rule, its folders, and its
+ * systemd units (the test hosts have units of their own named kdw-*) or its line in boot2docker's bootlocal.sh.
+ */
+function leftoversOn(host: TestHost): string {
+    const home = host.kind === "boot2docker" ? "/var/lib/boot2docker/kdw" : "/opt/kdw";
+    const dirs = host.kind === "boot2docker" ? home : "/opt/kdw /etc/kdw /var/lib/kdw";
+    return asRoot(host, "ip route | grep '^10\\.200\\.' || true; " +
+        `for p in $(ls /proc | grep '^[0-9][0-9]*$'); do tr '\\000' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep '[/]${home.slice(1)}/' || true; done; ` +
+        `iptables -w -t nat -S POSTROUTING | grep kdw- || true; ls -d ${dirs} 2>/dev/null || true; ` +
+        (host.kind === "boot2docker"
+            ? "grep kdw-boot /var/lib/boot2docker/bootlocal.sh 2>/dev/null || true"
+            : "for unit in boot routes containerd kubelet kube-proxy apiserver-lb; do ls /etc/systemd/system/kdw-$unit.service 2>/dev/null; done; true"));
+}
+
+/** The running pod of app `app` on `node`. */
+async function podOn(app: string, node: string) {
+    const pod = (await podsOf(app)).find(p => p.node === node);
+    assert.ok(pod, `no running ${app} pod on ${node}`);
+    return pod;
+}
+
+/** The page of the smoke-test web server at `ip`, fetched from inside `pod`. */
+const fetchFrom = (pod: string, ip: string) => kubectl("exec", pod, "--", "timeout", "10", "wget", "-q", "-O", "-", `http://${ip}/`);
+
+/**
+ * The smoke checks across the two host kinds, on the daemon set `kinds` (a web server pod on every worker): pod to pod
+ * both ways, exec and logs on the boot2docker worker, DNS and the service IP from each kind, NodePort on each kind.
+ */
+async function kindChecks(when: string) {
+    const b2d = nodeOf(workerOfKind("boot2docker"));
+    const systemd = nodeOf(workerOfKind("systemd"));
+    await report.check(`pod to pod between a boot2docker and a systemd worker, both ways (${when})`, async () => {
+        const [a, b] = [await podOn("kinds", b2d), await podOn("kinds", systemd)];
+        assert.match(await eventually(30, () => fetchFrom(a.name, b.ip)), /kube-dumb-way smoke test/);
+        assert.match(await eventually(30, () => fetchFrom(b.name, a.ip)), /kube-dumb-way smoke test/);
+        return `${a.node} <-> ${b.node}`;
+    });
+    await report.check(`exec and logs in a pod on the boot2docker worker (${when})`, async () => {
+        const pod = await podOn("kinds", b2d);
+        assert.match(await kubectl("exec", pod.name, "--", "busybox"), /BusyBox v\d/);
+        await kubectl("exec", pod.name, "--", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/");
+        await eventually(20, async () => assert.match(await kubectl("logs", pod.name), /GET \/|response:200|127\.0\.0\.1/));
+    });
+    await report.check(`DNS and the kubernetes service IP from a pod on each host kind (${when})`, async () => {
+        const ip = (await kubectl("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")).trim();
+        for (const node of [b2d, systemd]) {
+            const pod = await podOn("kinds", node);
+            const web = await eventually(30, () => kubectl("exec", pod.name, "--", "nslookup", "web.default.svc.cluster.local"));
+            assert.ok(web.includes(ip), `from ${node}, web resolved to:\n${web}`);
+            await kubectl("exec", pod.name, "--", "sh", "-c", "echo | nc -w 5 10.32.0.1 443");
+        }
+    });
+    await report.check(`NodePort answers on a worker of each host kind (${when})`, async () => {
+        const port = (await kubectl("get", "service", "web", "-o", "jsonpath={.spec.ports[0].nodePort}")).trim();
+        for (const worker of [workerOfKind("boot2docker"), workerOfKind("systemd")]) {
+            const page = await eventually(30, () => run("curl", ["--silent", "--fail", "--max-time", "5", `http://${worker.ip}:${port}/`]));
+            assert.match(page, /kube-dumb-way smoke test/);
+        }
+        return `port ${port}`;
+    });
+}
+
+/** On every host, a route to each other worker's pod range via that worker. */
+async function expectAllRoutes(stack: auto.Stack) {
+    const ranges = ((await stack.outputs()).workers.value as { ip: string; podCidr: string }[]);
+    for (const host of [...controllers, ...workers]) {
+        const table = await ssh(host, "ip route");
+        const missing = ranges.filter(r => r.ip !== host.ip && !table.includes(`${r.podCidr} via ${r.ip}`));
+        assert.deepEqual(missing, [], `${host.name} lacks routes; its table:\n${table}`);
+    }
+}
+
+/** When the test host's container last started (ms), or undefined while it has none (a boot2docker host is remade). */
+async function hostStartedAt(host: TestHost): Promise<number | undefined> {
+    try {
+        return Date.parse((await run("docker", ["inspect", "-f", "{{.State.StartedAt}}", host.name])).trim());
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Waits for `host` to start again after `restart` (ms) and then for `ok(bootedAt)` to pass, polling every second from
+ * the start, so that the time measured is the host's and not the poll's. Returns when the host started and when `ok`
+ * first passed after that.
+ */
+async function backAfterBoot(host: TestHost, restart: number, ok: (bootedAt: number) => Promise<void>):
+    Promise<{ bootedAt: number; passedAt: number }> {
+    const deadline = restart + 300_000;
+    let bootedAt: number | undefined;
+    let last = "the host has not started again";
+    for (;;) {
+        if (bootedAt === undefined) {
+            const started = await hostStartedAt(host);
+            bootedAt = started !== undefined && started > restart ? started : undefined;
+        }
+        if (bootedAt !== undefined) {
+            try {
+                await ok(bootedAt);
+                return { bootedAt, passedAt: Date.now() };
+            } catch (err) {
+                last = (err as Error).message;
+            }
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`${host.name} not back within 300s: ${last}`);
+        }
+        await sleep(1000);
+    }
+}
+
+const seconds = (from: number, to: number) => Math.round((to - from) / 100) / 10;
+
+/**
+ * Reboots a controller and a worker of one kind together (scripts/hosts.sh reboot) and, with no `pulumi up`, waits for
+ * the worker's node to report Ready again (a heartbeat from after the boot), its pods to run again (started after the
+ * boot), the controller's apiserver to be ready and etcd to have 3 healthy members, and every route to be back.
+ * Returns the times from the restart and from the boot.
+ */
+async function rebootCheck(stack: auto.Stack, kind: TestHost["kind"], controller: TestHost, worker: TestHost) {
+    await report.check(`reboot of a ${kind} controller and worker (${controller.name}, ${worker.name}): ` +
+        "back with no pulumi up", async () => {
+        const node = nodeOf(worker);
+        await podOn("kinds", node);
+        const restart = Date.now();
+        const [table, nodeReady, podsRunning, controllerReady] = await Promise.all([
+            run("bash", [path.join(ROOT, "scripts", "hosts.sh"), "reboot",
+                String(hosts.indexOf(controller)), String(hosts.indexOf(worker))], { timeout: 600_000 }),
+            backAfterBoot(worker, restart, async bootedAt => {
+                const status = JSON.parse(await kubectl("get", "node", node, "-o", "json")).status;
+                const ready = status.conditions.find((c: any) => c.type === "Ready");
+                // The kubelet that came back reports Ready: a heartbeat from after the boot (seconds precision).
+                assert.ok(ready?.status === "True" && Date.parse(ready.lastHeartbeatTime) >= bootedAt - 1000,
+                    `${node}: ${JSON.stringify(ready)}`);
+            }),
+            backAfterBoot(worker, restart, async bootedAt => {
+                const pods = JSON.parse(await kubectl("get", "pods", "-A", "--field-selector", `spec.nodeName=${node}`,
+                    "-o", "json")).items as any[];
+                const stale = pods.filter(p => !(p.status.containerStatuses ?? []).every((c: any) =>
+                    c.ready && Date.parse(c.state.running?.startedAt ?? 0) >= bootedAt - 1000));
+                assert.ok(pods.length > 0 && stale.length === 0, `not running again: ${stale.map(p => p.metadata.name).join(", ")}`);
+            }),
+            backAfterBoot(controller, restart, async () => {
+                await run("curl", ["--silent", "--fail", "--max-time", "5", "--cacert", caPath, `https://${controller.ip}:6443/readyz`]);
+                const health = JSON.parse(await etcdctl(controllers[0], "endpoint health -w json",
+                    controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
+                assert.equal(health.filter(h => h.health).length, 3, JSON.stringify(health));
+            }),
+        ]);
+        await eventually(60, () => expectAllRoutes(stack));
+        const timings = {
+            workerReady: seconds(restart, nodeReady.passedAt), workerReadyAfterBoot: seconds(nodeReady.bootedAt, nodeReady.passedAt),
+            podsRunning: seconds(restart, podsRunning.passedAt),
+            controllerReady: seconds(restart, controllerReady.passedAt),
+            controllerReadyAfterBoot: seconds(controllerReady.bootedAt, controllerReady.passedAt),
+        };
+        report.timings[`reboot-${kind}`] = { hosts: table.trim().split("\n"), ...timings };
+        return `${node} Ready ${timings.workerReady}s after the restart (${timings.workerReadyAfterBoot}s after it booted), ` +
+            `its pods running after ${timings.podsRunning}s; ${controller.name} apiserver ready and etcd healthy after ` +
+            `${timings.controllerReady}s (${timings.controllerReadyAfterBoot}s after boot)`;
+    });
+}
+
 async function main() {
     mkdirSync(WORK, { recursive: true });
     const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
-    assert.ok(hosts.length >= 7, `need 7 test hosts (3 controllers, 3 workers, 1 to scale to), found ${hosts.length}: npm run hosts:up -- 7`);
+    assert.ok(hosts.length >= 7, `need 7 test hosts (3 controllers, 3 workers, 1 to scale to), found ${hosts.length}: ${HOSTS_UP}`);
+    const kinds = hosts.slice(0, 7).map((h, i) => `${i}:${h.kind}`);
+    const wanted = hosts.slice(0, 7).map((_, i) => `${i}:${BOOT2DOCKER_HOSTS.includes(i) ? "boot2docker" : "systemd"}`);
+    assert.deepEqual(kinds, wanted, `the e2e runs on a mixed cluster: ${HOSTS_UP}`);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    writeConfig(3);
-    const stack = await auto.Stack.createOrSelect(STACK, ws);
+    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
     writeConfig(3);
 
     const noHostMade = async () => {
@@ -90,6 +285,7 @@ async function main() {
         ["an even controller count", { controllers: 2 }, /kube-dumb-way:controllers must be odd/],
         ["overlapping pod and service ranges", { serviceCidr: "10.200.8.0/24" }, /kube-dumb-way:serviceCidr 10\.200\.8\.0\/24 overlaps clusterCidr/],
         ["a DNS IP outside the service range", { clusterDns: "10.99.0.10" }, /kube-dumb-way:clusterDns 10\.99\.0\.10 is outside serviceCidr/],
+        ["a virtual IP that a host has", { apiServerVip: controllers[1].ip }, /kube-dumb-way:apiServerVip \S+ is the address of genericHosts\[1\]/],
     ];
     for (const [what, extra, message] of bad) {
         await report.check(`bad config rejected: ${what}`, async () => {
@@ -148,15 +344,53 @@ async function main() {
         assert.deepEqual(left.map((r: any) => r.urn), []);
         await noHostMade();
         for (const host of hosts.slice(0, 7)) {
-            const leftovers = await ssh(host, "docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; " +
-                "ip route | grep '^10\\.200\\.' || true; pgrep -af '^/opt/kdw/' || true; ls -d /opt/kdw /etc/kdw /var/lib/kdw 2>/dev/null || true");
+            const leftovers = await ssh(host, `docker ps -a --format '{{.Names}}' | grep '^kdw-' || true; ${leftoversOn(host)}; ` +
+                `ip -o -4 addr show | grep -F ' ${vip}/' || true`);
             assert.equal(leftovers.trim(), "", `${host.name} still has: ${leftovers.trim()}`);
         }
         return `${report.timings.destroy && (report.timings.destroy as any).seconds}s`;
     });
 }
 
+/** The controllers that have the virtual IP on an interface, by node name. */
+async function vipHolders(among: TestHost[]): Promise<string[]> {
+    const holders: string[] = [];
+    for (const host of among) {
+        if ((await ssh(host, `ip -o -4 addr show | grep -cF ' ${vip}/32 ' || true`)).trim() !== "0") {
+            holders.push(`kdw-controller-${controllers.indexOf(host)}`);
+        }
+    }
+    return holders;
+}
+
+const leaseHolder = async () =>
+    (await kubectl("get", "lease", "-n", "kube-system", KUBE_VIP_LEASE, "-o", "jsonpath={.spec.holderIdentity}")).trim();
+
 async function clusterChecks(stack: auto.Stack) {
+    await report.check("virtual IP: the kubeconfig and the endpoint use it, one controller holds it (the Lease's holder), " +
+        "kube-vip may hold its Lease and nothing else", async () => {
+        const outputs = await stack.outputs();
+        assert.equal(outputs.apiServerEndpoint.value, `https://${vip}:6443`);
+        assert.ok(readFileSync(kubeconfigPath, "utf8").includes(`server: https://${vip}:6443\n`), "the kubeconfig is not on the VIP");
+        const holder = await leaseHolder();
+        assert.deepEqual(await vipHolders(controllers), [holder]);
+        const canI = async (what: string) => (await run("sh", ["-c",
+            `kubectl --kubeconfig ${kubeconfigPath} auth can-i ${what} --as kube-vip || true`])).trim();
+        for (const allowed of [`get lease/${KUBE_VIP_LEASE} -n kube-system`, `update lease/${KUBE_VIP_LEASE} -n kube-system`,
+            "create leases -n kube-system"]) {
+            assert.equal(await canI(allowed), "yes", `kube-vip cannot ${allowed}`);
+        }
+        for (const denied of ["update lease/kube-scheduler -n kube-system", "list leases -n kube-system",
+            `get lease/${KUBE_VIP_LEASE} -n default`, "get pods -n kube-system", "get nodes", "get secrets -n kube-system"]) {
+            assert.equal(await canI(denied), "no", `kube-vip can ${denied}`);
+        }
+        for (const host of controllers) {
+            const refused = (await ssh(host, "docker logs --since 30s kdw-kube-vip 2>&1 | grep -ci forbidden || true")).trim();
+            assert.equal(refused, "0", `kube-vip on ${host.name} was refused something in the last 30s`);
+        }
+        return `${vip} on ${holder}`;
+    });
+
     await report.check("etcd: member list shows 3 started members over TLS", async () => {
         const members = JSON.parse(await etcdctl(controllers[0], "member list -w json")).members as any[];
         assert.equal(members.length, 3);
@@ -255,6 +489,99 @@ async function clusterChecks(stack: auto.Stack) {
         await kubectl("exec", pod.name, "--", "sh", "-c", "echo | nc -w 5 10.32.0.1 443");
     });
 
+    await report.check("daemon set: a web server pod Running on every worker, of both host kinds", async () => {
+        const daemonSet = {
+            apiVersion: "apps/v1", kind: "DaemonSet", metadata: { name: "kinds" },
+            spec: {
+                selector: { matchLabels: { app: "kinds" } },
+                template: { metadata: { labels: { app: "kinds" } }, spec: { containers: [{ name: "web", image, ports: [{ containerPort: 80 }] }] } },
+            },
+        };
+        await run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], { input: JSON.stringify(daemonSet) });
+        await kubectl("rollout", "status", "daemonset/kinds", "--timeout=180s");
+        const nodes = (await podsOf("kinds")).map(p => p.node).sort();
+        assert.deepEqual(nodes, workerNames(3));
+        return workers.map(w => `${nodeOf(w)} (${w.kind})`).join(", ");
+    });
+
+    await kindChecks("after up");
+
+    await report.check("routes heal: a route deleted by hand on one worker, all of ours flushed on another; pod traffic back within 30s of each, no change to preview", async () => {
+        // One pod pinned to each worker, so that each path below crosses exactly the routes it names.
+        const probes = workerNames(3).map((node, i) => ({ pod: `route-probe-${i}`, node }));
+        for (const p of probes) {
+            await kubectl("run", p.pod, `--image=${image}`, "--restart=Never", `--overrides=${JSON.stringify({ spec: { nodeName: p.node } })}`);
+        }
+        try {
+            await kubectl("wait", "--for=condition=Ready", ...probes.map(p => `pod/${p.pod}`), "--timeout=120s");
+            const ipOf = new Map<string, string>();
+            for (const p of probes) {
+                ipOf.set(p.pod, (await kubectl("get", "pod", p.pod, "-o", "jsonpath={.status.podIP}")).trim());
+            }
+            /**
+             * Breaks routes on a worker while a pod on that worker requests a page from each target pod every 0.1 s
+             * (a request gives up after 1 s) and prints `<uptime> ok|fail` per round. The pod and the host share the
+             * host's clock (/proc/uptime), so the repair time is from the break to the first round that got through
+             * after it, however slowly kubectl streams those lines here. Fails 30 s after the break.
+             */
+            const repair = async (worker: TestHost, from: string, breakIt: string, targets: string[]) => {
+                const watch = 'n=0; while [ $n -lt 900 ]; do read t _ < /proc/uptime; r=ok; ' +
+                    'for ip in "$@"; do timeout 1 wget -q -O /dev/null "http://$ip/" || r=fail; done; echo "$t $r"; n=$((n+1)); sleep 0.1; done';
+                const watcher = spawn("kubectl", ["--kubeconfig", kubeconfigPath, "exec", from, "--", "sh", "-c", watch, "watch",
+                    ...targets.map(t => ipOf.get(t)!)], { stdio: ["ignore", "pipe", "ignore"] });
+                const rounds: { t: number; ok: boolean }[] = [];
+                let partial = "";
+                watcher.stdout.on("data", chunk => {
+                    const lines = (partial + chunk).split("\n");
+                    partial = lines.pop()!;
+                    for (const [t, result] of lines.map(l => l.trim().split(" "))) {
+                        rounds.push({ t: Number(t), ok: result === "ok" });
+                    }
+                });
+                try {
+                    await eventually(90, async () => assert.ok(rounds.some(r => r.ok), `${from} does not reach ${targets.join(", ")} before the break`), 500);
+                    const brokenAt = Number((await ssh(worker, asRoot(worker, `read t _ < /proc/uptime; ${breakIt} && echo $t`))).trim());
+                    assert.ok(brokenAt > 0, "no time for the break");
+                    return await eventually(120, async () => {
+                        const after = rounds.filter(r => r.t > brokenAt);
+                        const firstFail = after.findIndex(r => !r.ok);
+                        const back = after.find((r, i) => r.ok && i > firstFail);
+                        const latest = after.length > 0 ? after[after.length - 1].t - brokenAt : 0;
+                        if (back && (firstFail >= 0 || after[0] === back)) {
+                            return { seconds: Number((back.t - brokenAt).toFixed(2)), trafficBroke: firstFail >= 0, rounds: after.length };
+                        }
+                        if (latest > 30) {
+                            throw new Error(`${from} -> ${targets.join(", ")} still failing ${latest.toFixed(0)}s after \`${breakIt}\``);
+                        }
+                        throw new Error(`waiting: ${after.length} rounds since the break`);
+                    }, 500);
+                } finally {
+                    watcher.kill();
+                }
+            };
+            const [w0, w1, w2] = workers;
+            const one = await repair(w1, "route-probe-1", "ip route del 10.200.0.0/24", ["route-probe-0"]);
+            const all = await repair(w2, "route-probe-2", "ip route show proto 201 | grep -q . && ip route flush proto 201",
+                ["route-probe-0", "route-probe-1"]);
+            for (const r of [one, all]) {
+                assert.ok(r.seconds <= 30, `pod traffic back only after ${r.seconds}s`);
+            }
+            for (const host of [w0, w1, w2]) {
+                const routes = (await ssh(host, "ip route show proto 201")).trim().split("\n").length;
+                assert.equal(routes, 2, `${host.name} does not have its 2 pod routes back`);
+            }
+            const preview = await stack.preview({ expectNoChanges: true });
+            const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
+            assert.deepEqual(changed, []);
+            report.timings.routeRepair = { deletedOne: one, flushedAll: all };
+            return `one route deleted on ${w1.name}: pod traffic back ${one.seconds}s after` +
+                ` (broken in between: ${one.trafficBroke}); all flushed on ${w2.name}: back ${all.seconds}s after` +
+                ` (broken in between: ${all.trafficBroke}); preview: no change`;
+        } finally {
+            await kubectl("delete", "pod", "--wait=false", ...probes.map(p => p.pod));
+        }
+    });
+
     await report.check("no-op: preview shows 0 changes and up runs nothing (expectNoChanges)", async () => {
         const preview = await stack.preview({ expectNoChanges: true });
         const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
@@ -265,13 +592,13 @@ async function clusterChecks(stack: auto.Stack) {
         return `${preview.changeSummary.same} unchanged; no-op up ${((Date.now() - start) / 1000).toFixed(0)}s`;
     });
 
-    await report.check("scale 3→4 workers: preview touches only the new worker and its routes; it becomes Ready", async () => {
+    await report.check("scale 3→4 workers: preview touches only the new worker and one route-table step per host; it becomes Ready", async () => {
         writeConfig(4);
-        const ops: string[] = [];
-        await stack.preview({ onEvent: e => { const m = e.resourcePreEvent?.metadata; if (m && m.op !== "same") { ops.push(`${m.op} ${m.urn.split("::").pop()}`); } } });
-        const strays = ops.filter(o => !/kdw-worker-3/.test(o));
-        assert.deepEqual(strays, [], "changes beyond worker-3 and its routes");
+        const ops = await previewOps(stack);
+        const strays = ops.filter(o => !/kdw-worker-3/.test(o)).sort();
+        assert.deepEqual(strays, tableUpdates, "changes beyond worker-3 and one route-table update per existing host");
         assert.ok(ops.some(o => o === "create kdw-worker-3-node-install"));
+        assert.ok(ops.some(o => o === "create kdw-worker-3-routes-table"));
         const start = Date.now();
         await stack.up();
         report.timings.scaleUp = { seconds: (Date.now() - start) / 1000 };
@@ -286,39 +613,100 @@ async function clusterChecks(stack: auto.Stack) {
         return `${ops.length} changes, up ${((Date.now() - start) / 1000).toFixed(0)}s`;
     });
 
-    await report.check("scale 4→3 workers: the worker, its routes and its Node object go", async () => {
+    await report.check("scale 4→3 workers: the worker, its routes (on every host, for good) and its Node object go", async () => {
         await kubectl("scale", "deployment/web", "--replicas=3");
         writeConfig(3);
+        const ops = await previewOps(stack);
+        assert.deepEqual(ops.filter(o => !/kdw-worker-3/.test(o)).sort(), tableUpdates,
+            "changes beyond worker-3 and one route-table update per remaining host");
+        assert.deepEqual(ops.filter(o => /kdw-worker-3/.test(o) && !o.startsWith("delete ")), []);
         await stack.up();
         const nodes = (await kubectl("get", "nodes", "-o", "name")).trim().split("\n").sort();
         assert.deepEqual(nodes, workerNames(3).map(n => `node/${n}`));
-        for (const host of [...controllers, ...workers]) {
-            const routes = await ssh(host, "ip route show 10.200.3.0/24");
-            assert.equal(routes.trim(), "", `${host.name} still routes worker-3's pods`);
-        }
-        assert.equal((await ssh(spare, "pgrep -af ^/opt/kdw/ || true")).trim(), "");
-    });
-
-    await report.check("losing a controller: the API still answers within 15s and nodes stay Ready", async () => {
-        const lost = controllers[2];
-        await run("docker", ["stop", "--time", "5", lost.name]);
-        const stopped = Date.now();
-        try {
-            await eventually(15, () => kubectl("get", "nodes"), 1000);
-            const answeredAfter = (Date.now() - stopped) / 1000;
-            // Longer than the node monitor grace period, so a node cut off from the API would turn NotReady.
-            for (let i = 0; i < 9; i++) {
-                await sleep(10_000);
-                assert.deepEqual(await readyNodes(), workerNames(3));
+        const routed = async () => {
+            for (const host of [...controllers, ...workers]) {
+                const routes = await ssh(host, "ip route show 10.200.3.0/24");
+                assert.equal(routes.trim(), "", `${host.name} still routes worker-3's pods`);
             }
-            return `API answered ${answeredAfter.toFixed(1)}s after the stop; nodes Ready for 90s`;
-        } finally {
-            await run("docker", ["start", lost.name]);
-        }
+        };
+        await routed();
+        assert.equal((await ssh(spare, leftoversOn(spare))).trim(), "", `${spare.name} keeps some of the cluster`);
+        await sleep(15_000); // more than one pass of every host's route loop
+        await routed();
     });
 
-    await report.check("the lost controller comes back: etcd has 3 healthy members again", async () => {
-        await etcdHealthy(120);
+    // The virtual IP's holder is lost twice: the first holder, then whichever controller took the address over.
+    let previousHolder: string | undefined;
+    for (const round of [1, 2]) {
+        let lost: TestHost | undefined;
+        await report.check(`losing the VIP holder (${round} of 2): the API answers on the VIP again within 15s, ` +
+            "a ConfigMap is written and read back, nodes stay Ready for 90s", async () => {
+            const holder = await leaseHolder();
+            assert.deepEqual(await vipHolders(controllers), [holder], "not exactly one holder, or not the one the Lease names");
+            assert.notEqual(holder, previousHolder, "the VIP is on the controller lost before");
+            previousHolder = holder;
+            lost = controllers[Number(holder.split("-").pop())];
+            const poller = pollApi(kubeconfigPath, "/readyz");
+            try {
+                await sleep(2000);
+                const stopping = Date.now();
+                await run("docker", ["stop", "--time", "5", lost.name]);
+                const stopped = Date.now();
+                // A client of its own (2 s per request), besides the poller that measures.
+                await eventually(15, () => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=2s", "get", "--raw", "/readyz"]), 250);
+                const answeredAfter = (Date.now() - stopped) / 1000;
+                // A client retries a write that etcd could not commit while it chose a new leader ("etcdserver:
+                // request timed out"); the write must still land within the same 15 s of the stop. Applied, not
+                // created, so a retry of a write that did land is not an error.
+                const configMap = `vip-failover-${round}`;
+                const manifest = await kubectl("create", "configmap", configMap, `--from-literal=lost=${holder}`, "--dry-run=client", "-o", "yaml");
+                await eventually(Math.max(1, 15 - (Date.now() - stopped) / 1000),
+                    () => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=5s", "apply", "-f", "-"], { input: manifest }), 250);
+                const writtenAfter = (Date.now() - stopped) / 1000;
+                assert.equal((await kubectl("get", "configmap", configMap, "-o", "jsonpath={.data.lost}")).trim(), holder);
+                // Longer than the node monitor grace period, so a node cut off from the API would turn NotReady.
+                for (let i = 0; i < 9; i++) {
+                    await sleep(10_000);
+                    assert.deepEqual(await readyNodes(), workerNames(3));
+                }
+                const availability = await poller.stop();
+                const newHolder = await leaseHolder();
+                assert.notEqual(newHolder, holder, "the Lease still names the lost controller");
+                assert.deepEqual(await vipHolders(controllers.filter(c => c !== lost)), [newHolder]);
+                report.timings[`vipFailover${round}`] = {
+                    lost: holder, newHolder, ...availability, kubectlAnsweredAfterStopSeconds: answeredAfter, writtenAfterStopSeconds: writtenAfter,
+                    dockerStopSeconds: (stopped - stopping) / 1000,
+                };
+                assert.ok(availability.longestGapSeconds <= 15, `the VIP gave no answer for ${availability.longestGapSeconds}s`);
+                return `${holder} stopped (docker stop took ${((stopped - stopping) / 1000).toFixed(1)}s): ` +
+                    `${describeAvailability(availability)}; kubectl answered ${answeredAfter.toFixed(1)}s and wrote ${writtenAfter.toFixed(1)}s ` +
+                    `after the stop returned; VIP now on ${newHolder}`;
+            } finally {
+                await poller.stop(); // when a step above failed; a second stop only reads the figures again
+            }
+        });
+
+        await report.check(`the lost VIP holder comes back (${round} of 2): etcd has 3 healthy members, its apiserver is ready, ` +
+            "its kube-vip runs and the VIP stays on one controller", async () => {
+            assert.ok(lost, "no controller was stopped");
+            const host = lost;
+            await run("docker", ["start", host.name]);
+            await etcdHealthy(120);
+            await eventually(180, () => run("curl", ["--silent", "--fail", "--max-time", "5", "--cacert", caPath, `https://${host.ip}:6443/readyz`]), 3000);
+            await eventually(60, async () => assert.equal((await ssh(host, "docker inspect --format '{{.State.Running}}' kdw-kube-vip")).trim(), "true"));
+            assert.deepEqual(await vipHolders(controllers), [await leaseHolder()]);
+        });
+    }
+
+    // Reboots, one kind at a time so that etcd keeps its majority (controller-0 stays up); the VIP moves if it must.
+    await rebootCheck(stack, "systemd", controllers[1], workerOfKind("systemd"));
+    await rebootCheck(stack, "boot2docker", controllers.find(c => c.kind === "boot2docker")!, workerOfKind("boot2docker"));
+    await kindChecks("after the reboots");
+    await report.check("after the reboots: preview shows no change", async () => {
+        const preview = await stack.preview({ expectNoChanges: true });
+        const changed = Object.entries(preview.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
+        assert.deepEqual(changed, []);
+        return `${preview.changeSummary.same} unchanged`;
     });
 
     await report.check("certificate renewal: every leaf certificate due, `up` re-issues and rolls them out, nodes stay Ready", async () => {
@@ -331,7 +719,6 @@ async function clusterChecks(stack: auto.Stack) {
         report.timings.renewal = result;
         return result;
     });
-
 }
 
 main().catch(err => {

@@ -1,6 +1,7 @@
 // Shared plumbing of the end-to-end run: the report, shell helpers, SSH into test hosts, kubectl.
+import * as auto from "@pulumi/pulumi/automation";
 import { execFile, ExecFileOptions } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -71,8 +72,32 @@ export function run(cmd: string, args: string[], opts: ExecFileOptions & { input
 export interface TestHost {
     name: string;
     ip: string;
+    /** How the host runs services and what survives its reboot (scripts/hosts/README.md). */
+    kind: "systemd" | "boot2docker";
     sshUser: string;
     sshKeyPath: string;
+}
+
+/** `command` to run as root on `host`: through sudo when its SSH user is not root (boot2docker's docker user). */
+export function asRoot(host: TestHost, command: string): string {
+    return host.sshUser === "root" ? command : `sudo -n sh -c '${command.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * A shell command for any host kind (boot2docker has busybox, no procps) that prints the pid of the oldest process
+ * whose command line starts with a path ending in `program` (`bin/kubelet`), ignoring a supervisor that names it as
+ * an argument.
+ */
+export function pidOfCommand(program: string): string {
+    return `for p in $(ls /proc | grep '^[0-9][0-9]*$' | sort -n); do ` +
+        `case "$(tr '\\000' ' ' 2>/dev/null <"/proc/$p/cmdline")" in (/*'${program} '*) echo "$p"; break ;; esac; done`;
+}
+
+/** A shell command that prints how many seconds ago the process whose pid `pidCommand` prints started (from /proc). */
+export function processAgeCommand(pidCommand: string): string {
+    return `pid=$(${pidCommand}) && [ -n "$pid" ] && ` +
+        `awk -v start="$(cut -d' ' -f22 "/proc/$pid/stat")" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" ` +
+        `'{ print int($1 - start / hz) }' /proc/uptime`;
 }
 
 export function hostsState(): { hosts: TestHost[]; registry: { address: string; caCertPath: string }; stateDir: string } {
@@ -131,4 +156,19 @@ export async function eventually<T>(seconds: number, body: () => Promise<T>, eve
             await sleep(everyMs);
         }
     }
+}
+
+/**
+ * The suites' stacks are throwaway, made on fresh test hosts: a stack and machines left by an earlier run that was
+ * killed (its lock still held, its resources on hosts that are gone) would fail this one, so they go first.
+ */
+export async function freshStack(ws: auto.LocalWorkspace, name: string, machineStorage: string): Promise<auto.Stack> {
+    rmSync(machineStorage, { recursive: true, force: true });
+    if ((await ws.listStacks()).some(s => s.name === name)) {
+        const stale = await auto.Stack.select(name, ws);
+        // Only a killed run's lock needs releasing; without one, cancel has nothing to do and says so.
+        await stale.cancel().catch(() => undefined);
+        await ws.removeStack(name, { force: true });
+    }
+    return auto.Stack.create(name, ws);
 }

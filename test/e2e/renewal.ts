@@ -5,7 +5,7 @@ import * as auto from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
 import * as tls from "node:tls";
 import { describeAvailability, pollApi } from "./apiPoller";
-import { TestHost } from "./harness";
+import { pidOfCommand, processAgeCommand, TestHost } from "./harness";
 
 export interface RenewalContext {
     stack: auto.Stack;
@@ -50,7 +50,7 @@ async function servedSerials(ctx: RenewalContext): Promise<Map<string, string>> 
 async function processAges(ctx: RenewalContext): Promise<Map<string, number>> {
     const ages = new Map<string, number>();
     const age = async (host: TestHost, what: string, pidCommand: string) => {
-        const out = (await ctx.ssh(host, `pid=$(${pidCommand}) && ps -o etimes= -p "$pid"`)).trim();
+        const out = (await ctx.ssh(host, processAgeCommand(pidCommand))).trim();
         assert.match(out, /^\d+$/, `${host.name}: no running ${what}`);
         ages.set(`${host.name} ${what}`, Number(out));
     };
@@ -61,7 +61,7 @@ async function processAges(ctx: RenewalContext): Promise<Map<string, number>> {
     }
     for (const w of ctx.workers) {
         for (const binary of ["kubelet", "kube-proxy"]) {
-            await age(w, binary, `pgrep -o -f 'bin/${binary} '`);
+            await age(w, binary, pidOfCommand(`bin/${binary}`));
         }
     }
     return ages;

@@ -1,11 +1,17 @@
 // The settings file of a stack that runs on the local test hosts: generic driver over the hosts from hosts.json,
-// the test registry for images, the toolchain's folder for binaries. Used by `npm run e2e` and `npm run up:local`:
+// the test registry for images, the toolchain's folder for binaries, a virtual IP for the API on the test network.
+// Used by `npm run e2e` and `npm run up:local`:
 //   node bin/test/e2e/stackConfig.js <stack> [workers]
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { hostsState, ROOT, WORK } from "./harness";
 
 export const MACHINE_STORAGE = path.join(WORK, "machines");
+
+/** The API's virtual IP on the test network: .250 of the hosts' /24, where scripts/hosts.sh puts no host (.10 + i). */
+export function testVip(): string {
+    return hostsState().hosts[0].ip.replace(/\.\d+$/, ".250");
+}
 
 /** Controllers are hosts 0-2, workers 3-5, and host 6 is the worker added by the scale test. */
 export function writeStackConfig(stack: string, workerCount: number, extra: Record<string, unknown> = {}): void {
@@ -30,8 +36,9 @@ export function writeStackConfig(stack: string, workerCount: number, extra: Reco
             .map(h => ({ address: h.ip, sshUser: h.sshUser, sshKeyPath: h.sshKeyPath })),
         "kube-dumb-way:imageRepository": registry.address,
         "kube-dumb-way:binarySource": binaries,
-        // The test hosts are containers on one disk shared with everything else on this machine.
-        "kube-dumb-way:diskEviction": false,
+        // The test hosts share this machine's disk, whose free share is not theirs to judge: evict only when it is nearly full.
+        "kube-dumb-way:kubeletEvictionHard": { "imagefs.available": "2%", "nodefs.available": "2%" },
+        "kube-dumb-way:apiServerVip": testVip(),
     };
     for (const [key, value] of Object.entries(extra)) {
         config[`kube-dumb-way:${key}`] = value;

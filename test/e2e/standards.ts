@@ -11,6 +11,7 @@ import { copyFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, 
 import * as path from "node:path";
 import { hostLayout } from "../../components/layout";
 import {
+    freshStack,
     eventually, hostsState, kubectlWith, readyNodes, Report, requireEnv, ROOT, run, scp, ssh, TestHost, WORK, workerNames,
 } from "./harness";
 import {
@@ -129,8 +130,7 @@ async function main() {
     assert.ok(hosts.length >= 6, `need 6 test hosts (3 controllers, 3 workers), found ${hosts.length}: npm run hosts:up -- 6`);
     const [controller, worker] = [hosts[0], hosts[3]];
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    writeStackConfig(STACK, 3);
-    const stack = await auto.Stack.createOrSelect(STACK, ws);
+    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
     writeStackConfig(STACK, 3);
 
     const up = await report.check("pulumi up: 3 controllers + 3 workers", async () => {

@@ -48,7 +48,8 @@ for p in command tls kubernetes; do
     fail "plugin $p $want is installed" "pulumi plugin ls --json has no resource $p $want"
   fi
 done
-# The official builds, not stand-ins: `go version -m` names the upstream main module and the version set by ldflags.
+# The builds from the upstream archives are the official ones, not stand-ins: `go version -m` names the upstream main
+# module and the version set by its ldflags. (The kubernetes plugin comes from the module proxy by module version.)
 official() { # NAME BINARY MODULE VERSION-VARIABLE VERSION
   local name="$1" bin="$2" module="$3" var="$4" version="$5" info
   if ! info="$(go version -m "$bin" 2>&1)"; then
@@ -68,9 +69,6 @@ official "plugin command" "$plugin_dir/resource-command-$(V plugins.command)/pul
 official "plugin tls" "$plugin_dir/resource-tls-$(V plugins.tls)/pulumi-resource-tls" \
   github.com/pulumi/pulumi-tls/provider/v5 github.com/pulumi/pulumi-tls/provider/v5/pkg/version.Version \
   "$(V plugins.tls | sed 's/^v//')"
-official "plugin kubernetes" "$plugin_dir/resource-kubernetes-$(V plugins.kubernetes)/pulumi-resource-kubernetes" \
-  github.com/pulumi/pulumi-kubernetes/provider/v4 github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version \
-  "$(V plugins.kubernetes | sed 's/^v//')"
 official "pulumi-language-nodejs" "$KDW_TOOLCHAIN_HOME/bin/pulumi-language-nodejs" \
   github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 github.com/pulumi/pulumi/sdk/v3/go/common/version.Version \
   "$(V languageNodejs)"
@@ -99,6 +97,7 @@ expect "agnhost is the version the e2e suite of $k8s asks for" \
   "$(cat "$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse(require("fs").readFileSync(0)).Dir')/test/images/agnhost/VERSION")" \
   agnhost --version
 expect "kube-bench version is $(V kubeBench)" "$(V kubeBench | sed 's/^v//')" kube-bench version
+expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 
 if node -e '
     const fs = require("fs"), crypto = require("crypto"), path = require("path");

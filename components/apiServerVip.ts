@@ -1,0 +1,96 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as versions from "../versions.json";
+import { CertAuthority } from "./certAuthority";
+import { ClusterConfig, DEFAULTS } from "./config";
+import { KUBE_VIP_LEASE, kubeVipArgs } from "./flags";
+import { kubeconfig } from "./kubeconfig";
+import { MachineHost } from "./machineHost";
+import { KUBE_VIP_USER, kubeVipCert } from "./pki";
+import { asset, hostStep } from "./remote";
+
+export interface ApiServerVipArgs {
+    cluster: ClusterConfig;
+    /** The virtual IP (apiServerVip). */
+    vip: string;
+    controllers: MachineHost[];
+    clusterCa: CertAuthority;
+    /** The control planes whose apiservers kube-vip elects through; they must answer before its RBAC goes in. */
+    controlPlanes: pulumi.Resource[];
+    /**
+     * Secret: an admin kubeconfig straight to one controller. kube-vip's RBAC goes in through it, since the virtual IP
+     * cannot come up before that RBAC exists.
+     */
+    bootstrapKubeconfig: pulumi.Input<string>;
+}
+
+/**
+ * kube-vip's image. A mirror (imageRepository) holds it under kube-vip/kube-vip like the other images; without one it
+ * comes from kube-vip's own registry, since registry.k8s.io does not carry it.
+ */
+export const kubeVipImage = (cluster: ClusterConfig) =>
+    `${cluster.imageRepository === DEFAULTS.imageRepository ? "ghcr.io" : cluster.imageRepository}/kube-vip/kube-vip:${versions.kubeVip}`;
+
+/**
+ * What kube-vip v0.9.2 calls with control-plane ARP and nothing else enabled: client-go's leader election on one Lease
+ * (get, create, update; a create carries no name the authorizer could check). Nothing else: no list, watch or events.
+ */
+export const kubeVipRules = () => [
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [KUBE_VIP_LEASE], verbs: ["get", "update"] },
+];
+
+/**
+ * The API's virtual IP: kube-vip on every controller, one of which holds the address at a time, with its own identity
+ * allowed to hold its Lease and nothing else. Finishes when the API answers on the address.
+ */
+export class ApiServerVip extends pulumi.ComponentResource {
+    /** One kube-vip step per controller; each is done when the API answers on the virtual IP. */
+    readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: ApiServerVipArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dumbway:index:ApiServerVip", name, {}, opts);
+        const { cluster, clusterCa } = args;
+        const namespace = "kube-system";
+
+        const bootstrap = new k8s.Provider(`${name}-bootstrap`, {
+            kubeconfig: args.bootstrapKubeconfig, clusterIdentifier: cluster.clusterName,
+        }, { parent: this, dependsOn: args.controlPlanes });
+        const o = { parent: this, provider: bootstrap };
+        const role = new k8s.rbac.v1.Role(`${name}-kube-vip`, {
+            metadata: { name: "kube-vip", namespace }, rules: kubeVipRules(),
+        }, o);
+        const binding = new k8s.rbac.v1.RoleBinding(`${name}-kube-vip`, {
+            metadata: { name: "kube-vip", namespace },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: KUBE_VIP_USER }],
+        }, o);
+
+        const cert = clusterCa.issue(`${name}-kube-vip`, kubeVipCert(), this);
+        const localKubeconfig = kubeconfig({
+            clusterName: cluster.clusterName, server: `https://127.0.0.1:${cluster.apiServerPort}`,
+            caPem: clusterCa.certPem, user: KUBE_VIP_USER, ...cert,
+        });
+        this.ready = args.controllers.map(host => {
+            const dir = host.layout.apply(l => `${l.etc}/kube-vip`);
+            return hostStep(`${host.nodeName}-kube-vip`, {
+                connection: host.connection,
+                script: asset("kube-vip.sh"),
+                files: [
+                    { path: dir.apply(d => `${d}/ca.pem`), content: clusterCa.certPem },
+                    { path: dir.apply(d => `${d}/kube-vip.kubeconfig`), content: localKubeconfig, mode: "0600" },
+                ],
+                env: pulumi.all([host.layout, host.ip]).apply(([l, ip]) => ({
+                    KDW_ETC: l.etc,
+                    KDW_IMAGE: kubeVipImage(cluster),
+                    KDW_NODE: host.nodeName,
+                    KDW_HOST_IP: ip,
+                    KDW_VIP: args.vip,
+                    KDW_PORT: String(cluster.apiServerPort),
+                    KDW_KUBE_VIP_ARGS: kubeVipArgs(cluster, args.vip, host.nodeName).join(" "),
+                })),
+            }, { parent: this, dependsOn: [host.ready, role, binding] });
+        });
+        this.registerOutputs({});
+    }
+}
