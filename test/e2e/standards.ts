@@ -11,8 +11,7 @@ import { copyFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, 
 import * as path from "node:path";
 import { hostLayout } from "../../components/layout";
 import {
-    freshStack,
-    eventually, hostsState, kubectlWith, readyNodes, Report, requireEnv, ROOT, run, scp, ssh, TestHost, WORK, workerNames,
+    eventually, freshStack, hostsState, kubectlWith, readyNodes, Report, requireEnv, ROOT, run, scp, ssh, TestHost, WORK, workerNames,
 } from "./harness";
 import {
     auditPathMap, BENCHMARK, BenchTally, kubeBenchConfig, mapAuditPaths, NOT_APPLICABLE, tallyKubeBench, TARGETS,
