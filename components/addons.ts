@@ -34,7 +34,10 @@ export function corefile(cluster: ClusterConfig): string {
     ].join("\n");
 }
 
-/** What the cluster needs in itself: RBAC for apiserver→kubelet calls (logs, exec, port-forward) and CoreDNS. */
+/**
+ * What the cluster needs in itself: RBAC for apiserver→kubelet calls (logs, exec, port-forward) and for kubelets'
+ * client certificate renewals, and CoreDNS.
+ */
 export class ClusterAddons extends pulumi.ComponentResource {
     constructor(name: string, args: AddonsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:ClusterAddons", name, {}, opts);
@@ -53,6 +56,17 @@ export class ClusterAddons extends pulumi.ComponentResource {
             metadata: { name: "system:kube-apiserver" },
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: kubeletApi.metadata.name },
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: APISERVER_KUBELET_CLIENT }],
+        }, o);
+
+        // Kubelets renew their own client certificates (rotateCertificates, CIS 4.2.10); renewals of a node's own
+        // certificate are approved automatically, as kubeadm does. Pulumi's re-issue stays the way to renew on demand.
+        new k8s.rbac.v1.ClusterRoleBinding(`${name}-node-client-cert-renewal`, {
+            metadata: { name: "kdw:node-autoapprove-certificate-rotation" },
+            roleRef: {
+                apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole",
+                name: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+            },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:nodes" }],
         }, o);
 
         const ns = "kube-system";

@@ -46,7 +46,7 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         `--advertise-address=${self.ip}`,
         "--allow-privileged=true",
         "--audit-log-maxage=30",
-        "--audit-log-maxbackup=3",
+        "--audit-log-maxbackup=10",
         "--audit-log-maxsize=100",
         "--audit-log-path=/var/log/kubernetes/audit.log",
         "--authorization-mode=Node,RBAC",
@@ -68,6 +68,8 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         `--service-account-key-file=${PKI}/service-account.pem`,
         `--service-account-signing-key-file=${PKI}/service-account-key.pem`,
         ...[...new Set(issuerHosts)].map(host => `--service-account-issuer=https://${host}:${cfg.apiServerPort}`),
+        // Tokens live as long as they say (CIS 1.2.30), not a year for legacy clients.
+        "--service-account-extend-token-expiration=false",
         `--service-cluster-ip-range=${cfg.serviceCidr}`,
         "--service-node-port-range=30000-32767",
         `--tls-cert-file=${PKI}/apiserver.pem`,
@@ -156,6 +158,8 @@ export function nodeServiceCommands(opts: {
             name: "kubelet",
             command: [`${bin}/kubelet`, `--config=${etc}/kubelet-config.yaml`, `--kubeconfig=${etc}/kubelet.kubeconfig`,
                 `--node-ip=${opts.nodeIp}`, `--hostname-override=${opts.nodeName}`, `--root-dir=${opts.kubeletDir}`,
+                // Where the kubelet keeps the client certificates it rotates (under its root, so `down` removes them).
+                `--cert-dir=${opts.kubeletDir}/pki`,
                 "--v=2"].join(" "),
         },
         { name: "kube-proxy", command: `${bin}/kube-proxy --config=${etc}/kube-proxy-config.yaml` },

@@ -36,10 +36,13 @@ export const WORKER_SCRIPT_LIBRARIES = ["lib-cleanup.sh"];
 
 export const pauseImage = (cluster: ClusterConfig) => `${cluster.imageRepository}/pause:${versions.pause}`;
 
+/** Node configuration and service definitions are for root only (CIS 4.1.1, 4.1.9, 1.1.9). */
+export const NODE_FILE_MODE = "0600";
+
 /** Every config file a worker needs, rendered for its host layout. Pure apart from reading the templates. */
 export function workerConfigFiles(opts: {
     cluster: ClusterConfig; node: NodePlan; layout: HostLayout; cgroupDriver: "systemd" | "cgroupfs";
-}): { name: string; content: string }[] {
+}): { name: string; content: string; mode: string }[] {
     const { cluster, node, layout } = opts;
     const etc = `${layout.etc}/worker`;
     const common = { ETC: etc, DATA: layout.data, RUN: layout.run };
@@ -66,11 +69,11 @@ export function workerConfigFiles(opts: {
         },
         { name: "cni/10-kdw-bridge.conflist", content: render(asset("cni-bridge.conflist"), { POD_CIDR: node.podCidr!, DATA: layout.data }) },
         { name: "cni/99-loopback.conf", content: asset("cni-loopback.conf") },
-    ];
+    ].map(f => ({ ...f, mode: NODE_FILE_MODE }));
 }
 
 /** How each node service is kept running: a systemd unit, or a command line for kdw-service on boot2docker. */
-export function serviceFiles(layout: HostLayout, services: { name: string; command: string }[]): { path: string; content: string }[] {
+export function serviceFiles(layout: HostLayout, services: { name: string; command: string }[]): { path: string; content: string; mode: string }[] {
     return services.map(s => layout.profile === "systemd"
         ? {
             path: `${layout.units}/kdw-${s.name}.service`,
@@ -80,8 +83,9 @@ export function serviceFiles(layout: HostLayout, services: { name: string; comma
                 // containerd's shims must outlive a containerd restart, and it manages its children's cgroups.
                 EXTRA: s.name === "containerd" ? "Delegate=yes\nKillMode=process\nLimitNOFILE=infinity\nOOMScoreAdjust=-999" : "",
             }),
+            mode: NODE_FILE_MODE,
         }
-        : { path: `${layout.etc}/worker/${s.name}.cmd`, content: `${s.command}\n` });
+        : { path: `${layout.etc}/worker/${s.name}.cmd`, content: `${s.command}\n`, mode: NODE_FILE_MODE });
 }
 
 /**
@@ -151,7 +155,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         ];
         const files = pulumi.all([workerDir, configs, unitFiles]).apply(([dir, configList, units]): pulumi.Input<HostFile>[] => [
             ...fixedFiles,
-            ...configList.map(f => ({ path: `${dir}/${f.name}`, content: f.content })),
+            ...configList.map(f => ({ path: `${dir}/${f.name}`, content: f.content, mode: f.mode })),
             ...units,
         ]);
 
@@ -173,6 +177,7 @@ export class WorkerNode extends pulumi.ComponentResource {
                 ...layoutEnv(l, cluster.clusterCidr),
                 KDW_NODE: node.name,
                 KDW_API_PORT: String(cluster.apiServerPort),
+                KDW_SERVICE_CIDR: cluster.serviceCidr,
                 KDW_BINARIES: WORKER_BINARIES.filter(b => !CNI_PLUGINS.includes(b)).join(" "),
                 KDW_CNI_PLUGINS: CNI_PLUGINS.join(" "),
                 KDW_SERVICES: list.map(s => s.name).join(" "),

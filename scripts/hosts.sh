@@ -29,6 +29,8 @@ readonly SUITE=bookworm
 readonly PACKAGES=systemd,systemd-sysv,openssh-server,iproute2,iptables,ca-certificates,sudo,conntrack,socat,dbus,iputils-ping,procps,kmod,docker.io,curl,ipset,ethtool
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/debian-mirror.sh
+source "$SCRIPT_DIR/debian-mirror.sh"
 readonly FILES_DIR="$SCRIPT_DIR/hosts"
 readonly CACHE_DIR="${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/hosts"
 readonly INSTANCE="${KDW_HOSTS_INSTANCE:-}"
@@ -237,17 +239,6 @@ stop_our_dockerd() {
 }
 
 # ---------------------------------------------------------------- rootfs image
-
-debian_mirror() {
-	if [ -n "${KDW_DEBIAN_MIRROR:-}" ]; then
-		echo "$KDW_DEBIAN_MIRROR"
-		return
-	fi
-	local uri
-	uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		grep -oE '(https?|file)://[^ ]*/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ')
-	echo "${uri:-http://deb.debian.org/debian}"
-}
 
 base_key() { # the debootstrap result depends on these only
 	echo "$BASE_VERSION $SUITE $PACKAGES" | sha256sum | cut -c1-12

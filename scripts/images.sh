@@ -6,7 +6,9 @@
 #   kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
 # An image whose inputs did not change since it was last pushed is skipped.
 #
-#   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh
+#   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh [conformance]
+#
+# `conformance` adds the images the Kubernetes conformance tests of sig-network run (test/e2e/standards.ts): see the end.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -32,18 +34,26 @@ if [ ! -x "$busybox" ]; then
     rm -rf "$work"
 fi
 
-# image NAME:TAG ENTRYPOINT-JSON SRC=DEST...: one layer holding the given files, plus /tmp and /var/log.
+stamp_of() { echo "$cache/$(echo "$1" | tr '/:' '__').stamp"; }
+in_registry() { # NAME:TAG
+    curl -fsS --cacert "$(json "$state/registry.json" 'j.caCertPath')" -o /dev/null \
+        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        "https://$registry/v2/${1%:*}/manifests/${1##*:}"
+}
+
+# image NAME:TAG ENTRYPOINT-JSON SRC=DEST...: one layer holding the given files, plus /tmp and /var/log; a SRC of
+# the form @TARGET makes DEST a symbolic link to TARGET.
 image() {
     local ref="$registry/$1" entrypoint="$2" dir stamp start
     shift 2
     start=$SECONDS
-    stamp="$cache/$(echo "$ref" | tr '/:' '__').stamp"
+    stamp="$(stamp_of "$ref")"
     local want
-    want="$(for pair in "$@"; do sha256sum "${pair%%=*}"; done | sha256sum | cut -d' ' -f1) $entrypoint"
+    want="$(for pair in "$@"; do
+        if [ "${pair#@}" != "$pair" ]; then echo "$pair"; else sha256sum "${pair%%=*}"; fi
+    done | sha256sum | cut -d' ' -f1) $entrypoint"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-        curl -fsS --cacert "$(json "$state/registry.json" 'j.caCertPath')" -o /dev/null \
-            -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-            "https://$registry/v2/${1%:*}/manifests/${1##*:}"; then
+        in_registry "$1"; then
         echo "[images] $ref cached"
         return 0
     fi
@@ -51,6 +61,10 @@ image() {
     mkdir -p "$dir/tmp" "$dir/var/log"
     chmod 1777 "$dir/tmp"
     for pair in "$@"; do
+        if [ "${pair#@}" != "$pair" ]; then
+            link_target="${pair%%=*}"
+            mkdir -p "$(dirname "$dir/${pair#*=}")" && ln -s "${link_target#@}" "$dir/${pair#*=}" && continue
+        fi
         install -D -m 0755 "${pair%%=*}" "$dir/${pair#*=}"
     done
     tar -C "$dir" -c . | docker import --change "ENTRYPOINT $entrypoint" --change 'ENV PATH=/usr/local/bin:/bin' - "$ref" >/dev/null
@@ -82,3 +96,89 @@ links=()
 for applet in sh httpd nslookup wget nc timeout cat echo hostname sleep ls ip ping; do links+=("$busybox=bin/$applet"); done
 image "kdw-smoke:2" '["/bin/sh", "-c", "exec httpd -f -vv -p 80 -h /www"]' "$busybox=bin/busybox" "${links[@]}" \
     "$smoke/www/index.html=www/index.html"
+
+# ---------------------------------------------------------------------------------------------------
+# The conformance tests' images, under the names and tags the e2e framework of the pinned release asks for once every
+# registry it knows (but the deliberately invalid one) is this registry; that mapping, the suite's KUBE_TEST_REPO_LIST,
+# is written to $state/kube-test-repo-list.yaml. Nothing comes from an image registry: agnhost is the toolchain's
+# build of the pinned release, the rest is Debian (debootstrap), the toolchain's pause and Debian's busybox.
+[ "${1:-}" = conformance ] || exit 0
+if [ ! -x "$bin/e2e.test" ] || [ ! -x "$bin/agnhost" ]; then
+    echo "[images] no e2e.test or agnhost in $bin: run npm run toolchain" >&2
+    exit 1
+fi
+repo_list="$state/kube-test-repo-list.yaml"
+for key in promoterE2eRegistry buildImageRegistry gcEtcdRegistry gcRegistry sigStorageRegistry privateRegistry \
+    dockerLibraryRegistry cloudProviderGcpRegistry; do
+    echo "$key: $registry"
+done > "$repo_list"
+e2e_images="$("$bin/e2e.test" --kube-test-repo-list="$repo_list" --list-images 2>/dev/null)"
+tags_of() { # NAME: every NAME:TAG the suite asks for
+    grep -E "^$registry/$1:" <<<"$e2e_images" | sed "s|^$registry/||" | grep . ||
+        { echo "[images] the e2e suite names no $1 image" >&2; exit 1; }
+}
+if [ "$(tags_of pause)" != "pause:$(v pause)" ]; then
+    echo "[images] the e2e suite asks for $(tags_of pause), the cluster runs pause:$(v pause)" >&2
+    exit 1
+fi
+
+# A Debian root filesystem with what the test pods run besides agnhost itself (the upstream images are Alpine and
+# Debian with these same tools): dig, curl, nc, ss, socat, nginx.
+packages=bind9-dnsutils,curl,netcat-openbsd,iproute2,socat,procps,nginx-light,ca-certificates
+rootfs="$cache/conformance-rootfs-$(echo "bookworm $packages" | sha256sum | cut -c1-12).tar"
+if [ ! -f "$rootfs" ]; then
+    command -v debootstrap >/dev/null || apt-get install -y -q --no-install-recommends debootstrap >/dev/null
+    # shellcheck source=scripts/debian-mirror.sh
+    source "$here/debian-mirror.sh"
+    start=$SECONDS
+    work="$(mktemp -d)"
+    debootstrap --variant=minbase --include="$packages" bookworm "$work" "$(debian_mirror)" > "$cache/conformance-debootstrap.log" 2>&1 ||
+        { echo "[images] debootstrap failed: $cache/conformance-debootstrap.log" >&2; exit 1; }
+    rm -rf "$work"/var/cache/apt/archives/*.deb "$work"/var/lib/apt/lists/* "$work"/usr/share/doc "$work"/usr/share/man \
+        "$work"/usr/share/locale "$work"/var/log/*.log
+    tar -C "$work" --numeric-owner -cf "$rootfs.tmp" . && mv "$rootfs.tmp" "$rootfs"
+    rm -rf "$work"
+    echo "[images] Debian root filesystem for the test images made in $((SECONDS - start))s"
+fi
+base="kdw-conformance-base:$(basename "$rootfs" .tar | sed 's/^conformance-rootfs-//')"
+docker image inspect "$base" >/dev/null 2>&1 || docker import "$rootfs" "$base" >/dev/null
+
+# debian_image NAME:TAG DIR CHANGE...: the Debian base plus the files of DIR (none if empty) as a second layer, with
+# Dockerfile-style CHANGEs (ENTRYPOINT, CMD). The base layer is the same in each, so a worker pulls it once.
+debian_image() {
+    local name="$1" ref="$registry/$1" files="$2" want stamp ctr start=$SECONDS change changes=()
+    shift 2
+    for change in "$@"; do changes+=(--change "$change"); done
+    stamp="$(stamp_of "$ref")"
+    want="$base $([ -z "$files" ] || (cd "$files" && find . -type f -print0 | sort -z | xargs -0r sha256sum) | sha256sum | cut -c1-16) $*"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && in_registry "$name"; then
+        echo "[images] $ref cached"
+        return 0
+    fi
+    ctr="$(docker create "$base" /bin/true)"
+    [ -z "$files" ] || docker cp "$files/." "$ctr:/"
+    docker commit "${changes[@]}" "$ctr" "$ref" >/dev/null
+    docker rm "$ctr" >/dev/null
+    docker push -q "$ref" >/dev/null
+    echo "$want" > "$stamp"
+    echo "[images] $ref pushed in $((SECONDS - start))s"
+}
+
+agnhost_src="$(go mod download -json "k8s.io/kubernetes@$kubernetes" | node -e '
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => console.log(JSON.parse(s).Dir));')/test/images/agnhost"
+# As upstream's Dockerfile lays it out: /agnhost (and agnhost-2), porter's TLS pair, netexec's /uploads.
+agnhost_dir="$cache/agnhost"
+rm -rf "$agnhost_dir" && mkdir -p "$agnhost_dir/uploads"
+install -m 0755 "$bin/agnhost" "$agnhost_dir/agnhost" && ln -s agnhost "$agnhost_dir/agnhost-2"
+install -m 0644 "$agnhost_src/porter/localhost.crt" "$agnhost_src/porter/localhost.key" "$agnhost_dir/"
+# agnhost under its own version only (the suite also names older agnhost releases, which this build is not).
+agnhost="agnhost:$("$bin/agnhost" --version | sed 's/.* //')"
+tags_of agnhost | grep -qx "$agnhost" || { echo "[images] the e2e suite does not ask for $agnhost" >&2; exit 1; }
+debian_image "$agnhost" "$agnhost_dir" 'ENTRYPOINT ["/agnhost"]' 'CMD ["pause"]'
+for ref in $(tags_of glibc-dns-testing); do debian_image "$ref" "" 'CMD ["/bin/bash"]'; done
+for ref in $(tags_of nginx); do debian_image "$ref" "" 'CMD ["nginx", "-g", "daemon off;"]'; done
+links=()
+for applet in $("$busybox" --list); do
+    [ "$applet" = busybox ] || links+=("@busybox=bin/$applet")
+done
+for ref in $(tags_of busybox); do image "$ref" '["/bin/sh"]' "$busybox=bin/busybox" "${links[@]}"; done

@@ -227,10 +227,11 @@ build_docker_machine() {
   install_bins out/docker-machine
 }
 
-# kubernetes_module ITEM VERSION: a wrapper module (in the item's scratch folder) that can build any package of
-# k8s.io/kubernetes at VERSION; sets K8S_LDFLAGS to the version stamps of an official build of that release.
+# kubernetes_module ITEM [VERSION]: a wrapper module (in the item's scratch folder) that can build any package of
+# k8s.io/kubernetes at VERSION (the pinned release by default); sets K8S_LDFLAGS to the version stamps of an official
+# build of that release.
 kubernetes_module() {
-  local v="$2" k8smod staging minor date p
+  local v="${2:-$V_kubernetes}" k8smod staging minor date p
   k8smod="$(modfile "k8s.io/kubernetes@$v")"
   minor="${v#v1.}" minor="${minor%%.*}"
   staging="v0.${v#v1.}"
@@ -265,6 +266,28 @@ kubernetes_release() {
 build_kubernetes() { kubernetes_release kubernetes "$V_kubernetes" "$BIN"; }
 # The previous minor, for upgrades: its own folder with bin/'s layout (see PREVIOUS below).
 build_kubernetes_previous() { kubernetes_release kubernetes-previous "$V_kubernetesPrevious" "$PREVIOUS"; }
+
+# The conformance suite of the same release: the e2e test binary and agnhost, the program its test pods run (the
+# image tag the suite asks for is agnhost's VERSION file, stamped into the binary as upstream's Makefile does).
+build_kubernetes_e2e() {
+  local v="$V_kubernetes" agnhost=k8s.io/kubernetes/test/images/agnhost
+  kubernetes_module kubernetes-e2e
+  go get "k8s.io/kubernetes/test/e2e@$v" "$agnhost@$v"
+  mkdir -p out
+  go test -c -trimpath -ldflags "$K8S_LDFLAGS" -o out/e2e.test k8s.io/kubernetes/test/e2e
+  go build -trimpath -ldflags "-s -w -X main.Version=$(cat "$(moddir "k8s.io/kubernetes@$v")/test/images/agnhost/VERSION")" \
+    -o out/agnhost "$agnhost"
+  install_bins out/e2e.test out/agnhost
+}
+
+# kube-bench (the CIS benchmark runner): served by the proxy but missing from the checksum database, with its version
+# list refused, so `go install` cannot fetch it; the module folder is built as the main module instead.
+build_kube_bench() {
+  local v="$V_kubeBench" m=github.com/aquasecurity/kube-bench
+  rm -rf src && cp -r "$(GONOSUMDB=$m moddir "$m@$v")" src && chmod -R u+w src
+  (cd src && go build -trimpath -ldflags "-s -w -X $m/cmd.KubeBenchVersion=${v#v}" -o ../out/kube-bench .)
+  install_bins out/kube-bench
+}
 
 # pause: the C program from the Kubernetes module (build/pause/linux/pause.c), built the way its Makefile does.
 build_pause() {
@@ -462,6 +485,9 @@ spawn cni-plugins "$V_cniPlugins" "github.com/containernetworking/plugins@$V_cni
   cni/bridge cni/host-local cni/loopback cni/portmap
 spawn pause "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" pause
 spawn kube-vip "$V_kubeVip" "github.com/kube-vip/kube-vip@$V_kubeVip" kube-vip
+spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench" kube-bench
+# Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
+spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost
 spawn apiserver-lb "$(source_version "$KDW_REPO_ROOT/tools/apiserver-lb")" kube-dumb-way/tools/apiserver-lb kdw-apiserver-lb
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || true; done
 

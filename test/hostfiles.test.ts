@@ -51,6 +51,17 @@ test("apiServerExtraArgs come after the program's flags, so a flag given twice t
     assert.ok(args.indexOf("--event-ttl=1h") < args.indexOf("--event-ttl=2h"));
 });
 
+test("kube-apiserver: what the CIS benchmark (cis-1.11) asks of its flags", () => {
+    const args = apiserverArgs(cfg, members[0], members, ["192.168.99.10"]);
+    for (const flag of ["--profiling=false", "--audit-log-path=/var/log/kubernetes/audit.log", "--audit-log-maxage=30",
+        "--audit-log-maxbackup=10", "--audit-log-maxsize=100", "--service-account-extend-token-expiration=false",
+        "--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.pem", "--client-ca-file=/etc/kubernetes/pki/ca.pem",
+        "--etcd-cafile=/etc/kubernetes/pki/etcd-ca.pem", "--tls-cert-file=/etc/kubernetes/pki/apiserver.pem"]) {
+        assert.ok(args.includes(flag), `missing ${flag}`);
+    }
+    assert.ok(!args.some(a => /^--(token-auth-file|anonymous-auth=true)|AlwaysAdmit|AlwaysAllow/.test(a)), "a flag the benchmark forbids");
+});
+
 test("controller-manager and scheduler elect a leader and bind to loopback", () => {
     const cm = controllerManagerArgs(cfg);
     assert.ok(cm.includes("--leader-elect=true") && cm.includes("--bind-address=127.0.0.1"));
@@ -110,10 +121,22 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         assert.match(kubelet, new RegExp(`containerRuntimeEndpoint: unix://${layout.run}/containerd/containerd.sock`));
         assert.match(kubelet, /cgroupDriver: cgroupfs/);
         assert.match(kubelet, /failCgroupV1: false/);
+        assert.match(kubelet, /rotateCertificates: true/);
+        assert.doesNotMatch(kubelet, /evictionHard/, "the kubelet's own eviction defaults");
+    });
+
+    test(`${profile}: node configuration and service definitions are for root only`, () => {
+        const configs = workerConfigFiles({ cluster: cfg, node: cfg.workers[2], layout, cgroupDriver: "cgroupfs" });
+        assert.deepEqual(configs.filter(f => f.mode !== "0600").map(f => f.name), []);
+        const services = nodeServiceCommands({ bin: `${layout.home}/bin`, etc: `${layout.etc}/worker`, nodeName: "kdw-worker-2",
+            nodeIp: "192.168.99.52", kubeletDir: layout.kubeletDir, apiServerPort: 6443, controllerIps: ["192.168.99.10"] });
+        assert.deepEqual(serviceFiles(layout, services).filter(f => f.mode !== "0600").map(f => f.path), []);
+        assert.ok(services[2].command.includes(` --cert-dir=${layout.kubeletDir}/pki`), "rotated certificates under the kubelet's root");
     });
 
     test(`${profile}: kube-proxy in iptables mode with the cluster CIDR; CNI bridge on the node's /24`, () => {
         assert.match(files["kube-proxy-config.yaml"], /mode: iptables\nclusterCIDR: 10\.200\.0\.0\/16/);
+        assert.match(files["kube-proxy-config.yaml"], /\nmetricsBindAddress: 127\.0\.0\.1:10249\n/);
         const bridge = JSON.parse(files["cni/10-kdw-bridge.conflist"]);
         assert.equal(bridge.plugins[0].ipam.ranges[0][0].subnet, "10.200.2.0/24");
         assert.equal(JSON.parse(files["cni/99-loopback.conf"]).type, "loopback");

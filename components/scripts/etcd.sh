@@ -75,6 +75,21 @@ wait_healthy_with_quorum() {
 }
 
 [ "$1" != roll ] || refuse_if_quorum_at_risk
+
+# etcd runs as its own unprivileged user, which owns its data and its keys (CIS 1.1.11, 1.1.12). On boot2docker the
+# account is gone after a reboot, but the container keeps running under its numeric ids.
+etcd_user() {
+    id etcd >/dev/null 2>&1 && return 0
+    if command -v useradd >/dev/null 2>&1; then
+        if grep -q '^etcd:' /etc/group; then group="-g etcd"; else group="--user-group"; fi
+        # shellcheck disable=SC2086 # one or two words
+        useradd --system $group --no-create-home --home-dir /nonexistent --shell /bin/false etcd
+    else
+        grep -q '^etcd:' /etc/group || addgroup -S etcd
+        adduser -S -D -H -h /nonexistent -s /bin/false -G etcd etcd
+    fi
+}
+
 case "$1" in
 up|roll)
     kdw_write_files
@@ -83,10 +98,12 @@ up|roll)
     docker image inspect "$KDW_IMAGE" >/dev/null 2>&1 || docker pull -q "$KDW_IMAGE" >/dev/null
     docker stop --time 30 "$name" >/dev/null 2>&1 || true
     docker rm -f "$name" >/dev/null 2>&1 || true
+    etcd_user
     mkdir -p "$KDW_DATA/etcd"
+    chown -R etcd:etcd "$KDW_DATA/etcd" "$KDW_ETC/etcd"
     chmod 0700 "$KDW_DATA/etcd"
     # shellcheck disable=SC2086 # the flags are meant to split into words
-    docker run --detach --name "$name" --restart always --network host \
+    docker run --detach --name "$name" --restart always --network host --user "$(id -u etcd):$(id -g etcd)" \
         --volume "$KDW_ETC/etcd:/etc/etcd:ro" --volume "$KDW_DATA/etcd:/var/lib/etcd" \
         "$KDW_IMAGE" etcd $KDW_ETCD_ARGS >/dev/null
     wait_answers

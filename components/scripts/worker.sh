@@ -6,12 +6,16 @@
 # keeps the node's state (images, the kubelet's folder) and restarts the services on the new binaries and files.
 # The routes, masquerade rule and kernel settings pods need are the host's pod-routes step's (kdw-routes.sh).
 # Environment: the layout (KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS
-#              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), KDW_NODE KDW_API_PORT KDW_BINARIES KDW_CNI_PLUGINS
+#              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), KDW_NODE KDW_API_PORT KDW_SERVICE_CIDR KDW_BINARIES KDW_CNI_PLUGINS
 #              KDW_SERVICES (start order)
 set -eu
 health_timeout=120
 worker_etc="$KDW_ETC/worker"
 boot_step="$KDW_HOME/boot.d/50-worker"
+# Service addresses are virtual: kube-proxy translates every packet for a port a service has, before these chains. A
+# packet still addressed to the service range (a port no service has) is refused here instead of going to the default
+# gateway, where whatever answers there (a proxy, say) would pass for the service.
+service_range="-d $KDW_SERVICE_CIDR -m comment --comment kdw-service-range -j REJECT"
 
 # Puts a program in place by renaming a copy over it: a running program is replaced, never written into (and
 # boot2docker's busybox has no `install`).
@@ -31,13 +35,24 @@ install_binaries() {
     done
 }
 
-# systemd starts the services at boot; on boot2docker the boot hook starts them under kdw-service.
+service_range_rule() { # -C | -I, chain
+    if [ "$1" = -I ]; then set -- -I "$2" 1; fi
+    # shellcheck disable=SC2086 # the rule is meant to split into words
+    iptables "$@" $service_range 2>/dev/null
+}
+
+# The service range's rules at boot; on boot2docker also the services, which systemd starts elsewhere.
 write_boot_step() {
-    if [ "$KDW_PROFILE" = boot2docker ]; then
-        for service in $KDW_SERVICES; do
-            echo "$KDW_HOME/bin/kdw-service start $service \$(cat $worker_etc/$service.cmd)"
-        done > "$boot_step"
-    fi
+    {
+        for chain in FORWARD OUTPUT; do
+            echo "iptables -C $chain $service_range 2>/dev/null || iptables -I $chain 1 $service_range"
+        done
+        if [ "$KDW_PROFILE" = boot2docker ]; then
+            for service in $KDW_SERVICES; do
+                echo "$KDW_HOME/bin/kdw-service start $service \$(cat $worker_etc/$service.cmd)"
+            done
+        fi
+    } > "$boot_step"
 }
 
 start_services() {
@@ -124,7 +139,11 @@ up | roll)
     kdw_write_files
     install_binaries
     mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR" "$KDW_LOGS"
+    for chain in FORWARD OUTPUT; do service_range_rule -C "$chain" || service_range_rule -I "$chain"; done
     write_boot_step
+    # The kubelet renews its client certificate itself and keeps it under pki/; a certificate sent now (a re-issue by
+    # the program, a new CA) must win over one it renewed before, so it starts again from its kubeconfig's.
+    rm -f "$KDW_KUBELET_DIR/pki/kubelet-client-"*
     start_services
     wait_healthy
     ;;

@@ -1,19 +1,15 @@
 // Looking at a running cluster from the e2e suites: kubectl through the admin kubeconfig, etcdctl on a controller.
 import * as assert from "node:assert/strict";
-import { eventually, run, ssh, TestHost } from "./harness";
+import { eventually, kubectlWith, readyNodes as readyNodesOf, ssh, TestHost } from "./harness";
 
 export function clusterClient(kubeconfigPath: string, controllers: TestHost[]) {
-    const kubectl = (...args: string[]) => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=20s", ...args]);
+    const kubectl = kubectlWith(kubeconfigPath);
 
     const etcdctl = (host: TestHost, args: string, endpoints = "https://127.0.0.1:2379"): Promise<string> =>
         ssh(host, `docker exec kdw-etcd etcdctl --endpoints=${endpoints} --cacert=/etc/etcd/ca.pem ` +
             `--cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem ${args}`);
 
-    async function readyNodes(): Promise<string[]> {
-        const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
-        return nodes.filter(n => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
-            .map(n => n.metadata.name).sort();
-    }
+    const readyNodes = () => readyNodesOf(kubectl);
 
     return {
         kubectl,

@@ -12,7 +12,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describeAvailability, pollApi } from "./apiPoller";
 import { clusterClient } from "./cluster";
-import { asRoot, eventually, freshStack, hostsState, Report, ROOT, run, sleep, ssh, TestHost, WORK } from "./harness";
+import {
+    asRoot, eventually, freshStack, hostsState, Report, requireEnv, ROOT, run, sleep, ssh, TestHost, WORK, workerNames,
+} from "./harness";
 import { leftoversOn } from "./leftovers";
 import { certificateRenewal } from "./renewal";
 import { MACHINE_STORAGE, testVip, writeStackConfig } from "./stackConfig";
@@ -32,14 +34,6 @@ const BOOT2DOCKER_HOSTS = [2, 5];
 const HOSTS_UP = `npm run hosts:up -- 7 --boot2docker ${BOOT2DOCKER_HOSTS.join(",")}`;
 const nodeOf = (worker: TestHost) => `kdw-worker-${workers.indexOf(worker)}`;
 const workerOfKind = (kind: TestHost["kind"]) => workers.find(w => w.kind === kind)!;
-
-function requireEnv(name: string): string {
-    const value = process.env[name];
-    if (!value) {
-        throw new Error(`${name} is not set: run \`source scripts/env.sh\` first`);
-    }
-    return value;
-}
 
 const writeConfig = (workers: number, extra: Record<string, unknown> = {}) => writeStackConfig(STACK, workers, extra);
 
@@ -63,7 +57,6 @@ function timingRecorder() {
 
 const { kubectl, etcdctl, readyNodes, expectReady, podsOf, etcdHealthy } = clusterClient(kubeconfigPath, controllers);
 
-const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-worker-${i}`);
 
 /** The preview's changes, as `<op> <resource name>`. */
 async function previewOps(stack: auto.Stack): Promise<string[]> {

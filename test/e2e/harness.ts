@@ -18,8 +18,8 @@ export class Report {
     readonly checks: CheckResult[] = [];
     readonly timings: Record<string, unknown> = {};
 
-    /** `file`: where in .cache/e2e the report goes, one per suite. */
-    constructor(readonly file = "report.json") {}
+    /** `file`: where under .cache/e2e the report is written (each suite has its own). */
+    constructor(private readonly file = "report.json") {}
 
     /** Runs one check; a thrown error fails it with its message. Nothing is ever skipped. */
     async check(name: string, body: () => Promise<string | void>): Promise<boolean> {
@@ -110,11 +110,38 @@ export function hostsState(): { hosts: TestHost[]; registry: { address: string; 
     return { hosts: read("hosts.json"), registry: read("registry.json"), stateDir };
 }
 
+const sshOptions = (host: TestHost) => ["-i", host.sshKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+    "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"];
+
 export function ssh(host: TestHost, command: string, timeoutMs = 120_000): Promise<string> {
-    return run("ssh", ["-i", host.sshKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
-        `${host.sshUser}@${host.ip}`, command], { timeout: timeoutMs });
+    return run("ssh", [...sshOptions(host), `${host.sshUser}@${host.ip}`, command], { timeout: timeoutMs });
 }
+
+/** Copies local files or folders into a folder on a test host. */
+export function scp(host: TestHost, sources: string[], remoteDir: string): Promise<string> {
+    return run("scp", [...sshOptions(host), "-r", "-q", ...sources, `${host.sshUser}@${host.ip}:${remoteDir}/`], { timeout: 300_000 });
+}
+
+export function requireEnv(name: string): string {
+    const value = process.env[name];
+    if (!value) {
+        throw new Error(`${name} is not set: run \`source scripts/env.sh\` first`);
+    }
+    return value;
+}
+
+export type Kubectl = (...args: string[]) => Promise<string>;
+
+export const kubectlWith = (kubeconfigPath: string): Kubectl =>
+    (...args) => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=20s", ...args]);
+
+export async function readyNodes(kubectl: Kubectl): Promise<string[]> {
+    const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
+    return nodes.filter(n => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
+        .map(n => n.metadata.name).sort();
+}
+
+export const workerNames = (n: number) => Array.from({ length: n }, (_, i) => `kdw-worker-${i}`);
 
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 

@@ -12,7 +12,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { Availability, describeAvailability, pollApi } from "./apiPoller";
 import { clusterClient } from "./cluster";
-import { freshStack, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
+import { freshStack, hostsState, Report, requireEnv, ROOT, run, ssh, WORK } from "./harness";
 import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
 
 const STACK = "upgrade";
@@ -29,14 +29,6 @@ const previous: string = versions.kubernetesPrevious;
 const pinned: string = versions.kubernetes;
 const cluster = clusterClient(kubeconfigPath, controllers);
 const { kubectl } = cluster;
-
-function requireEnv(name: string): string {
-    const value = process.env[name];
-    if (!value) {
-        throw new Error(`${name} is not set: run \`source scripts/env.sh\` first`);
-    }
-    return value;
-}
 
 /** The workload: pods spread over the workers, a budget that lets one go at a time, a preStop pause so that a pod
  * being evicted keeps serving until every kube-proxy has taken it out of the Service. */

@@ -105,6 +105,11 @@ for c in bridge host-local loopback portmap; do
   expect "CNI $c is $(V cniPlugins)" "$(V cniPlugins)" "$KDW_TOOLCHAIN_HOME/bin/cni/$c"
 done
 expect "pause -v is built from Kubernetes $k8s" "$k8s" pause -v
+expect "e2e.test --version is $k8s" "$k8s" e2e.test --version
+expect "agnhost is the version the e2e suite of $k8s asks for" \
+  "$(cat "$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse(require("fs").readFileSync(0)).Dir')/test/images/agnhost/VERSION")" \
+  agnhost --version
+expect "kube-bench version is $(V kubeBench)" "$(V kubeBench | sed 's/^v//')" kube-bench version
 expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 
 if node -e '
