@@ -17,5 +17,4 @@ cd "$root"
 source scripts/env.sh
 bash scripts/images.sh "${images[@]}"
 npx tsc -p .
-export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines"
 node "bin/test/e2e/$suite.js"

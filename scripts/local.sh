@@ -19,7 +19,7 @@ up)
     bash scripts/hosts.sh up 6
     bash scripts/images.sh
     npx tsc -p .
-    export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines"
+    export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines/$stack"
     pulumi stack select --create "$stack" >/dev/null
     node bin/test/e2e/stackConfig.js "$stack" 3
     pulumi up --yes --skip-preview --stack "$stack"
@@ -31,7 +31,7 @@ up)
 down)
     # shellcheck source=scripts/env.sh
     source scripts/env.sh
-    export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines"
+    export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines/$stack"
     if pulumi stack select "$stack" >/dev/null 2>&1; then
         pulumi destroy --yes --skip-preview --stack "$stack"
         pulumi stack rm --yes "$stack"

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ROOT, WORK } from "../e2e/harness";
 import { criticalPath } from "./criticalPath";
-import { MACHINE_STORAGE, writeStackConfig } from "../e2e/stackConfig";
+import { machineStorage, writeStackConfig } from "../e2e/stackConfig";
 
 const STACK = "bench";
 const OUT = path.join(ROOT, ".cache", "bench");
@@ -110,7 +110,7 @@ async function measure(stack: auto.Stack, workers: number, emptyDir: string) {
 
 async function main() {
     mkdirSync(OUT, { recursive: true });
-    const env = { PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "", MACHINE_STORAGE_PATH: MACHINE_STORAGE };
+    const env = { PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "", MACHINE_STORAGE_PATH: machineStorage(STACK) };
     Object.assign(process.env, env);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
     writeStackConfig(STACK, sizes[0]);

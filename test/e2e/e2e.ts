@@ -17,7 +17,7 @@ import {
 } from "./harness";
 import { leftoversOn } from "./leftovers";
 import { certificateRenewal } from "./renewal";
-import { MACHINE_STORAGE, testVip, writeStackConfig } from "./stackConfig";
+import { machineStorage, testVip, writeStackConfig } from "./stackConfig";
 
 const STACK = "e2e";
 const report = new Report();
@@ -224,13 +224,13 @@ async function rebootCheck(stack: auto.Stack, kind: TestHost["kind"], controller
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
-    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
+    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: machineStorage(STACK) };
     assert.ok(hosts.length >= 7, `need 7 test hosts (3 controllers, 3 workers, 1 to scale to), found ${hosts.length}: ${HOSTS_UP}`);
     const kinds = hosts.slice(0, 7).map((h, i) => `${i}:${h.kind}`);
     const wanted = hosts.slice(0, 7).map((_, i) => `${i}:${BOOT2DOCKER_HOSTS.includes(i) ? "boot2docker" : "systemd"}`);
     assert.deepEqual(kinds, wanted, `the e2e runs on a mixed cluster: ${HOSTS_UP}`);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
+    const stack = await freshStack(ws, STACK, machineStorage(STACK));
     writeConfig(3);
 
     const noHostMade = async () => {

@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import * as path from "node:path";
 import { eventually, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
 import { leftoversOn } from "./leftovers";
-import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
+import { machineStorage, writeStackConfig } from "./stackConfig";
 
 const STACK = "interrupt";
 const report = new Report("interrupt.json");
@@ -20,7 +20,7 @@ const { hosts } = hostsState();
 const cluster = hosts.slice(0, 6);
 const kubeconfigPath = path.join(WORK, "interrupt.kubeconfig");
 // PULUMI_DEBUG_COMMANDS enables --event-log (as the Automation API does).
-const env = { ...process.env, MACHINE_STORAGE_PATH: MACHINE_STORAGE, PULUMI_DEBUG_COMMANDS: "true" };
+const env = { ...process.env, MACHINE_STORAGE_PATH: machineStorage(STACK), PULUMI_DEBUG_COMMANDS: "true" };
 
 interface EngineEvent {
     resourcePreEvent?: { metadata: { op: string; urn: string; type: string } };
@@ -139,7 +139,7 @@ async function hostLeftovers(): Promise<Record<string, string[]>> {
 
 /** The machines in docker-machine's store. */
 async function machines(): Promise<string[]> {
-    const dir = path.join(MACHINE_STORAGE, "machines");
+    const dir = path.join(machineStorage(STACK), "machines");
     return existsSync(dir) ? readdirSync(dir) : [];
 }
 

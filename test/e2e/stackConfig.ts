@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { hostsState, ROOT, WORK } from "./harness";
 
-export const MACHINE_STORAGE = path.join(WORK, "machines");
+/** docker-machine's store of one stack's machines: each suite's own, so that suites can run side by side. */
+export const machineStorage = (stack: string) => path.join(WORK, "machines", stack);
 
 /** The API's virtual IP on the test network: .250 of the hosts' /24, where scripts/hosts.sh puts no host (.10 + i). */
 export function testVip(): string {
@@ -29,7 +30,7 @@ export function writeStackConfig(stack: string, workerCount: number, extra: Reco
     const salt = existsSync(file) ? /^encryptionsalt: (.*)$/m.exec(readFileSync(file, "utf8"))?.[1] : undefined;
     const config: Record<string, unknown> = {
         "kube-dumb-way:machineDriver": "generic",
-        "kube-dumb-way:machineStoragePath": MACHINE_STORAGE,
+        "kube-dumb-way:machineStoragePath": machineStorage(stack),
         "kube-dumb-way:controllers": 3,
         "kube-dumb-way:workers": workerCount,
         "kube-dumb-way:genericHosts": hosts.slice(0, needed)

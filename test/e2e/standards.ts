@@ -17,7 +17,7 @@ import {
     auditPathMap, BENCHMARK, BenchTally, kubeBenchConfig, mapAuditPaths, NOT_APPLICABLE, tallyKubeBench, TARGETS,
 } from "./kubeBench";
 import { CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_FOCUS, ConformanceTally, tallyConformance } from "./conformance";
-import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
+import { machineStorage, writeStackConfig } from "./stackConfig";
 
 const STACK = "standards";
 const report = new Report("standards.json");
@@ -125,11 +125,11 @@ async function benchmark(bundle: string, host: TestHost, kind: keyof typeof TARG
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
-    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
+    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: machineStorage(STACK) };
     assert.ok(hosts.length >= 6, `need 6 test hosts (3 controllers, 3 workers), found ${hosts.length}: npm run hosts:up -- 6`);
     const [controller, worker] = [hosts[0], hosts[3]];
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
+    const stack = await freshStack(ws, STACK, machineStorage(STACK));
     writeStackConfig(STACK, 3);
 
     const up = await report.check("pulumi up: 3 controllers + 3 workers", async () => {

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { Availability, describeAvailability, pollApi } from "./apiPoller";
 import { clusterClient } from "./cluster";
 import { freshStack, hostsState, Report, requireEnv, ROOT, run, ssh, WORK } from "./harness";
-import { MACHINE_STORAGE, writeStackConfig } from "./stackConfig";
+import { machineStorage, writeStackConfig } from "./stackConfig";
 
 const STACK = "upgrade";
 const report = new Report("upgrade.json");
@@ -176,13 +176,13 @@ const describeSteps = (steps: Step[]) => steps.map(s => `${s.at.toFixed(0)}s ${s
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
-    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: MACHINE_STORAGE };
+    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: machineStorage(STACK) };
     const previousBinaries = requireEnv("KDW_PREVIOUS_BINARY_DIR");
     assert.ok(hosts.length >= 6, `need 6 test hosts (3 controllers, 3 workers), found ${hosts.length}: npm run hosts:up -- 6`);
     const atPrevious = { kubernetesVersion: previous, binarySource: previousBinaries };
     const writeConfig = (extra: Record<string, unknown>) => writeStackConfig(STACK, 3, extra);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    const stack = await freshStack(ws, STACK, MACHINE_STORAGE);
+    const stack = await freshStack(ws, STACK, machineStorage(STACK));
     writeConfig(atPrevious);
 
     const first = stepRecorder();
