@@ -15,6 +15,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-bash scripts/images.sh "${images[@]}"
-npx tsc -p .
+# Suites may run side by side (each on its own test hosts): one at a time builds the images and compiles.
+mkdir -p .cache/e2e
+(
+    flock 9
+    bash scripts/images.sh "${images[@]}"
+    npx tsc -p .
+) 9>.cache/e2e/build.lock
 node "bin/test/e2e/$suite.js"
