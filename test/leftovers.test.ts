@@ -260,7 +260,8 @@ test("worker.sh down and host.sh down on a boot2docker host: supervisors and the
     file(`${l.kubeletDir}/pki/kubelet.crt`);
     file(l.bootlocal, `#!/bin/sh\necho the user's own boot step\n${l.home}/bin/kdw-boot # kdw-boot\n`, 0o755);
     const workerEnv = {
-        ...layoutEnv(l, CLUSTER_CIDR), KDW_NODE: "kdw-worker-0", KDW_API_PORT: "6443", KDW_SERVICES: SERVICES,
+        ...layoutEnv(l, CLUSTER_CIDR), KDW_NODE: "kdw-worker-0", KDW_API_PORT: "6443", KDW_SERVICE_CIDR: "10.32.0.0/24",
+        KDW_SERVICES: SERVICES,
         KDW_BINARIES: "kubelet containerd", KDW_CNI_PLUGINS: "bridge",
     };
     const pids = (name: string) => `$(cat /var/run/kdw/${name}.pid 2>/dev/null || echo none)`;
@@ -326,7 +327,8 @@ test("a kubelet that keeps exiting fails worker.sh up with its log (boot2docker 
     const stdin = files.map(f => `${f.path} 0644 ${Buffer.from(f.content).toString("base64")}\n`).join("");
     file(`${box.root}/stdin`, stdin);
     const env = {
-        ...layoutEnv(l, CLUSTER_CIDR), KDW_NODE: "kdw-worker-0", KDW_API_PORT: "6443", KDW_SERVICES: SERVICES,
+        ...layoutEnv(l, CLUSTER_CIDR), KDW_NODE: "kdw-worker-0", KDW_API_PORT: "6443", KDW_SERVICE_CIDR: "10.32.0.0/24",
+        KDW_SERVICES: SERVICES,
         KDW_BINARIES: "kubelet kube-proxy containerd containerd-shim-runc-v2 runc crictl kdw-apiserver-lb", KDW_CNI_PLUGINS: "bridge",
     };
     const start = Date.now();
@@ -363,7 +365,8 @@ test("worker.sh up on a systemd host: a restarting kubelet fails the step with i
     const stdin = `${l.etc}/worker/kdw-service 0755 ${Buffer.from(asset("kdw-service.sh")).toString("base64")}\n`;
     file(`${box.root}/stdin`, stdin);
     const env = {
-        ...layoutEnv(l, CLUSTER_CIDR), KDW_NODE: "kdw-worker-1", KDW_API_PORT: "6443", KDW_SERVICES: SERVICES,
+        ...layoutEnv(l, CLUSTER_CIDR), KDW_NODE: "kdw-worker-1", KDW_API_PORT: "6443", KDW_SERVICE_CIDR: "10.32.0.0/24",
+        KDW_SERVICES: SERVICES,
         KDW_BINARIES: "kubelet kube-proxy containerd containerd-shim-runc-v2 runc crictl kdw-apiserver-lb", KDW_CNI_PLUGINS: "bridge",
     };
     const run = inNamespace(t, box, `sh -c ${shellQuote(scriptCommand(workerScript, "up", env))} < "$ROOT/stdin"`);

@@ -35,6 +35,9 @@ function etcdRoll(healthy: number[]) {
   "run "*"endpoint health"*) cat ${dir}/health ;;
   "exec "*"endpoint health"*) exit 0 ;;
 esac`);
+    // etcd's own user, as if it existed (the test must not add users to this machine) and owned what it is given.
+    standIn(dir, "id", `case "$*" in *etcd) echo 1000 ;; *) exec ${spawnSync("sh", ["-c", "command -v id"], { encoding: "utf8" }).stdout.trim()} "$@" ;; esac`);
+    standIn(dir, "chown", "");
     const command = scriptCommand(`${asset("lib-files.sh")}\n${asset("etcd.sh")}`, "roll", {
         KDW_ETC: path.join(dir, "etc"), KDW_DATA: path.join(dir, "data"), KDW_IMAGE: "registry.test/etcd:3.6.16-0",
         KDW_ETCD_ARGS: "--name=c0", KDW_NODE: "kdw-controller-0", KDW_ETCD_SELF: members[0], KDW_ETCD_ENDPOINTS: members.join(","),
