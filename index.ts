@@ -1,21 +1,9 @@
-// Kubernetes the Dumb Way as a Pulumi program: the cluster's recipe. Config in, components wired in dependency
-// order, outputs out. The engine runs everything that does not depend on something else in parallel.
-import * as command from "@pulumi/command";
-import * as k8s from "@pulumi/kubernetes";
+// Kubernetes the Dumb Way as a Pulumi program: the stack's config in, the cluster (components/cluster.ts), its outputs
+// out.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterAddons } from "./components/addons";
-import { ApiServerVip } from "./components/apiServerVip";
-import { WorkerBinaries } from "./components/binaries";
-import { CertAuthority } from "./components/certAuthority";
+import { KubeCluster } from "./components/cluster";
 import { ConfigError } from "./components/config";
-import { ControlPlane } from "./components/controlPlane";
-import { EtcdMember } from "./components/etcdMember";
-import { kubeconfig as renderKubeconfig } from "./components/kubeconfig";
 import { loadConfig } from "./components/load";
-import { machineCertificates, MachineHost } from "./components/machineHost";
-import * as pki from "./components/pki";
-import { PodRoute } from "./components/podRoute";
-import { WorkerNode } from "./components/workerNode";
 
 function readConfig() {
     try {
@@ -27,106 +15,11 @@ function readConfig() {
 }
 const cfg = readConfig();
 
-// Certificate authorities: one for the cluster, one for etcd, so that no cluster certificate can talk to etcd.
-const certLifetime = { validityHours: cfg.certValidityHours, renewBeforeHours: cfg.certRenewBeforeHours };
-const clusterCa = new CertAuthority("cluster-ca", { commonName: cfg.clusterName, ...certLifetime });
-const etcdCa = new CertAuthority("etcd-ca", { commonName: `${cfg.clusterName}-etcd`, ...certLifetime });
+const cluster = new KubeCluster(cfg.clusterName, { config: cfg });
 
-// Workers' binaries: taken from a folder (checked with the config) or fetched once and checked against their pins,
-// before any machine is made.
-const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions });
-
-// Hosts, all created in parallel once docker-machine has its certificates.
-const certificates = machineCertificates(cfg, { dependsOn: [binaries] });
-const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }));
-const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }));
-const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
-const members = pulumi.all(controllerHosts.map(h => h.ip.apply(ip => ({ name: h.nodeName, ip }))));
-// Where clients reach the API: the name they were given, else the virtual IP, else (no HA for clients) controller-0.
-const endpointHost = cfg.apiServerEndpoint ?? cfg.apiServerVip ?? controllerHosts[0].ip;
-const apiServerUrl = pulumi.interpolate`https://${endpointHost}:${cfg.apiServerPort}`;
-
-// Every host step is installed in parallel on a new host, and a change rolls one host at a time: etcd members, then
-// control planes, then workers, each host after the one before it (rollingStep in components/remote.ts).
-const rolls: pulumi.Resource[] = [];
-const previousRoll = () => rolls.slice(-1);
-
-// etcd: every member starts with the full --initial-cluster; they form one cluster together.
-const etcd = controllerHosts.map(host => {
-    const member = new EtcdMember(`${host.nodeName}-etcd`, {
-        host, members, etcdCa, clusterName: cfg.clusterName,
-        image: `${cfg.imageRepository}/etcd:${cfg.versions.etcd.slice(1)}-0`, rollsAfter: previousRoll(),
-    });
-    rolls.push(member.rolled);
-    return member;
-});
-
-// The control plane on every controller, against all etcd members.
-const encryptionKey = new command.local.Command("encryption-key", {
-    create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))"`,
-    logging: "none",
-}, { additionalSecretOutputs: ["stdout"] });
-const controlPlaneCerts = {
-    apiserver: clusterCa.issue("apiserver", controllerIps.apply(ips => pki.apiserverCert(cfg, ips))),
-    apiserverKubeletClient: clusterCa.issue("apiserver-kubelet-client", pki.apiserverKubeletClientCert()),
-    apiserverEtcdClient: etcdCa.issue("apiserver-etcd-client", pki.apiserverEtcdClientCert()),
-    serviceAccount: clusterCa.keyPair("service-account"),
-};
-const controlPlanes = controllerHosts.map(host => {
-    const controlPlane = new ControlPlane(`${host.nodeName}-control-plane`, {
-        host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
-        encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHosts: [endpointHost, controllerHosts[0].ip],
-        rollsAfter: previousRoll(),
-    }, { dependsOn: etcd });
-    rolls.push(controlPlane.rolled);
-    return controlPlane;
-});
-
-// The admin's kubeconfig.
-const admin = clusterCa.issue("admin", pki.adminCert());
-const adminKubeconfig = (server: pulumi.Input<string>) => renderKubeconfig({
-    clusterName: cfg.clusterName, server, caPem: clusterCa.certPem, user: "admin", ...admin,
-});
-export const kubeconfig = adminKubeconfig(apiServerUrl);
-
-// The API's virtual IP, when set: kube-vip on every controller; done when the API answers on it.
-const apiVip = cfg.apiServerVip === undefined ? undefined : new ApiServerVip("api-vip", {
-    cluster: cfg, vip: cfg.apiServerVip, controllers: controllerHosts, clusterCa, controlPlanes,
-    bootstrapKubeconfig: adminKubeconfig(pulumi.interpolate`https://${controllerHosts[0].ip}:${cfg.apiServerPort}`),
-});
-
-// A provider for what lives inside the cluster, through the clients' endpoint. The cluster's name identifies it, so a
-// new endpoint or a renewed CA updates the provider instead of replacing it with everything it made.
-const provider = new k8s.Provider("cluster", {
-    kubeconfig, clusterIdentifier: cfg.clusterName, enableServerSideApply: true,
-}, { dependsOn: apiVip?.ready ?? controlPlanes });
-
-// Pod networking: on every host, one route table (to each other worker's pod range) that a loop on the host keeps.
-const podRanges = workerHosts.map((host, i) => ({ host, podCidr: cfg.workers[i].podCidr! }));
-const podRoutesOn = (host: MachineHost) => new PodRoute(`${host.nodeName}-routes`, {
-    host, workers: podRanges, clusterCidr: cfg.clusterCidr,
-});
-controllerHosts.forEach(podRoutesOn);
-const workerRoutes = workerHosts.map(podRoutesOn);
-
-// Workers, each with its own copy of the binaries.
-const kubeProxyCert = clusterCa.issue("kube-proxy", pki.kubeProxyCert());
-const workerNodes = cfg.workers.map((node, i) => {
-    const worker = new WorkerNode(`${node.name}-node`, {
-        host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,
-        binaries: binaries.binaries, provider, podRoutes: workerRoutes[i].applied,
-        adminKubeconfig: kubeconfig, rollsAfter: previousRoll(),
-    });
-    rolls.push(worker.rolled);
-    return worker;
-});
-
-new ClusterAddons("addons", { cluster: cfg, provider }, { dependsOn: workerNodes });
-
-export const apiServerEndpoint = apiServerUrl;
-export const caCertificate = clusterCa.certPem;
-export const controllers = controllerHosts.map(h => ({ name: h.nodeName, ip: h.ip }));
-// The Kubernetes version every host runs, known once the update has rolled through all of them (a failed roll leaves
-// the previous value): the next update's upgrade check starts from it (components/upgrade.ts).
-export const kubernetesVersion = pulumi.all(rolls.map(r => r.urn)).apply(() => cfg.versions.kubernetes);
-export const workers = workerHosts.map((h, i) => ({ name: h.nodeName, ip: h.ip, podCidr: workerNodes[i].podCidr }));
+export const kubeconfig = cluster.kubeconfig;
+export const apiServerEndpoint = cluster.apiServerEndpoint;
+export const caCertificate = cluster.caCertificate;
+export const controllers = cluster.controllers;
+export const workers = cluster.workers;
+export const kubernetesVersion = cluster.kubernetesVersion;

@@ -43,6 +43,15 @@ export function loadConfig(): ClusterConfig {
         // Numbers, lists and objects arrive as JSON; every other key is text as given (a version "1.34" stays text).
         raw[key] = STRUCTURED.has(key) ? parseJson(text) : text;
     }
+    return clusterConfig(raw);
+}
+
+/**
+ * Settings given in a program rather than a stack's config (the same keys and rules, `kube-dumb-way:` left out),
+ * validated against this machine (binary folder, files): for `new KubeCluster(name, { config: clusterConfig({...}) })`.
+ * Throws ConfigError naming every key that is wrong.
+ */
+export function clusterConfig(raw: RawConfig): ClusterConfig {
     return validateConfig(raw, {
         fileExists: existsSync,
         defaultBinaryDir: process.env.KDW_BINARY_DIR,

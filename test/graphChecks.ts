@@ -67,19 +67,24 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
-    test(`${label}: every resource but the top-level components, the provider, the encryption key and the machine certificates has a parent`, async () => {
+    test(`${label}: one Cluster component holds everything; its parts keep, by alias, the URNs they had at the top level`, async () => {
         const { resources } = await run();
-        const topLevel = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
+        const parts = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
             "dumbway:index:ControlPlane", "dumbway:index:WorkerNode", "dumbway:index:PodRoute",
             "dumbway:index:WorkerBinaries", "dumbway:index:ClusterAddons", "dumbway:index:ApiServerVip"]);
-        for (const r of resources) {
+        const clusters = resources.filter(r => r.type === "dumbway:index:Cluster");
+        assert.deepEqual(clusters.map(c => c.urn.split("::")[2]), ["dumbway:index:Cluster"], "not one unparented Cluster");
+        for (const r of resources.filter(r => r.type !== "dumbway:index:Cluster")) {
             assert.ok(r.urn, `no URN recorded for ${r.type} ${r.name}`);
-            const parented = r.urn.split("::")[2].includes("$");
-            if (topLevel.has(r.type) || ["encryption-key", "docker-machine-certs", "cluster"].includes(r.name)) {
-                assert.equal(parented, false, `${r.name} should be top-level`);
-            } else {
-                assert.equal(parented, true, `${r.type} ${r.name} has no parent`);
-            }
+            // The type part of a URN names the parent's type before its own (the mocks name the direct parent only).
+            const types = r.urn.split("::")[2].split("$");
+            assert.ok(types.length > 1, `${r.type} ${r.name} has no parent`);
+            const part = types[0] === "dumbway:index:Cluster";
+            assert.equal(part, parts.has(r.type) || ["encryption-key", "docker-machine-certs", "cluster"].includes(r.name),
+                `${r.type} ${r.name} ${part ? "should not be" : "should be"} one of the cluster's own parts`);
+            // Children of the parts follow their parents' aliases (the engine derives them), so only parts carry one.
+            const formerlyTopLevel = r.aliases.filter(a => (a as { spec?: { noparent?: boolean } }).spec?.noparent === true);
+            assert.equal(formerlyTopLevel.length, part ? 1 : 0, `${r.type} ${r.name}: aliases ${JSON.stringify(r.aliases)}`);
         }
     });
 

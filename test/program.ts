@@ -14,6 +14,8 @@ export interface Registered {
     urn: string;
     /** The URNs it was registered as depending on (dependsOn and inputs from other resources). */
     dependencies: string[];
+    /** The aliases it was registered with, as URNs or alias specs. */
+    aliases: unknown[];
 }
 
 /** The secret wrapper Pulumi puts around secret values on the wire. */
@@ -56,10 +58,11 @@ export interface ProgramRun {
 
 /**
  * `deployed`: the outputs the stack's last update left, which the program's entry (main.ts) reads back through a
- * StackReference; given, the program runs from main.ts, else from index.ts alone.
+ * StackReference; given, the program runs from main.ts, else from index.ts alone, or from `entry` (a module path
+ * from bin/test) when given.
  */
 export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1",
-    deployed?: Record<string, unknown>): Promise<ProgramRun> {
+    deployed?: Record<string, unknown>, entry?: string): Promise<ProgramRun> {
     const resources: Registered[] = [];
     const allConfig: Record<string, string> = {};
     for (const [key, value] of Object.entries(config)) {
@@ -88,7 +91,7 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
             } else if (args.type === "tls:index/certRequest:CertRequest") {
                 state.certRequestPem = `CSR ${args.name}`;
             }
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "", dependencies: [] });
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "", dependencies: [], aliases: [] });
             return { id: args.custom ? `${args.name}-id` : "", state };
         },
         call(args) {
@@ -100,16 +103,20 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
     const settings = require("@pulumi/pulumi/runtime/settings");
     const mockMonitor = settings.getMonitor();
     const dependencies = new Map<string, string[]>();
+    const aliases = new Map<string, unknown[]>();
     const register = mockMonitor.registerResource.bind(mockMonitor);
     mockMonitor.registerResource = (req: any, callback: unknown) => {
         dependencies.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
+        aliases.set(`${req.getType()}::${req.getName()}`, [
+            ...req.getAliasurnsList(), ...req.getAliasesList().map((a: any) => a.toObject()),
+        ]);
         return register(req, callback);
     };
 
     let error: Error | undefined;
     let outputs: Record<string, pulumi.Output<any>> = {};
     try {
-        outputs = deployed ? await require("../main") : require("../index");
+        outputs = await require(entry ?? (deployed ? "../main" : "../index"));
     } catch (err) {
         error = err as Error;
     }
@@ -120,6 +127,7 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
     for (const r of resources) {
         r.urn = urns.find(u => u.endsWith(`::${r.name}`) && u.split("::")[2].split("$").pop() === r.type) ?? "";
         r.dependencies = dependencies.get(`${r.type}::${r.name}`) ?? [];
+        r.aliases = aliases.get(`${r.type}::${r.name}`) ?? [];
     }
     return { resources, outputs, error };
 }

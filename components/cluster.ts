@@ -1,0 +1,161 @@
+// The whole cluster as one component: certificate authorities, hosts, etcd, control planes, the API's virtual IP, pod
+// routes, workers and add-ons, wired in dependency order. The engine runs everything that does not depend on something
+// else in parallel. index.ts is this with the stack's config; another program makes one in a few lines (README).
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterAddons } from "./addons";
+import { ApiServerVip } from "./apiServerVip";
+import { WorkerBinaries } from "./binaries";
+import { CertAuthority } from "./certAuthority";
+import { ClusterConfig } from "./config";
+import { ControlPlane } from "./controlPlane";
+import { EtcdMember } from "./etcdMember";
+import { kubeconfig as renderKubeconfig } from "./kubeconfig";
+import { machineCertificates, MachineHost } from "./machineHost";
+import * as pki from "./pki";
+import { PodRoute } from "./podRoute";
+import { WorkerNode } from "./workerNode";
+
+export interface KubeClusterArgs {
+    /** Validated settings: `loadConfig()` from a stack's config, or `clusterConfig({...})` from a program's own. */
+    config: ClusterConfig;
+}
+
+export interface HostOutput {
+    name: string;
+    ip: pulumi.Output<string>;
+}
+
+export class KubeCluster extends pulumi.ComponentResource {
+    /** The admin's kubeconfig on the clients' endpoint (a secret). */
+    readonly kubeconfig: pulumi.Output<string>;
+    /** Where clients reach the API: https://<apiServerEndpoint, else the virtual IP, else controller-0>:<port>. */
+    readonly apiServerEndpoint: pulumi.Output<string>;
+    /** The cluster CA's certificate (PEM). */
+    readonly caCertificate: pulumi.Output<string>;
+    readonly controllers: HostOutput[];
+    readonly workers: (HostOutput & { podCidr: string })[];
+    /**
+     * The Kubernetes version every host runs, known once an update has rolled through all of them (a failed roll leaves
+     * the previous value): the next update's upgrade check starts from it (components/upgrade.ts).
+     */
+    readonly kubernetesVersion: pulumi.Output<string>;
+
+    constructor(name: string, args: KubeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dumbway:index:Cluster", name, {}, opts);
+        const cfg = args.config;
+        // Its parts were the stack's own before this component held them: the alias keeps a stack made then as it is
+        // (its parts' children follow their parents' aliases).
+        const part = { parent: this, aliases: [{ parent: pulumi.rootStackResource }] };
+
+        // Certificate authorities: one for the cluster, one for etcd, so that no cluster certificate can talk to etcd.
+        const certLifetime = { validityHours: cfg.certValidityHours, renewBeforeHours: cfg.certRenewBeforeHours };
+        const clusterCa = new CertAuthority("cluster-ca", { commonName: cfg.clusterName, ...certLifetime }, part);
+        const etcdCa = new CertAuthority("etcd-ca", { commonName: `${cfg.clusterName}-etcd`, ...certLifetime }, part);
+
+        // Workers' binaries: taken from a folder (checked with the config) or fetched once and checked against their
+        // pins, before any machine is made.
+        const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions }, part);
+
+        // Hosts, all created in parallel once docker-machine has its certificates.
+        const certificates = machineCertificates(cfg, { ...part, dependsOn: [binaries] });
+        const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }, part));
+        const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }, part));
+        const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
+        const members = pulumi.all(controllerHosts.map(h => h.ip.apply(ip => ({ name: h.nodeName, ip }))));
+        // Where clients reach the API: the name they were given, else the virtual IP, else (no HA for clients)
+        // controller-0.
+        const endpointHost = cfg.apiServerEndpoint ?? cfg.apiServerVip ?? controllerHosts[0].ip;
+        const apiServerUrl = pulumi.interpolate`https://${endpointHost}:${cfg.apiServerPort}`;
+
+        // Every host step is installed in parallel on a new host, and a change rolls one host at a time: etcd members,
+        // then control planes, then workers, each host after the one before it (rollingStep in remote.ts).
+        const rolls: pulumi.Resource[] = [];
+        const previousRoll = () => rolls.slice(-1);
+
+        // etcd: every member starts with the full --initial-cluster; they form one cluster together.
+        const etcd = controllerHosts.map(host => {
+            const member = new EtcdMember(`${host.nodeName}-etcd`, {
+                host, members, etcdCa, clusterName: cfg.clusterName,
+                image: `${cfg.imageRepository}/etcd:${cfg.versions.etcd.slice(1)}-0`, rollsAfter: previousRoll(),
+            }, part);
+            rolls.push(member.rolled);
+            return member;
+        });
+
+        // The control plane on every controller, against all etcd members.
+        const encryptionKey = new command.local.Command("encryption-key", {
+            create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))"`,
+            logging: "none",
+        }, { ...part, additionalSecretOutputs: ["stdout"] });
+        const controlPlaneCerts = {
+            apiserver: clusterCa.issue("apiserver", controllerIps.apply(ips => pki.apiserverCert(cfg, ips))),
+            apiserverKubeletClient: clusterCa.issue("apiserver-kubelet-client", pki.apiserverKubeletClientCert()),
+            apiserverEtcdClient: etcdCa.issue("apiserver-etcd-client", pki.apiserverEtcdClientCert()),
+            serviceAccount: clusterCa.keyPair("service-account"),
+        };
+        const controlPlanes = controllerHosts.map(host => {
+            const controlPlane = new ControlPlane(`${host.nodeName}-control-plane`, {
+                host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
+                encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHosts: [endpointHost, controllerHosts[0].ip],
+                rollsAfter: previousRoll(),
+            }, { ...part, dependsOn: etcd });
+            rolls.push(controlPlane.rolled);
+            return controlPlane;
+        });
+
+        // The admin's kubeconfig.
+        const admin = clusterCa.issue("admin", pki.adminCert());
+        const adminKubeconfig = (server: pulumi.Input<string>) => renderKubeconfig({
+            clusterName: cfg.clusterName, server, caPem: clusterCa.certPem, user: "admin", ...admin,
+        });
+        const kubeconfig = adminKubeconfig(apiServerUrl);
+
+        // The API's virtual IP, when set: kube-vip on every controller; done when the API answers on it.
+        const apiVip = cfg.apiServerVip === undefined ? undefined : new ApiServerVip("api-vip", {
+            cluster: cfg, vip: cfg.apiServerVip, controllers: controllerHosts, clusterCa, controlPlanes,
+            bootstrapKubeconfig: adminKubeconfig(pulumi.interpolate`https://${controllerHosts[0].ip}:${cfg.apiServerPort}`),
+        }, part);
+
+        // A provider for what lives inside the cluster, through the clients' endpoint. The cluster's name identifies
+        // it, so a new endpoint or a renewed CA updates the provider instead of replacing it with everything it made.
+        const provider = new k8s.Provider("cluster", {
+            kubeconfig, clusterIdentifier: cfg.clusterName, enableServerSideApply: true,
+        }, { ...part, dependsOn: apiVip?.ready ?? controlPlanes });
+
+        // Pod networking: on every host, one route table (to each other worker's pod range) that a loop on the host
+        // keeps.
+        const podRanges = workerHosts.map((host, i) => ({ host, podCidr: cfg.workers[i].podCidr! }));
+        const podRoutesOn = (host: MachineHost) => new PodRoute(`${host.nodeName}-routes`, {
+            host, workers: podRanges, clusterCidr: cfg.clusterCidr,
+        }, part);
+        controllerHosts.forEach(podRoutesOn);
+        const workerRoutes = workerHosts.map(podRoutesOn);
+
+        // Workers, each with its own copy of the binaries.
+        const kubeProxyCert = clusterCa.issue("kube-proxy", pki.kubeProxyCert());
+        const workerNodes = cfg.workers.map((node, i) => {
+            const worker = new WorkerNode(`${node.name}-node`, {
+                host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,
+                binaries: binaries.binaries, provider, podRoutes: workerRoutes[i].applied,
+                adminKubeconfig: kubeconfig, rollsAfter: previousRoll(),
+            }, part);
+            rolls.push(worker.rolled);
+            return worker;
+        });
+
+        new ClusterAddons("addons", { cluster: cfg, provider }, { ...part, dependsOn: workerNodes });
+
+        this.kubeconfig = kubeconfig;
+        this.apiServerEndpoint = apiServerUrl;
+        this.caCertificate = clusterCa.certPem;
+        this.controllers = controllerHosts.map(h => ({ name: h.nodeName, ip: h.ip }));
+        this.workers = workerHosts.map((h, i) => ({ name: h.nodeName, ip: h.ip, podCidr: workerNodes[i].podCidr }));
+        this.kubernetesVersion = pulumi.all(rolls.map(r => r.urn)).apply(() => cfg.versions.kubernetes);
+        this.registerOutputs({
+            kubeconfig: this.kubeconfig, apiServerEndpoint: this.apiServerEndpoint, caCertificate: this.caCertificate,
+            kubernetesVersion: this.kubernetesVersion,
+        });
+    }
+}
