@@ -84,9 +84,15 @@ etcd_user() {
         if grep -q '^etcd:' /etc/group; then group="-g etcd"; else group="--user-group"; fi
         # shellcheck disable=SC2086 # one or two words
         useradd --system $group --no-create-home --home-dir /nonexistent --shell /bin/false etcd
-    else
+    elif command -v adduser >/dev/null 2>&1 && command -v addgroup >/dev/null 2>&1; then
         grep -q '^etcd:' /etc/group || addgroup -S etcd
         adduser -S -D -H -h /nonexistent -s /bin/false -G etcd etcd
+    else
+        # No account tools (a busybox built without them): the entries themselves, with the highest free system id.
+        id=999
+        while grep -q "^[^:]*:[^:]*:$id:" /etc/passwd /etc/group; do id=$((id - 1)); done
+        grep -q '^etcd:' /etc/group || echo "etcd:x:$id:" >> /etc/group
+        echo "etcd:x:$id:$(awk -F: '$1 == "etcd" { print $3 }' /etc/group):etcd:/nonexistent:/bin/false" >> /etc/passwd
     fi
 }
 
