@@ -216,11 +216,3 @@ test("apiServerExtraArgs: flag names without dashes, values as text", () => {
     rejects({ apiServerExtraArgs: { "v": { level: 3 } } }, "apiServerExtraArgs", /string, number or boolean/);
 });
 
-test("kubeletEvictionHard: known signals with a percentage or a quantity", () => {
-    assert.deepEqual(validateConfig(base, ctx).kubeletEvictionHard, {});
-    assert.deepEqual(validateConfig({ ...base, kubeletEvictionHard: { "imagefs.available": "5%", "memory.available": "100Mi" } }, ctx)
-        .kubeletEvictionHard, { "imagefs.available": "5%", "memory.available": "100Mi" });
-    rejects({ kubeletEvictionHard: { "disk.free": "5%" } }, "kubeletEvictionHard", /has the signal "disk\.free"; the kubelet knows/);
-    rejects({ kubeletEvictionHard: { "imagefs.available": "five" } }, "kubeletEvictionHard", /a percentage \("5%"\) or a quantity/);
-    rejects({ kubeletEvictionHard: "5%" }, "kubeletEvictionHard", /must be an object/);
-});

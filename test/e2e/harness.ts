@@ -1,5 +1,6 @@
 // Shared plumbing of the end-to-end run: the report, shell helpers, SSH into test hosts, kubectl.
 import * as auto from "@pulumi/pulumi/automation";
+import * as assert from "node:assert/strict";
 import { execFile, ExecFileOptions } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -173,4 +174,15 @@ export async function freshStack(ws: auto.LocalWorkspace, name: string, machineS
         await ws.removeStack(name, { force: true });
     }
     return auto.Stack.create(name, ws);
+}
+
+/** Destroys the stack, echoing the CLI's output, and fails unless nothing is left in it; returns how long it took (s). */
+export async function destroyStack(stack: auto.Stack): Promise<number> {
+    const start = Date.now();
+    await stack.destroy({ onOutput: line => process.stdout.write(`     | ${line}`) });
+    const seconds = (Date.now() - start) / 1000;
+    const state = await stack.exportStack();
+    const left = (state.deployment.resources ?? []).filter((r: { type: string }) => r.type !== "pulumi:pulumi:Stack");
+    assert.deepEqual(left.map((r: { urn: string }) => r.urn), [], "resources left in the stack");
+    return seconds;
 }
