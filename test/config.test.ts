@@ -215,4 +215,3 @@ test("apiServerExtraArgs: flag names without dashes, values as text", () => {
     rejects({ apiServerExtraArgs: { "--v": "3" } }, "apiServerExtraArgs", /without the leading dashes/);
     rejects({ apiServerExtraArgs: { "v": { level: 3 } } }, "apiServerExtraArgs", /string, number or boolean/);
 });
-
