@@ -23,7 +23,9 @@ export KDW_BINARY_DIR="$KDW_TOOLCHAIN_HOME/bin"
 export KDW_PREVIOUS_BINARY_DIR="$KDW_TOOLCHAIN_HOME/bin-previous"
 
 mkdir -p "$KDW_REPO_ROOT/.cache/state"
-export PULUMI_BACKEND_URL="file://$KDW_REPO_ROOT/.cache/state"
+# metadata=skip: the file backend writes no `.attrs` file beside each state file. A run killed while it wrote one left it
+# empty, and every later command of that stack failed with "failed to load checkpoint: EOF".
+export PULUMI_BACKEND_URL="file://$KDW_REPO_ROOT/.cache/state?metadata=skip"
 # A fixed passphrase for local test stacks only; set your own before sourcing for anything that matters.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-kube-dumb-way-local-test}"
 export PULUMI_SKIP_UPDATE_CHECK=true
