@@ -156,6 +156,21 @@ raise_inotify_limits() {
 	done
 }
 
+# ---------------------------------------------------------------- disk space
+
+# The hosts' kubelets share this machine's disk and evict pods when it is nearly full (the test stacks' thresholds:
+# kubeletEvictionHard in test/e2e/stackConfig.ts). Too little space shows much later as pods that vanish mid-test, so
+# it is refused here, with the way out.
+readonly MIN_FREE_GIB=20
+check_disk_space() {
+	local root free
+	root=$(docker info --format '{{.DockerRootDir}}')
+	free=$(($(df --output=avail -k "$root" | tail -1) / 1024 / 1024))
+	[ "$free" -ge "$MIN_FREE_GIB" ] || die "only $free GiB free under $root, $MIN_FREE_GIB needed: the hosts' kubelets" \
+		"would evict pods. Free disk space first (other sets of test hosts: KDW_HOSTS_INSTANCE=N bash scripts/hosts.sh down)"
+	log "$free GiB free under $root"
+}
+
 # ---------------------------------------------------------------- dockerd
 
 ours_dockerd_pid() { # prints the pid of the dockerd this script started, if it runs
@@ -919,6 +934,7 @@ cmd_up() { # cmd_up N [--boot2docker LIST]
 	phase "packages" need_packages
 	phase "inotify limits" raise_inotify_limits
 	phase "dockerd" ensure_dockerd
+	phase "disk space" check_disk_space
 	phase "host image" ensure_host_image
 	[ "$B2D_INDEXES" = " " ] || phase "boot2docker image" ensure_b2d_image
 	phase "ssh key and CA" ensure_keys
