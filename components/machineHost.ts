@@ -52,6 +52,14 @@ export function machineCreateArgs(node: NodePlan, cluster: ClusterConfig): strin
 }
 
 /**
+ * On a boot2docker host whose profile docker-machine has written, starts Docker if it is not running (its stdin not
+ * the SSH session's, which dockerd would otherwise hold open).
+ */
+const B2D_DOCKER_START = "if [ -x /etc/init.d/docker ] && [ -f /var/lib/boot2docker/profile ] && " +
+    "! sudo -n /etc/init.d/docker status >/dev/null 2>&1; then echo 'starting Docker, left stopped by an interrupted create'; " +
+    "sudo -n /etc/init.d/docker start </dev/null; fi";
+
+/**
  * Creates the machine, then prints `{"ip":…,"sshUser":…,"sshKeyPath":…}`. A machine of this name that this cluster
  * made earlier (Pulumi forgets a create it did not see finish) is adopted when docker-machine can reach its Docker,
  * and otherwise, left half-made, removed and made again.
@@ -59,8 +67,17 @@ export function machineCreateArgs(node: NodePlan, cluster: ClusterConfig): strin
 export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): string {
     const name = shellQuote(node.name);
     const label = shellQuote(clusterLabel(cluster));
+    const generic = node.generic;
     return [
         "set -e",
+        ...(generic ? [
+            // A boot2docker host's Docker is restarted by the provisioner with its init script (stop, then start): a
+            // create killed in between leaves Docker stopped, and the next create then waits in vain for it. Started
+            // again here; any other host, or a running Docker, is left as it is.
+            `ssh -i ${shellQuote(generic.sshKeyPath)} -p ${generic.sshPort ?? 22} -o BatchMode=yes -o StrictHostKeyChecking=no ` +
+            `-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 ${shellQuote(`${generic.sshUser}@${generic.address}`)} ` +
+            shellQuote(B2D_DOCKER_START) + " >&2 || true",
+        ] : []),
         `create() { docker-machine create ${machineCreateArgs(node, cluster).map(shellQuote).join(" ")} >&2; }`,
         `if docker-machine inspect ${name} >/dev/null 2>&1; then`,
         `  if ! docker-machine inspect --format '{{range .HostOptions.EngineOptions.Labels}}{{.}} {{end}}' ${name} | grep -qw ${label}; then`,
