@@ -52,12 +52,20 @@ export function machineCreateArgs(node: NodePlan, cluster: ClusterConfig): strin
 }
 
 /**
- * On a boot2docker host whose profile docker-machine has written, starts Docker if it is not running (its stdin not
- * the SSH session's, which dockerd would otherwise hold open).
+ * Starts Docker on a host where it is installed but not running. docker-machine's provisioner stops Docker, installs its
+ * certificates and configuration, then restarts it, each a command of its own: a create killed in between leaves
+ * Docker stopped, and the next create then waits in vain for it. docker-machine starts Docker on the host anyway; this
+ * only does it first. (systemd's unit; else an init script, as on boot2docker, run with its stdin not the SSH
+ * session's, which dockerd would otherwise hold open.)
  */
-const B2D_DOCKER_START = "if [ -x /etc/init.d/docker ] && [ -f /var/lib/boot2docker/profile ] && " +
-    "! sudo -n /etc/init.d/docker status >/dev/null 2>&1; then echo 'starting Docker, left stopped by an interrupted create'; " +
-    "sudo -n /etc/init.d/docker start </dev/null; fi";
+const DOCKER_WAKE = [
+    "said() { echo 'starting Docker, left stopped by an interrupted create'; }",
+    "if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then",
+    "  if systemctl cat docker.service >/dev/null 2>&1 && ! systemctl is-active --quiet docker; then said; sudo -n systemctl start docker; fi",
+    "elif [ -x /etc/init.d/docker ] && ! sudo -n /etc/init.d/docker status >/dev/null 2>&1; then",
+    "  said; sudo -n /etc/init.d/docker start </dev/null",
+    "fi",
+].join("\n");
 
 /**
  * Creates the machine, then prints `{"ip":…,"sshUser":…,"sshKeyPath":…}`. A machine of this name that this cluster
@@ -71,12 +79,10 @@ export function machineCreateScript(node: NodePlan, cluster: ClusterConfig): str
     return [
         "set -e",
         ...(generic ? [
-            // A boot2docker host's Docker is restarted by the provisioner with its init script (stop, then start): a
-            // create killed in between leaves Docker stopped, and the next create then waits in vain for it. Started
-            // again here; any other host, or a running Docker, is left as it is.
+            // Docker started again where a killed create left it stopped (DOCKER_WAKE).
             `ssh -i ${shellQuote(generic.sshKeyPath)} -p ${generic.sshPort ?? 22} -o BatchMode=yes -o StrictHostKeyChecking=no ` +
             `-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 ${shellQuote(`${generic.sshUser}@${generic.address}`)} ` +
-            shellQuote(B2D_DOCKER_START) + " >&2 || true",
+            shellQuote(DOCKER_WAKE) + " >&2 || true",
         ] : []),
         `create() { docker-machine create ${machineCreateArgs(node, cluster).map(shellQuote).join(" ")} >&2; }`,
         `if docker-machine inspect ${name} >/dev/null 2>&1; then`,
