@@ -1,6 +1,7 @@
 # Runs kube-apiserver, kube-controller-manager and kube-scheduler as containers that Docker restarts with the host,
 # then waits until this apiserver reports ready and the controller-manager and scheduler report healthy. `roll` is the
-# same on a running controller: its caller rolls one controller at a time, each healthy before the next.
+# same on a running controller, its kube-vip (if any) stepping aside meanwhile: its caller rolls one controller at a
+# time, each healthy before the next.
 # Environment: KDW_NODE KDW_ETC KDW_LOGS KDW_IMAGE_PREFIX KDW_VERSION KDW_PORT KDW_APISERVER_ARGS
 #              KDW_CONTROLLER_MANAGER_ARGS KDW_SCHEDULER_ARGS
 set -eu
@@ -34,10 +35,20 @@ wait_healthy() { # component, URL, seconds, curl options...
     echo "$component healthy after $(($(date +%s) - start))s"
 }
 
+# On a roll, this controller's kube-vip steps aside while the apiserver behind it restarts: stopped, it gives up the
+# Lease and the API's virtual IP, which another controller takes at once, instead of holding the address while this
+# apiserver is down. It starts again however the roll ends.
+step_aside_kube_vip() {
+    [ "$(docker inspect --format '{{.State.Running}}' kdw-kube-vip 2>/dev/null)" = true ] || return 0
+    docker stop --time 5 kdw-kube-vip >/dev/null
+    trap 'docker start kdw-kube-vip >/dev/null' EXIT
+}
+
 case "$1" in
 up|roll)
     kdw_write_files
     mkdir -p "$KDW_LOGS"
+    [ "$1" != roll ] || step_aside_kube_vip
     start kube-apiserver "$KDW_APISERVER_ARGS"
     start kube-controller-manager "$KDW_CONTROLLER_MANAGER_ARGS"
     start kube-scheduler "$KDW_SCHEDULER_ARGS"
