@@ -125,6 +125,11 @@ export const stepScript = (args: Pick<HostStepArgs, "script" | "libraries" | "fi
     return withLibraries(args.script, [...(takesFiles ? ["lib-files.sh"] : []), ...(args.libraries ?? [])]);
 };
 
+/** The command provider's connection to a host, retrying its dial while a new machine's SSH comes up. */
+const remoteConnection = (connection: pulumi.Input<HostConnection>) => pulumi.output(connection).apply(c => ({
+    host: c.host, user: c.user, privateKey: c.privateKey, port: c.port ?? 22, dialErrorLimit: 30, perDialTimeout: 10,
+}));
+
 /**
  * One idempotent step on a host: `up` on create, `down` on delete. Its trigger is a hash of everything it sends but
  * `filesUpdatedInPlace`, so a no-op `pulumi up` runs nothing and any change re-runs exactly this step (a trigger change
@@ -140,10 +145,7 @@ export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomRe
     const down = env.apply(e => scriptCommand(withLib, "down", e));
     const trigger = pulumi.all([up, fixedFiles, ...(args.triggers ?? [])]).apply(parts => sha256(...parts));
     return new command.remote.Command(name, {
-        connection: pulumi.output(args.connection).apply(c => ({
-            host: c.host, user: c.user, privateKey: c.privateKey, port: c.port ?? 22,
-            dialErrorLimit: 30, perDialTimeout: 10,
-        })),
+        connection: remoteConnection(args.connection),
         create: up,
         update: args.filesUpdatedInPlace ? up : undefined,
         delete: down,
@@ -188,15 +190,13 @@ export interface RollingStepOptions {
  * the machine's identity. `digest` is a hash of what the roll sends.
  */
 export function rollingStep(name: string, args: RollingStepArgs, opts: RollingStepOptions) {
-    const stdin = args.files ? fileBundle(args.files) : pulumi.output("");
+    const stdin = fileBundle(args.files ?? []);
     const withLib = stepScript(args);
     // Extra facts (binary digests) go in the environment of the command line, so that their change is a change of it.
     const env = pulumi.all([args.env, pulumi.all(args.triggers ?? [])]).apply(([e, facts]) =>
         facts.length > 0 ? { ...e, KDW_FACTS: sha256(...facts) } : e);
     const commandLine = (action: HostAction) => env.apply(e => scriptCommand(withLib, action, e));
-    const connection = pulumi.output(args.connection).apply(c => ({
-        host: c.host, user: c.user, privateKey: c.privateKey, port: c.port ?? 22, dialErrorLimit: 30, perDialTimeout: 10,
-    }));
+    const connection = remoteConnection(args.connection);
     const roll = commandLine("roll");
     const digest = pulumi.all([roll, stdin, connection]).apply(([r, s, c]) => sha256(r, s, c.host, String(c.port)));
     const install = new command.remote.Command(`${name}-install`, {

@@ -185,6 +185,19 @@ async function main() {
     const stack = await freshStack(ws, STACK, machineStorage(STACK));
     writeConfig(atPrevious);
 
+    /** The error `attempt` fails with under the settings `trying`; `settled` is put back whatever happens. */
+    const refusal = async (trying: Record<string, unknown>, settled: Record<string, unknown>, attempt: () => Promise<unknown>) => {
+        writeConfig(trying);
+        try {
+            await attempt();
+            return undefined;
+        } catch (err) {
+            return err as Error;
+        } finally {
+            writeConfig(settled);
+        }
+    };
+
     const first = stepRecorder();
     const upOk = await report.check(`pulumi up at the previous minor ${previous}: hosts install in parallel, rolls are created without running`, async () => {
         const start = Date.now();
@@ -232,15 +245,7 @@ async function main() {
 
     await report.check("refused before anything changes: two minors up, naming kubernetesVersion and the skew policy", async () => {
         const skipping = `v1.${Number(previous.split(".")[1]) + 2}.0`;
-        writeConfig({ ...atPrevious, kubernetesVersion: skipping });
-        let refused: Error | undefined;
-        try {
-            await stack.up();
-        } catch (err) {
-            refused = err as Error;
-        } finally {
-            writeConfig(atPrevious);
-        }
+        const refused = await refusal({ ...atPrevious, kubernetesVersion: skipping }, atPrevious, () => stack.up());
         assert.ok(refused, `pulumi up accepted ${skipping}`);
         assert.match(refused.message, new RegExp(`kube-dumb-way:kubernetesVersion ${skipping.replace(/\./g, "\\.")} would upgrade the cluster from ${previous.replace(/\./g, "\\.")} across 2 minor versions; the Kubernetes version skew policy supports one minor at a time`));
         await stack.preview({ expectNoChanges: true });
@@ -298,15 +303,7 @@ async function main() {
     });
 
     await report.check(`refused before anything changes: a downgrade to ${previous}`, async () => {
-        writeConfig(atPrevious);
-        let refused: Error | undefined;
-        try {
-            await stack.preview();
-        } catch (err) {
-            refused = err as Error;
-        } finally {
-            writeConfig({});
-        }
+        const refused = await refusal(atPrevious, {}, () => stack.preview());
         assert.ok(refused, "preview accepted the downgrade");
         assert.match(refused.message, new RegExp(`kube-dumb-way:kubernetesVersion ${previous.replace(/\./g, "\\.")} is older than ${pinned.replace(/\./g, "\\.")}, which the cluster runs: Kubernetes does not support downgrades`));
         return refused.message.split("\n").find(l => l.includes("kubernetesVersion"))?.trim();
