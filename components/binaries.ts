@@ -1,7 +1,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { existsSync, readFileSync, statSync } from "fs";
+import {
+    copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync,
+} from "fs";
 import * as os from "os";
 import * as path from "path";
 import { BinarySource, ConfigError, Versions, WORKER_BINARIES } from "./config";
@@ -15,6 +17,19 @@ export interface LocalBinary {
 }
 
 export type BinarySet = Record<BinaryName, LocalBinary>;
+
+/** The worker binaries on the machine running Pulumi: each file, and one folder holding exactly them, as copied. */
+export interface WorkerBinarySet {
+    binaries: BinarySet;
+    /** A folder with exactly the worker binaries under their relativePath (CNI plugins in cni/): one copy per worker. */
+    folder: string;
+    /** A digest of every binary's digest: the copy's trigger. */
+    digest: string;
+}
+
+/** Where the program keeps what it can make again: downloads, staged folders, digests. */
+export const cacheHome = (): string =>
+    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "kube-dumb-way");
 
 export const CNI_PLUGINS: BinaryName[] = ["bridge", "host-local", "loopback", "portmap"];
 
@@ -54,16 +69,52 @@ function readManifest(folder: string): Map<string, ManifestEntry> | string {
     }
 }
 
-/** Digests by path, size and modification time: validation and WorkerBinaries read each binary once per run. */
-const digests = new Map<string, string>();
+/**
+ * sha256 of files, remembered across runs by what identifies a file's content without reading it (device, inode, size,
+ * modification and change times: a write changes the change time, which no user call can set back), as git's index
+ * does; every run would otherwise read each binary (270 MB for a worker set) to check it.
+ */
+const DIGEST_CACHE = "digests.json";
+let digests: Map<string, string> | undefined;
 
-function fileSha256(file: string): string {
-    const { size, mtimeMs } = statSync(file);
-    const key = `${file}\0${size}\0${mtimeMs}`;
-    let digest = digests.get(key);
+function digestCache(): Map<string, string> {
+    if (digests === undefined) {
+        try {
+            digests = new Map(Object.entries(JSON.parse(readFileSync(path.join(cacheHome(), DIGEST_CACHE), "utf8"))));
+        } catch {
+            // None yet, or unreadable: it is a cache, made again.
+            digests = new Map();
+        }
+    }
+    return digests;
+}
+
+function saveDigestCache(cache: Map<string, string>): void {
+    try {
+        mkdirSync(cacheHome(), { recursive: true });
+        const file = path.join(cacheHome(), DIGEST_CACHE);
+        const temporary = `${file}.${process.pid}`;
+        writeFileSync(temporary, JSON.stringify(Object.fromEntries(cache)));
+        renameSync(temporary, file);
+    } catch {
+        // A read-only home only costs the next run the reads.
+    }
+}
+
+export function fileSha256(file: string): string {
+    const { dev, ino, size, mtimeMs, ctimeMs } = statSync(file);
+    const key = `${path.resolve(file)}\0${dev}\0${ino}\0${size}\0${mtimeMs}\0${ctimeMs}`;
+    const cache = digestCache();
+    let digest = cache.get(key);
     if (digest === undefined) {
         digest = createHash("sha256").update(readFileSync(file)).digest("hex");
-        digests.set(key, digest);
+        for (const old of cache.keys()) {
+            if (old.startsWith(`${path.resolve(file)}\0`)) {
+                cache.delete(old);
+            }
+        }
+        cache.set(key, digest);
+        saveDigestCache(cache);
     }
     return digest;
 }
@@ -113,37 +164,88 @@ export function verifyFolder(folder: string, pins: Record<string, string>, versi
     return binaries;
 }
 
+/** One digest for a set of binaries: each relative path with its sha256 (the names of a URL source's pins). */
+export const setPins = (digestOf: (name: BinaryName) => string): string =>
+    WORKER_BINARIES.map(b => `${relativePath(b)}=${digestOf(b)}`).join(" ");
+
+const setDigest = (pins: string): string => createHash("sha256").update(pins).digest("hex");
+
+/**
+ * The set's folder under `root`: a hard link to each checked file (a copy when the folder is on another file system),
+ * checked again on every run (the same file, or a copy with the right digest) and nothing else in it, so that what is
+ * copied to a worker is exactly the checked set.
+ */
+export function stageFolder(binaries: BinarySet, root: string): WorkerBinarySet {
+    const digest = setDigest(setPins(name => binaries[name].sha256));
+    const folder = path.join(root, digest.slice(0, 16));
+    const wanted = new Set(WORKER_BINARIES.map(relativePath));
+    for (const sub of [".", "cni"]) {
+        const dir = path.join(folder, sub);
+        for (const entry of existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : []) {
+            const relative = path.join(sub, entry.name);
+            if (!(entry.isDirectory() && relative === "cni") && !wanted.has(relative)) {
+                rmSync(path.join(dir, entry.name), { recursive: true, force: true });
+            }
+        }
+    }
+    for (const name of WORKER_BINARIES) {
+        const source = binaries[name];
+        const staged = path.join(folder, relativePath(name));
+        if (existsSync(staged)) {
+            const [a, b] = [statSync(staged), statSync(source.path)];
+            if ((a.dev === b.dev && a.ino === b.ino) || fileSha256(staged) === source.sha256) {
+                continue;
+            }
+        }
+        mkdirSync(path.dirname(staged), { recursive: true });
+        const temporary = `${staged}.${process.pid}.new`;
+        rmSync(temporary, { force: true });
+        try {
+            linkSync(source.path, temporary);
+        } catch {
+            copyFileSync(source.path, temporary);
+        }
+        renameSync(temporary, staged);
+    }
+    return { binaries, folder, digest };
+}
+
 export interface WorkerBinariesArgs {
     source: BinarySource;
     versions: Versions;
-    /** Where downloads are kept; one folder per set of pinned digests. */
+    /** Where downloads and staged folders are kept; one folder per set of digests. Default: cacheHome(). */
     cacheDir?: string;
 }
 
 /**
- * The binaries workers need, on the machine running Pulumi: fetched once (and verified against pinned digests) or
- * taken from a local folder. WorkerNode copies them to each worker.
+ * The binaries workers need, on the machine running Pulumi, as one folder per set of digests: fetched once (and
+ * verified against pinned digests) or staged from a checked local folder. WorkerNode copies the folder to each worker.
  */
 export class WorkerBinaries extends pulumi.ComponentResource {
-    readonly binaries: pulumi.Output<BinarySet>;
+    readonly set: pulumi.Output<WorkerBinarySet>;
 
     constructor(name: string, args: WorkerBinariesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:WorkerBinaries", name, {}, opts);
         const source = args.source;
+        const cache = args.cacheDir ?? cacheHome();
         if (source.kind === "folder") {
-            this.binaries = pulumi.output(verifyFolder(source.path, source.checksums, args.versions));
+            this.set = pulumi.output(stageFolder(verifyFolder(source.path, source.checksums, args.versions),
+                path.join(cache, "staged")));
         } else {
-            const pins = WORKER_BINARIES.map(b => `${relativePath(b)}=${source.checksums[b]}`).join(" ");
-            const dir = path.join(args.cacheDir ?? path.join(os.homedir(), ".cache", "kube-dumb-way", "binaries"),
-                createHash("sha256").update(pins).digest("hex").slice(0, 16));
+            const pins = setPins(b => source.checksums[b]);
+            const digest = setDigest(pins);
+            const dir = path.join(cache, "binaries", digest.slice(0, 16));
             const fetch = new command.local.Command(`${name}-fetch`, {
                 create: `sh -c ${shellQuote(asset("fetch-binaries.sh"))} fetch`,
                 environment: { KDW_BASE_URL: source.baseUrl, KDW_DIR: dir, KDW_PINS: pins },
                 triggers: [source.baseUrl, pins],
             }, { parent: this });
-            this.binaries = fetch.stdout.apply(() => Object.fromEntries(WORKER_BINARIES.map(b =>
-                [b, { path: path.join(dir, relativePath(b)), sha256: source.checksums[b] }])) as BinarySet);
+            this.set = fetch.stdout.apply(() => ({
+                binaries: Object.fromEntries(WORKER_BINARIES.map(b =>
+                    [b, { path: path.join(dir, relativePath(b)), sha256: source.checksums[b] }])) as BinarySet,
+                folder: dir, digest,
+            }));
         }
-        this.registerOutputs({ binaries: this.binaries });
+        this.registerOutputs({ folder: this.set.folder, digest: this.set.digest });
     }
 }

@@ -138,7 +138,7 @@ export class KubeCluster extends pulumi.ComponentResource {
         const workerNodes = cfg.workers.map((node, i) => {
             const worker = new WorkerNode(`${node.name}-node`, {
                 host: workerHosts[i], node, cluster: cfg, clusterCa, kubeProxyCert, controllerIps,
-                binaries: binaries.binaries, provider, podRoutes: workerRoutes[i].applied,
+                binaries: binaries.set, provider, podRoutes: workerRoutes[i].applied,
                 adminKubeconfig: kubeconfig, rollsAfter: previousRoll(),
             }, part);
             rolls.push(worker.rolled);

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as versions from "../versions.json";
-import { BinaryName, BinarySet, CNI_PLUGINS } from "./binaries";
+import { CNI_PLUGINS, WorkerBinarySet } from "./binaries";
 import { CertAuthority, IssuedCert } from "./certAuthority";
 import { ClusterConfig, NodePlan, WORKER_BINARIES } from "./config";
 import { nodeServiceCommands } from "./flags";
@@ -20,7 +20,7 @@ export interface WorkerNodeArgs {
     /** Shared by every worker's kube-proxy. */
     kubeProxyCert: IssuedCert;
     controllerIps: pulumi.Input<string[]>;
-    binaries: pulumi.Input<BinarySet>;
+    binaries: pulumi.Input<WorkerBinarySet>;
     /** Talks to the cluster once the control plane is up; makes this worker's Node object. */
     provider: k8s.Provider;
     /** This host's pod routes, masquerade rule and kernel settings, in place before any pod runs here. */
@@ -120,12 +120,15 @@ export class WorkerNode extends pulumi.ComponentResource {
             spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr!] },
         }, { parent: this, provider: args.provider });
 
-        const copies = WORKER_BINARIES.map((binary: BinaryName) => new command.remote.CopyToRemote(`${name}-copy-${binary}`, {
+        // The binaries cross the wire once per worker: the set's folder, in one SFTP session.
+        const set = pulumi.output(args.binaries);
+        const copy = new command.remote.CopyToRemote(`${name}-binaries`, {
             connection: host.connection,
-            source: pulumi.output(args.binaries).apply(set => new pulumi.asset.FileAsset(set[binary].path)),
-            remotePath: host.layout.apply(l => `${l.home}/stage/${binary}`),
-            triggers: [pulumi.output(args.binaries).apply(set => set[binary].sha256)],
-        }, { parent: this, dependsOn: [host.ready] }));
+            // The trailing slash copies the folder's content into the stage folder (the provider's rule).
+            source: set.folder.apply(folder => new pulumi.asset.FileArchive(`${folder}/`)),
+            remotePath: host.layout.apply(l => `${l.home}/stage`),
+            triggers: [set.digest],
+        }, { parent: this, dependsOn: [host.ready] });
 
         const services = pulumi.all([host.layout, host.ip, args.controllerIps]).apply(([layout, ip, controllerIps]) =>
             nodeServiceCommands({
@@ -182,10 +185,10 @@ export class WorkerNode extends pulumi.ComponentResource {
                 KDW_CNI_PLUGINS: CNI_PLUGINS.join(" "),
                 KDW_SERVICES: list.map(s => s.name).join(" "),
             })),
-            triggers: [pulumi.output(args.binaries).apply(set => WORKER_BINARIES.map(b => set[b].sha256).join(","))],
+            triggers: [set.digest],
         }, {
-            parent: this, dependsOn: [...copies, nodeObject, args.podRoutes], rollsAfter: args.rollsAfter,
-            beforeRoll: digest => rollStep("drain", digest, [...copies, nodeObject, ...args.rollsAfter]),
+            parent: this, dependsOn: [copy, nodeObject, args.podRoutes], rollsAfter: args.rollsAfter,
+            beforeRoll: digest => rollStep("drain", digest, [copy, nodeObject, ...args.rollsAfter]),
         });
         this.rolled = rollStep("uncordon", run.digest, [run.roll]);
 

@@ -2,10 +2,10 @@
 // kube-dumb-way:binarySource (or binaryChecksums) and the file.
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { inspectFolder, relativePath } from "../components/binaries";
+import { cacheHome, inspectFolder, relativePath, stageFolder } from "../components/binaries";
 import { ConfigError, PINNED_VERSIONS, validateConfig, WORKER_BINARIES } from "../components/config";
 import { fakeBinaryFolder } from "./program";
 
@@ -109,4 +109,49 @@ test("URL sources: a malformed or missing checksum is a config problem, before a
     assert.deepEqual(configProblems({ binarySource: "https://mirror.example/kdw", binaryChecksums: { ...pins, runc: "A".repeat(64) } }),
         [`kube-dumb-way:binaryChecksums has "${"A".repeat(64)}" for runc, which is not a lowercase hex sha256 digest.`,
             "kube-dumb-way:binaryChecksums must pin a sha256 for every binary downloaded from https://mirror.example/kdw; missing: runc."]);
+});
+
+test("a file rewritten in place is read again: its remembered digest is not reused", () => {
+    const folder = fakeBinaryFolder();
+    const kubelet = path.join(folder, "kubelet");
+    const before = inspectFolder(folder, {}, PINNED_VERSIONS).binaries.kubelet.sha256;
+    assert.equal(before, sha256(kubelet));
+    // Same size, same modification time: only the change time (and the content) tell.
+    const { mtime } = statSync(kubelet);
+    writeFileSync(kubelet, readFileSync(kubelet, "utf8").replace("kubelet", "kubeleT"));
+    utimesSync(kubelet, mtime, mtime);
+    const after = inspectFolder(folder, {}, PINNED_VERSIONS).binaries.kubelet.sha256;
+    assert.notEqual(after, before);
+    assert.equal(after, sha256(kubelet));
+    const remembered = JSON.parse(readFileSync(path.join(cacheHome(), "digests.json"), "utf8"));
+    assert.equal(Object.keys(remembered).filter(k => k.startsWith(`${kubelet}\0`)).length, 1, "one entry per file");
+});
+
+test("the staged folder holds exactly the checked binaries, and is put right from any leftover", () => {
+    const folder = fakeBinaryFolder();
+    const root = path.join(cacheHome(), "staged-test");
+    const { binaries } = inspectFolder(folder, {}, PINNED_VERSIONS);
+    const staged = stageFolder(binaries, root);
+    const listing = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter(e => e.isFile()).map(e => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+    assert.deepEqual(listing(staged.folder), WORKER_BINARIES.map(relativePath).sort());
+    for (const name of WORKER_BINARIES) {
+        const file = path.join(staged.folder, relativePath(name));
+        assert.equal(statSync(file).ino, statSync(binaries[name].path).ino, `${name} is a hard link to the checked file`);
+    }
+    // What an interrupted run or a hand can leave: a stray file, a half-written link, a staged file with other content.
+    writeFileSync(path.join(staged.folder, "kubelet.123.new"), "half");
+    writeFileSync(path.join(staged.folder, "cni", "stray"), "x");
+    rmSync(path.join(staged.folder, "runc"));
+    writeFileSync(path.join(staged.folder, "runc"), "not runc");
+    const again = stageFolder(binaries, root);
+    assert.equal(again.folder, staged.folder);
+    assert.equal(again.digest, staged.digest);
+    assert.deepEqual(listing(again.folder), WORKER_BINARIES.map(relativePath).sort());
+    assert.equal(sha256(path.join(again.folder, "runc")), binaries.runc.sha256);
+    // Another set of binaries is another folder.
+    writeFileSync(path.join(folder, "crictl"), "#!/bin/sh\necho crictl 2\n");
+    const other = stageFolder(inspectFolder(folder, {}, PINNED_VERSIONS).binaries, root);
+    assert.notEqual(other.folder, staged.folder);
+    assert.notEqual(other.digest, staged.digest);
 });

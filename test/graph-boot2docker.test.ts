@@ -26,7 +26,7 @@ test("boot2docker: files go to the persistent disk and services to kdw-service c
     const install = named(resources, "kdw-worker-1-node-install").inputs.create as string;
     assert.match(install, /KDW_PROFILE=boot2docker/);
     const copies = ofType(resources, "command:remote:CopyToRemote").filter(r => r.name.startsWith("kdw-worker-1-"));
-    assert.ok(copies.every(c => c.inputs.remotePath.startsWith("/var/lib/boot2docker/kdw/stage/")));
+    assert.deepEqual(copies.map(c => c.inputs.remotePath), ["/var/lib/boot2docker/kdw/stage"]);
 });
 
 test("boot2docker: etcd data, the route table and its loop persist on the boot2docker disk", async () => {

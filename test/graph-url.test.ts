@@ -1,10 +1,14 @@
 // Binaries from a mirror: fetched once on the machine running Pulumi, each pinned by its sha256, then copied from
 // that one download to every worker.
 import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
 import { test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import { WORKER_BINARIES } from "../components/config";
 import { named, ofType, runProgram } from "./program";
 
+const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
 const pins = Object.fromEntries(WORKER_BINARIES.map((b, i) => [b, i.toString(16).padStart(64, "a")]));
 
 test("a URL binary source: one verified download, every worker copies from it", async () => {
@@ -18,7 +22,15 @@ test("a URL binary source: one verified download, every worker copies from it", 
     assert.match(fetch.inputs.environment.KDW_PINS, new RegExp(`(^| )kubelet=${pins.kubelet}( |$)`));
     assert.equal(ofType(resources, "command:local:Command").filter(r => r.name.includes("fetch")).length, 1);
     const copies = ofType(resources, "command:remote:CopyToRemote");
-    assert.equal(copies.length, 2 * WORKER_BINARIES.length);
-    const kubelet = copies.filter(c => c.name.endsWith("-copy-kubelet"));
-    assert.deepEqual(kubelet.map(c => c.inputs.triggers), [[pins.kubelet], [pins.kubelet]]);
+    assert.deepEqual(copies.map(c => c.name), ["kdw-worker-0-node-binaries", "kdw-worker-1-node-binaries"]);
+    const download = `${path.join(process.env.XDG_CACHE_HOME!, "kube-dumb-way", "binaries")}/`;
+    for (const copy of copies) {
+        const folder: string = await copy.inputs.source.path;
+        assert.ok(copy.inputs.source instanceof pulumi.asset.FileArchive);
+        assert.ok(folder.startsWith(download), `${copy.name} copies ${folder}`);
+        assert.equal(folder, `${fetch.inputs.environment.KDW_DIR}/`, "the folder the fetch fills");
+        assert.equal(copy.inputs.remotePath, "/opt/kdw/stage");
+    }
+    // One trigger for the set: the digest of the pins, the same for every worker.
+    assert.deepEqual(copies.map(c => c.inputs.triggers), [[sha256Hex(fetch.inputs.environment.KDW_PINS)], [sha256Hex(fetch.inputs.environment.KDW_PINS)]]);
 });

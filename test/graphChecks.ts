@@ -1,6 +1,10 @@
 // Assertions on the whole resource graph, shared by the graph tests of each cluster size.
 import * as assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import * as path from "node:path";
 import { test } from "node:test";
+import { relativePath } from "../components/binaries";
+import { WORKER_BINARIES } from "../components/config";
 import { isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
 /** `vip`: the apiServerVip the run was configured with, if any. */
@@ -41,7 +45,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
             "docker-machine + ssh key per host, docker-machine's certificates, the encryption key, drain + uncordon per worker");
         assert.equal(count("command:remote:Command"), 3 * hosts + 4 * C + 2 * W + V * C,
             "probe + prepare + route table per host, etcd and control plane install + roll (+ kube-vip) per controller, install + roll per worker");
-        assert.equal(count("command:remote:CopyToRemote"), 11 * W);
+        assert.equal(count("command:remote:CopyToRemote"), W, "one copy of the binaries per worker");
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
         assert.equal(count("tls:index/certRequest:CertRequest"), issued);
@@ -202,6 +206,23 @@ export function graphTests(label: string, controllers: number, workers: number, 
             } else if (!r.name.endsWith("-probe")) { // the probe only reads the host, once
                 assert.ok(reveal(r.inputs.triggers)?.length === 1, `${r.name} has no content trigger`);
             }
+        }
+    });
+
+    test(`${label}: each worker gets the binaries in one copy of one staged folder, before its node is installed`, async () => {
+        const { resources } = await run();
+        const copies = ofType(resources, "command:remote:CopyToRemote");
+        assert.deepEqual(copies.map(c => c.name).sort(), workerNames.map(n => `${n}-node-binaries`).sort());
+        const folders = new Set(await Promise.all(copies.map(c => c.inputs.source.path as Promise<string>)));
+        assert.equal(folders.size, 1, "every worker copies the same folder");
+        const [folder] = [...folders];
+        assert.ok(folder.endsWith("/"), "the folder's content goes into the stage folder");
+        const staged = readdirSync(folder, { recursive: true, withFileTypes: true }).filter(e => e.isFile())
+            .map(e => path.relative(folder, path.join(e.parentPath, e.name))).sort();
+        assert.deepEqual(staged, WORKER_BINARIES.map(relativePath).sort(), "the folder holds exactly the worker binaries");
+        assert.equal(new Set(copies.map(c => JSON.stringify(c.inputs.triggers))).size, 1);
+        for (const name of workerNames) {
+            assert.ok(named(resources, `${name}-node-install`).dependencies.includes(named(resources, `${name}-node-binaries`).urn));
         }
     });
 

@@ -314,7 +314,7 @@ test("a kubelet that keeps exiting fails worker.sh up with its log (boot2docker 
         copyFileSync(sleep, file(`${l.home}/stage/${name}`));
     }
     file(`${l.home}/stage/crictl`, stub(), 0o755);
-    for (const name of ["runc", "containerd-shim-runc-v2", "bridge"]) {
+    for (const name of ["runc", "containerd-shim-runc-v2", "cni/bridge"]) {
         file(`${l.home}/stage/${name}`);
     }
     const services: Record<string, string> = {
@@ -358,7 +358,7 @@ test("worker.sh up on a systemd host: a restarting kubelet fails the step with i
     file(`${box.root}/stubs/systemctl`, stub('if [ "$1 $5" = "show kdw-kubelet.service" ]; then echo 4; elif [ "$1" = show ]; then echo 0; fi'), 0o755);
     file(`${l.home}/boot.d/10-kernel`);
     file(`${box.root}/stubs/journalctl`, stub("echo 'inotify_init: too many open files'"), 0o755);
-    for (const name of ["kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "runc", "kdw-apiserver-lb", "bridge"]) {
+    for (const name of ["kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "runc", "kdw-apiserver-lb", "cni/bridge"]) {
         file(`${l.home}/stage/${name}`);
     }
     file(`${l.home}/stage/crictl`, stub(), 0o755);

@@ -24,6 +24,11 @@ export const isSecretValue = (v: unknown): boolean =>
     typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
 export const reveal = (v: any): any => (isSecretValue(v) ? v.value : v);
 
+// The program's cache (staged binary folders, remembered digests) goes to a folder of this test run, not the user's.
+const cacheHomeOfRun = mkdtempSync(path.join(os.tmpdir(), "kdw-cache-"));
+process.env.XDG_CACHE_HOME = cacheHomeOfRun;
+process.on("exit", () => rmSync(cacheHomeOfRun, { recursive: true, force: true }));
+
 /** A folder that looks like the toolchain's output: every worker binary and a manifest with the pinned versions. */
 export function fakeBinaryFolder(): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-bin-"));

@@ -31,7 +31,7 @@ install_binaries() {
         put_program "$KDW_HOME/stage/$binary" "$KDW_HOME/bin/$binary"
     done
     for plugin in $KDW_CNI_PLUGINS; do
-        put_program "$KDW_HOME/stage/$plugin" "$KDW_HOME/cni/bin/$plugin"
+        put_program "$KDW_HOME/stage/cni/$plugin" "$KDW_HOME/cni/bin/$plugin"
     done
 }
 

@@ -1,7 +1,8 @@
 // `npm run bench`: what the cluster costs as it grows, on the local test hosts. For each size (3 controllers and
 // 3, 6, 12 workers by default): resources, `up` from nothing against the critical path of its own graph (computed from
 // the engine's per-resource timings and the dependencies in the state), a no-op preview against a program that imports
-// the same packages and registers nothing (paired runs, median ratio), adding and removing one worker (time and the
+// the same packages and registers nothing, and against one that registers as many trivial resources as the cluster
+// has (paired runs, median ratios: what the cluster costs beyond Pulumi's own cost per resource), adding and removing one worker (time and the
 // resources each touches), and destroy. Prints a table and writes .cache/bench/bench.json. A benchmark, not a test.
 //
 //   source scripts/env.sh && npm run hosts:up -- 16 && npm run bench      # KDW_BENCH_SIZES=3,6 for fewer
@@ -49,20 +50,37 @@ function timeCommand(cmd: string, args: string[], cwd: string): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** A program that imports the four packages and registers nothing, with its own stack on the same backend. */
-function emptyProgram(): string {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-empty-"));
-    writeFileSync(path.join(dir, "Pulumi.yaml"), "name: kdw-empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
-    writeFileSync(path.join(dir, "index.ts"), ["command", "kubernetes", "pulumi", "tls"]
-        .map(p => `import * as ${p} from "@pulumi/${p}";\nvoid ${p};\n`).join(""));
+/**
+ * The baselines, one program with its own stacks on the same backend: it imports the four packages and registers
+ * `resources` trivial local commands (`true`). Stack `empty` registers none; stack `floor` as many as the cluster has
+ * resources: what the engine and the Node.js SDK cost per resource, whatever the resource.
+ */
+function baselineProgram(): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-baseline-"));
+    writeFileSync(path.join(dir, "Pulumi.yaml"), "name: kdw-baseline\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+    writeFileSync(path.join(dir, "index.ts"), [
+        ...["command", "kubernetes", "pulumi", "tls"].map(p => `import * as ${p} from "@pulumi/${p}";\nvoid ${p};`),
+        "const count = new pulumi.Config().getNumber(\"resources\") ?? 0;",
+        "for (let i = 0; i < count; i++) {",
+        "    new command.local.Command(`trivial-${i}`, { create: \"true\" });",
+        "}",
+    ].join("\n") + "\n");
     copyFileSync(path.join(ROOT, "tsconfig.json"), path.join(dir, "tsconfig.json"));
-    writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "kdw-empty", main: "index.ts" }));
+    writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "kdw-baseline", main: "index.ts" }));
     symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-    execFileSync("pulumi", ["stack", "select", "--create", "empty", "--non-interactive"], { cwd: dir, stdio: "ignore" });
+    for (const stack of ["empty", "floor"]) {
+        execFileSync("pulumi", ["stack", "select", "--create", stack, "--non-interactive"], { cwd: dir, stdio: "ignore" });
+    }
     return dir;
 }
 
-async function measure(stack: auto.Stack, workers: number, emptyDir: string) {
+/** The floor stack brought to `count` resources. */
+function setFloor(dir: string, count: number): void {
+    execFileSync("pulumi", ["config", "set", "resources", String(count), "--stack", "floor"], { cwd: dir, stdio: "ignore" });
+    execFileSync("pulumi", ["up", "--yes", "--skip-preview", "--stack", "floor", "--non-interactive"], { cwd: dir, stdio: "ignore" });
+}
+
+async function measure(stack: auto.Stack, workers: number, baselineDir: string) {
     writeStackConfig(STACK, workers);
     const clock = eventClock();
     let start = Date.now();
@@ -75,13 +93,18 @@ async function measure(stack: auto.Stack, workers: number, emptyDir: string) {
     const seconds = new Map([...clock.spans()].map(([urn, s]) => [urn, (s.end - s.start) / 1000]));
     const bound = criticalPath(resources, seconds);
 
+    // The no-op preview against both baselines, interleaved so that the machine's noise hits all three alike.
+    setFloor(baselineDir, resources.length);
     const ours: number[] = [];
     const empty: number[] = [];
+    const floor: number[] = [];
     for (let i = 0; i < PAIRS; i++) {
         ours.push(timeCommand("pulumi", ["preview", "--stack", STACK, "--non-interactive", "--expect-no-changes"], ROOT));
-        empty.push(timeCommand("pulumi", ["preview", "--stack", "empty", "--non-interactive"], emptyDir));
+        empty.push(timeCommand("pulumi", ["preview", "--stack", "empty", "--non-interactive"], baselineDir));
+        floor.push(timeCommand("pulumi", ["preview", "--stack", "floor", "--non-interactive", "--expect-no-changes"], baselineDir));
     }
     const ratios = ours.map((t, i) => t / empty[i]);
+    const floorRatios = floor.map((t, i) => t / empty[i]);
 
     writeStackConfig(STACK, workers + 1);
     const addClock = eventClock();
@@ -102,6 +125,7 @@ async function measure(stack: auto.Stack, workers: number, emptyDir: string) {
         resources: up.summary.resourceChanges?.create ?? 0,
         upSeconds, criticalPathSeconds: bound, upOverCriticalPath: upSeconds / bound,
         noopPreviewSeconds: median(ours), emptyPreviewSeconds: median(empty), noopOverEmpty: median(ratios),
+        floorPreviewSeconds: median(floor), floorOverEmpty: median(floorRatios),
         addWorker: { seconds: addSeconds, changes: addClock.changed() },
         removeWorker: { seconds: removeSeconds, changes: removeClock.changed() },
         destroySeconds,
@@ -115,26 +139,28 @@ async function main() {
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
     writeStackConfig(STACK, sizes[0]);
     const stack = await auto.Stack.createOrSelect(STACK, ws);
-    const emptyDir = emptyProgram();
+    const baselineDir = baselineProgram();
     const rows: Awaited<ReturnType<typeof measure>>[] = [];
     try {
         for (const workers of sizes) {
-            const row = await measure(stack, workers, emptyDir);
+            const row = await measure(stack, workers, baselineDir);
             rows.push(row);
             console.log(JSON.stringify(row));
         }
     } finally {
-        rmSync(emptyDir, { recursive: true, force: true });
+        execFileSync("pulumi", ["destroy", "--yes", "--skip-preview", "--stack", "floor", "--non-interactive"], { cwd: baselineDir, stdio: "ignore" });
+        rmSync(baselineDir, { recursive: true, force: true });
     }
     const result = { date: new Date().toISOString(), machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`, rows };
     writeFileSync(path.join(OUT, "bench.json"), JSON.stringify(result, null, 2));
-    console.log(`\n| size | resources | per added worker | up | critical path | up / path | no-op preview / empty | add worker (changes) | remove worker (changes) | destroy |`);
-    console.log(`|---|---|---|---|---|---|---|---|---|---|`);
+    console.log(`\n| size | resources | per added worker | up | critical path | up / path | no-op preview / empty | same number of trivial resources / empty | add worker (changes) | remove worker (changes) | destroy |`);
+    console.log(`|---|---|---|---|---|---|---|---|---|---|---|`);
     rows.forEach((r, i) => {
         const perWorker = i === 0 ? "" : ((r.resources - rows[i - 1].resources) / (sizes[i] - sizes[i - 1])).toFixed(1);
         console.log(`| ${r.size} | ${r.resources} | ${perWorker} | ${r.upSeconds.toFixed(0)} s | ${r.criticalPathSeconds.toFixed(0)} s | ` +
             `${r.upOverCriticalPath.toFixed(2)} | ${r.noopPreviewSeconds.toFixed(1)} s / ${r.emptyPreviewSeconds.toFixed(1)} s = ` +
-            `${r.noopOverEmpty.toFixed(2)} | ${r.addWorker.seconds.toFixed(0)} s (${r.addWorker.changes.length}) | ` +
+            `${r.noopOverEmpty.toFixed(2)} | ${r.floorPreviewSeconds.toFixed(1)} s / ${r.emptyPreviewSeconds.toFixed(1)} s = ` +
+            `${r.floorOverEmpty.toFixed(2)} | ${r.addWorker.seconds.toFixed(0)} s (${r.addWorker.changes.length}) | ` +
             `${r.removeWorker.seconds.toFixed(0)} s (${r.removeWorker.changes.length}) | ${r.destroySeconds.toFixed(0)} s |`);
     });
     console.log(`\n${result.date}, ${result.machine}; details in ${path.relative(ROOT, OUT)}/bench.json (work: ${path.relative(ROOT, WORK)})`);
