@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { criticalPath } from "./bench/criticalPath";
+import { criticalPath, longestChain } from "./bench/criticalPath";
 
 test("critical path: the longest chain of custom resources by their own wall times", () => {
     const seconds = new Map([["a", 2], ["b", 5], ["c", 1], ["d", 4]]);
@@ -13,6 +13,7 @@ test("critical path: the longest chain of custom resources by their own wall tim
         { urn: "e", custom: true },
     ];
     assert.equal(criticalPath(resources, seconds), 11);
+    assert.deepEqual(longestChain(resources, seconds).chain, ["a", "b", "d"]);
 });
 
 test("critical path: a dependency on a component waits for every custom resource under it", () => {
@@ -25,4 +26,17 @@ test("critical path: a dependency on a component waits for every custom resource
         { urn: "after", custom: true, dependencies: ["comp"] },
     ];
     assert.equal(criticalPath(resources, seconds), 11);
+    assert.deepEqual(longestChain(resources, seconds).chain, ["slow", "after"]);
+});
+
+test("critical path: a resource waits for its provider, which the state records apart from its dependencies", () => {
+    const seconds = new Map([["controlPlane", 30], ["provider", 1], ["node", 2], ["other", 5]]);
+    const resources = [
+        { urn: "controlPlane", custom: true },
+        { urn: "provider", custom: true, dependencies: ["controlPlane"] },
+        { urn: "node", custom: true, provider: "provider::0d1e2f" },
+        { urn: "other", custom: true },
+    ];
+    assert.equal(criticalPath(resources, seconds), 33);
+    assert.deepEqual(longestChain(resources, seconds).chain, ["controlPlane", "provider", "node"]);
 });

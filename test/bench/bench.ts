@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSyn
 import * as os from "node:os";
 import * as path from "node:path";
 import { ROOT, WORK } from "../e2e/harness";
-import { criticalPath } from "./criticalPath";
+import { longestChain } from "./criticalPath";
 import { machineStorage, writeStackConfig } from "../e2e/stackConfig";
 
 const STACK = "bench";
@@ -88,10 +88,25 @@ async function measure(stack: auto.Stack, workers: number, baselineDir: string) 
     const upSeconds = (Date.now() - start) / 1000;
     const state = await stack.exportStack();
     const resources = (state.deployment.resources ?? []).map((r: any) => ({
-        urn: r.urn, custom: r.custom, parent: r.parent, dependencies: r.dependencies,
+        urn: r.urn, custom: r.custom, parent: r.parent, dependencies: r.dependencies, provider: r.provider,
     }));
-    const seconds = new Map([...clock.spans()].map(([urn, s]) => [urn, (s.end - s.start) / 1000]));
-    const bound = criticalPath(resources, seconds);
+    const spans = clock.spans();
+    const seconds = new Map([...spans].map(([urn, s]) => [urn, (s.end - s.start) / 1000]));
+    const { seconds: bound, chain } = longestChain(resources, seconds);
+    // Where `up` spends the time the chain does not: before its first step, between its steps (the program and the
+    // engine getting the next one going), after its last.
+    const upEnd = start + upSeconds * 1000;
+    const steps = chain.map((urn, i) => {
+        const span = spans.get(urn)!;
+        const before = i === 0 ? start : spans.get(chain[i - 1])!.end;
+        return { name: urn.split("::").pop()!, seconds: (span.end - span.start) / 1000, waitedBefore: (span.start - before) / 1000 };
+    });
+    const upBreakdown = {
+        beforeFirst: steps[0]?.waitedBefore ?? 0,
+        betweenSteps: steps.slice(1).reduce((sum, s) => sum + s.waitedBefore, 0),
+        afterLast: chain.length > 0 ? (upEnd - spans.get(chain[chain.length - 1])!.end) / 1000 : 0,
+        chain: steps,
+    };
 
     // The no-op preview against both baselines, interleaved so that the machine's noise hits all three alike.
     setFloor(baselineDir, resources.length);
@@ -123,7 +138,7 @@ async function measure(stack: auto.Stack, workers: number, baselineDir: string) 
     return {
         size: `3+${workers}`,
         resources: up.summary.resourceChanges?.create ?? 0,
-        upSeconds, criticalPathSeconds: bound, upOverCriticalPath: upSeconds / bound,
+        upSeconds, criticalPathSeconds: bound, upOverCriticalPath: upSeconds / bound, upBreakdown,
         noopPreviewSeconds: median(ours), emptyPreviewSeconds: median(empty), noopOverEmpty: median(ratios),
         floorPreviewSeconds: median(floor), floorOverEmpty: median(floorRatios),
         addWorker: { seconds: addSeconds, changes: addClock.changed() },
@@ -163,6 +178,12 @@ async function main() {
             `${r.floorOverEmpty.toFixed(2)} | ${r.addWorker.seconds.toFixed(0)} s (${r.addWorker.changes.length}) | ` +
             `${r.removeWorker.seconds.toFixed(0)} s (${r.removeWorker.changes.length}) | ${r.destroySeconds.toFixed(0)} s |`);
     });
+    for (const r of rows) {
+        const b = r.upBreakdown;
+        console.log(`${r.size}: up ${r.upSeconds.toFixed(0)} s = ${b.beforeFirst.toFixed(1)} s before the critical path's first ` +
+            `step + its ${b.chain.length} steps ${r.criticalPathSeconds.toFixed(1)} s + ${b.betweenSteps.toFixed(1)} s between them ` +
+            `+ ${b.afterLast.toFixed(1)} s after the last`);
+    }
     console.log(`\n${result.date}, ${result.machine}; details in ${path.relative(ROOT, OUT)}/bench.json (work: ${path.relative(ROOT, WORK)})`);
 }
 

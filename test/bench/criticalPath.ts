@@ -6,35 +6,67 @@ export interface StateResource {
     custom: boolean;
     parent?: string;
     dependencies?: string[];
+    /** `<provider urn>::<id>`: a resource waits for its provider as for a dependency. */
+    provider?: string;
 }
 
+/** What a resource waits for: its dependencies and its provider. */
+const waitsFor = (r: StateResource | undefined): string[] =>
+    [...(r?.dependencies ?? []), ...(r?.provider ? [r.provider.slice(0, r.provider.lastIndexOf("::"))] : [])];
+
 /**
- * The critical-path bound: the longest chain of custom resources, each weighted by its own wall time, following the
- * dependencies recorded in the state (a dependency on a component stands for all the custom resources under it).
+ * The longest chain of custom resources, each weighted by its own wall time, following the dependencies recorded in the
+ * state (a dependency on a component stands for all the custom resources under it; a resource's provider is one of
+ * its dependencies): its length, the critical-path
+ * bound (what `up` would take with unlimited parallelism), and its resources, first to last.
  */
-export function criticalPath(resources: StateResource[], seconds: Map<string, number>): number {
+export function longestChain(resources: StateResource[], seconds: Map<string, number>): { seconds: number; chain: string[] } {
     const children = new Map<string, string[]>();
     for (const r of resources) {
         if (r.parent) {
             children.set(r.parent, [...(children.get(r.parent) ?? []), r.urn]);
         }
     }
+    const byUrn = new Map(resources.map(r => [r.urn, r]));
     const customUnder = (urn: string): string[] => {
-        const r = resources.find(x => x.urn === urn);
+        const r = byUrn.get(urn);
         return [...(r?.custom ? [urn] : []), ...(children.get(urn) ?? []).flatMap(customUnder)];
     };
-    const byUrn = new Map(resources.map(r => [r.urn, r]));
-    const memo = new Map<string, number>();
+    const memo = new Map<string, { finish: number; previous?: string }>();
     const finish = (urn: string): number => {
-        if (memo.has(urn)) {
-            return memo.get(urn)!;
+        const known = memo.get(urn);
+        if (known) {
+            return known.finish;
         }
-        memo.set(urn, 0);
-        const deps = (byUrn.get(urn)?.dependencies ?? []).flatMap(customUnder);
-        const value = (seconds.get(urn) ?? 0) + Math.max(0, ...deps.map(finish));
-        memo.set(urn, value);
+        memo.set(urn, { finish: 0 });
+        let previous: string | undefined;
+        let start = 0;
+        for (const dep of waitsFor(byUrn.get(urn)).flatMap(customUnder)) {
+            const f = finish(dep);
+            if (f > start) {
+                start = f;
+                previous = dep;
+            }
+        }
+        const value = (seconds.get(urn) ?? 0) + start;
+        memo.set(urn, { finish: value, previous });
         return value;
     };
-    return Math.max(0, ...resources.filter(r => r.custom).map(r => finish(r.urn)));
+    let last: string | undefined;
+    let longest = 0;
+    for (const r of resources.filter(x => x.custom)) {
+        if (finish(r.urn) > longest) {
+            longest = finish(r.urn);
+            last = r.urn;
+        }
+    }
+    const chain: string[] = [];
+    for (let urn = last; urn !== undefined; urn = memo.get(urn)?.previous) {
+        chain.unshift(urn);
+    }
+    return { seconds: longest, chain };
 }
 
+/** The critical-path bound alone. */
+export const criticalPath = (resources: StateResource[], seconds: Map<string, number>): number =>
+    longestChain(resources, seconds).seconds;
