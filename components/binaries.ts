@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import {
-    copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync,
+    copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync,
 } from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -201,7 +201,8 @@ export function stageFolder(binaries: BinarySet, root: string): WorkerBinarySet 
         const temporary = `${staged}.${process.pid}.new`;
         rmSync(temporary, { force: true });
         try {
-            linkSync(source.path, temporary);
+            // To the file itself: a link to a symbolic link would break when the link is relative.
+            linkSync(realpathSync(source.path), temporary);
         } catch {
             copyFileSync(source.path, temporary);
         }

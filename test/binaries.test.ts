@@ -2,7 +2,9 @@
 // kube-dumb-way:binarySource (or binaryChecksums) and the file.
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+    existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync,
+} from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { cacheHome, inspectFolder, relativePath, stageFolder } from "../components/binaries";
@@ -149,6 +151,18 @@ test("the staged folder holds exactly the checked binaries, and is put right fro
     assert.equal(again.digest, staged.digest);
     assert.deepEqual(listing(again.folder), WORKER_BINARIES.map(relativePath).sort());
     assert.equal(sha256(path.join(again.folder, "runc")), binaries.runc.sha256);
+    // A folder of relative symbolic links (as one might make for a second version) stages the files themselves.
+    const linked = path.join(cacheHome(), "linked");
+    mkdirSync(path.join(linked, "cni"), { recursive: true });
+    for (const name of WORKER_BINARIES) {
+        symlinkSync(path.relative(path.dirname(path.join(linked, relativePath(name))), binaries[name].path), path.join(linked, relativePath(name)));
+    }
+    const fromLinks = stageFolder(inspectFolder(linked, {}, PINNED_VERSIONS).binaries, path.join(cacheHome(), "staged-links"));
+    for (const name of WORKER_BINARIES) {
+        const file = path.join(fromLinks.folder, relativePath(name));
+        assert.ok(lstatSync(file).isFile(), `${name} is staged as a file, not a link`);
+        assert.equal(sha256(file), binaries[name].sha256);
+    }
     // Another set of binaries is another folder.
     writeFileSync(path.join(folder, "crictl"), "#!/bin/sh\necho crictl 2\n");
     const other = stageFolder(inspectFolder(folder, {}, PINNED_VERSIONS).binaries, root);

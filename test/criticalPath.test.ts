@@ -40,3 +40,16 @@ test("critical path: a resource waits for its provider, which the state records 
     assert.equal(criticalPath(resources, seconds), 33);
     assert.deepEqual(longestChain(resources, seconds).chain, ["controlPlane", "provider", "node"]);
 });
+
+test("critical path: a child waits for what its parent component depends on, which the state records on the parent", () => {
+    const seconds = new Map([["etcd", 20], ["install", 10], ["fast", 1]]);
+    const resources = [
+        { urn: "etcdMember", custom: false },
+        { urn: "etcd", custom: true, parent: "etcdMember" },
+        { urn: "controlPlane", custom: false, dependencies: ["etcdMember"] },
+        { urn: "install", custom: true, parent: "controlPlane", dependencies: ["fast"] },
+        { urn: "fast", custom: true },
+    ];
+    assert.equal(criticalPath(resources, seconds), 30);
+    assert.deepEqual(longestChain(resources, seconds).chain, ["etcd", "install"]);
+});

@@ -106,6 +106,12 @@ async function measure(stack: auto.Stack, workers: number, baselineDir: string) 
         betweenSteps: steps.slice(1).reduce((sum, s) => sum + s.waitedBefore, 0),
         afterLast: chain.length > 0 ? (upEnd - spans.get(chain[chain.length - 1])!.end) / 1000 : 0,
         chain: steps,
+        // Everything the bound came from, for a second look: each resource's dependencies and its span in seconds
+        // from the start of `up`.
+        resources: resources.map(r => {
+            const span = spans.get(r.urn);
+            return { ...r, span: span ? [(span.start - start) / 1000, (span.end - start) / 1000] : undefined };
+        }),
     };
 
     // The no-op preview against both baselines, interleaved so that the machine's noise hits all three alike.
@@ -160,7 +166,7 @@ async function main() {
         for (const workers of sizes) {
             const row = await measure(stack, workers, baselineDir);
             rows.push(row);
-            console.log(JSON.stringify(row));
+            console.log(JSON.stringify({ ...row, upBreakdown: { ...row.upBreakdown, resources: undefined } }));
         }
     } finally {
         execFileSync("pulumi", ["destroy", "--yes", "--skip-preview", "--stack", "floor", "--non-interactive"], { cwd: baselineDir, stdio: "ignore" });

@@ -10,14 +10,10 @@ export interface StateResource {
     provider?: string;
 }
 
-/** What a resource waits for: its dependencies and its provider. */
-const waitsFor = (r: StateResource | undefined): string[] =>
-    [...(r?.dependencies ?? []), ...(r?.provider ? [r.provider.slice(0, r.provider.lastIndexOf("::"))] : [])];
-
 /**
  * The longest chain of custom resources, each weighted by its own wall time, following the dependencies recorded in the
- * state (a dependency on a component stands for all the custom resources under it; a resource's provider is one of
- * its dependencies): its length, the critical-path
+ * state (a dependency on a component stands for all the custom resources under it; a resource also waits for its
+ * provider and for what its parents depend on): its length, the critical-path
  * bound (what `up` would take with unlimited parallelism), and its resources, first to last.
  */
 export function longestChain(resources: StateResource[], seconds: Map<string, number>): { seconds: number; chain: string[] } {
@@ -32,6 +28,13 @@ export function longestChain(resources: StateResource[], seconds: Map<string, nu
         const r = byUrn.get(urn);
         return [...(r?.custom ? [urn] : []), ...(children.get(urn) ?? []).flatMap(customUnder)];
     };
+    // What a resource waits for: its dependencies, its provider, and what its parents wait for (a child registers only
+    // once its parent has, and a component registers only once what it depends on is done).
+    const waitsFor = (r: StateResource | undefined): string[] => r === undefined ? [] : [
+        ...(r.dependencies ?? []),
+        ...(r.provider ? [r.provider.slice(0, r.provider.lastIndexOf("::"))] : []),
+        ...(r.parent ? waitsFor(byUrn.get(r.parent)) : []),
+    ];
     const memo = new Map<string, { finish: number; previous?: string }>();
     const finish = (urn: string): number => {
         const known = memo.get(urn);
