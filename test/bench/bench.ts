@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSyn
 import * as os from "node:os";
 import * as path from "node:path";
 import { ROOT, WORK } from "../e2e/harness";
-import { longestChain } from "./criticalPath";
+import { longestChain, StateResource } from "./criticalPath";
 import { machineStorage, writeStackConfig } from "../e2e/stackConfig";
 
 const STACK = "bench";
@@ -87,7 +87,7 @@ async function measure(stack: auto.Stack, workers: number, baselineDir: string) 
     const up = await stack.up({ onEvent: clock.onEvent });
     const upSeconds = (Date.now() - start) / 1000;
     const state = await stack.exportStack();
-    const resources = (state.deployment.resources ?? []).map((r: any) => ({
+    const resources: StateResource[] = (state.deployment.resources ?? []).map((r: any) => ({
         urn: r.urn, custom: r.custom, parent: r.parent, dependencies: r.dependencies, provider: r.provider,
     }));
     const spans = clock.spans();
