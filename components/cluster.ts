@@ -145,7 +145,9 @@ export class KubeCluster extends pulumi.ComponentResource {
             return worker;
         });
 
-        new ClusterAddons("addons", { cluster: cfg, provider }, { ...part, dependsOn: workerNodes });
+        // The add-ons need Ready workers for their pods, not the workers' roll chain (on a first `up` a chain of steps
+        // that run nothing, made one after another: 36 of them for 12 workers).
+        new ClusterAddons("addons", { cluster: cfg, provider }, { ...part, dependsOn: workerNodes.map(w => w.installed) });
 
         this.kubeconfig = kubeconfig;
         this.apiServerEndpoint = apiServerUrl;

@@ -129,6 +129,9 @@ export class MachineHost extends pulumi.ComponentResource {
     readonly machineId: pulumi.Output<string>;
     readonly ip: pulumi.Output<string>;
     readonly sshUser: pulumi.Output<string>;
+    /** Where docker-machine keeps the machine's SSH key, on the machine running Pulumi. */
+    readonly sshKeyPath: pulumi.Output<string>;
+    readonly sshPort: number;
     /** Secret. */
     readonly sshPrivateKey: pulumi.Output<string>;
     readonly profile: pulumi.Output<HostProfile>;
@@ -154,6 +157,8 @@ export class MachineHost extends pulumi.ComponentResource {
         const info = machine.stdout.apply(out => parseMachineInfo(node.name, out));
         this.ip = info.ip;
         this.sshUser = info.sshUser;
+        this.sshKeyPath = info.sshKeyPath;
+        this.sshPort = node.generic?.sshPort ?? 22;
 
         const key = new command.local.Command(`${name}-ssh-key`, {
             create: info.sshKeyPath.apply(p => `cat ${shellQuote(p)}`),
@@ -163,7 +168,7 @@ export class MachineHost extends pulumi.ComponentResource {
         this.sshPrivateKey = pulumi.secret(key.stdout);
 
         this.connection = pulumi.secret(pulumi.all([this.ip, this.sshUser, this.sshPrivateKey]).apply(
-            ([host, user, privateKey]): HostConnection => ({ host, user, privateKey, port: node.generic?.sshPort ?? 22 })));
+            ([host, user, privateKey]): HostConnection => ({ host, user, privateKey, port: this.sshPort })));
 
         // Waits for SSH (the connection retries while the host boots) and tells what kind of host it is. Made before
         // anything is written to the host, it is the last step there to go: its delete sweeps the host.

@@ -3,7 +3,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { asset } from "../components/remote";
-import { fakeBinaryFolder, filesOf, named, ofType, reveal, runProgram, ProgramRun } from "./program";
+import { fakeBinaryFolder, filesOf, named, reveal, runProgram, ProgramRun } from "./program";
 
 let result: Promise<ProgramRun> | undefined;
 const run = () => (result ??= runProgram({ controllers: 1, workers: 2, binarySource: fakeBinaryFolder(), apiServerVip: "192.168.99.250" },
@@ -25,8 +25,7 @@ test("boot2docker: files go to the persistent disk and services to kdw-service c
     assert.ok(files.filter(f => f.path.endsWith("-key.pem") || f.path.endsWith(".kubeconfig")).every(f => f.mode === "0600"));
     const install = named(resources, "kdw-worker-1-node-install").inputs.create as string;
     assert.match(install, /KDW_PROFILE=boot2docker/);
-    const copies = ofType(resources, "command:remote:CopyToRemote").filter(r => r.name.startsWith("kdw-worker-1-"));
-    assert.deepEqual(copies.map(c => c.inputs.remotePath), ["/var/lib/boot2docker/kdw/stage"]);
+    assert.equal(named(resources, "kdw-worker-1-node-binaries").inputs.environment.KDW_STAGE, "/var/lib/boot2docker/kdw/stage");
 });
 
 test("boot2docker: etcd data, the route table and its loop persist on the boot2docker disk", async () => {

@@ -4,7 +4,6 @@ import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { test } from "node:test";
-import * as pulumi from "@pulumi/pulumi";
 import { WORKER_BINARIES } from "../components/config";
 import { named, ofType, runProgram } from "./program";
 
@@ -21,16 +20,15 @@ test("a URL binary source: one verified download, every worker copies from it", 
     assert.match(fetch.inputs.environment.KDW_PINS, new RegExp(`(^| )cni/bridge=${pins.bridge}( |$)`));
     assert.match(fetch.inputs.environment.KDW_PINS, new RegExp(`(^| )kubelet=${pins.kubelet}( |$)`));
     assert.equal(ofType(resources, "command:local:Command").filter(r => r.name.includes("fetch")).length, 1);
-    const copies = ofType(resources, "command:remote:CopyToRemote");
+    const copies = ofType(resources, "command:local:Command").filter(c => c.name.endsWith("-node-binaries"));
     assert.deepEqual(copies.map(c => c.name), ["kdw-worker-0-node-binaries", "kdw-worker-1-node-binaries"]);
-    const download = `${path.join(process.env.XDG_CACHE_HOME!, "kube-dumb-way", "binaries")}/`;
+    const download = path.join(process.env.XDG_CACHE_HOME!, "kube-dumb-way", "binaries");
     for (const copy of copies) {
-        const folder: string = await copy.inputs.source.path;
-        assert.ok(copy.inputs.source instanceof pulumi.asset.FileArchive);
-        assert.ok(folder.startsWith(download), `${copy.name} copies ${folder}`);
-        assert.equal(folder, `${fetch.inputs.environment.KDW_DIR}/`, "the folder the fetch fills");
-        assert.equal(copy.inputs.remotePath, "/opt/kdw/stage");
+        const folder: string = copy.inputs.environment.KDW_FOLDER;
+        assert.equal(path.dirname(folder), download);
+        assert.equal(folder, fetch.inputs.environment.KDW_DIR, "the folder the fetch fills");
+        assert.equal(copy.inputs.environment.KDW_STAGE, "/opt/kdw/stage");
     }
-    // One trigger for the set: the digest of the pins, the same for every worker.
-    assert.deepEqual(copies.map(c => c.inputs.triggers), [[sha256Hex(fetch.inputs.environment.KDW_PINS)], [sha256Hex(fetch.inputs.environment.KDW_PINS)]]);
+    // The set's trigger: the digest of the pins, the same for every worker.
+    assert.deepEqual(copies.map(c => c.inputs.triggers[0]), [sha256Hex(fetch.inputs.environment.KDW_PINS), sha256Hex(fetch.inputs.environment.KDW_PINS)]);
 });

@@ -41,11 +41,10 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const count = (t: string) => ofType(resources, t).length;
         const issued = 2 * C /* etcd server + peer */ + 2 * C /* controller-manager, scheduler */ + W /* kubelets */
             + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */ + V /* kube-vip */;
-        assert.equal(count("command:local:Command"), 2 * hosts + 2 + 2 * W,
-            "docker-machine + ssh key per host, docker-machine's certificates, the encryption key, drain + uncordon per worker");
+        assert.equal(count("command:local:Command"), 2 * hosts + 2 + 3 * W,
+            "docker-machine + ssh key per host, docker-machine's certificates, the encryption key, binaries + drain + uncordon per worker");
         assert.equal(count("command:remote:Command"), 3 * hosts + 4 * C + 2 * W + V * C,
             "probe + prepare + route table per host, etcd and control plane install + roll (+ kube-vip) per controller, install + roll per worker");
-        assert.equal(count("command:remote:CopyToRemote"), W, "one copy of the binaries per worker");
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
         assert.equal(count("tls:index/certRequest:CertRequest"), issued);
@@ -211,19 +210,38 @@ export function graphTests(label: string, controllers: number, workers: number, 
 
     test(`${label}: each worker gets the binaries in one copy of one staged folder, before its node is installed`, async () => {
         const { resources } = await run();
-        const copies = ofType(resources, "command:remote:CopyToRemote");
+        const copies = ofType(resources, "command:local:Command").filter(c => c.name.endsWith("-node-binaries"));
         assert.deepEqual(copies.map(c => c.name).sort(), workerNames.map(n => `${n}-node-binaries`).sort());
-        const folders = new Set(await Promise.all(copies.map(c => c.inputs.source.path as Promise<string>)));
+        assert.equal(ofType(resources, "command:remote:CopyToRemote").length, 0,
+            "no asset the engine would read and hash on every run");
+        const folders = new Set(copies.map(c => c.inputs.environment.KDW_FOLDER as string));
         assert.equal(folders.size, 1, "every worker copies the same folder");
         const [folder] = [...folders];
-        assert.ok(folder.endsWith("/"), "the folder's content goes into the stage folder");
         const staged = readdirSync(folder, { recursive: true, withFileTypes: true }).filter(e => e.isFile())
             .map(e => path.relative(folder, path.join(e.parentPath, e.name))).sort();
         assert.deepEqual(staged, WORKER_BINARIES.map(relativePath).sort(), "the folder holds exactly the worker binaries");
-        assert.equal(new Set(copies.map(c => JSON.stringify(c.inputs.triggers))).size, 1);
         for (const name of workerNames) {
+            const copy = named(resources, `${name}-node-binaries`).inputs;
+            assert.match(copy.create, /^sh -c '.*tar -c -C "\$KDW_FOLDER" \. \|.*' copy$/s);
+            assert.deepEqual({ ...copy.environment, KDW_FOLDER: undefined }, {
+                KDW_FOLDER: undefined, KDW_STAGE: "/opt/kdw/stage", KDW_HOST: mockIp(name), KDW_PORT: "22",
+                KDW_USER: "docker", KDW_KEY: `/machines/${name}/id_rsa`,
+            });
+            // A new set of binaries or a new machine copies again; nothing else does.
+            assert.equal(copy.triggers.length, 2);
+            assert.equal(copy.triggers[0], named(resources, copies[0].name).inputs.triggers[0]);
+            assert.ok(!isSecretValue(copy.environment.KDW_KEY), "a key's path, not key material");
             assert.ok(named(resources, `${name}-node-install`).dependencies.includes(named(resources, `${name}-node-binaries`).urn));
         }
+    });
+
+    test(`${label}: the add-ons wait for the workers' first install, not for their roll chain`, async () => {
+        const { resources } = await run();
+        const addons = ofType(resources, "dumbway:index:ClusterAddons")[0];
+        for (const name of workerNames) {
+            assert.ok(addons.dependencies.includes(named(resources, `${name}-node-install`).urn), `add-ons do not wait for ${name}`);
+        }
+        assert.deepEqual(addons.dependencies.filter(u => /-(roll|drain|uncordon)$/.test(u) || /WorkerNode::[^:]+$/.test(u)), []);
     });
 
     test(`${label}: changes roll one host at a time: etcd members, then control planes, then workers (drain, roll, uncordon)`, async () => {

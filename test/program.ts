@@ -24,10 +24,14 @@ export const isSecretValue = (v: unknown): boolean =>
     typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
 export const reveal = (v: any): any => (isSecretValue(v) ? v.value : v);
 
-// The program's cache (staged binary folders, remembered digests) goes to a folder of this test run, not the user's.
-const cacheHomeOfRun = mkdtempSync(path.join(os.tmpdir(), "kdw-cache-"));
-process.env.XDG_CACHE_HOME = cacheHomeOfRun;
-process.on("exit", () => rmSync(cacheHomeOfRun, { recursive: true, force: true }));
+// The program's cache (staged binary folders, remembered digests) goes to a folder of this test run, not the user's;
+// programs this test starts in processes of their own share it, as runs of one user do.
+if (!process.env.KDW_TEST_CACHE_HOME) {
+    const cacheHomeOfRun = mkdtempSync(path.join(os.tmpdir(), "kdw-cache-"));
+    process.env.KDW_TEST_CACHE_HOME = cacheHomeOfRun;
+    process.on("exit", () => rmSync(cacheHomeOfRun, { recursive: true, force: true }));
+}
+process.env.XDG_CACHE_HOME = process.env.KDW_TEST_CACHE_HOME;
 
 /** A folder that looks like the toolchain's output: every worker binary and a manifest with the pinned versions. */
 export function fakeBinaryFolder(): string {
