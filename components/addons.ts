@@ -6,6 +6,8 @@ import { APISERVER_KUBELET_CLIENT } from "./pki";
 export interface AddonsArgs {
     cluster: ClusterConfig;
     provider: k8s.Provider;
+    /** What is deleted only when the whole cluster is: deleting it deletes the add-ons without a call to the API. */
+    deletedWith: pulumi.Resource;
 }
 
 export const corednsImage = (cluster: ClusterConfig) => `${cluster.imageRepository}/coredns/coredns:${cluster.versions.coredns}`;
@@ -42,7 +44,9 @@ export class ClusterAddons extends pulumi.ComponentResource {
     constructor(name: string, args: AddonsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:ClusterAddons", name, {}, opts);
         const { cluster, provider } = args;
-        const o = { parent: this, provider };
+        // When the cluster goes, they go with it: no call to an API whose workers may already be gone (a Deployment's
+        // deletion would wait for pods that no kubelet is left to stop).
+        const o = { parent: this, provider, deletedWith: args.deletedWith };
 
         const kubeletApi = new k8s.rbac.v1.ClusterRole(`${name}-apiserver-to-kubelet`, {
             metadata: { name: "system:kube-apiserver-to-kubelet" },

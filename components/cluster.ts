@@ -147,7 +147,8 @@ export class KubeCluster extends pulumi.ComponentResource {
 
         // The add-ons need Ready workers for their pods, not the workers' roll chain (on a first `up` a chain of steps
         // that run nothing, made one after another: 36 of them for 12 workers).
-        new ClusterAddons("addons", { cluster: cfg, provider }, { ...part, dependsOn: workerNodes.map(w => w.installed) });
+        new ClusterAddons("addons", { cluster: cfg, provider, deletedWith: certificates },
+            { ...part, dependsOn: workerNodes.map(w => w.installed) });
 
         this.kubeconfig = kubeconfig;
         this.apiServerEndpoint = apiServerUrl;
