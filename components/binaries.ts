@@ -198,7 +198,11 @@ export function stageFolder(binaries: BinarySet, root: string): WorkerBinarySet 
             }
         }
         mkdirSync(path.dirname(staged), { recursive: true });
-        const temporary = `${staged}.${process.pid}.new`;
+        // Made beside the folder, not in it: programs running at once (CI's suites) clean the folder of what does not
+        // belong there, and must not take each other's half-made links for strays.
+        const partial = path.join(root, ".partial");
+        mkdirSync(partial, { recursive: true });
+        const temporary = path.join(partial, `${path.basename(folder)}-${relativePath(name).replace("/", "-")}.${process.pid}`);
         rmSync(temporary, { force: true });
         try {
             // To the file itself: a link to a symbolic link would break when the link is relative.

@@ -1,6 +1,7 @@
 // The binary source is checked before anything is created: every problem is one sentence naming
 // kube-dumb-way:binarySource (or binaryChecksums) and the file.
 import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
     existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync,
@@ -129,7 +130,7 @@ test("a file rewritten in place is read again: its remembered digest is not reus
     assert.equal(Object.keys(remembered).filter(k => k.startsWith(`${kubelet}\0`)).length, 1, "one entry per file");
 });
 
-test("the staged folder holds exactly the checked binaries, and is put right from any leftover", () => {
+test("the staged folder holds exactly the checked binaries, and is put right from any leftover", async () => {
     const folder = fakeBinaryFolder();
     const root = path.join(cacheHome(), "staged-test");
     const { binaries } = inspectFolder(folder, {}, PINNED_VERSIONS);
@@ -141,7 +142,7 @@ test("the staged folder holds exactly the checked binaries, and is put right fro
         const file = path.join(staged.folder, relativePath(name));
         assert.equal(statSync(file).ino, statSync(binaries[name].path).ino, `${name} is a hard link to the checked file`);
     }
-    // What an interrupted run or a hand can leave: a stray file, a half-written link, a staged file with other content.
+    // What an interrupted run or a hand can leave: a stray file, a staged file with other content.
     writeFileSync(path.join(staged.folder, "kubelet.123.new"), "half");
     writeFileSync(path.join(staged.folder, "cni", "stray"), "x");
     rmSync(path.join(staged.folder, "runc"));
@@ -163,6 +164,14 @@ test("the staged folder holds exactly the checked binaries, and is put right fro
         assert.ok(lstatSync(file).isFile(), `${name} is staged as a file, not a link`);
         assert.equal(sha256(file), binaries[name].sha256);
     }
+    // Programs staging the same set at once (CI's suites side by side) each end with the whole set, none failing.
+    rmSync(staged.folder, { recursive: true, force: true });
+    const script = `require(${JSON.stringify(path.join(__dirname, "..", "components", "binaries.js"))}).stageFolder(` +
+        `${JSON.stringify(binaries)}, ${JSON.stringify(root)})`;
+    const runs = await Promise.all(Array.from({ length: 4 }, () => new Promise<number | null>(resolve =>
+        spawn(process.execPath, ["-e", script], { stdio: "inherit" }).on("exit", resolve))));
+    assert.deepEqual(runs, [0, 0, 0, 0]);
+    assert.deepEqual(listing(staged.folder), WORKER_BINARIES.map(relativePath).sort());
     // Another set of binaries is another folder.
     writeFileSync(path.join(folder, "crictl"), "#!/bin/sh\necho crictl 2\n");
     const other = stageFolder(inspectFolder(folder, {}, PINNED_VERSIONS).binaries, root);
