@@ -164,7 +164,9 @@ test("the staged folder holds exactly the checked binaries, and is put right fro
         assert.ok(lstatSync(file).isFile(), `${name} is staged as a file, not a link`);
         assert.equal(sha256(file), binaries[name].sha256);
     }
-    // Programs staging the same set at once (CI's suites side by side) each end with the whole set, none failing.
+    // Programs staging the same set at once (CI's suites side by side) each end with the whole set, none failing. (This
+    // does not force the moment two of them interleave; that their half-made links never sit in the folder, where the
+    // others' clean-up would take them for strays, holds by construction: they are made in root/.partial.)
     rmSync(staged.folder, { recursive: true, force: true });
     const script = `require(${JSON.stringify(path.join(__dirname, "..", "components", "binaries.js"))}).stageFolder(` +
         `${JSON.stringify(binaries)}, ${JSON.stringify(root)})`;

@@ -223,9 +223,11 @@ export function graphTests(label: string, controllers: number, workers: number, 
         for (const name of workerNames) {
             const copy = named(resources, `${name}-node-binaries`).inputs;
             assert.match(copy.create, /^sh -c '.*tar -c -C "\$KDW_FOLDER" \. \|.*' copy$/s);
-            assert.deepEqual({ ...copy.environment, KDW_FOLDER: undefined }, {
-                KDW_FOLDER: undefined, KDW_STAGE: "/opt/kdw/stage", KDW_HOST: mockIp(name), KDW_PORT: "22",
-                KDW_USER: "docker", KDW_KEY: `/machines/${name}/id_rsa`,
+            const { KDW_FOLDER: copied, ...connection } = copy.environment;
+            assert.equal(copied, folder);
+            assert.deepEqual(connection, {
+                KDW_STAGE: "/opt/kdw/stage", KDW_HOST: mockIp(name), KDW_PORT: "22", KDW_USER: "docker",
+                KDW_KEY: `/machines/${name}/id_rsa`,
             });
             // A new set of binaries or a new machine copies again; nothing else does.
             assert.equal(copy.triggers.length, 2);

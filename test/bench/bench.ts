@@ -1,9 +1,10 @@
 // `npm run bench`: what the cluster costs as it grows, on the local test hosts. For each size (3 controllers and
-// 3, 6, 12 workers by default): resources, `up` from nothing against the critical path of its own graph (computed from
-// the engine's per-resource timings and the dependencies in the state), a no-op preview against a program that imports
-// the same packages and registers nothing, and against one that registers as many trivial resources as the cluster
-// has (paired runs, median ratios: what the cluster costs beyond Pulumi's own cost per resource), adding and removing one worker (time and the
-// resources each touches), and destroy. Prints a table and writes .cache/bench/bench.json. A benchmark, not a test.
+// 3, 6, 12 workers by default): resources; `up` from nothing against two bounds, the critical path of its own graph
+// (the engine's per-resource timings and what each resource waits for in the state) and the machine's CPU work over its
+// cores; a no-op preview against a program that imports the same packages and registers nothing, and against one that
+// registers as many trivial resources (interleaved runs, median ratios: what the cluster costs beyond Pulumi's own cost
+// per resource); adding and removing one worker (time and the resources each touches); and destroy. Prints a table and
+// writes .cache/bench/bench.json. A benchmark, not a test.
 //
 //   source scripts/env.sh && npm run hosts:up -- 16 && npm run bench      # KDW_BENCH_SIZES=3,6 for fewer
 import * as auto from "@pulumi/pulumi/automation";
