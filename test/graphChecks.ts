@@ -1,5 +1,6 @@
 // Assertions on the whole resource graph, shared by the graph tests of each cluster size.
 import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -113,6 +114,9 @@ export function graphTests(label: string, controllers: number, workers: number, 
             const etcd = named(resources, `${name}-etcd-install`).inputs.create as string;
             assert.match(etcd, new RegExp(`--initial-cluster=${initialCluster}( |')`));
             assert.match(etcd, new RegExp(`--name=${name} `));
+            // The data's owner is the cluster of the etcd CA (mocked certificates are "CERTIFICATE <name>").
+            const etcdCaId = createHash("sha256").update("CERTIFICATE etcd-ca-cert").digest("hex");
+            assert.match(etcd, new RegExp(`KDW_CLUSTER_ID=${etcdCaId} `));
             const cp = named(resources, `${name}-control-plane-install`).inputs.create as string;
             assert.match(cp, new RegExp(`--etcd-servers=${servers} `));
             assert.match(cp, new RegExp(`--advertise-address=${mockIp(name)} `));

@@ -2,7 +2,7 @@
 // they were asked: etcd's quorum guard, the drain and uncordon around a worker's roll.
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -26,26 +26,50 @@ function standIn(dir: string, name: string, body: string) {
 
 const members = ["https://10.0.0.1:2379", "https://10.0.0.2:2379", "https://10.0.0.3:2379"];
 
-/** etcd.sh `roll` on member 0 with the given members healthy (by index); the docker stand-in reports their health. */
-function etcdRoll(healthy: number[]) {
+const CLUSTER_ID = "c".repeat(64);
+
+/**
+ * etcd.sh ACTION on member 0 with the given members healthy (by index), over data a cluster left (`owner`: the cluster
+ * it recorded, null for none) or none; the docker stand-in reports their health.
+ */
+function etcdScript(action: "up" | "roll" | "down", healthy: number[], data?: { owner: string | null }) {
     const dir = scratch();
     const lines = members.map((m, i) => healthy.includes(i) ? `${m} is healthy: successfully committed proposal` : `${m} is unhealthy: failed`);
     writeFileSync(path.join(dir, "health"), lines.join("\n") + "\n");
     standIn(dir, "docker", `case "$1 $*" in
   "run "*"endpoint health"*) cat ${dir}/health ;;
-  "exec "*"endpoint health"*) exit 0 ;;
+  "exec "*"endpoint health"*|"exec "*"endpoint status"*) exit 0 ;;
 esac`);
     // etcd's own user, as if it existed (the test must not add users to this machine) and owned what it is given.
     standIn(dir, "id", `case "$*" in *etcd) echo 1000 ;; *) exec ${spawnSync("sh", ["-c", "command -v id"], { encoding: "utf8" }).stdout.trim()} "$@" ;; esac`);
     standIn(dir, "chown", "");
-    const command = scriptCommand(`${asset("lib-files.sh")}\n${asset("etcd.sh")}`, "roll", {
-        KDW_ETC: path.join(dir, "etc"), KDW_DATA: path.join(dir, "data"), KDW_IMAGE: "registry.test/etcd:3.6.16-0",
+    const dataDir = path.join(dir, "data");
+    if (data) {
+        mkdirSync(path.join(dataDir, "etcd", "member", "snap"), { recursive: true });
+        writeFileSync(path.join(dataDir, "etcd", "member", "snap", "db"), "their keys");
+        if (data.owner !== null) {
+            writeFileSync(path.join(dataDir, "etcd.cluster"), `${data.owner}\n`);
+        }
+    }
+    const command = scriptCommand(`${asset("lib-files.sh")}\n${asset("etcd.sh")}`, action, {
+        KDW_ETC: path.join(dir, "etc"), KDW_DATA: dataDir, KDW_IMAGE: "registry.test/etcd:3.6.16-0",
         KDW_ETCD_ARGS: "--name=c0", KDW_NODE: "kdw-controller-0", KDW_ETCD_SELF: members[0], KDW_ETCD_ENDPOINTS: members.join(","),
+        KDW_CLUSTER_ID: CLUSTER_ID,
     });
-    const result = spawnSync("sh", ["-c", command], { encoding: "utf8", input: "", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
-    const calls = readFileSync(path.join(dir, "calls"), "utf8");
-    return { status: result.status, stderr: result.stderr, stdout: result.stdout, restarted: /docker run --detach --name kdw-etcd/.test(calls), calls };
+    const caPem = path.join(dir, "etc", "etcd", "ca.pem");
+    const input = `${caPem} 0644 ${Buffer.from("this cluster's CA").toString("base64")}\n`;
+    const result = spawnSync("sh", ["-c", command], { encoding: "utf8", input, env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    const calls = existsSync(path.join(dir, "calls")) ? readFileSync(path.join(dir, "calls"), "utf8") : "";
+    const owner = path.join(dataDir, "etcd.cluster");
+    return {
+        status: result.status, stderr: result.stderr, stdout: result.stdout, restarted: /docker run --detach --name kdw-etcd/.test(calls), calls,
+        owner: existsSync(owner) ? readFileSync(owner, "utf8").trim() : null,
+        theirData: existsSync(path.join(dataDir, "etcd", "member", "snap", "db")),
+        filesWritten: existsSync(caPem),
+    };
 }
+
+const etcdRoll = (healthy: number[]) => etcdScript("roll", healthy);
 
 test("etcd roll: with every other member healthy, the member restarts and waits until it is healthy with quorum", () => {
     const r = etcdRoll([0, 1, 2]);
@@ -68,6 +92,53 @@ test("etcd roll: a cluster that has lost its quorum has nothing to lose, so the 
     const r = etcdRoll([]);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(r.restarted);
+});
+
+test("etcd up on a fresh host records this cluster as the data's owner, then starts the member", () => {
+    const r = etcdScript("up", [0, 1, 2]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.restarted, r.calls);
+    assert.equal(r.owner, CLUSTER_ID);
+    assert.ok(r.filesWritten);
+});
+
+test("etcd up over this cluster's own data (a resumed up) starts the member on it", () => {
+    const r = etcdScript("up", [0, 1, 2], { owner: CLUSTER_ID });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.restarted, r.calls);
+    assert.ok(r.theirData);
+});
+
+for (const [kind, owner, says] of [
+    ["another cluster's data", "a".repeat(64), /another cluster \(its etcd CA certificate's sha256 is a{64}, this cluster's c{64}\)/],
+    ["data of no recorded cluster", null, /a cluster this program has no record of/],
+] as const) {
+    test(`etcd up over ${kind}: refused before anything changes, the data kept, the way out named`, () => {
+        const r = etcdScript("up", [0, 1, 2], { owner });
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, says);
+        assert.match(r.stderr, /^kdw-controller-0 \(.*\): \S+\/data\/etcd holds etcd data of /);
+        assert.match(r.stderr, /Nothing was changed on this host\. .* remove it on the host: docker rm -f kdw-etcd; rm -rf \S+\/data\/etcd \S+\/data\/etcd\.cluster; then run pulumi up again/);
+        assert.doesNotMatch(r.calls, /^docker /m, "docker was called");
+        assert.ok(r.theirData, "their data was removed");
+        assert.equal(r.owner, owner, "the record of the data's owner changed");
+        assert.equal(r.filesWritten, false, "this cluster's certificates were written over theirs");
+    });
+}
+
+test("etcd roll records this cluster as the owner of a member made before the record was kept", () => {
+    const r = etcdScript("roll", [0, 1, 2], { owner: null });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.owner, CLUSTER_ID);
+    assert.ok(r.theirData);
+});
+
+test("etcd down removes the member, its data and the record of its owner", () => {
+    const r = etcdScript("down", [0, 1, 2], { owner: CLUSTER_ID });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.calls, /^docker rm -f kdw-etcd$/m);
+    assert.equal(r.theirData, false);
+    assert.equal(r.owner, null);
 });
 
 /** node-drain.sh ACTION as the program runs it, with the admin kubeconfig on stdin and a kubectl stand-in. */

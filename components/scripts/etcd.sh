@@ -1,11 +1,42 @@
 # Runs this controller's etcd member as a container that Docker restarts with the host, and checks that it answers.
 # `roll` changes a running member: it refuses when restarting this member would cost the cluster its quorum (another
 # member is already unhealthy), restarts it like `up`, then waits until it is healthy in a cluster with quorum.
+# `up` never starts over another cluster's data (see claim_data); `down` removes the member and its data.
 # Environment: KDW_NODE KDW_ETC KDW_DATA KDW_IMAGE KDW_ETCD_ARGS (the flags, space separated)
 #              KDW_ETCD_SELF (this member's client URL) KDW_ETCD_ENDPOINTS (every member's, comma separated)
+#              KDW_CLUSTER_ID (the sha256 of the etcd CA's certificate, ca.pem: which cluster the member belongs to)
 set -eu
 name=kdw-etcd
 roll_timeout=180
+data="$KDW_DATA/etcd"
+# Which cluster the data belongs to, beside it (etcd warns of files it does not know in its data folder).
+owner="$KDW_DATA/etcd.cluster"
+
+# A host used before by another cluster (a stack removed without `pulumi destroy`, machines adopted by a new stack)
+# may keep that cluster's etcd data; etcd would serve it again, with the new certificates, as if it were this cluster:
+# its objects, its nodes, its secrets under an encryption key this cluster does not have. So `up` refuses data it
+# cannot tell is this cluster's, before it changes anything, and never removes it: it is somebody's data. A `roll`
+# changes a member this cluster made, and records its owner (members made before the record was kept).
+claim_data() {
+    if [ "$1" = up ] && [ -d "$data/member" ]; then
+        found=$(cat "$owner" 2>/dev/null || true)
+        if [ "$found" != "$KDW_CLUSTER_ID" ]; then
+            if [ -n "$found" ]; then
+                whose="another cluster (its etcd CA certificate's sha256 is $found, this cluster's $KDW_CLUSTER_ID)"
+            else
+                whose="a cluster this program has no record of"
+            fi
+            echo "$KDW_NODE ($(hostname)): $data holds etcd data of $whose; not starting this cluster's member over" \
+                "it. Nothing was changed on this host. If that data is no longer needed (a stack removed without" \
+                "pulumi destroy, a host taken from an old cluster), remove it on the host: docker rm -f $name;" \
+                "rm -rf $data $owner; then run pulumi up again. To keep it, run that cluster's own stack instead." >&2
+            cat >/dev/null # the files on stdin, unread: the sender would see a broken pipe instead of this message
+            exit 1
+        fi
+    fi
+    mkdir -p "$KDW_DATA"
+    echo "$KDW_CLUSTER_ID" > "$owner"
+}
 
 # The member answers its clients over TLS (a status needs no quorum: the other members may still be starting).
 answers() {
@@ -74,6 +105,9 @@ wait_healthy_with_quorum() {
     echo "$KDW_NODE: etcd member healthy, cluster has quorum, $(($(date +%s) - start))s after the restart"
 }
 
+case "$1" in
+up | roll) claim_data "$1" ;;
+esac
 [ "$1" != roll ] || refuse_if_quorum_at_risk
 
 # etcd runs as its own unprivileged user, which owns its data and its keys (CIS 1.1.11, 1.1.12). On boot2docker the
@@ -105,17 +139,19 @@ up|roll)
     docker stop --time 30 "$name" >/dev/null 2>&1 || true
     docker rm -f "$name" >/dev/null 2>&1 || true
     etcd_user
-    mkdir -p "$KDW_DATA/etcd"
-    chown -R etcd:etcd "$KDW_DATA/etcd" "$KDW_ETC/etcd"
-    chmod 0700 "$KDW_DATA/etcd"
+    mkdir -p "$data"
+    chown -R etcd:etcd "$data" "$KDW_ETC/etcd"
+    chmod 0700 "$data"
     # shellcheck disable=SC2086 # the flags are meant to split into words
     docker run --detach --name "$name" --restart always --network host --user "$(id -u etcd):$(id -g etcd)" \
-        --volume "$KDW_ETC/etcd:/etc/etcd:ro" --volume "$KDW_DATA/etcd:/var/lib/etcd" \
+        --volume "$KDW_ETC/etcd:/etc/etcd:ro" --volume "$data:/var/lib/etcd" \
         "$KDW_IMAGE" etcd $KDW_ETCD_ARGS >/dev/null
     wait_answers
     ;;
 down)
+    # A member that leaves the cluster takes its data along: kept, it would be another cluster's for the next `up`.
     docker rm -f "$name" >/dev/null 2>&1 || true
+    rm -rf "$data" "$owner"
     ;;
 esac
 [ "$1" != roll ] || wait_healthy_with_quorum
