@@ -24,6 +24,10 @@ const KEY = { algorithm: "RSA", rsaBits: 2048 } as const;
 export class CertAuthority extends pulumi.ComponentResource {
     readonly certPem: pulumi.Output<string>;
     readonly keyPem: pulumi.Output<string>;
+    /** The CA's public key: it outlives a renewal of the CA's certificate, so it names the cluster's data. */
+    readonly publicKeyPem: pulumi.Output<string>;
+    /** The CA's key and certificate, for a step that must go before them in a destroy (not what it issued). */
+    readonly own: pulumi.Resource[];
     private readonly key: tls.PrivateKey;
     private readonly cert: tls.SelfSignedCert;
 
@@ -41,6 +45,8 @@ export class CertAuthority extends pulumi.ComponentResource {
         }, { parent: this });
         this.certPem = this.cert.certPem;
         this.keyPem = pulumi.secret(this.key.privateKeyPem);
+        this.publicKeyPem = this.key.publicKeyPem;
+        this.own = [this.key, this.cert];
         this.registerOutputs({ certPem: this.certPem });
     }
 

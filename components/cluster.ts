@@ -58,8 +58,16 @@ export class KubeCluster extends pulumi.ComponentResource {
         // pins, before any machine is made.
         const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions }, part);
 
-        // Hosts, all created in parallel once docker-machine has its certificates.
-        const certificates = machineCertificates(cfg, { ...part, dependsOn: [binaries] });
+        // The key that encrypts Secrets at rest in etcd.
+        const encryptionKey = new command.local.Command("encryption-key", {
+            create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))"`,
+            logging: "none",
+        }, { ...part, additionalSecretOutputs: ["stdout"] });
+
+        // Hosts, all created in parallel once docker-machine has its certificates. Every machine waits for that step,
+        // and that step for the cluster's keys, so that a destroy removes the keys last: one cut short never leaves
+        // a host with cluster data (etcd's, encrypted Secrets) whose keys are gone.
+        const certificates = machineCertificates(cfg, { ...part, dependsOn: [binaries, ...clusterCa.own, ...etcdCa.own, encryptionKey] });
         const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }, part));
         const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }, part));
         const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
@@ -85,10 +93,6 @@ export class KubeCluster extends pulumi.ComponentResource {
         });
 
         // The control plane on every controller, against all etcd members.
-        const encryptionKey = new command.local.Command("encryption-key", {
-            create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))"`,
-            logging: "none",
-        }, { ...part, additionalSecretOutputs: ["stdout"] });
         const controlPlaneCerts = {
             apiserver: clusterCa.issue("apiserver", controllerIps.apply(ips => pki.apiserverCert(cfg, ips))),
             apiserverKubeletClient: clusterCa.issue("apiserver-kubelet-client", pki.apiserverKubeletClientCert()),

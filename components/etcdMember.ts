@@ -47,7 +47,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 { path: dir.apply(d => `${d}/peer.pem`), content: peer.certPem },
                 { path: dir.apply(d => `${d}/peer-key.pem`), content: peer.keyPem, mode: "0600" },
             ],
-            env: pulumi.all([host.layout, host.ip, args.members, etcdCa.certPem]).apply(([l, ip, members, caPem]) => ({
+            env: pulumi.all([host.layout, host.ip, args.members, etcdCa.publicKeyPem]).apply(([l, ip, members, caKey]) => ({
                 KDW_NODE: host.nodeName,
                 KDW_ETC: l.etc,
                 KDW_DATA: l.data,
@@ -56,8 +56,8 @@ export class EtcdMember extends pulumi.ComponentResource {
                 KDW_ETCD_SELF: clientUrl(ip),
                 KDW_ETCD_ENDPOINTS: members.map(m => clientUrl(m.ip)).join(","),
                 // Which cluster the member's data belongs to (etcd.sh refuses another's): the CA that signs its members,
-                // as `sha256sum ca.pem` shows it on the host.
-                KDW_CLUSTER_ID: createHash("sha256").update(caPem).digest("hex"),
+                // by its public key, which a renewal of the CA's certificate keeps.
+                KDW_CLUSTER_ID: createHash("sha256").update(caKey).digest("hex"),
             })),
         }, { parent: this, dependsOn: [host.ready], rollsAfter: args.rollsAfter, formerName: `${name}-run` });
 

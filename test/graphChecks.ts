@@ -71,6 +71,18 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
+    test(`${label}: the cluster's keys go last in a destroy: every machine waits for docker-machine's certificates, which wait for the CAs and the encryption key`, async () => {
+        const { resources } = await run();
+        const certs = named(resources, "docker-machine-certs");
+        const keys = ["cluster-ca-key", "cluster-ca-cert", "etcd-ca-key", "etcd-ca-cert", "encryption-key"];
+        assert.deepEqual(keys.filter(k => !certs.dependencies.some(u => u.endsWith(`::${k}`))), [], "not waited for");
+        // Only the CAs' own key and certificate: what they issue waits for the machines (their addresses).
+        assert.deepEqual(certs.dependencies.filter(u => /-(csr|cert|key)$/.test(u) && !keys.some(k => u.endsWith(`::${k}`))), []);
+        for (const machine of resources.filter(r => r.name.endsWith("-machine"))) {
+            assert.ok(machine.dependencies.some(u => u.endsWith("::docker-machine-certs")), `${machine.name} does not wait for the certificates`);
+        }
+    });
+
     test(`${label}: one Cluster component holds everything; its parts keep, by alias, the URNs they had at the top level`, async () => {
         const { resources } = await run();
         const parts = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
@@ -114,8 +126,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
             const etcd = named(resources, `${name}-etcd-install`).inputs.create as string;
             assert.match(etcd, new RegExp(`--initial-cluster=${initialCluster}( |')`));
             assert.match(etcd, new RegExp(`--name=${name} `));
-            // The data's owner is the cluster of the etcd CA (mocked certificates are "CERTIFICATE <name>").
-            const etcdCaId = createHash("sha256").update("CERTIFICATE etcd-ca-cert").digest("hex");
+            // The data's owner is the cluster of the etcd CA's key (mocked keys are "PUBLIC KEY OF <name>").
+            const etcdCaId = createHash("sha256").update("PUBLIC KEY OF etcd-ca-key").digest("hex");
             assert.match(etcd, new RegExp(`KDW_CLUSTER_ID=${etcdCaId} `));
             const cp = named(resources, `${name}-control-plane-install`).inputs.create as string;
             assert.match(cp, new RegExp(`--etcd-servers=${servers} `));

@@ -110,7 +110,7 @@ test("etcd up over this cluster's own data (a resumed up) starts the member on i
 });
 
 for (const [kind, owner, says] of [
-    ["another cluster's data", "a".repeat(64), /another cluster \(its etcd CA certificate's sha256 is a{64}, this cluster's c{64}\)/],
+    ["another cluster's data", "a".repeat(64), /another cluster \(its etcd CA's key digest is a{64}, this cluster's c{64}\)/],
     ["data of no recorded cluster", null, /a cluster this program has no record of/],
 ] as const) {
     test(`etcd up over ${kind}: refused before anything changes, the data kept, the way out named`, () => {
@@ -133,12 +133,12 @@ test("etcd roll records this cluster as the owner of a member made before the re
     assert.ok(r.theirData);
 });
 
-test("etcd down removes the member, its data and the record of its owner", () => {
+test("etcd down removes the member and keeps its data (the host's own down removes that)", () => {
     const r = etcdScript("down", [0, 1, 2], { owner: CLUSTER_ID });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.calls, /^docker rm -f kdw-etcd$/m);
-    assert.equal(r.theirData, false);
-    assert.equal(r.owner, null);
+    assert.ok(r.theirData);
+    assert.equal(r.owner, CLUSTER_ID);
 });
 
 /** node-drain.sh ACTION as the program runs it, with the admin kubeconfig on stdin and a kubectl stand-in. */

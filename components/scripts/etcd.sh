@@ -1,10 +1,11 @@
 # Runs this controller's etcd member as a container that Docker restarts with the host, and checks that it answers.
 # `roll` changes a running member: it refuses when restarting this member would cost the cluster its quorum (another
 # member is already unhealthy), restarts it like `up`, then waits until it is healthy in a cluster with quorum.
-# `up` never starts over another cluster's data (see claim_data); `down` removes the member and its data.
+# `up` never starts over another cluster's data (see claim_data). `down` removes the member and keeps its data, which
+# the host's own `down` (the last step on the host to go) removes.
 # Environment: KDW_NODE KDW_ETC KDW_DATA KDW_IMAGE KDW_ETCD_ARGS (the flags, space separated)
 #              KDW_ETCD_SELF (this member's client URL) KDW_ETCD_ENDPOINTS (every member's, comma separated)
-#              KDW_CLUSTER_ID (the sha256 of the etcd CA's certificate, ca.pem: which cluster the member belongs to)
+#              KDW_CLUSTER_ID (the sha256 of the etcd CA's public key, PEM: which cluster the member belongs to)
 set -eu
 name=kdw-etcd
 roll_timeout=180
@@ -22,7 +23,7 @@ claim_data() {
         found=$(cat "$owner" 2>/dev/null || true)
         if [ "$found" != "$KDW_CLUSTER_ID" ]; then
             if [ -n "$found" ]; then
-                whose="another cluster (its etcd CA certificate's sha256 is $found, this cluster's $KDW_CLUSTER_ID)"
+                whose="another cluster (its etcd CA's key digest is $found, this cluster's $KDW_CLUSTER_ID)"
             else
                 whose="a cluster this program has no record of"
             fi
@@ -149,9 +150,7 @@ up|roll)
     wait_answers
     ;;
 down)
-    # A member that leaves the cluster takes its data along: kept, it would be another cluster's for the next `up`.
     docker rm -f "$name" >/dev/null 2>&1 || true
-    rm -rf "$data" "$owner"
     ;;
 esac
 [ "$1" != roll ] || wait_healthy_with_quorum

@@ -359,6 +359,31 @@ async function clusterChecks(stack: auto.Stack) {
         return members.map(m => m.name).join(", ");
     });
 
+    await report.check("etcd's `up` over another cluster's data (the install's own command, another CA) is refused on a systemd and a boot2docker controller; the member runs on, untouched", async () => {
+        const state = (await stack.exportStack()).deployment.resources as { urn: string; inputs?: { create?: string } }[];
+        const seen: string[] = [];
+        for (const i of [0, BOOT2DOCKER_HOSTS[0]]) {
+            const controller = controllers[i];
+            const install = state.find(r => r.urn.endsWith(`::kdw-controller-${i}-etcd-install`))?.inputs?.create;
+            assert.ok(install, `no kdw-controller-${i}-etcd-install in the state`);
+            const ownId = /KDW_CLUSTER_ID=([0-9a-f]{64}) /.exec(install)?.[1];
+            const data = /KDW_DATA=(\S+) /.exec(install)?.[1];
+            assert.ok(ownId && data, "the install command names no cluster or data folder");
+            const foreign = install.replace(`KDW_CLUSTER_ID=${ownId} `, `KDW_CLUSTER_ID=${"0".repeat(64)} `);
+            const started = async () => (await ssh(controller, "docker inspect --format '{{.State.StartedAt}}' kdw-etcd")).trim();
+            const before = await started();
+            // Without the files on stdin: the script reads it (empty here) before it refuses.
+            const refused = await ssh(controller, `${foreign} </dev/null`).then(() => undefined, (err: Error) => err.message);
+            assert.ok(refused, `${controller.name}: etcd.sh up ran over this cluster's data under another cluster's id`);
+            assert.match(refused, new RegExp(`${data.replace(/[/.]/g, "\\$&")}/etcd holds etcd data of another cluster .*this cluster's 0{64}.*Nothing was changed on this host`));
+            assert.equal(await started(), before, `${controller.name}: the etcd member was restarted`);
+            assert.equal((await ssh(controller, asRoot(controller, `cat ${data}/etcd.cluster`))).trim(), ownId, "the data's owner changed");
+            seen.push(`${controller.name} (${controller.kind})`);
+        }
+        await etcdHealthy(30);
+        return seen.join(", ");
+    });
+
     await report.check("/version through the cluster CA on every controller", async () => {
         const versions = [];
         for (const c of controllers) {

@@ -12,7 +12,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { Availability, describeAvailability, pollApi } from "./apiPoller";
 import { clusterClient } from "./cluster";
-import { destroyStack, freshStack, hostsState, Report, requireEnv, ROOT, run, ssh, WORK } from "./harness";
+import { destroyStack, eventually, freshStack, hostsState, Report, requireEnv, ROOT, run, ssh, WORK } from "./harness";
 import { machineStorage, writeStackConfig } from "./stackConfig";
 
 const STACK = "upgrade";
@@ -237,10 +237,16 @@ async function main() {
         nodePort = Number((await kubectl("get", "service", "web", "-o", "jsonpath={.spec.ports[0].nodePort}")).trim());
         const pods = await cluster.podsOf("web");
         assert.equal(pods.length, 3);
-        for (const w of workers) {
-            await run("curl", ["--silent", "--fail", "--max-time", "5", `http://${w.ip}:${nodePort}/`]);
-        }
-        return `pods on ${pods.map(p => p.node).join(", ")}; node port ${nodePort}`;
+        // The pods are Ready; each worker's kube-proxy programs the new Service on its own time (one sync, seconds on a
+        // loaded machine). The polling under the upgrade starts only once every worker answers.
+        const start = Date.now();
+        await eventually(30, async () => {
+            for (const w of workers) {
+                await run("curl", ["--silent", "--fail", "--max-time", "5", `http://${w.ip}:${nodePort}/`]);
+            }
+        }, 500);
+        return `pods on ${pods.map(p => p.node).join(", ")}; node port ${nodePort}, answering on every worker ` +
+            `${((Date.now() - start) / 1000).toFixed(1)}s after the rollout`;
     });
 
     await report.check("refused before anything changes: two minors up, naming kubernetesVersion and the skew policy", async () => {
