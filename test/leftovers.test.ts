@@ -75,12 +75,16 @@ esac`), 0o755);
     };
 }
 
-/** Runs `script` in a fresh network namespace (and so a mount namespace of its own); returns its output by section. */
+/**
+ * Runs `script` in fresh network, mount and PID namespaces; returns its output by section. The PID namespace keeps the
+ * sweep's search for steps of an interrupted run (every `sh -c <script> kdw up` in /proc) to the scenario's own: on
+ * this machine it would find the steps the end-to-end suites' test hosts are running, whose processes it can see.
+ */
 function inNamespace(t: TestContext, box: Sandbox, script: string): { status: number | null; stderr: string; sections: Record<string, string> } {
     const ns = `kdw-left-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
     execFileSync("ip", ["netns", "add", ns]);
     t.after(() => spawnSync("ip", ["netns", "del", ns]));
-    const result = spawnSync("ip", ["netns", "exec", ns, "sh", "-c", `set -eu\n${script}`], {
+    const result = spawnSync("ip", ["netns", "exec", ns, "unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", `set -eu\n${script}`], {
         encoding: "utf8", env: { ...process.env, ...box.env, ROOT: box.root }, timeout: 60_000,
     });
     const sections: Record<string, string> = {};

@@ -296,7 +296,8 @@ async function main() {
         await cluster.etcdHealthy(60);
         const members = JSON.parse(await cluster.etcdctl(controllers[0], "endpoint health -w json",
             controllers.map(c => `https://${c.ip}:2379`).join(","))) as any[];
-        assert.equal((await cluster.podsOf("web")).length, 3);
+        // The last drained worker's pod is made again elsewhere when it is evicted; it may still be starting.
+        await eventually(60, async () => assert.equal((await cluster.podsOf("web")).length, 3, "web pods Running"));
         const nodes = JSON.parse(await kubectl("get", "nodes", "-o", "json")).items as any[];
         assert.deepEqual(nodes.filter(n => n.spec.unschedulable).map(n => n.metadata.name), [], "cordoned nodes");
         assert.equal((await stack.outputs()).kubernetesVersion?.value, pinned);
