@@ -703,11 +703,4 @@ async function clusterChecks(stack: auto.Stack) {
     });
 }
 
-main().catch(err => {
-    report.checks.push({ name: "e2e run", passed: false, seconds: 0, message: (err as Error).message });
-    console.log(`FAIL e2e run: ${(err as Error).message}`);
-}).finally(() => {
-    report.save();
-    console.log(report.summary());
-    process.exitCode = report.checks.some(c => !c.passed) || report.checks.length === 0 ? 1 : 0;
-});
+report.run("e2e", main);

@@ -54,6 +54,29 @@ export class Report {
         const failed = this.checks.filter(c => !c.passed).length;
         return `${this.checks.length - failed} passed, ${failed} failed`;
     }
+
+    /**
+     * Runs a suite's `main` to its end: an error it throws is a failed check; then the report is saved, `before`
+     * prints the suite's own totals, the summary line ends the output, and the exit status says whether every check
+     * passed (none run is a failure). A suite whose timers or sockets outlive it would never exit and would hold CI
+     * until its time limit: 30 s after the summary it fails, naming that.
+     */
+    run(suite: string, main: () => Promise<void>, before: () => void = () => undefined): void {
+        main().catch(err => {
+            this.checks.push({ name: `${suite} run`, passed: false, seconds: 0, message: (err as Error).message });
+            console.log(`FAIL ${suite} run: ${(err as Error).message}`);
+        }).finally(() => {
+            this.save();
+            before();
+            console.log(this.summary());
+            process.exitCode = this.checks.some(c => !c.passed) || this.checks.length === 0 ? 1 : 0;
+            setTimeout(() => {
+                console.log(`FAIL ${suite} run: something it started (a timer, a socket, a child process) kept it ` +
+                    "running 30 s after its last check");
+                process.exit(1);
+            }, 30_000).unref();
+        });
+    }
 }
 
 export function run(cmd: string, args: string[], opts: ExecFileOptions & { input?: string } = {}): Promise<string> {

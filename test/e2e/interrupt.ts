@@ -259,11 +259,4 @@ async function main() {
     report.timings.totalSeconds = Math.round((Date.now() - start) / 1000);
 }
 
-main().catch(err => {
-    report.checks.push({ name: "interrupt run", passed: false, seconds: 0, message: (err as Error).message });
-    console.log(`FAIL interrupt run: ${(err as Error).message}`);
-}).finally(() => {
-    report.save();
-    console.log(report.summary());
-    process.exitCode = report.checks.some(c => !c.passed) || report.checks.length === 0 ? 1 : 0;
-});
+report.run("interrupt", main);

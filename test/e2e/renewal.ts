@@ -74,6 +74,7 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     const replaced: string[] = [];
     const poller = pollApi(ctx.kubeconfigPath);
     const start = Date.now();
+    let availability;
     try {
         await ctx.stack.up({
             onEvent: e => {
@@ -85,9 +86,9 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
         });
     } finally {
         ctx.writeConfig({});
+        availability = await poller.stop();
     }
     const upSeconds = (Date.now() - start) / 1000;
-    const availability = await poller.stop();
 
     assert.ok(replaced.length > 0, "pulumi up re-issued no certificate: the tls plugin did not act on the renewal window");
     const after = await servedSerials(ctx);

@@ -173,17 +173,16 @@ async function main() {
 
 if (require.main === module) {
     const start = Date.now();
-    main().catch(err => {
-        report.checks.push({ name: "standards run", passed: false, seconds: 0, message: (err as Error).message });
-        console.log(`FAIL standards run: ${(err as Error).message}`);
-    }).finally(() => {
-        report.timings.total = { seconds: Math.round((Date.now() - start) / 1000) };
-        report.save();
+    report.run("standards", async () => {
+        try {
+            await main();
+        } finally {
+            report.timings.total = { seconds: Math.round((Date.now() - start) / 1000) };
+        }
+    }, () => {
         const c = report.timings.conformance as ConformanceTally | undefined;
         if (c) {
             console.log(`conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
         }
-        console.log(report.summary());
-        process.exitCode = report.checks.some(c => !c.passed) || report.checks.length === 0 ? 1 : 0;
     });
 }
