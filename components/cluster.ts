@@ -67,7 +67,8 @@ export class KubeCluster extends pulumi.ComponentResource {
         // Hosts, all created in parallel once docker-machine has its certificates. Every machine waits for that step,
         // and that step for the cluster's keys, so that a destroy removes the keys last: one cut short never leaves
         // a host with cluster data (etcd's, encrypted Secrets) whose keys are gone.
-        const certificates = machineCertificates(cfg, { ...part, dependsOn: [binaries, ...clusterCa.own, ...etcdCa.own, encryptionKey] });
+        const certificates = machineCertificates(cfg,
+            { ...part, dependsOn: [binaries, ...clusterCa.own, ...etcdCa.own, encryptionKey] });
         const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }, part));
         const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }, part));
         const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
