@@ -417,6 +417,24 @@ function evictionThresholds(value: unknown, fail: Fail): Record<string, string> 
 }
 
 /** `{flag: value}` without the dashes, values as text; numbers and booleans are taken as their text. */
+/**
+ * kube-apiserver flags the program sets from other keys or from what it makes (addresses, certificates, etcd, the
+ * encryption key). Given again in apiServerExtraArgs one would override the program's (the last of a flag wins) and
+ * leave the apiservers out of step with the rest of the cluster, so it is refused with what to change instead.
+ */
+const APISERVER_FLAGS_SET_BY: Record<string, string> = {
+    "advertise-address": "each controller's own address",
+    "secure-port": "kube-dumb-way:apiServerPort; set that key instead",
+    "service-cluster-ip-range": "kube-dumb-way:serviceCidr, which kube-proxy and the cluster DNS follow too; set that key instead",
+    "service-account-issuer": "the clients' endpoint (kube-dumb-way:apiServerEndpoint or apiServerVip); set that key instead",
+    "encryption-provider-config": "the key it makes for encryption at rest",
+    ...Object.fromEntries(["etcd-servers", "etcd-cafile", "etcd-certfile", "etcd-keyfile"]
+        .map(flag => [flag, "the etcd members it runs and their certificates"])),
+    ...Object.fromEntries(["client-ca-file", "tls-cert-file", "tls-private-key-file", "kubelet-certificate-authority",
+        "kubelet-client-certificate", "kubelet-client-key", "service-account-key-file", "service-account-signing-key-file"]
+        .map(flag => [flag, "the certificates and keys it makes (renewed by kube-dumb-way:certRenewBeforeHours)"])),
+};
+
 function flagMap(value: unknown, name: string, fail: Fail): Record<string, string> {
     if (value === undefined) {
         return {};
@@ -429,8 +447,15 @@ function flagMap(value: unknown, name: string, fail: Fail): Record<string, strin
     for (const [flag, v] of Object.entries(value)) {
         if (!/^[a-z][a-z0-9-]*$/.test(flag)) {
             fail(name, `has the flag "${flag}": give flag names in lower case without the leading dashes, like "event-ttl".`);
+        } else if (flag in APISERVER_FLAGS_SET_BY) {
+            fail(name, `has "${flag}", which the program sets from ${APISERVER_FLAGS_SET_BY[flag]}: given here it would ` +
+                "override that and leave the apiservers out of step with the rest of the cluster.");
         } else if (!["string", "number", "boolean"].includes(typeof v)) {
             fail(name, `gives the flag "${flag}" the value ${JSON.stringify(v)}: a flag's value is a string, number or boolean.`);
+        } else if (/[\s\x00-\x1f\x7f]/.test(String(v))) {
+            // The flags reach the host as one word each (a shell splits them on whitespace).
+            fail(name, `gives the flag "${flag}" the value ${JSON.stringify(v)}, with whitespace or a control character: ` +
+                "a flag's value must be one word; a list takes commas, as kube-apiserver's do.");
         } else {
             flags[flag] = String(v);
         }

@@ -214,4 +214,16 @@ test("apiServerExtraArgs: flag names without dashes, values as text", () => {
     rejects({ apiServerExtraArgs: ["--v=3"] }, "apiServerExtraArgs", /must be an object of flag names/);
     rejects({ apiServerExtraArgs: { "--v": "3" } }, "apiServerExtraArgs", /without the leading dashes/);
     rejects({ apiServerExtraArgs: { "v": { level: 3 } } }, "apiServerExtraArgs", /string, number or boolean/);
+    // A value the host would split into more flags than one.
+    rejects({ apiServerExtraArgs: { "event-ttl": "2h --anonymous-auth=true" } }, "apiServerExtraArgs", /"event-ttl" the value "2h --anonymous-auth=true", with whitespace or a control character: a flag's value must be one word/);
+    rejects({ apiServerExtraArgs: { "event-ttl": "2h\n" } }, "apiServerExtraArgs", /with whitespace or a control character/);
+    // Flags the program sets: the key to change instead, or what the program makes.
+    rejects({ apiServerExtraArgs: { "service-cluster-ip-range": "10.99.0.0/24" } }, "apiServerExtraArgs",
+        /has "service-cluster-ip-range", which the program sets from kube-dumb-way:serviceCidr, which kube-proxy and the cluster DNS follow too; set that key instead: given here it would override that/);
+    rejects({ apiServerExtraArgs: { "secure-port": 7443 } }, "apiServerExtraArgs", /kube-dumb-way:apiServerPort; set that key instead/);
+    rejects({ apiServerExtraArgs: { "etcd-servers": "https://10.0.0.9:2379" } }, "apiServerExtraArgs", /the etcd members it runs and their certificates/);
+    rejects({ apiServerExtraArgs: { "tls-cert-file": "/etc/mine.pem" } }, "apiServerExtraArgs", /the certificates and keys it makes/);
+    // Flags the program sets only as defaults stay the user's to override.
+    assert.deepEqual(validateConfig({ ...base, apiServerExtraArgs: { "event-ttl": "2h", "authorization-mode": "Node,RBAC,Webhook" } }, ctx)
+        .apiServerExtraArgs, { "event-ttl": "2h", "authorization-mode": "Node,RBAC,Webhook" });
 });
