@@ -1,7 +1,8 @@
 // Cluster configuration: the raw values from Pulumi config, their validation, and the address plan derived from them.
 // Everything here is pure so that every rule is unit-tested without a Pulumi engine.
+import * as path from "path";
 import * as versions from "../versions.json";
-import { contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, subnet, subnetCount, Cidr } from "./net";
+import { contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnet, subnetCount, Cidr } from "./net";
 
 /** The project name; it namespaces every config key (`kube-dumb-way:workers`). */
 export const PROJECT = "kube-dumb-way";
@@ -258,6 +259,9 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
         }
     }
     const storagePath = text("machineStoragePath", "");
+    if (storagePath && !path.isAbsolute(storagePath)) {
+        fail("machineStoragePath", `must be an absolute path (docker-machine's store, shared by every step), got "${storagePath}".`);
+    }
 
     const hostProfile = text("hostProfile", DEFAULTS.hostProfile) as HostProfileSetting;
     if (!HOST_PROFILES.includes(hostProfile)) {
@@ -305,8 +309,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
     } else if (serviceCidr) {
         if (!contains(serviceCidr, clusterDns)) {
             fail("clusterDns", `${clusterDns} is outside serviceCidr ${formatCidr(serviceCidr)}; the DNS service takes its IP from that range.`);
-        } else if ([hostAddress(serviceCidr, 0), hostAddress(serviceCidr, 1)].includes(clusterDns)) {
-            fail("clusterDns", `${clusterDns} is the network address or the kubernetes service IP of ${formatCidr(serviceCidr)}; pick another address in the range.`);
+        } else if ([0, 1, size(serviceCidr) - 1].map(n => hostAddress(serviceCidr, n)).includes(clusterDns)) {
+            fail("clusterDns", `${clusterDns} is the network address, the broadcast address or the kubernetes service IP of ${formatCidr(serviceCidr)}, which the apiserver never gives a Service; pick another address in the range.`);
         }
     }
     const clusterDomain = text("clusterDomain", DEFAULTS.clusterDomain);
@@ -315,9 +319,17 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
     }
     const apiServerPort = integer("apiServerPort", DEFAULTS.apiServerPort, 1, 65535);
     const apiServerEndpoint = text("apiServerEndpoint", "");
-    if (apiServerEndpoint && !isIpv4(apiServerEndpoint) && !DNS_NAME.test(apiServerEndpoint)) {
+    if (apiServerEndpoint && !isHostAddress(apiServerEndpoint)) {
         fail("apiServerEndpoint", `must be an IPv4 address or a DNS name (no scheme or port), got "${apiServerEndpoint}".`);
     }
+    genericHosts.forEach((host, i) => {
+        for (const [key, range] of [["clusterCidr", clusterCidr], ["serviceCidr", serviceCidr]] as const) {
+            if (range && isIpv4(host.address) && contains(range, host.address)) {
+                fail(`genericHosts[${i}].address`, `${host.address} is inside ${key} ${formatCidr(range)}, which every host ` +
+                    "routes to pods or services; hosts need addresses outside both ranges (or choose other ranges).");
+            }
+        }
+    });
     const apiServerVip = text("apiServerVip", "");
     for (const reason of apiServerVip ? vipProblems(apiServerVip, { clusterCidr, serviceCidr, genericHosts }) : []) {
         fail("apiServerVip", reason);
@@ -332,7 +344,8 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
     if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(imageRepository)) {
         fail("imageRepository", `must be a registry host with an optional path and no trailing slash, like registry.k8s.io, got "${imageRepository}".`);
     }
-    const certValidityHours = integer("certValidityHours", DEFAULTS.certValidityHours, 24);
+    // At most ten years: the CAs live ten times as long, and a century is as far as a lifetime in hours goes here.
+    const certValidityHours = integer("certValidityHours", DEFAULTS.certValidityHours, 24, 87600);
     // 0 (the default) means a tenth of the lifetime; the whole lifetime means every certificate is due now.
     const renewSetting = integer("certRenewBeforeHours", 0, 0);
     const certRenewBeforeHours = renewSetting || Math.floor(certValidityHours / 10);
@@ -409,6 +422,8 @@ function evictionThresholds(value: unknown, fail: Fail): Record<string, string> 
             fail(name, `has the signal "${signal}"; the kubelet knows ${EVICTION_SIGNALS.join(", ")}.`);
         } else if (typeof threshold !== "string" || !/^(\d+(\.\d+)?%|\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?)$/.test(threshold)) {
             fail(name, `gives ${signal} the threshold ${JSON.stringify(threshold)}: a percentage ("5%") or a quantity ("100Mi").`);
+        } else if (threshold.endsWith("%") && Number(threshold.slice(0, -1)) > 100) {
+            fail(name, `gives ${signal} the threshold ${threshold}: a percentage is at most 100%.`);
         } else {
             thresholds[signal] = threshold;
         }
@@ -472,9 +487,9 @@ function vipProblems(vip: string, known: { clusterCidr?: Cidr; serviceCidr?: Cid
     if (!isIpv4(vip)) {
         return [`must be an IPv4 address on the hosts' network (the controllers announce it by ARP), got "${vip}".`];
     }
-    const first = Number(vip.split(".")[0]);
-    if (first === 0 || first === 127 || first >= 224 || vip.startsWith("169.254.")) {
-        return [`${vip} is a loopback, link-local, multicast or reserved address; choose an unused unicast address on the hosts' network.`];
+    const unusable = notUnicast(vip);
+    if (unusable) {
+        return [`${unusable}; choose an unused unicast address on the hosts' network.`];
     }
     const problems: string[] = [];
     if (known.clusterCidr && contains(known.clusterCidr, vip)) {
@@ -501,6 +516,18 @@ function stringArray(value: unknown, name: string, fail: Fail): string[] {
     return value as string[];
 }
 
+/** An IPv4 address, or a DNS name that is not a malformed address (all-numeric labels, as "999.1.1.1"). */
+const isHostAddress = (text: string): boolean => isIpv4(text) || (DNS_NAME.test(text) && !/^[\d.]+$/.test(text));
+
+/** Why an IPv4 address cannot be a machine's or the virtual IP's: loopback, unspecified, link-local, multicast. */
+function notUnicast(ip: string): string | undefined {
+    const first = Number(ip.split(".")[0]);
+    return first === 0 || first === 127 || first >= 224 || ip.startsWith("169.254.")
+        ? `${ip} is a loopback, link-local, multicast or reserved address` : undefined;
+}
+
+const GENERIC_HOST_FIELDS = ["address", "sshUser", "sshKeyPath", "sshPort"];
+
 function parseGenericHosts(value: unknown, fail: Fail, ctx: ValidationContext): GenericHost[] {
     if (value === undefined) {
         return [];
@@ -513,11 +540,16 @@ function parseGenericHosts(value: unknown, fail: Fail, ctx: ValidationContext): 
     return value.map((entry, i): GenericHost => {
         const at = `genericHosts[${i}]`;
         const host = (entry ?? {}) as Record<string, unknown>;
+        for (const field of Object.keys(host).filter(f => !GENERIC_HOST_FIELDS.includes(f))) {
+            fail(at, `has the field "${field}"; a host takes ${GENERIC_HOST_FIELDS.join(", ")}.`);
+        }
         const address = typeof host.address === "string" ? host.address : "";
         const sshUser = typeof host.sshUser === "string" ? host.sshUser : "";
         const sshKeyPath = typeof host.sshKeyPath === "string" ? host.sshKeyPath : "";
-        if (!isIpv4(address) && !DNS_NAME.test(address)) {
+        if (!isHostAddress(address)) {
             fail(`${at}.address`, `must be an IPv4 address or a DNS name, got ${JSON.stringify(host.address)}.`);
+        } else if (isIpv4(address) && notUnicast(address)) {
+            fail(`${at}.address`, `${notUnicast(address)}; give the address the other nodes reach this host at.`);
         } else if (seen.has(address)) {
             fail(`${at}.address`, `${address} is listed twice; every node needs its own machine.`);
         }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "fs";
 import { inspectFolder } from "./binaries";
-import { ClusterConfig, PROJECT, RawConfig, validateConfig } from "./config";
+import { ClusterConfig, ConfigError, PROJECT, RawConfig, validateConfig } from "./config";
 
 export const KEYS: (keyof RawConfig)[] = [
     "controllers", "workers", "namePrefix", "machineDriver", "machineMemory", "machineCpus", "machineDiskSize",
@@ -19,6 +19,34 @@ export const STRUCTURED = new Set<keyof RawConfig>([
     "drainTimeoutSeconds", "apiServerExtraArgs", "kubeletEvictionHard",
 ]);
 
+/** Edits (insertions, deletions, substitutions) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const next = [i];
+        for (let j = 1; j <= b.length; j++) {
+            next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        row = next;
+    }
+    return row[b.length];
+}
+
+/**
+ * One sentence for each name that is not a setting, with the setting it was probably meant to be: a setting misspelt
+ * in a stack's config would otherwise be ignored without a word (Pulumi accepts undeclared keys), and the cluster
+ * built with the default.
+ */
+export function unknownSettings(names: string[]): string[] {
+    return names.filter(name => !(KEYS as string[]).includes(name)).map(name => {
+        const [nearest] = KEYS.map(k => ({ k, d: editDistance(name.toLowerCase(), k.toLowerCase()) }))
+            .filter(({ d }) => d <= 2).sort((a, b) => a.d - b.d);
+        return `${PROJECT}:${name} is not a setting of this program` +
+            (nearest ? `; did you mean ${PROJECT}:${nearest.k}?` : "; Pulumi.yaml lists the settings.") +
+            ` (\`pulumi config rm ${PROJECT}:${name}\` removes it.)`;
+    });
+}
+
 /** Malformed JSON is passed on as text, so that validation names the key and shows the value. */
 function parseJson(text: string): unknown {
     try {
@@ -33,6 +61,7 @@ function parseJson(text: string): unknown {
  * before any resource is registered.
  */
 export function loadConfig(): ClusterConfig {
+    const ours = Object.keys(pulumi.runtime.allConfig()).filter(k => k.startsWith(`${PROJECT}:`)).map(k => k.slice(PROJECT.length + 1));
     const config = new pulumi.Config(PROJECT);
     const raw: RawConfig = {};
     for (const key of KEYS) {
@@ -43,18 +72,32 @@ export function loadConfig(): ClusterConfig {
         // Numbers, lists and objects arrive as JSON; every other key is text as given (a version "1.34" stays text).
         raw[key] = STRUCTURED.has(key) ? parseJson(text) : text;
     }
-    return clusterConfig(raw);
+    return clusterConfig(raw, unknownSettings(ours));
 }
 
 /**
  * Settings given in a program rather than a stack's config (the same keys and rules, `kube-dumb-way:` left out),
  * validated against this machine (binary folder, files): for `new KubeCluster(name, { config: clusterConfig({...}) })`.
- * Throws ConfigError naming every key that is wrong.
+ * Throws ConfigError naming every key that is wrong, and every name that is not a setting (`unknown`: by default,
+ * `raw`'s own names are checked).
  */
-export function clusterConfig(raw: RawConfig): ClusterConfig {
-    return validateConfig(raw, {
-        fileExists: existsSync,
-        defaultBinaryDir: process.env.KDW_BINARY_DIR,
-        binaryFolderProblems: (folder, checksums, versions) => inspectFolder(folder, checksums, versions).problems,
-    });
+export function clusterConfig(raw: RawConfig, unknown = unknownSettings(Object.keys(raw))): ClusterConfig {
+    let problems = unknown;
+    try {
+        const cfg = validateConfig(raw, {
+            fileExists: existsSync,
+            defaultBinaryDir: process.env.KDW_BINARY_DIR,
+            binaryFolderProblems: (folder, checksums, versions) => inspectFolder(folder, checksums, versions).problems,
+        });
+        if (problems.length === 0) {
+            return cfg;
+        }
+    } catch (err) {
+        if (!(err instanceof ConfigError)) {
+            throw err;
+        }
+        // Reported with the other problems, all at once.
+        problems = [...unknown, ...err.problems];
+    }
+    throw new ConfigError(problems);
 }

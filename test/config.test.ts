@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { ConfigError, PINNED_VERSIONS, RawConfig, validateConfig, WORKER_BINARIES } from "../components/config";
-import { KEYS, STRUCTURED } from "../components/load";
+import { clusterConfig, KEYS, STRUCTURED, unknownSettings } from "../components/load";
 
 const ctx = { fileExists: (p: string) => p.startsWith("/exists"), defaultBinaryDir: undefined };
 const base: RawConfig = { binarySource: "/exists/bin" };
@@ -66,6 +66,7 @@ test("overlapping cluster and service CIDRs are rejected", () => {
 test("a DNS IP outside the service CIDR, or on its reserved addresses, is rejected", () => {
     rejects({ clusterDns: "10.33.0.10" }, "clusterDns", /outside serviceCidr 10\.32\.0\.0\/24/);
     rejects({ clusterDns: "10.32.0.1" }, "clusterDns", /kubernetes service IP/);
+    rejects({ clusterDns: "10.32.0.255" }, "clusterDns", /the broadcast address .* which the apiserver never gives a Service/);
     rejects({ clusterDns: "10.32.0.300" }, "clusterDns", /IPv4 address/);
 });
 
@@ -98,6 +99,13 @@ test("the generic driver needs a host per node, each with address, user and an e
     rejects({ machineDriver: "generic", genericHosts: [{ address: "192.168.77.10", sshUser: "root", sshKeyPath: "/missing" }] },
         "genericHosts[0].sshKeyPath", /\/missing does not exist/);
     rejects({ machineDriver: "generic", genericHosts: [host(0), host(0)] }, "genericHosts[1].address", /listed twice/);
+    const at = (address: string) => ({ machineDriver: "generic", genericHosts: [{ ...host(0), address }] });
+    rejects(at("999.1.1.1"), "genericHosts[0].address", /must be an IPv4 address or a DNS name, got "999\.1\.1\.1"/);
+    rejects(at("127.0.0.1"), "genericHosts[0].address", /127\.0\.0\.1 is a loopback.*the address the other nodes reach this host at/);
+    rejects(at("10.200.3.7"), "genericHosts[0].address", /inside clusterCidr 10\.200\.0\.0\/16, which every host routes to pods or services/);
+    rejects(at("10.32.0.50"), "genericHosts[0].address", /inside serviceCidr 10\.32\.0\.0\/24/);
+    rejects({ machineDriver: "generic", genericHosts: [{ ...host(0), sshkeypath: "/exists/key" }] }, "genericHosts[0]",
+        /has the field "sshkeypath"; a host takes address, sshUser, sshKeyPath, sshPort/);
     rejects({ machineDriver: "virtualbox", genericHosts: [host(0)] }, "genericHosts", /only used with machineDriver "generic"/);
 });
 
@@ -131,7 +139,8 @@ test("names, domains, ports, endpoints and image repositories are checked", () =
     rejects({ apiServerPort: 70000 }, "apiServerPort", /between 1 and 65535/);
     rejects({ apiServerEndpoint: "https://k8s.example:6443" }, "apiServerEndpoint", /no scheme or port/);
     rejects({ imageRepository: "registry.example/" }, "imageRepository", /no trailing slash/);
-    rejects({ certValidityHours: 1 }, "certValidityHours", /at least 24/);
+    rejects({ certValidityHours: 1 }, "certValidityHours", /must be between 24 and 87600, got 1\./);
+    rejects({ certValidityHours: 1e9 }, "certValidityHours", /between 24 and 87600/);
 });
 
 test("the API's virtual IP: an unused IPv4 address outside the pod and service ranges and off every host", () => {
@@ -226,4 +235,22 @@ test("apiServerExtraArgs: flag names without dashes, values as text", () => {
     // Flags the program sets only as defaults stay the user's to override.
     assert.deepEqual(validateConfig({ ...base, apiServerExtraArgs: { "event-ttl": "2h", "authorization-mode": "Node,RBAC,Webhook" } }, ctx)
         .apiServerExtraArgs, { "event-ttl": "2h", "authorization-mode": "Node,RBAC,Webhook" });
+});
+
+test("a name that is not a setting is named, with the setting it was probably meant to be", () => {
+    assert.deepEqual(unknownSettings(["workers", "worker", "kubernetesversion", "apiServerVIP", "colour"]), [
+        "kube-dumb-way:worker is not a setting of this program; did you mean kube-dumb-way:workers? (`pulumi config rm kube-dumb-way:worker` removes it.)",
+        "kube-dumb-way:kubernetesversion is not a setting of this program; did you mean kube-dumb-way:kubernetesVersion? (`pulumi config rm kube-dumb-way:kubernetesversion` removes it.)",
+        "kube-dumb-way:apiServerVIP is not a setting of this program; did you mean kube-dumb-way:apiServerVip? (`pulumi config rm kube-dumb-way:apiServerVIP` removes it.)",
+        "kube-dumb-way:colour is not a setting of this program; Pulumi.yaml lists the settings. (`pulumi config rm kube-dumb-way:colour` removes it.)",
+    ]);
+    // Settings given in code are checked the same way (JavaScript has no compiler to catch the name).
+    assert.throws(() => clusterConfig({ ...base, workerz: 4 } as RawConfig),
+        (err: Error) => err instanceof ConfigError && /kube-dumb-way:workerz is not a setting of this program; did you mean kube-dumb-way:workers\?/.test(err.message));
+});
+
+test("machineStoragePath is absolute; an eviction percentage is at most 100%", () => {
+    rejects({ machineStoragePath: "machines" }, "machineStoragePath", /must be an absolute path/);
+    assert.equal(validateConfig({ ...base, machineStoragePath: "/srv/machines" }, ctx).machine.storagePath, "/srv/machines");
+    rejects({ kubeletEvictionHard: { "memory.available": "150%" } }, "kubeletEvictionHard", /threshold 150%: a percentage is at most 100%/);
 });

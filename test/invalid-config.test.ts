@@ -13,3 +13,13 @@ test("index.ts with a bad config registers no resource and names every bad key",
     assert.match(error.message, /kube-dumb-way:serviceCidr 10\.200\.0\.0\/24 overlaps clusterCidr/);
     assert.deepEqual(resources.map(r => `${r.type} ${r.name}`), []);
 });
+
+test("index.ts with a setting misspelt in the stack's config registers nothing and names the setting it meant", async () => {
+    // Pulumi itself accepts keys the project does not declare: kube-dumb-way:worker would be ignored, and 3 workers built.
+    const { resources, error } = await runProgram({ worker: 5, controllers: 2, binarySource: fakeBinaryFolder() });
+    assert.ok(error, "the program accepted an unknown setting");
+    assert.equal(error.constructor.name, "RunError");
+    assert.match(error.message, /kube-dumb-way:worker is not a setting of this program; did you mean kube-dumb-way:workers\? \(`pulumi config rm kube-dumb-way:worker` removes it\.\)/);
+    assert.match(error.message, /kube-dumb-way:controllers must be odd/, "the other problems are reported with it");
+    assert.deepEqual(resources.map(r => `${r.type} ${r.name}`), []);
+});
