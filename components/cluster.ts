@@ -8,7 +8,7 @@ import { ClusterAddons } from "./addons";
 import { ApiServerVip } from "./apiServerVip";
 import { WorkerBinaries } from "./binaries";
 import { CertAuthority } from "./certAuthority";
-import { ClusterConfig } from "./config";
+import { ClusterConfig, NodePlan } from "./config";
 import { ControlPlane } from "./controlPlane";
 import { EtcdMember } from "./etcdMember";
 import { kubeconfig as renderKubeconfig } from "./kubeconfig";
@@ -64,13 +64,13 @@ export class KubeCluster extends pulumi.ComponentResource {
             logging: "none",
         }, { ...part, additionalSecretOutputs: ["stdout"] });
 
-        // Hosts, all created in parallel once docker-machine has its certificates. Every machine waits for that step,
-        // and that step for the cluster's keys, so that a destroy removes the keys last: one cut short never leaves
-        // a host with cluster data (etcd's, encrypted Secrets) whose keys are gone.
-        const certificates = machineCertificates(cfg,
-            { ...part, dependsOn: [binaries, ...clusterCa.own, ...etcdCa.own, encryptionKey] });
-        const controllerHosts = cfg.controllers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }, part));
-        const workerHosts = cfg.workers.map(node => new MachineHost(node.name, { node, cluster: cfg, certificates }, part));
+        // Hosts, all created in parallel once docker-machine has its certificates. Each host's sweep waits for the
+        // cluster's keys, so that a destroy removes the keys after every host's data (etcd's, encrypted Secrets).
+        const certificates = machineCertificates(cfg, { ...part, dependsOn: [binaries] });
+        const clusterKeys = [...clusterCa.own, ...etcdCa.own, encryptionKey];
+        const machineHost = (node: NodePlan) => new MachineHost(node.name, { node, cluster: cfg, certificates, clusterKeys }, part);
+        const controllerHosts = cfg.controllers.map(machineHost);
+        const workerHosts = cfg.workers.map(machineHost);
         const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
         const members = pulumi.all(controllerHosts.map(h => h.ip.apply(ip => ({ name: h.nodeName, ip }))));
         // Where clients reach the API: the name they were given, else the virtual IP, else (no HA for clients)

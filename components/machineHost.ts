@@ -9,6 +9,11 @@ export interface MachineHostArgs {
     cluster: ClusterConfig;
     /** docker-machine's certificates, made once before any machine (see machineCertificates). */
     certificates: command.local.Command;
+    /**
+     * What the cluster's data on the host is signed or encrypted with (the CAs, the encryption key). The host's sweep
+     * waits for them, and so goes before them in a destroy: one cut short never leaves host data whose keys are gone.
+     */
+    clusterKeys: pulumi.Resource[];
 }
 
 const machineEnvironment = (cluster: ClusterConfig) =>
@@ -176,7 +181,7 @@ export class MachineHost extends pulumi.ComponentResource {
             connection: this.connection.apply(c => ({ ...c, dialErrorLimit: 60, perDialTimeout: 10 })),
             create: probeCommand(cluster),
             delete: sweepCommand(cluster),
-        }, { parent: this });
+        }, { parent: this, dependsOn: args.clusterKeys });
         const facts = probe.stdout.apply(hostFacts);
         this.profile = facts.profile;
         this.cgroupDriver = facts.apply(f => cgroupDriver(f.profile, f.cgroup));

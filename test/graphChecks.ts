@@ -71,16 +71,20 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
-    test(`${label}: the cluster's keys go last in a destroy: every machine waits for docker-machine's certificates, which wait for the CAs and the encryption key`, async () => {
+    test(`${label}: the cluster's keys go last in a destroy: every host's sweep (its probe's delete) waits for the CAs and the encryption key`, async () => {
         const { resources } = await run();
-        const certs = named(resources, "docker-machine-certs");
         const keys = ["cluster-ca-key", "cluster-ca-cert", "etcd-ca-key", "etcd-ca-cert", "encryption-key"];
-        assert.deepEqual(keys.filter(k => !certs.dependencies.some(u => u.endsWith(`::${k}`))), [], "not waited for");
-        // Only the CAs' own key and certificate: what they issue waits for the machines (their addresses).
-        assert.deepEqual(certs.dependencies.filter(u => /-(csr|cert|key)$/.test(u) && !keys.some(k => u.endsWith(`::${k}`))), []);
-        for (const machine of resources.filter(r => r.name.endsWith("-machine"))) {
-            assert.ok(machine.dependencies.some(u => u.endsWith("::docker-machine-certs")), `${machine.name} does not wait for the certificates`);
+        const probes = resources.filter(r => r.name.endsWith("-probe"));
+        assert.equal(probes.length, hosts);
+        for (const probe of probes) {
+            assert.match(probe.inputs.delete, / kdw down$/, `${probe.name} does not sweep the host`);
+            assert.deepEqual(keys.filter(k => !probe.dependencies.some(u => u.endsWith(`::${k}`))), [], `${probe.name} does not wait for`);
+            // Only the CAs' own key and certificate: what they issue waits for the machines (their addresses).
+            assert.deepEqual(probe.dependencies.filter(u => /-(csr|cert|key)$/.test(u) &&
+                !keys.some(k => u.endsWith(`::${k}`)) && !u.endsWith("-ssh-key")), []);
         }
+        // docker-machine's certificates, which every machine waits for, do not: the machines start at once.
+        assert.deepEqual(named(resources, "docker-machine-certs").dependencies.filter(u => keys.some(k => u.endsWith(`::${k}`))), []);
     });
 
     test(`${label}: one Cluster component holds everything; its parts keep, by alias, the URNs they had at the top level`, async () => {
