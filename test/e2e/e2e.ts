@@ -526,7 +526,9 @@ async function clusterChecks(stack: auto.Stack) {
                 });
                 try {
                     await eventually(90, async () => assert.ok(rounds.some(r => r.ok), `${from} does not reach ${targets.join(", ")} before the break`), 500);
-                    const brokenAt = Number((await ssh(worker, asRoot(worker, `read t _ < /proc/uptime; ${breakIt} && echo $t`))).trim());
+                    // The time once the break is done: a round that started before it may still get through, and
+                    // would pass for a repair that never happened.
+                    const brokenAt = Number((await ssh(worker, asRoot(worker, `${breakIt} && read t _ < /proc/uptime && echo $t`))).trim());
                     assert.ok(brokenAt > 0, "no time for the break");
                     return await eventually(120, async () => {
                         const after = rounds.filter(r => r.t > brokenAt);
