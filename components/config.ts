@@ -431,7 +431,6 @@ function evictionThresholds(value: unknown, fail: Fail): Record<string, string> 
     return thresholds;
 }
 
-/** `{flag: value}` without the dashes, values as text; numbers and booleans are taken as their text. */
 /**
  * kube-apiserver flags the program sets from other keys or from what it makes (addresses, certificates, etcd, the
  * encryption key). Given again in apiServerExtraArgs one would override the program's (the last of a flag wins) and
@@ -450,6 +449,7 @@ const APISERVER_FLAGS_SET_BY: Record<string, string> = {
         .map(flag => [flag, "the certificates and keys it makes (renewed by kube-dumb-way:certRenewBeforeHours)"])),
 };
 
+/** `{flag: value}` without the dashes, values as text; numbers and booleans are taken as their text. */
 function flagMap(value: unknown, name: string, fail: Fail): Record<string, string> {
     if (value === undefined) {
         return {};

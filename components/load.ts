@@ -61,7 +61,8 @@ function parseJson(text: string): unknown {
  * before any resource is registered.
  */
 export function loadConfig(): ClusterConfig {
-    const ours = Object.keys(pulumi.runtime.allConfig()).filter(k => k.startsWith(`${PROJECT}:`)).map(k => k.slice(PROJECT.length + 1));
+    const ours = Object.keys(pulumi.runtime.allConfig())
+        .filter(k => k.startsWith(`${PROJECT}:`)).map(k => k.slice(PROJECT.length + 1));
     const config = new pulumi.Config(PROJECT);
     const raw: RawConfig = {};
     for (const key of KEYS) {
