@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What `npm test` needs beyond Node.js and Go, installed when missing (npm runs this before the tests), so that the
+# What `npm test` needs beyond Node.js and Go, installed when missing (the test script runs this first: not a `pretest`
+# hook, which the project's `ignore-scripts` would skip), so that the
 # README's test command works on a fresh machine: shellcheck (Debian's package) for the host-script checks, and
 # iproute2, iptables and busybox (boot2docker's tools) for the route and kdw-service tests that run host scripts.
 set -euo pipefail
