@@ -275,9 +275,10 @@ mount -t tmpfs tmpfs /run
 ${NETWORK_LEFTOVERS}
 "$KDW_HOME/bin/kdw-service" start containerd "$KDW_HOME/bin/containerd" 600
 "$KDW_HOME/bin/kdw-service" start kubelet "$KDW_HOME/bin/kubelet" 600
-sleep 0.5
-groups="${pids("containerd")} ${pids("kubelet")}"
 "$KDW_HOME/bin/containerd-shim-runc-v2" 600 </dev/null >/dev/null 2>&1 &
+# The supervisors start their commands on their own time (long on a loaded machine): up to 10 s for all three.
+for _ in $(seq 100); do [ "$(pgrep -f "^$KDW_HOME/bin/" | wc -l)" -ge 3 ] && break; sleep 0.1; done
+groups="${pids("containerd")} ${pids("kubelet")}"
 echo "== running"; pgrep -f "^$KDW_HOME/bin/" | wc -l
 sh -c ${shellQuote(scriptCommand(workerScript, "down", workerEnv))} < /dev/null
 echo "== after-worker"; pgrep -f "^$KDW_HOME/bin/" || true; for g in $groups; do pgrep -g "$g" || true; done; ls /var/run/kdw
