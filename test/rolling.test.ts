@@ -142,8 +142,11 @@ test("etcd down removes the member and keeps its data (the host's own down remov
 });
 
 /** node-drain.sh ACTION as the program runs it, with the admin kubeconfig on stdin and a kubectl stand-in. */
-function nodeDrain(action: "drain" | "uncordon", opts: { previous?: string; kubectl?: string } = {}) {
+function nodeDrain(action: "drain" | "uncordon", opts: { previous?: string; kubectl?: string; standIns?: Record<string, string> } = {}) {
     const dir = scratch();
+    for (const [name, body] of Object.entries(opts.standIns ?? {})) {
+        standIn(dir, name, body);
+    }
     standIn(dir, "kubectl", `for a in "$@"; do case "$a" in --kubeconfig) next=1 ;; *) [ -z "\${next:-}" ] || { cp "$a" ${dir}/kubeconfig-seen; echo "$a" > ${dir}/kubeconfig-path; }; next= ;; esac; done
 ${opts.kubectl ?? ""}`);
     const cfg = validateConfig({ binarySource: "/bin", drainTimeoutSeconds: 30 }, { fileExists: () => true });
@@ -152,7 +155,7 @@ ${opts.kubectl ?? ""}`);
         env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, KDW_ROLL: "abc", PULUMI_COMMAND_STDOUT: opts.previous ?? "" },
     });
     const read = (f: string) => existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), "utf8") : "";
-    return { ...result, calls: read("calls"), kubeconfig: read("kubeconfig-seen"), kubeconfigPath: read("kubeconfig-path").trim() };
+    return { ...result, read, calls: read("calls"), kubeconfig: read("kubeconfig-seen"), kubeconfigPath: read("kubeconfig-path").trim() };
 }
 
 test("drain: cordons and evicts with the timeout, the kubeconfig in a private file that is gone afterwards", () => {
@@ -187,6 +190,33 @@ test("uncordon: waits for the Node Ready at the configured kubelet version, then
     const r = nodeDrain("uncordon", { kubectl: `case "$*" in *"get node"*) printf 'True ${version}' ;; esac` });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.calls, /get node kdw-worker-1 -o jsonpath=[\s\S]*uncordon kdw-worker-1/);
+});
+
+test("uncordon: waits while the Node is NotReady or at another kubelet version, and uncordons only once both are right", () => {
+    const version = validateConfig({ binarySource: "/bin" }, { fileExists: () => true }).versions.kubernetes;
+    // Two answers that must not uncordon (the old kubelet Ready, the new one not yet Ready), then the right one; the
+    // stand-in for sleep only counts the waits.
+    const r = nodeDrain("uncordon", { kubectl: `case "$*" in *"get node"*)
+        n=$(cat "\${0%/*}/asked" 2>/dev/null || echo 0); echo $((n + 1)) > "\${0%/*}/asked"
+        case $n in 0) printf 'True v1.0.0' ;; 1) printf 'False ${version}' ;; *) printf 'True ${version}' ;; esac ;; esac`,
+        standIns: { sleep: `echo "$*" >> "\${0%/*}/slept"` } });
+    assert.equal(r.status, 0, r.stderr);
+    const calls = r.calls.trim().split("\n").filter(c => c.startsWith("kubectl "))
+        .map(c => c.replace(/^kubectl --kubeconfig \S+ --request-timeout=20s /, ""));
+    assert.deepEqual(calls.map(c => c.split(" ").slice(0, 3).join(" ")),
+        ["get node kdw-worker-1", "get node kdw-worker-1", "get node kdw-worker-1", "uncordon kdw-worker-1"]);
+    assert.equal(r.read("slept"), "2\n2\n", "it does not wait between the answers");
+});
+
+test("uncordon: a Node not Ready at the kubelet version within the timeout fails the step, stays cordoned, names the version", () => {
+    const version = validateConfig({ binarySource: "/bin" }, { fileExists: () => true }).versions.kubernetes;
+    // A clock that moves 4 s at each reading, so that the 30 s timeout comes after a few answers.
+    const r = nodeDrain("uncordon", { kubectl: `case "$*" in *"get node"*) printf 'False ${version}' ;; esac`,
+        standIns: { sleep: "true", date: `t=$(cat "\${0%/*}/clock" 2>/dev/null || echo 1000); echo $((t + 4)) > "\${0%/*}/clock"; echo "$t"` } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`kdw-worker-1: the Node is not Ready with kubelet ${version.replace(/\./g, "\\.")} after 30s \\(now: False ${version.replace(/\./g, "\\.")}\\); it stays cordoned\\.`));
+    assert.doesNotMatch(r.calls, /uncordon/, "it uncordoned a Node that never became Ready");
+    assert.doesNotMatch(r.stdout, /rolled/, "the step reports the roll done");
 });
 
 test("the toolchain's bin-previous/ holds every worker binary: kubelet and kube-proxy of the previous release, the rest shared", () => {

@@ -10,7 +10,9 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { describeAvailability, pollApi } from "./apiPoller";
+import { KUBE_VIP_LEASE } from "../../components/flags";
+import { hostLayout } from "../../components/layout";
+import { assertAvailable, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
 import { clusterClient } from "./cluster";
 import {
     asRoot, destroyStack, eventually, freshStack, hostsState, Report, requireEnv, ROOT, run, sleep, ssh, TestHost, WORK, workerNames,
@@ -28,12 +30,31 @@ const controllers = hosts.slice(0, 3);
 const workers = hosts.slice(3, 6);
 const spare = hosts[6];
 const vip = testVip();
-const KUBE_VIP_LEASE = "plndr-cp-lock"; // components/flags.ts
 // A controller and a worker of the boot2docker kind (the seed's VirtualBox machines), the rest systemd.
 const BOOT2DOCKER_HOSTS = [2, 5];
 const HOSTS_UP = `npm run hosts:up -- 7 --boot2docker ${BOOT2DOCKER_HOSTS.join(",")}`;
 const nodeOf = (worker: TestHost) => `kdw-worker-${workers.indexOf(worker)}`;
 const workerOfKind = (kind: TestHost["kind"]) => workers.find(w => w.kind === kind)!;
+
+/**
+ * How the VIP's holder is lost, and what that may cost the API's clients (polled every 0.5 s through the VIP):
+ * - shut down: kube-vip hands the Lease over as its host stops; measured 1.0–1.3 s, 0 failed (docs/testing.md), bound
+ *   at about three times that;
+ * - killed: nothing is handed over; the others take the Lease once it expires, so its timings bound the gap
+ *   (components/flags.ts kubeVipArgs: a holder's Lease lasts 5 s after its last renewal, the others try every 1 s),
+ *   plus 2 s for the new holder to announce the address and answer: 8 s. Requests in flight to the dead host fail.
+ */
+const VIP_LOSSES: { how: "shut down" | "killed"; bound: { maxGapSeconds: number; maxFailed: number } }[] = [
+    { how: "shut down", bound: { maxGapSeconds: 4, maxFailed: 2 } },
+    { how: "killed", bound: { maxGapSeconds: 8, maxFailed: 16 } },
+    { how: "killed", bound: { maxGapSeconds: 8, maxFailed: 16 } },
+];
+
+/**
+ * The longest a lost pod route may stay lost: one period of the kdw-routes loop (its INTERVAL), plus 2 s for the pass
+ * and the first probe round through the mended route (a round gives up after 1 s). Measured: 2–5 s.
+ */
+const ROUTE_REPAIR_BOUND = Number(/^INTERVAL=(\d+)$/m.exec(readFileSync(path.join(ROOT, "components", "scripts", "kdw-routes.sh"), "utf8"))![1]) + 2;
 
 const writeConfig = (workers: number, extra: Record<string, unknown> = {}) => writeStackConfig(STACK, workers, extra);
 
@@ -206,8 +227,12 @@ async function rebootCheck(stack: auto.Stack, kind: TestHost["kind"], controller
             backAfterBoot(worker, restart, async bootedAt => {
                 const pods = JSON.parse(await kubectl("get", "pods", "-A", "--field-selector", `spec.nodeName=${node}`,
                     "-o", "json")).items as any[];
-                const stale = pods.filter(p => !(p.status.containerStatuses ?? []).every((c: any) =>
-                    c.ready && Date.parse(c.state.running?.startedAt ?? 0) >= bootedAt - 1000));
+                // Every container of every pod: a pod whose statuses are not all reported yet is not running again.
+                const stale = pods.filter(p => {
+                    const statuses = (p.status.containerStatuses ?? []) as any[];
+                    return statuses.length !== p.spec.containers.length || !statuses.every(c =>
+                        c.ready && Date.parse(c.state.running?.startedAt ?? 0) >= bootedAt - 1000);
+                });
                 assert.ok(pods.length > 0 && stale.length === 0, `not running again: ${stale.map(p => p.metadata.name).join(", ")}`);
             }),
             backAfterBoot(controller, restart, async () => {
@@ -229,6 +254,47 @@ async function rebootCheck(stack: auto.Stack, kind: TestHost["kind"], controller
             `its pods running after ${timings.podsRunning}s; ${controller.name} apiserver ready and etcd healthy after ` +
             `${timings.controllerReady}s (${timings.controllerReadyAfterBoot}s after boot)`;
     });
+}
+
+/**
+ * Every key the state holds (decrypted: the Automation API exports with secrets shown), in each form it could leak
+ * in: a private key's PEM lines (its body, whatever the header), base64 of the PEM as a kubeconfig carries it (a
+ * stretch from its middle, so that it does not depend on where an encoding starts), and the encryption key's base64,
+ * bytes (as text where they are) and hex. Fails if fewer keys are found than the cluster has.
+ */
+function keyMaterial(state: auto.Deployment): { what: string; text: string }[] {
+    const strings: string[] = [];
+    const walk = (v: unknown): void => {
+        if (typeof v === "string") {
+            strings.push(v);
+        } else if (v && typeof v === "object") {
+            Object.values(v).forEach(walk);
+        }
+    };
+    walk(state.deployment.resources);
+    const pems = new Set<string>();
+    for (const text of strings) {
+        for (const m of text.matchAll(/-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]+-----END [A-Z ]*PRIVATE KEY-----/g)) {
+            pems.add(m[0]);
+        }
+    }
+    const needles: { what: string; text: string }[] = [];
+    [...pems].forEach((pem, i) => {
+        const body = pem.split("\n").filter(l => l && !l.startsWith("-----"));
+        needles.push({ what: `key ${i}: a PEM body line`, text: body[1] ?? body[0] });
+        needles.push({ what: `key ${i}: base64 of its PEM`, text: Buffer.from(pem).toString("base64").slice(80, 160) });
+    });
+    const encryption = (state.deployment.resources as any[]).find(r => r.urn.endsWith("::encryption-key"))?.outputs?.stdout;
+    assert.ok(typeof encryption === "string" && encryption.length >= 44, "no encryption key in the state");
+    const bytes = Buffer.from(encryption, "base64");
+    needles.push({ what: "encryption key: base64", text: encryption });
+    needles.push({ what: "encryption key: hex", text: bytes.toString("hex") });
+    needles.push({ what: "encryption key: base64 of its base64", text: Buffer.from(encryption).toString("base64").slice(4, 56) });
+    needles.push({ what: "encryption key: bytes", text: bytes.toString("latin1").slice(0, 16) });
+    // The cluster CA and etcd CA, a key per signed certificate, the SSH keys of the machines.
+    const signed = (state.deployment.resources as any[]).filter(r => r.type === "tls:index/locallySignedCert:LocallySignedCert").length;
+    assert.ok(pems.size >= signed + 2, `only ${pems.size} private keys in the state, for ${signed} signed certificates and 2 CAs`);
+    return needles;
 }
 
 async function main() {
@@ -287,14 +353,21 @@ async function main() {
     });
 
     if (upOk) {
-        await report.check("secrets: no private key in plain text in the stack state or the command logs", async () => {
-            // The Automation API's exportStack decrypts secrets (--show-secrets); the CLI's plain export shows the state as stored.
-            const state = await run("pulumi", ["stack", "export", "--stack", STACK], { cwd: ROOT });
-            assert.doesNotMatch(state, /PRIVATE KEY/, "a private key is stored unencrypted");
-            assert.match(state, /"ciphertext"/, "no encrypted secret in the state at all");
-            assert.doesNotMatch(upOutput, /PRIVATE KEY/, "a private key appeared in the output of pulumi up");
-            const kubeconfig = (await stack.outputs()).kubeconfig;
-            assert.equal(kubeconfig.secret, true, "the kubeconfig output is not a secret");
+        await report.check("secrets: no key material in the stored state, the plain exports or the output of pulumi up, " +
+            "in any encoding (PEM, its body, base64 of it, the encryption key's base64, bytes or hex)", async () => {
+            const needles = keyMaterial(await stack.exportStack());
+            // As stored, and as a user without --show-secrets sees them.
+            const stored = await run("pulumi", ["stack", "export", "--stack", STACK], { cwd: ROOT });
+            const outputs = await run("pulumi", ["stack", "output", "--json", "--stack", STACK], { cwd: ROOT });
+            assert.match(stored, /"ciphertext"/, "no encrypted secret in the state at all");
+            for (const [where, text] of [["the stored state", stored], ["pulumi stack output", outputs], ["pulumi up's output", upOutput]]) {
+                const found = needles.filter(n => text.includes(n.text)).map(n => n.what);
+                assert.deepEqual(found, [], `key material in ${where}`);
+                assert.doesNotMatch(text, /PRIVATE KEY/, `a private key in ${where}`);
+            }
+            assert.equal((await stack.outputs()).kubeconfig.secret, true, "the kubeconfig output is not a secret");
+            const keys = new Set(needles.map(n => n.what.split(":")[0]));
+            return `${keys.size} keys (${needles.length} encodings) looked for in each`;
         });
         await clusterChecks(stack);
     } else {
@@ -492,7 +565,8 @@ async function clusterChecks(stack: auto.Stack) {
 
     await kindChecks("after up");
 
-    await report.check("routes heal: a route deleted by hand on one worker, all of ours flushed on another; pod traffic back within 30s of each, no change to preview", async () => {
+    await report.check(`routes heal: a route deleted by hand on one worker, all of ours flushed on another; pod traffic ` +
+        `broken by each, back within ${ROUTE_REPAIR_BOUND}s of it; no change to preview`, async () => {
         // One pod pinned to each worker, so that each path below crosses exactly the routes it names.
         const probes = workerNames(3).map((node, i) => ({ pod: `route-probe-${i}`, node }));
         for (const p of probes) {
@@ -547,22 +621,35 @@ async function clusterChecks(stack: auto.Stack) {
                     watcher.kill();
                 }
             };
+            /**
+             * A break that the loop happens to mend before a round could fail (it runs every 10 s, a round takes up to
+             * 1 s) shows no broken traffic: such a break is repeated, up to three times, and every repair is bounded.
+             */
+            const breakUntilBroken = async (...args: Parameters<typeof repair>) => {
+                const tries = [];
+                for (let i = 0; i < 3; i++) {
+                    const r = await repair(...args);
+                    assert.ok(r.seconds <= ROUTE_REPAIR_BOUND, `pod traffic back only ${r.seconds}s after \`${args[2]}\``);
+                    tries.push(r);
+                    if (r.trafficBroke) {
+                        return { ...r, tries: tries.length };
+                    }
+                }
+                throw new Error(`\`${args[2]}\` on ${args[0].name} never broke pod traffic in ${tries.length} tries: ` +
+                    tries.map(t => `${t.seconds}s`).join(", "));
+            };
             const [w0, w1, w2] = workers;
-            const one = await repair(w1, "route-probe-1", "ip route del 10.200.0.0/24", ["route-probe-0"]);
-            const all = await repair(w2, "route-probe-2", "ip route show proto 201 | grep -q . && ip route flush proto 201",
+            const one = await breakUntilBroken(w1, "route-probe-1", "ip route del 10.200.0.0/24", ["route-probe-0"]);
+            const all = await breakUntilBroken(w2, "route-probe-2", "ip route show proto 201 | grep -q . && ip route flush proto 201",
                 ["route-probe-0", "route-probe-1"]);
-            for (const r of [one, all]) {
-                assert.ok(r.seconds <= 30, `pod traffic back only after ${r.seconds}s`);
-            }
             for (const host of [w0, w1, w2]) {
                 const routes = (await ssh(host, "ip route show proto 201")).trim().split("\n").length;
                 assert.equal(routes, 2, `${host.name} does not have its 2 pod routes back`);
             }
             assert.deepEqual((await previewSteps(stack, true)).changes, []);
             report.timings.routeRepair = { deletedOne: one, flushedAll: all };
-            return `one route deleted on ${w1.name}: pod traffic back ${one.seconds}s after` +
-                ` (broken in between: ${one.trafficBroke}); all flushed on ${w2.name}: back ${all.seconds}s after` +
-                ` (broken in between: ${all.trafficBroke}); preview: no change`;
+            return `one route deleted on ${w1.name}: pod traffic back ${one.seconds}s after (break ${one.tries} of 3);` +
+                ` all flushed on ${w2.name}: back ${all.seconds}s after (break ${all.tries} of 3); preview: no change`;
         } finally {
             await kubectl("delete", "pod", "--wait=false", ...probes.map(p => p.pod));
         }
@@ -620,12 +707,15 @@ async function clusterChecks(stack: auto.Stack) {
         await routed();
     });
 
-    // The virtual IP's holder is lost twice: the first holder, then whichever controller took the address over.
+    // The virtual IP's holder is lost three times, each time whichever controller holds it then: once shut down (its
+    // kube-vip hands the Lease over as it stops), then twice killed without warning (the whole host at once, as in a
+    // power cut), when only the Lease's expiry moves the address.
     let previousHolder: string | undefined;
-    for (const round of [1, 2]) {
+    for (const [round, loss] of VIP_LOSSES.entries()) {
         let lost: TestHost | undefined;
-        await report.check(`losing the VIP holder (${round} of 2): the API answers on the VIP again within 15s, ` +
-            "a ConfigMap is written and read back, nodes stay Ready for 90s", async () => {
+        const which = `${round + 1} of ${VIP_LOSSES.length}, ${loss.how}`;
+        await report.check(`losing the VIP holder (${which}): the API's longest gap on the VIP at most ${loss.bound.maxGapSeconds}s ` +
+            `with at most ${loss.bound.maxFailed} failed polls, a ConfigMap is written and read back, nodes stay Ready for 90s`, async () => {
             const holder = await leaseHolder();
             assert.deepEqual(await vipHolders(controllers), [holder], "not exactly one holder, or not the one the Lease names");
             assert.notEqual(holder, previousHolder, "the VIP is on the controller lost before");
@@ -635,7 +725,7 @@ async function clusterChecks(stack: auto.Stack) {
             try {
                 await sleep(2000);
                 const stopping = Date.now();
-                await run("docker", ["stop", "--time", "5", lost.name]);
+                await run("docker", loss.how === "shut down" ? ["stop", "--time", "5", lost.name] : ["kill", lost.name]);
                 const stopped = Date.now();
                 // A client of its own (2 s per request), besides the poller that measures.
                 await eventually(15, () => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=2s", "get", "--raw", "/readyz"]), 250);
@@ -643,7 +733,7 @@ async function clusterChecks(stack: auto.Stack) {
                 // A client retries a write that etcd could not commit while it chose a new leader ("etcdserver:
                 // request timed out"); the write must still land within the same 15 s of the stop. Applied, not
                 // created, so a retry of a write that did land is not an error.
-                const configMap = `vip-failover-${round}`;
+                const configMap = `vip-failover-${round + 1}`;
                 const manifest = await kubectl("create", "configmap", configMap, `--from-literal=lost=${holder}`, "--dry-run=client", "-o", "yaml");
                 await eventually(Math.max(1, 15 - (Date.now() - stopped) / 1000),
                     () => run("kubectl", ["--kubeconfig", kubeconfigPath, "--request-timeout=5s", "apply", "-f", "-"], { input: manifest }), 250);
@@ -658,12 +748,12 @@ async function clusterChecks(stack: auto.Stack) {
                 const newHolder = await leaseHolder();
                 assert.notEqual(newHolder, holder, "the Lease still names the lost controller");
                 assert.deepEqual(await vipHolders(controllers.filter(c => c !== lost)), [newHolder]);
-                report.timings[`vipFailover${round}`] = {
-                    lost: holder, newHolder, ...availability, kubectlAnsweredAfterStopSeconds: answeredAfter, writtenAfterStopSeconds: writtenAfter,
-                    dockerStopSeconds: (stopped - stopping) / 1000,
+                report.timings[`vipFailover${round + 1}`] = {
+                    how: loss.how, lost: holder, newHolder, ...availability, kubectlAnsweredAfterStopSeconds: answeredAfter,
+                    writtenAfterStopSeconds: writtenAfter, dockerStopSeconds: (stopped - stopping) / 1000,
                 };
-                assert.ok(availability.longestGapSeconds <= 15, `the VIP gave no answer for ${availability.longestGapSeconds}s`);
-                return `${holder} stopped (docker stop took ${((stopped - stopping) / 1000).toFixed(1)}s): ` +
+                assertAvailable(availability, loss.bound, `the loss of ${holder}`);
+                return `${holder} ${loss.how} (docker ${loss.how === "shut down" ? "stop" : "kill"} took ${((stopped - stopping) / 1000).toFixed(1)}s): ` +
                     `${describeAvailability(availability)}; kubectl answered ${answeredAfter.toFixed(1)}s and wrote ${writtenAfter.toFixed(1)}s ` +
                     `after the stop returned; VIP now on ${newHolder}`;
             } finally {
@@ -671,7 +761,7 @@ async function clusterChecks(stack: auto.Stack) {
             }
         });
 
-        await report.check(`the lost VIP holder comes back (${round} of 2): etcd has 3 healthy members, its apiserver is ready, ` +
+        await report.check(`the lost VIP holder comes back (${which}): etcd has 3 healthy members, its apiserver is ready, ` +
             "its kube-vip runs and the VIP stays on one controller", async () => {
             assert.ok(lost, "no controller was stopped");
             const host = lost;
@@ -693,9 +783,12 @@ async function clusterChecks(stack: auto.Stack) {
         return `${preview.same} unchanged`;
     });
 
-    await report.check("certificate renewal: every leaf certificate due, `up` re-issues and rolls them out, nodes stay Ready", async () => {
+    await report.check("certificate renewal: every leaf certificate due, `up` re-issues every signed one and rolls them out; " +
+        "servers, the hosts' certificate files and the admin kubeconfig use the new ones; the API's longest gap at most " +
+        `${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed; nodes stay Ready`, async () => {
         const result = await certificateRenewal({
             stack, controllers, workers, kubeconfigPath, ssh,
+            certificateDirs: host => [hostLayout(host.kind).etc, hostLayout(host.kind).kubeletDir],
             writeConfig: extra => writeConfig(3, extra),
             expectWorkersReady: seconds => expectReady(workerNames(3), seconds),
             etcdHealthy: () => etcdHealthy(120),

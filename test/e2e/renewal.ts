@@ -1,11 +1,13 @@
 // Certificate renewal end to end on the official tls plugin: with every leaf certificate inside its renewal window,
-// `pulumi up` re-issues them, each reaches its host, and every server and client uses the new one; the API is polled
-// throughout and nodes stay Ready.
+// `pulumi up` re-issues every one the cluster signs, each reaches its host, and every server and client uses the new
+// one (served serials, the certificates on the hosts' disks, the admin kubeconfig's); the API's gap is bounded as for
+// any roll, and nodes stay Ready.
 import * as auto from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import * as tls from "node:tls";
-import { describeAvailability, pollApi } from "./apiPoller";
-import { pidOfCommand, processAgeCommand, TestHost } from "./harness";
+import { assertAvailable, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
+import { asRoot, pidOfCommand, processAgeCommand, TestHost } from "./harness";
 
 export interface RenewalContext {
     stack: auto.Stack;
@@ -15,8 +17,68 @@ export interface RenewalContext {
     /** Rewrites the stack's settings with these extra keys. */
     writeConfig(extra: Record<string, unknown>): void;
     ssh(host: TestHost, command: string): Promise<string>;
+    /** Where each host keeps its configuration and key material, and the kubelet's own files. */
+    certificateDirs(host: TestHost): string[];
     expectWorkersReady(seconds: number): Promise<void>;
     etcdHealthy(): Promise<void>;
+}
+
+/** Serial numbers as both Node.js APIs print them (upper-case hex), without leading zeros. */
+const normalSerial = (serial: string) => serial.toUpperCase().replace(/^0+/, "");
+
+const SIGNED_CERT = "tls:index/locallySignedCert:LocallySignedCert";
+
+/** Every certificate the cluster signs (the tls plugin's LocallySignedCert resources), by name, with its serial. */
+async function signedSerials(stack: auto.Stack): Promise<Map<string, string>> {
+    // The Automation API's export is decrypted; certificates are not secret anyway.
+    const resources = (await stack.exportStack()).deployment.resources as { type: string; urn: string; outputs?: any }[];
+    const serials = new Map<string, string>();
+    for (const r of resources.filter(r => r.type === SIGNED_CERT)) {
+        serials.set(r.urn.split("::").pop()!, normalSerial(new X509Certificate(r.outputs.certPem).serialNumber));
+    }
+    assert.ok(serials.size > 0, "the stack holds no signed certificate");
+    return serials;
+}
+
+/**
+ * The leaf certificates on each host's disk, `<host> <file>` → serial: every PEM certificate and every kubeconfig's
+ * client-certificate-data under the host's certificate folders, CA certificates left out. Only certificates leave the
+ * host (the command prints certificate blocks, never a key).
+ */
+async function certificatesOnDisk(ctx: RenewalContext): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const host of [...ctx.controllers, ...ctx.workers]) {
+        const dirs = ctx.certificateDirs(host).join(" ");
+        const out = await ctx.ssh(host, asRoot(host, `for f in $(grep -rlE -e 'BEGIN CERTIFICATE|client-certificate-data' ${dirs} 2>/dev/null); do ` +
+            `echo "== $f"; sed -n -e '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ` +
+            `-e 's/^ *client-certificate-data: *//p' "$f"; done`));
+        let file = "";
+        let block: string[] = [];
+        for (const line of out.split("\n")) {
+            if (line.startsWith("== ")) {
+                file = line.slice(3);
+                continue;
+            }
+            const pems: string[] = [];
+            if (/^[A-Za-z0-9+/=]{100,}$/.test(line.trim())) {
+                pems.push(Buffer.from(line.trim(), "base64").toString("utf8"));
+            } else if (line.includes("-----BEGIN CERTIFICATE-----") || block.length > 0) {
+                block.push(line);
+                if (line.includes("-----END CERTIFICATE-----")) {
+                    pems.push(block.join("\n"));
+                    block = [];
+                }
+            }
+            for (const pem of pems) {
+                const cert = new X509Certificate(pem);
+                if (!cert.ca) {
+                    found.set(`${host.name} ${file} ${cert.subject.replace(/\n/g, ",")}`, normalSerial(cert.serialNumber));
+                }
+            }
+        }
+    }
+    assert.ok(found.size > 0, "no leaf certificate found on any host");
+    return found;
 }
 
 /** The serial number of the certificate a TLS server presents (no client certificate offered, nothing verified). */
@@ -41,7 +103,7 @@ async function servedSerials(ctx: RenewalContext): Promise<Map<string, string>> 
     ];
     const serials = new Map<string, string>();
     for (const [name, ip, port] of endpoints) {
-        serials.set(name, await servedSerial(ip, port));
+        serials.set(name, normalSerial(await servedSerial(ip, port)));
     }
     return serials;
 }
@@ -69,6 +131,7 @@ async function processAges(ctx: RenewalContext): Promise<Map<string, number>> {
 
 export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     const before = await servedSerials(ctx);
+    const signedBefore = await signedSerials(ctx.stack);
     // The whole lifetime as the window: every leaf certificate is due now, as it would be near its end.
     ctx.writeConfig({ certRenewBeforeHours: 8760 });
     const replaced: string[] = [];
@@ -90,18 +153,37 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     }
     const upSeconds = (Date.now() - start) / 1000;
 
-    assert.ok(replaced.length > 0, "pulumi up re-issued no certificate: the tls plugin did not act on the renewal window");
+    assert.deepEqual(replaced.sort(), [...signedBefore.keys()].sort(), "the certificates re-issued, against every one the cluster signs");
+    const signedAfter = await signedSerials(ctx.stack);
+    const oldSerials = new Set(signedBefore.values());
+    const newSerials = new Set(signedAfter.values());
     const after = await servedSerials(ctx);
     const unchanged = [...before].filter(([name, serial]) => after.get(name) === serial).map(([name]) => name);
     assert.deepEqual(unchanged, [], "these servers still present the old certificate");
-    const stale = [...await processAges(ctx)].filter(([, age]) => age > upSeconds).map(([name, age]) => `${name} (${age}s)`);
-    assert.deepEqual(stale, [], "these processes did not restart with the new certificates");
+    const servedUnknown = [...after].filter(([, serial]) => !newSerials.has(serial)).map(([name]) => name);
+    assert.deepEqual(servedUnknown, [], "these servers present a certificate that is not one of the re-issued ones");
+    // Client certificates in use: those on the hosts' disks, and the admin kubeconfig's.
+    const onDisk = await certificatesOnDisk(ctx);
+    const stale = [...onDisk].filter(([, serial]) => !newSerials.has(serial))
+        .map(([where, serial]) => `${where}${oldSerials.has(serial) ? " (the old one)" : " (not one the stack signed)"}`);
+    assert.deepEqual(stale, [], "certificates on the hosts that are not the re-issued ones");
+    const adminCert = /client-certificate-data:\s*(\S+)/.exec(String((await ctx.stack.outputs()).kubeconfig.value))?.[1];
+    assert.ok(adminCert, "the kubeconfig output has no client certificate");
+    const adminSerial = normalSerial(new X509Certificate(Buffer.from(adminCert, "base64")).serialNumber);
+    assert.ok(newSerials.has(adminSerial), "the kubeconfig output's client certificate is not a re-issued one");
+    // Every re-issued certificate is in use somewhere: served, on a host, or the admin's.
+    const inUse = new Set([...after.values(), ...onDisk.values(), adminSerial]);
+    const unused = [...signedAfter].filter(([, serial]) => !inUse.has(serial)).map(([name]) => name);
+    assert.deepEqual(unused, [], "re-issued certificates found in use nowhere");
+    const notRestarted = [...await processAges(ctx)].filter(([, age]) => age > upSeconds).map(([name, age]) => `${name} (${age}s)`);
+    assert.deepEqual(notRestarted, [], "these processes did not restart with the new certificates");
+    assertAvailable(availability, ROLL_BOUND, "the renewal");
     await ctx.expectWorkersReady(180);
     await ctx.etcdHealthy();
 
     // Back to the default window: the new certificates are far from their end, so nothing is due.
     await ctx.stack.up();
     await ctx.stack.preview({ expectNoChanges: true });
-    return `${replaced.length} certificates re-issued in ${upSeconds.toFixed(0)}s; ${before.size} servers present new ones; ` +
-        describeAvailability(availability);
+    return `all ${replaced.length} signed certificates re-issued in ${upSeconds.toFixed(0)}s; ${before.size} servers present ` +
+        `new ones; ${onDisk.size} certificates on the hosts and the admin's are new ones; ` + describeAvailability(availability);
 }

@@ -10,7 +10,7 @@ import * as assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { Availability, describeAvailability, pollApi } from "./apiPoller";
+import { assertAvailable, Availability, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
 import { clusterClient } from "./cluster";
 import { destroyStack, eventually, freshStack, hostsState, Report, requireEnv, ROOT, run, ssh, WORK } from "./harness";
 import { machineStorage, writeStackConfig } from "./stackConfig";
@@ -263,7 +263,8 @@ async function main() {
     });
 
     const upgrade = stepRecorder();
-    await report.check(`upgrade ${previous} → ${pinned} under load: one host at a time, API and Service polled every 0.5 s`, async () => {
+    await report.check(`upgrade ${previous} → ${pinned} under load: one host at a time; polled every 0.5 s, the API's longest ` +
+        `gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed, no Service request failed`, async () => {
         writeConfig({});
         const api = pollApi(kubeconfigPath);
         const service = pollService(nodePort, upgrade.busy);
@@ -290,6 +291,7 @@ async function main() {
         ], "the order of the rolls");
         assertOneHostAtATime(upgrade.steps, upgrade.done);
         assert.deepEqual(serviceResult.failures, [], `${serviceResult.failures.length}/${serviceResult.requests} Service requests failed`);
+        assertAvailable(apiResult, ROLL_BOUND, "the upgrade");
         return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; Service: ${serviceResult.failures.length}/${serviceResult.requests} ` +
             `requests failed; order: ${describeSteps(upgrade.steps.filter(s => s.op === "update" && /-(roll|drain|uncordon)$/.test(s.name)))}`;
     });
@@ -320,7 +322,8 @@ async function main() {
     });
 
     const flag = stepRecorder();
-    await report.check("a flag for the apiservers only (apiServerExtraArgs event-ttl=2h) rolls the control planes one at a time, API polled", async () => {
+    await report.check("a flag for the apiservers only (apiServerExtraArgs event-ttl=2h) rolls the control planes one at a time; " +
+        `polled every 0.5 s, the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed`, async () => {
         writeConfig({ apiServerExtraArgs: { "event-ttl": "2h" } });
         const api = pollApi(kubeconfigPath);
         const start = Date.now();
@@ -343,6 +346,7 @@ async function main() {
             const args = await ssh(c, "docker inspect --format '{{json .Args}}' kdw-kube-apiserver");
             assert.ok(args.includes("--event-ttl=2h"), `${c.name}'s apiserver runs without the flag`);
         }
+        assertAvailable(apiResult, ROLL_BOUND, "the flag change");
         return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; order: ${describeSteps(flag.steps.filter(s => s.name.endsWith("-roll")))}`;
     });
 
