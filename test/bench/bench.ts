@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ROOT, WORK } from "../e2e/harness";
+import { ROOT, stackSecretsEnv, WORK } from "../e2e/harness";
 import { longestChain, StateResource } from "./criticalPath";
 import { machineStorage, writeStackConfig } from "../e2e/stackConfig";
 
@@ -170,7 +170,7 @@ async function measure(stack: auto.Stack, workers: number, baselineDir: string) 
 
 async function main() {
     mkdirSync(OUT, { recursive: true });
-    const env = { PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "", MACHINE_STORAGE_PATH: machineStorage(STACK) };
+    const env = { ...stackSecretsEnv(), MACHINE_STORAGE_PATH: machineStorage(STACK) };
     Object.assign(process.env, env);
     const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
     writeStackConfig(STACK, sizes[0]);

@@ -15,7 +15,7 @@ import { hostLayout } from "../../components/layout";
 import { assertAvailable, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
 import { clusterClient } from "./cluster";
 import {
-    asRoot, destroyStack, eventually, freshStack, hostsState, Report, requireEnv, ROOT, run, sleep, ssh, TestHost, WORK, workerNames,
+    asRoot, destroyStack, eventually, freshStack, hostsState, Report, ROOT, run, sleep, ssh, stackSecretsEnv, TestHost, WORK, workerNames,
 } from "./harness";
 import { leftoversOn } from "./leftovers";
 import { certificateRenewal } from "./renewal";
@@ -299,7 +299,7 @@ function keyMaterial(state: auto.Deployment): { what: string; text: string }[] {
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
-    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: machineStorage(STACK) };
+    const env = { ...stackSecretsEnv(), MACHINE_STORAGE_PATH: machineStorage(STACK) };
     assert.ok(hosts.length >= 7, `need 7 test hosts (3 controllers, 3 workers, 1 to scale to), found ${hosts.length}: ${HOSTS_UP}`);
     const kinds = hosts.slice(0, 7).map((h, i) => `${i}:${h.kind}`);
     const wanted = hosts.slice(0, 7).map((_, i) => `${i}:${BOOT2DOCKER_HOSTS.includes(i) ? "boot2docker" : "systemd"}`);

@@ -154,6 +154,17 @@ export function requireEnv(name: string): string {
     return value;
 }
 
+/** The passphrase (or its file) that scripts/env.sh chose for the stacks' secrets, for the Automation API's CLI. */
+export function stackSecretsEnv(): Record<string, string> {
+    for (const name of ["PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_CONFIG_PASSPHRASE"]) {
+        const value = process.env[name];
+        if (value !== undefined) {
+            return { [name]: value };
+        }
+    }
+    throw new Error("neither PULUMI_CONFIG_PASSPHRASE_FILE nor PULUMI_CONFIG_PASSPHRASE is set: run `source scripts/env.sh` first");
+}
+
 export type Kubectl = (...args: string[]) => Promise<string>;
 
 export const kubectlWith = (kubeconfigPath: string): Kubectl =>

@@ -12,7 +12,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { assertAvailable, Availability, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
 import { clusterClient } from "./cluster";
-import { destroyStack, eventually, freshStack, hostsState, Report, requireEnv, ROOT, run, ssh, WORK } from "./harness";
+import { destroyStack, eventually, freshStack, hostsState, Report, requireEnv, ROOT, run, ssh, stackSecretsEnv, WORK } from "./harness";
 import { machineStorage, writeStackConfig } from "./stackConfig";
 
 const STACK = "upgrade";
@@ -179,7 +179,7 @@ const describeSteps = (steps: Step[]) => steps.map(s => `${s.at.toFixed(0)}s ${s
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
-    const env = { PULUMI_CONFIG_PASSPHRASE: requireEnv("PULUMI_CONFIG_PASSPHRASE"), MACHINE_STORAGE_PATH: machineStorage(STACK) };
+    const env = { ...stackSecretsEnv(), MACHINE_STORAGE_PATH: machineStorage(STACK) };
     const previousBinaries = requireEnv("KDW_PREVIOUS_BINARY_DIR");
     assert.ok(hosts.length >= 6, `need 6 test hosts (3 controllers, 3 workers), found ${hosts.length}: npm run hosts:up -- 6`);
     const atPrevious = { kubernetesVersion: previous, binarySource: previousBinaries };

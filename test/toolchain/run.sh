@@ -134,7 +134,8 @@ cp "$here/stack/index.ts.in" "$work/index.ts"
 ln -s "$repo/node_modules" "$work/node_modules"
 mkdir -p "$work/state"
 export PULUMI_BACKEND_URL="file://$work/state"
-export PULUMI_CONFIG_PASSPHRASE="toolchain-smoke-test"
+PULUMI_CONFIG_PASSPHRASE=$(head -c 24 /dev/urandom | base64) # a throwaway stack: a passphrase nobody keeps
+export PULUMI_CONFIG_PASSPHRASE
 run_pulumi() { # NAME PULUMI-ARGS...: run pulumi in the stack folder, log to the temp folder
   local name="$1"; shift
   if (cd "$work" && pulumi "$@" --non-interactive) > "$work/$name.log" 2>&1; then
