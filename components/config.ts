@@ -1,6 +1,7 @@
 // Cluster configuration: the raw values from Pulumi config, their validation, and the address plan derived from them.
 // Everything here is pure so that every rule is unit-tested without a Pulumi engine.
 import * as path from "path";
+import * as semver from "semver";
 import * as versions from "../versions.json";
 import { contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnet, subnetCount, Cidr } from "./net";
 
@@ -135,7 +136,6 @@ export const DRIVER_SIZE_FLAGS: Record<string, { memory: string; cpus: string; d
 /** docker-machine create flags that belong to no driver. */
 const ENGINE_FLAG = /^--(engine-[a-z-]+|tls-san)(=.*)?$/;
 
-const VERSION = /^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 const DNS_LABEL = /^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -225,12 +225,12 @@ export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterC
     };
     const version = (name: keyof RawConfig, fallback: string, major: number, minMinor = 0): string => {
         const value = text(name, fallback) || fallback; // empty means the pinned version
-        if (!VERSION.test(value)) {
+        const parsed = /^v\d/.test(value) ? semver.parse(value.slice(1)) : null;
+        if (!parsed || parsed.build.length > 0) {
             fail(name, `must be a release version like ${fallback}, got "${value}".`);
             return value;
         }
-        const [maj, min] = value.slice(1).split(".").map(Number);
-        if (maj !== major || min < minMinor) {
+        if (parsed.major !== major || parsed.minor < minMinor) {
             fail(name, `must be v${major}.${minMinor}.0 or a later v${major}.x release, got "${value}".`);
         }
         return value;

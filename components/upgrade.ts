@@ -2,29 +2,26 @@
 // version at a time, never down. The version a cluster runs is the stack's output `kubernetesVersion`, which an update
 // sets only once it has rolled through every host; the next update reads it back before it registers anything.
 import * as pulumi from "@pulumi/pulumi";
+import * as semver from "semver";
 import { PINNED_VERSIONS, PROJECT } from "./config";
 
 const KEY = `${PROJECT}:kubernetesVersion`;
 
-function parse(version: string): { minor: number; patch: number } | undefined {
-    const m = /^v1\.(\d+)\.(\d+)$/.exec(version);
-    return m ? { minor: Number(m[1]), patch: Number(m[2]) } : undefined;
-}
-
 /** Why going from the deployed version to the requested one is refused, or nothing when it is supported. */
 export function upgradeProblem(deployed: string | undefined, requested: string): string | undefined {
-    const from = deployed === undefined ? undefined : parse(deployed);
-    const to = parse(requested);
+    const from = deployed === undefined ? null : semver.parse(deployed);
+    const to = semver.parse(requested);
     if (!from || !to) {
         // A new cluster, or a version validation reports on its own.
         return undefined;
     }
-    if (to.minor < from.minor || (to.minor === from.minor && to.patch < from.patch)) {
+    // Pre-releases order as semver has it: v1.38.0-rc.1 is older than v1.38.0 and newer than v1.37.9.
+    if (semver.lt(to, from)) {
         return `${KEY} ${requested} is older than ${deployed}, which the cluster runs: Kubernetes does not support ` +
             `downgrades (version skew policy). Keep ${deployed} or a later version, or build a new cluster at ${requested} ` +
             "(pulumi destroy, then pulumi up).";
     }
-    if (to.minor > from.minor + 1) {
+    if (to.major !== from.major || to.minor > from.minor + 1) {
         return `${KEY} ${requested} would upgrade the cluster from ${deployed} across ${to.minor - from.minor} minor ` +
             `versions; the Kubernetes version skew policy supports one minor at a time: set the latest v1.${from.minor + 1} ` +
             `patch, run pulumi up, and go on one minor version per pulumi up until ${requested}.`;

@@ -86,6 +86,10 @@ test("malformed or unsupported versions are rejected", () => {
     rejects({ etcdVersion: "v3.4.1" }, "etcdVersion", /v3\.5\.0 or a later/);
     rejects({ containerdVersion: "v1.7.30" }, "containerdVersion", /v2\.0\.0 or a later v2/);
     rejects({ runcVersion: "latest" }, "runcVersion", /release version/);
+    for (const malformed of ["vv1.37.2", "v1.037.2", "v1.37", "v1.37.2+build.1", "v1.37.2-"]) {
+        rejects({ kubernetesVersion: malformed }, "kubernetesVersion", /release version like v/);
+    }
+    assert.equal(validateConfig({ ...base, kubernetesVersion: "v1.38.0-rc.1" }, ctx).versions.kubernetes, "v1.38.0-rc.1");
 });
 
 test("the generic driver needs a host per node, each with address, user and an existing key", () => {

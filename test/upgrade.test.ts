@@ -21,3 +21,11 @@ test("upgrade path: a downgrade is refused, of a minor or of a patch", () => {
     assert.match(upgradeProblem("v1.37.2", "v1.36.3") ?? "", /^kube-dumb-way:kubernetesVersion v1\.36\.3 is older than v1\.37\.2, .*does not support downgrades/);
     assert.match(upgradeProblem("v1.37.2", "v1.37.1") ?? "", /does not support downgrades/);
 });
+
+test("upgrade path: pre-releases are versions like the others (semver order), never a way around the policy", () => {
+    assert.match(upgradeProblem("v1.35.4", "v1.37.0-rc.1") ?? "", /across 2 minor versions/);
+    assert.match(upgradeProblem("v1.37.2", "v1.37.0-rc.1") ?? "", /is older than v1\.37\.2, .*does not support downgrades/);
+    assert.match(upgradeProblem("v1.38.0", "v1.38.0-rc.1") ?? "", /does not support downgrades/);
+    assert.equal(upgradeProblem("v1.37.2", "v1.38.0-rc.1"), undefined);
+    assert.equal(upgradeProblem("v1.38.0-rc.1", "v1.38.0"), undefined);
+});
