@@ -25,9 +25,14 @@ function projectRoot(): string {
 
 export const SCRIPT_DIR = path.join(projectRoot(), "components", "scripts");
 
+/** The file each host script was read from, by its text: a step's lock is named after its script (withLibraries). */
+const assetNames = new Map<string, string>();
+
 /** A host script or config template, read from components/scripts/. */
 export function asset(name: string): string {
-    return readFileSync(path.join(SCRIPT_DIR, name), "utf8");
+    const text = readFileSync(path.join(SCRIPT_DIR, name), "utf8");
+    assetNames.set(text, name);
+    return text;
 }
 
 /** Fills `{{NAME}}` placeholders; a placeholder without a value, or a value without a placeholder, is a bug. */
@@ -114,9 +119,15 @@ export interface HostStepArgs {
     libraries?: string[];
 }
 
-/** A host script as sent: the libraries it uses, then the script. */
+/**
+ * A host script as sent: for a script of components/scripts/, its step lock first (lib-step.sh: a step of an
+ * interrupted run still running on the host is stopped before this one starts), then the libraries it uses, then the
+ * script.
+ */
 export function withLibraries(script: string, libraries: string[]): string {
-    return [...libraries.map(asset), script].join("\n");
+    const name = assetNames.get(script)?.replace(/\.sh$/, "");
+    const lock = name ? [asset("lib-step.sh"), `kdw_step_lock ${name}`] : [];
+    return [...lock, ...libraries.map(asset), script].join("\n");
 }
 
 /** A step's script as hostStep sends it: with the file writer when it takes files, and its libraries. */

@@ -129,6 +129,18 @@ echo "== var-log"; ls /var/log
 echo "== addresses"; ip -o -4 addr show | awk '{ print $4 }'
 `;
 
+/** A step script of `name` as a step runs it, taking its lock first (lib-step.sh), then running `body`. */
+const lockedStep = (name: string, body: string) => `${asset("lib-step.sh")}\nkdw_step_lock ${name}\n${body}\n`;
+
+/** Shell: waits (at most 10 s) until the step lock `name` is held (flock, which this machine has). */
+const WAIT_HELD = (name: string) =>
+    `i=0; while flock -n "$KDW_ETC/locks/${name}.lock" true 2>/dev/null || [ ! -f "$KDW_ETC/locks/${name}.lock" ]; do ` +
+    `i=$((i + 1)); [ "$i" -lt 100 ] || break; sleep 0.1; done`;
+
+/** Shell: prints whether the process `pid` runs (a zombie, killed and not yet reaped, does not). */
+const ALIVE = (pid: string) =>
+    `case "$(cut -d' ' -f3 /proc/${pid}/stat 2>/dev/null)" in "" | Z) echo gone ;; *) echo alive ;; esac`;
+
 function assertNetworkClean(sections: Record<string, string>) {
     assert.equal(sections.mounts, "", "mounts left");
     assert.deepEqual(sections.routes.split("\n").map(r => r.split(" ")[0]).sort(), ["10.99.0.0/24", "192.168.99.0/24"],
@@ -208,15 +220,22 @@ shim=$!
 # than the 4 KiB of a command line that pgrep reads.
 sh -c "\"\$0\" 601; true # $(head -c 6000 /dev/zero | tr '\\0' x)" "$KDW_HOME/bin/containerd-shim-runc-v2" kdw up </dev/null >/dev/null 2>&1 &
 step=$!
+# A step of another script (etcd's) of the interrupted run, holding its lock, in a session of its own as a step whose
+# SSH session closed: the sweep stops it, and what it runs, before it removes anything.
+setsid sh -c ${shellQuote(lockedStep("etcd", "sleep 602"))} </dev/null >/dev/null 2>&1 &
+etcd_step=$!
+${WAIT_HELD("etcd")}
 sh -c ${shellQuote(down)}
 echo "== second"; sh -c ${shellQuote(down)} && echo ok
 echo "== shim"; if kill -0 "$shim" 2>/dev/null; then kill "$shim"; echo alive; else echo gone; fi
 echo "== step"; if kill -0 "$step" 2>/dev/null; then kill "$step"; echo alive; else echo gone; fi
+echo "== etcd-step"; ${ALIVE("$etcd_step")}; pgrep -f "^sleep 602" || true
 ${REPORT}`);
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.sections.second, "ok");
     assert.equal(run.sections.shim, "gone", "a process from our binaries survived");
     assert.equal(run.sections.step, "gone", "a step of the interrupted run still runs");
+    assert.equal(run.sections["etcd-step"], "gone", "a step of another script holding its lock, or what it runs, still runs");
     assertNetworkClean(run.sections);
     assert.doesNotMatch(run.sections.addresses, /192\.168\.99\.250\/32/, "the virtual IP a killed kube-vip held is left");
     assert.match(run.sections.addresses, /192\.168\.99\.1\/24/, "the host's own address was removed");
@@ -289,14 +308,66 @@ ${REPORT}`);
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.sections.running, "3", "the scenario did not start its processes");
     assert.equal(run.sections["after-worker"], "", "supervisors, their commands or pidfiles are left");
-    // The worker's own files are gone; the host's (boot hook, supervisor, kernel step) and the copy steps' staged
-    // binaries stay.
-    assert.deepEqual(run.sections.home.split("\n"), ["./bin/kdw-boot", "./bin/kdw-service", "./boot.d/10-kernel", "./stage/kubelet"]);
+    // The worker's own files are gone; the host's (boot hook, supervisor, kernel step, the steps' lock files, empty)
+    // and the copy steps' staged binaries stay.
+    assert.deepEqual(run.sections.home.split("\n"), ["./bin/kdw-boot", "./bin/kdw-service", "./boot.d/10-kernel",
+        "./etc/locks/worker.lock", "./stage/kubelet"]);
     assert.equal(run.sections["after-host"], "");
     assertNetworkClean(run.sections);
     assert.equal(readFileSync(l.bootlocal, "utf8"), "#!/bin/sh\necho the user's own boot step\n");
     assert.ok(!existsSync(l.kubeletDir) && !existsSync(`${root}/var/lib/boot2docker/kdw`));
 });
+
+for (const profile of ["systemd", "boot2docker"] as const) {
+    test(`a worker's removal killed part-way and removed again (${profile}): the killed run's step, still running, ` +
+        "is stopped with what it runs before the new one starts", (t) => {
+        const box = sandbox(t, profile);
+        const { layout: l, file } = box;
+        // The killed run's `worker.sh down` blocks in kube-proxy's cleanup while $ROOT/block exists, as a step does
+        // whose SSH session closed: it runs on. The new one finds kube-proxy returning at once.
+        file(`${l.home}/bin/kube-proxy`, stub('[ ! -f "$ROOT/block" ] || exec sleep 601'), 0o755);
+        file(`${l.home}/bin/kdw-service`, asset("kdw-service.sh"), 0o755);
+        file(`${l.etc}/worker/kubelet.kubeconfig`, "secret", 0o600);
+        for (let pod = 0; pod < 50; pod++) {
+            file(`${l.data}/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${pod}/fs/var/lib/file`);
+        }
+        const env = {
+            ...layoutEnv(l, CLUSTER_CIDR), KDW_NODE: "kdw-worker-2", KDW_API_PORT: "6443", KDW_SERVICE_CIDR: "10.32.0.0/24",
+            KDW_SERVICES: SERVICES, KDW_BINARIES: "kubelet kube-proxy", KDW_CNI_PLUGINS: "bridge",
+        };
+        const down = scriptCommand(workerScript, "down", env);
+        const run = inNamespace(t, box, `
+mount -t tmpfs tmpfs /var/log
+mount -t tmpfs tmpfs /run
+touch "$ROOT/block"
+setsid sh -c ${shellQuote(down)} </dev/null >/dev/null 2>&1 &
+killed=$!
+i=0; until grep -q '^kube-proxy --cleanup' "$KDW_TEST_CALLS"; do i=$((i + 1)); [ "$i" -lt 100 ] || break; sleep 0.1; done
+rm -f "$ROOT/block"
+echo "== held"; if flock -n "$KDW_ETC/locks/worker.lock" true; then echo free; else echo held; fi
+start=$(date +%s)
+status=0
+sh -c ${shellQuote(down)} </dev/null 2> "$ROOT/second.err" || status=$?
+echo "== second"; echo "$status $(($(date +%s) - start))"
+echo "== killed-step"; ${ALIVE("$killed")}; pgrep -f "^sleep 601" || true
+echo "== data"; ls -A "$KDW_DATA"
+echo "== etc"; ls -A "$KDW_ETC"
+`);
+        assert.equal(run.status, 0, run.stderr);
+        assert.equal(run.sections.held, "held", "the killed run's step does not hold its lock");
+        const [status, seconds] = run.sections.second.split(" ").map(Number);
+        const stderr = readFileSync(`${box.root}/second.err`, "utf8");
+        assert.equal(status, 0, `the second worker.sh down failed:\n${stderr}`);
+        assert.ok(seconds <= 5, `the second worker.sh down took ${seconds}s`);
+        assert.match(stderr, /: stopping a step of an interrupted run still running here \(worker\.lock: processes \d+ \d+ \)$/m);
+        assert.equal(run.sections["killed-step"], "gone", "the killed run's step, or what it runs, still runs");
+        // The second removal did the whole job: what the first one had not removed yet is gone.
+        assert.equal(run.sections.data, "");
+        assert.equal(run.sections.etc, "locks");
+        const cleanups = box.calls().filter(c => c === "kube-proxy --cleanup");
+        assert.equal(cleanups.length, 2, box.calls().join("\n"));
+    });
+}
 
 test("host.sh down fails loudly, naming the host, when Docker cannot list the containers to remove", (t) => {
     const box = sandbox(t, "systemd");
@@ -343,6 +414,7 @@ mount -t tmpfs tmpfs /run
 status=0
 sh -c ${shellQuote(scriptCommand(workerScript, "up", env))} < "$ROOT/stdin" 2> "$ROOT/up.err" || status=$?
 echo "== status"; echo "$status"
+echo "== lock-holders"; ls -l /proc/[0-9]*/fd 2>/dev/null | grep -c ' -> .*/locks/worker[.]lock$' || true
 sh -c ${shellQuote(scriptCommand(workerScript, "down", env))} < /dev/null
 echo "== after-down"; pgrep -f "^$KDW_HOME/bin/" || true; ls /var/run/kdw
 ${REPORT}`);
@@ -353,6 +425,9 @@ ${REPORT}`);
     assert.match(stderr, /^kdw-worker-0 \(.+\): kdw-kubelet keeps exiting \(\d+ restarts\); the last log lines of kdw-kubelet:$/m);
     assert.match(stderr, /inotify_init: too many open files/);
     assert.ok(seconds < 60, `took ${seconds}s to give up on a kubelet that exits at once`);
+    // The supervisors kdw-service started run on; they must not keep the step's lock open, or the next step would
+    // take them for a step of an interrupted run and stop them.
+    assert.equal(run.sections["lock-holders"], "0", "a service started by the step keeps the step's lock open");
     assert.equal(run.sections["after-down"], "", "down after a failed up left processes or pidfiles");
     assert.doesNotMatch(run.sections.iptables, /kdw-/);
 });

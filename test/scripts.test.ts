@@ -126,6 +126,64 @@ test("script command lines carry settings with quoting intact and run the given 
     assert.equal(shellQuote("plain-value_1.2/3"), "plain-value_1.2/3");
 });
 
+test("every step script is sent with its lock, named after the script, taken before anything else runs", () => {
+    for (const [file, libraries] of [["worker.sh", WORKER_SCRIPT_LIBRARIES], ["host.sh", HOST_SCRIPT_LIBRARIES],
+        ["etcd.sh", []], ["control-plane.sh", []], ["kube-vip.sh", []], ["pod-routes.sh", []]] as const) {
+        const sent = stepScript({ script: asset(file), libraries: [...libraries], files: [] });
+        assert.ok(sent.startsWith(`${asset("lib-step.sh")}\nkdw_step_lock ${file.replace(/\.sh$/, "")}\n`),
+            `${file} is not sent with its lock first`);
+    }
+    const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });
+    assert.match(sweepCommand(cfg), /kdw_step_lock host\n/, "the probe's sweep does not take the host's lock");
+    assert.doesNotMatch(stepScript({ script: "set -eu\necho not a host script of ours\n" }), /kdw_step_lock/);
+});
+
+test("the step lock: taken and held by the step and what it runs, and a step still holding it is stopped first", (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-lock-"));
+    const step = (body: string) => `set -eu\n${asset("lib-step.sh")}\nkdw_step_lock worker\n${body}`;
+    // The earlier step, in a session of its own like a step whose SSH session closed, runs `sleep` (which inherits the
+    // lock's descriptor) until it is stopped.
+    const earlier = spawn("setsid", ["sh", "-c", step("echo started; sleep 603; echo not stopped")],
+        { env: { ...process.env, KDW_ETC: `${dir}/etc` }, stdio: ["ignore", "pipe", "ignore"] });
+    t.after(() => earlier.kill("SIGKILL"));
+    let out = "";
+    earlier.stdout.on("data", d => { out += d; });
+    for (let i = 0; i < 100 && !out.includes("started"); i++) {
+        execFileSync("sleep", ["0.05"]);
+    }
+    const lock = `${dir}/etc/locks/worker.lock`;
+    assert.equal(spawnSync("flock", ["-n", lock, "true"]).status, 1, "the step does not hold its lock with flock");
+    assert.equal((statSync(`${dir}/etc/locks`).mode & 0o777).toString(8), "700");
+    const next = spawnSync("sh", ["-c", step("echo ran")], { encoding: "utf8", env: { ...process.env, KDW_ETC: `${dir}/etc` }, timeout: 30_000 });
+    assert.equal(next.status, 0, next.stderr);
+    assert.equal(next.stdout, "ran\n");
+    assert.match(next.stderr, /stopping a step of an interrupted run still running here \(worker\.lock: processes \d+ \d+ \)/);
+    assert.equal(spawnSync("pgrep", ["-f", "^sleep 603"]).status, 1, "what the earlier step ran still runs");
+    assert.ok(!out.includes("not stopped"));
+    // Free again: the next step starts at once, saying nothing.
+    const third = spawnSync("sh", ["-c", step("echo ran")], { encoding: "utf8", env: { ...process.env, KDW_ETC: `${dir}/etc` } });
+    assert.deepEqual([third.status, third.stdout, third.stderr], [0, "ran\n", ""]);
+});
+
+test("kdw_remove_tree finishes a removal that files vanishing under it failed (busybox's rm), and reports a real failure", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-rm-"));
+    const realRm = execFileSync("sh", ["-c", "command -v rm"], { encoding: "utf8" }).trim();
+    // busybox's rm racing another remover: its first pass fails on a file that was gone when it got to it.
+    writeFileSync(`${dir}/rm`, `#!/bin/sh\nif [ ! -f "${dir}/raced" ]; then : > "${dir}/raced"\n` +
+        `echo "rm: can't remove '$2/snapshots/3/fs/var': No such file or directory" >&2; exit 1; fi\nexec ${realRm} "$@"\n`, { mode: 0o755 });
+    execFileSync("mkdir", ["-p", `${dir}/tree/snapshots/3/fs/var`, `${dir}/other`]);
+    const remove = (target: string) => spawnSync("sh", ["-c", `set -eu\n${asset("lib-cleanup.sh")}\nkdw_remove_tree "$1" "$2"`,
+        "kdw", target, `${dir}/other`], { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    const raced = remove(`${dir}/tree`);
+    assert.deepEqual([raced.status, raced.stderr], [0, ""]);
+    assert.ok(!existsSync(`${dir}/tree`) && !existsSync(`${dir}/other`));
+    // A removal that keeps failing fails the step, with the last pass's error only.
+    writeFileSync(`${dir}/rm`, `#!/bin/sh\necho "rm: can't remove '$2': Device or resource busy" >&2\nexit 1\n`, { mode: 0o755 });
+    const busy = remove(`${dir}/busy`);
+    assert.equal(busy.status, 1);
+    assert.equal(busy.stderr, `rm: can't remove '${dir}/busy': Device or resource busy\n`);
+});
+
 test("templates: a missing value or an unused value is an error", () => {
     assert.equal(render("a={{A}}", { A: 1 }), "a=1");
     assert.throws(() => render("a={{A}} b={{B}}", { A: 1 }), /\{\{B\}\} has no value/);

@@ -21,9 +21,11 @@ start)
     # the older ones Docker brings (on boot2docker in /usr/local/bin, first in the PATH that sudo and the boot give).
     PATH="$(cd "$(dirname "$0")" && pwd):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     export PATH
-    # setsid makes the supervisor a process-group leader, so `stop` ends it and its child together.
+    # setsid makes the supervisor a process-group leader, so `stop` ends it and its child together. It does not keep
+    # descriptor 9, the lock of the step that starts it (lib-step.sh): the next step would take the service for a
+    # step of an interrupted run still running.
     setsid sh -c 'while :; do "$@"; echo "kdw-service: exited with $?, restarting in 2s"; sleep 2; done' \
-        "$name" "$@" >>"$log_dir/$name.log" 2>&1 </dev/null &
+        "$name" "$@" >>"$log_dir/$name.log" 2>&1 </dev/null 9>&- &
     echo $! > "$pidfile"
     ;;
 stop)

@@ -80,6 +80,7 @@ up)
     ;;
 down)
     stop_kube_vip
-    rm -rf "$dir"
+    # A second pass for files that vanish under the first (busybox's rm fails on them).
+    rm -rf "$dir" 2>/dev/null || rm -rf "$dir"
     ;;
 esac

@@ -111,6 +111,14 @@ kdw_remove_iptables() {
     done
 }
 
+# rm -rf that finishes its job when files vanish under it. busybox's rm (boot2docker) fails on a file it listed that is
+# gone by the time it removes it ("can't remove '...': No such file or directory"), where GNU's rm ignores that; a
+# process that was still writing or removing there a moment ago (a pod's last writes, a stopped step's rm) can cause
+# it. What is left after a failed pass is removed again, and only the last pass's errors count.
+kdw_remove_tree() { # path...
+    rm -rf "$@" 2>/dev/null || rm -rf "$@" 2>/dev/null || rm -rf "$@"
+}
+
 # Unmounts the folder and everything below it, deepest first. The folder itself can be a mount point: where / is not
 # a shared mount (boot2docker), the kubelet bind-mounts its root directory onto itself to make it one.
 kdw_unmount_below() { # folder
@@ -139,7 +147,7 @@ kdw_remove_node() {
     kdw_remove_iptables
     ip link del cni0 2>/dev/null || true
     for dir in "$KDW_KUBELET_DIR" "$KDW_RUN" "$KDW_DATA"; do kdw_unmount_below "$dir"; done
-    rm -rf "$KDW_HOME/boot.d/50-worker" "$KDW_ETC/worker" "$KDW_KUBELET_DIR" "$KDW_DATA/containerd" "$KDW_DATA/cni" \
+    kdw_remove_tree "$KDW_HOME/boot.d/50-worker" "$KDW_ETC/worker" "$KDW_KUBELET_DIR" "$KDW_DATA/containerd" "$KDW_DATA/cni" \
         "$KDW_RUN/containerd" "$KDW_RUN/runc" "$KDW_HOME/cni" /var/log/pods /var/log/containers
     for program in "$KDW_HOME"/bin/*; do
         case "${program##*/}" in kdw-boot | kdw-service | kdw-routes) ;; *) rm -f "$program" ;; esac
@@ -201,9 +209,12 @@ kdw_remove_boot_hook() {
 }
 
 # Steps of an interrupted run may still be running here: a killed CLI closes their SSH sessions, which does not stop
-# them. They are stopped first, so that none re-makes what the sweep removes. Steps run as `sh -c <script> kdw up` (or
-# `roll`); their command lines are longer than pkill reads, so the last words of every sh's are read here.
+# them. They are stopped first, and waited for, so that none re-makes what the sweep removes: every step holding its
+# script's lock (lib-step.sh), then, by their command lines, steps that hold none (sent by a version of the program
+# before the locks). Steps run as `sh -c <script> kdw up` (or `roll`); their command lines are longer than pkill reads,
+# so the last words of every sh's are read here.
 kdw_stop_interrupted_steps() {
+    kdw_stop_steps
     for process in /proc/[0-9]*; do
         comm=
         read -r comm 2>/dev/null < "$process/comm" || continue
@@ -224,5 +235,5 @@ kdw_sweep_host() {
     kdw_remove_routes
     kdw_remove_boot_hook
     for dir in "$KDW_HOME" "$KDW_ETC"; do kdw_unmount_below "$dir"; done
-    rm -rf "$KDW_HOME" "$KDW_ETC" "$KDW_DATA" "$KDW_RUN" "$KDW_KUBELET_DIR" "$KDW_LOGS"
+    kdw_remove_tree "$KDW_HOME" "$KDW_ETC" "$KDW_DATA" "$KDW_RUN" "$KDW_KUBELET_DIR" "$KDW_LOGS"
 }
