@@ -3,13 +3,18 @@
 // destroy`. After each kill: what it left (in-flight steps, pending operations, and on every host), `pulumi cancel`,
 // then alternately `pulumi up` (succeeds, all workers Ready, `pulumi preview --expect-no-changes` passes) and
 // `pulumi destroy` (empty stack, no machine, and on every host no container, process, route, unit, rule, mount or
-// file of ours). Writes .cache/e2e/interrupt.json and ends with "N passed, N failed".
+// file of ours). Each scenario first checks the state it starts from (an empty stack and clean hosts, or the converged
+// cluster the scenario before it left) in a check of its own, which fails, naming what it found and what it did, when
+// it has to make that state first: one failure does not fail the scenarios after it. Writes .cache/e2e/interrupt.json
+// and ends with "N passed, N failed".
 //
 //   source scripts/env.sh && npm run hosts:up -- 6 && npm run e2e:interrupt
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { validateConfig } from "../../components/config";
+import { sweepCommand } from "../../components/machineHost";
 import { eventually, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
 import { leftoversOn } from "./leftovers";
 import { machineStorage, writeStackConfig } from "./stackConfig";
@@ -39,7 +44,10 @@ interface KillPoint {
 
 interface CliRun {
     code: number | null;
+    /** Killed at its kill point. */
     killed: boolean;
+    /** Killed because it was still running at its deadline (not at a kill point). */
+    timedOut: boolean;
     seconds: number;
     output: string;
     /** Steps started and not finished when the run ended (or was killed). */
@@ -67,10 +75,10 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
     closeSync(out);
     const started = new Map<string, string>();
     let killed = false;
+    let timedOut = false;
     let read = 0;
     let timer: NodeJS.Timeout | undefined;
     const killGroup = () => {
-        killed = true;
         try {
             process.kill(-child.pid!, "SIGKILL");
         } catch {
@@ -90,7 +98,10 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
             if (pre && pre.op !== "same" && isStep(pre.type)) {
                 started.set(pre.urn, `${pre.op} ${resourceName(pre.urn)}`);
                 if (kill && !timer && kill.matches(pre.op, resourceName(pre.urn))) {
-                    timer = setTimeout(killGroup, kill.delayMs);
+                    timer = setTimeout(() => {
+                        killed = !timedOut;
+                        killGroup();
+                    }, kill.delayMs);
                 }
             } else if (done) {
                 started.delete(done.urn);
@@ -98,15 +109,24 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
         }
         read = complete;
     }, 100);
-    const deadline = setTimeout(killGroup, timeoutMs);
+    const deadline = setTimeout(() => {
+        timedOut = !killed;
+        killGroup();
+    }, timeoutMs);
     const code = await new Promise<number | null>(resolve => child.on("exit", c => resolve(c)));
     clearInterval(poll);
     clearTimeout(deadline);
     clearTimeout(timer);
     return {
-        code, killed, seconds: Math.round((Date.now() - start) / 100) / 10,
+        code, killed, timedOut, seconds: Math.round((Date.now() - start) / 100) / 10,
         output: readFileSync(log, "utf8"), inFlight: [...started.values()],
     };
+}
+
+/** Fails unless the run ended by itself with status 0; a run killed at its deadline says so. */
+function assertSucceeded(cli: CliRun, what: string): void {
+    assert.ok(!cli.timedOut, `${what} timed out: still running after ${cli.seconds}s, killed\n${lastLines(cli.output, 25)}`);
+    assert.equal(cli.code, 0, `${what} failed:\n${lastLines(cli.output, 25)}`);
 }
 
 /** The error lines of a run's output, then its last lines. */
@@ -149,7 +169,7 @@ async function machines(): Promise<string[]> {
  */
 async function clearPendingCreates(): Promise<string> {
     const refresh = await pulumi(["refresh", "--yes", "--skip-preview", "--clear-pending-creates"]);
-    assert.equal(refresh.code, 0, `pulumi refresh --clear-pending-creates failed:\n${lastLines(refresh.output, 25)}`);
+    assertSucceeded(refresh, "pulumi refresh --clear-pending-creates");
     return `refresh --clear-pending-creates ${refresh.seconds}s`;
 }
 
@@ -166,12 +186,13 @@ async function readyWorkers(): Promise<string[]> {
 /** `pulumi up` to completion: all workers Ready, then a preview that expects no changes. */
 async function upConverges(): Promise<string> {
     const up = await pulumi(["up", "--yes", "--skip-preview"]);
-    assert.equal(up.code, 0, `pulumi up failed:\n${lastLines(up.output, 25)}`);
+    assertSucceeded(up, "pulumi up");
     writeFileSync(kubeconfigPath, await run("pulumi", ["stack", "output", "kubeconfig", "--show-secrets", "--stack", STACK], { cwd: ROOT, env }),
         { mode: 0o600 });
     await eventually(60, async () => assert.deepEqual(await readyWorkers(), ["kdw-worker-0", "kdw-worker-1", "kdw-worker-2"]));
     const refresh = await clearPendingCreates();
     const preview = await pulumi(["preview", "--expect-no-changes"]);
+    assert.ok(!preview.timedOut, `the preview after up timed out after ${preview.seconds}s:\n${lastLines(preview.output, 25)}`);
     assert.equal(preview.code, 0, `the preview after up shows changes:\n${lastLines(preview.output, 25)}`);
     assert.deepEqual((await storedState()).pending, []);
     return `up ${up.seconds}s (all workers Ready), ${refresh}, preview --expect-no-changes ${preview.seconds}s`;
@@ -180,7 +201,7 @@ async function upConverges(): Promise<string> {
 /** `pulumi destroy` to completion: nothing in the state, no machine, nothing of ours on any host. */
 async function destroyCleans(): Promise<string> {
     const destroy = await pulumi(["destroy", "--yes", "--skip-preview"]);
-    assert.equal(destroy.code, 0, `pulumi destroy failed:\n${lastLines(destroy.output, 25)}`);
+    assertSucceeded(destroy, "pulumi destroy");
     const resources = (await storedState()).resources;
     const stale = await machines();
     const left = await hostLeftovers();
@@ -196,16 +217,159 @@ async function destroyCleans(): Promise<string> {
     return `destroy ${destroy.seconds}s: empty stack, no machine, nothing on the hosts; ${refresh}`;
 }
 
+/** Whether a killed run's lock is still on the stack: a lock file under the file backend's .pulumi/locks. */
+function stackLocked(): boolean {
+    const backend = /^file:\/\/([^?]+)/.exec(process.env.PULUMI_BACKEND_URL ?? "")?.[1];
+    const locks = backend ? path.join(backend, ".pulumi", "locks") : "";
+    const find = (dir: string): boolean => existsSync(dir) && readdirSync(dir, { withFileTypes: true }).some(e => e.isDirectory() &&
+        ((e.name === STACK && readdirSync(path.join(dir, e.name)).some(f => f.endsWith(".json"))) || find(path.join(dir, e.name))));
+    return find(locks);
+}
+
+/** What is in the stack, in docker-machine's store and on the hosts: the lines of what an empty start would not have. */
+async function whatIsLeft(): Promise<string[]> {
+    const state = await storedState();
+    const left = await hostLeftovers();
+    const stale = await machines();
+    return [
+        ...(stackLocked() ? ["the stack is locked"] : []),
+        ...(state.resources.length > 0 ? [`${state.resources.length} resources in the state`] : []),
+        ...(state.pending.length > 0 ? [`pending operations: ${state.pending.join(", ")}`] : []),
+        ...(stale.length > 0 ? [`machines in docker-machine's store: ${stale.join(", ")}`] : []),
+        ...Object.entries(left).map(([host, lines]) => `on ${host}: ${lines.slice(0, 6).join("; ")}` +
+            `${lines.length > 6 ? `; and ${lines.length - 6} more` : ""}`),
+    ];
+}
+
+/**
+ * Empties the stack and cleans the hosts, whatever the last check left: the lock released, `destroy` (a second one if
+ * the first fails), then for what is still there the host sweep the probe's delete runs (host.sh down, over SSH) and
+ * `docker-machine rm`. Returns what it did.
+ */
+async function cleanUp(): Promise<string[]> {
+    const done: string[] = [];
+    if (stackLocked()) {
+        const cancel = await pulumi(["cancel", "--yes"]);
+        done.push(`cancel: code ${cancel.code}`);
+    }
+    const state = await storedState();
+    if (state.resources.length > 0 || state.pending.length > 0) {
+        for (let attempt = 1; attempt <= 2; attempt++) {
+            const destroy = await pulumi(["destroy", "--yes", "--skip-preview"]);
+            done.push(`destroy: ${destroy.timedOut ? `timed out after ${destroy.seconds}s` : `code ${destroy.code}, ${destroy.seconds}s`}`);
+            if (destroy.code === 0) {
+                break;
+            }
+        }
+        if ((await storedState()).pending.length > 0) {
+            const refresh = await pulumi(["refresh", "--yes", "--skip-preview", "--clear-pending-creates"]);
+            done.push(`refresh --clear-pending-creates: code ${refresh.code}`);
+        }
+    }
+    const left = await hostLeftovers();
+    const sweep = sweepCommand(validateConfig({ binarySource: "/bin" }, { fileExists: () => true }));
+    await Promise.all(cluster.filter(h => left[h.name]).map(async host => {
+        await ssh(host, sweep, 300_000).then(() => done.push(`swept ${host.name}`),
+            (err: Error) => done.push(`the sweep of ${host.name} failed: ${err.message.split("\n").slice(-3).join(" ")}`));
+    }));
+    for (const machine of await machines()) {
+        await run("docker-machine", ["rm", "--force", "-y", machine], { env }).catch(() => undefined);
+        rmSync(path.join(machineStorage(STACK), "machines", machine), { recursive: true, force: true });
+        done.push(`removed machine ${machine} from the store`);
+    }
+    return done;
+}
+
+/** A converged cluster: no lock, no pending operation, every machine, all workers Ready, nothing to change. */
+async function clusterProblems(): Promise<string[]> {
+    const problems: string[] = [];
+    if (stackLocked()) {
+        problems.push("the stack is locked");
+    }
+    const state = await storedState();
+    if (state.resources.length === 0) {
+        return [...problems, "the stack is empty"];
+    }
+    if (state.pending.length > 0) {
+        problems.push(`pending operations: ${state.pending.join(", ")}`);
+    }
+    const stale = await machines();
+    if (stale.length !== cluster.length) {
+        problems.push(`${stale.length} machines in docker-machine's store, not ${cluster.length}`);
+    }
+    const running = Object.entries(await hostLeftovers()).flatMap(([host, lines]) =>
+        lines.filter(l => l.startsWith("step still running")).map(l => `on ${host}: ${l}`));
+    problems.push(...running);
+    if (problems.length > 0) {
+        return problems;
+    }
+    const ready = existsSync(kubeconfigPath) ? await readyWorkers().catch((err: Error) => [err.message]) : ["no kubeconfig"];
+    if (ready.join(",") !== "kdw-worker-0,kdw-worker-1,kdw-worker-2") {
+        problems.push(`Ready workers: ${ready.join(", ") || "none"}`);
+    }
+    const preview = await pulumi(["preview", "--expect-no-changes"]);
+    if (preview.code !== 0) {
+        problems.push(`preview --expect-no-changes: ${preview.timedOut ? "timed out" : "changes"}\n${lastLines(preview.output, 10)}`);
+    }
+    return problems;
+}
+
 /** KDW_INTERRUPT_ONLY=etcd,destroy runs only the kill points whose names contain one of these words (to debug one). */
 const only = (process.env.KDW_INTERRUPT_ONLY ?? "").split(",").filter(Boolean);
+/** A scenario was left out (KDW_INTERRUPT_ONLY) since the last one that ran: the state it left is not there to check. */
+let leftOut = false;
 
-/** Kills a run at `point`, reports what it left, cancels the lock, and runs `next`. */
+/**
+ * The check before a scenario: the state it starts from is there, an empty stack and clean hosts (`empty`), or the
+ * converged cluster the scenario before it leaves (`cluster`); and if not, it is made (cleaned up, then for
+ * `cluster` brought up). Having to clean up fails this check, naming what was found and after which check, so that
+ * the failure is told once and the scenario itself runs from the state it expects; returns whether it does.
+ */
+async function startsFrom(state: "empty" | "cluster", name: string): Promise<boolean> {
+    const after = report.checks.at(-1);
+    const previous = after ? `"${after.name}" (${after.passed ? "passed" : "failed"})` : "an earlier run of this suite";
+    const expected = state === "empty" ? "an empty stack, no machine and clean hosts" : "a converged cluster";
+    let ready = false;
+    await report.check(name, async () => {
+        const found = state === "empty" ? await whatIsLeft() : await clusterProblems();
+        if (found.length === 0) {
+            ready = true;
+            return expected;
+        }
+        const onlyEmpty = state === "cluster" && found.length === 1 && found[0] === "the stack is empty";
+        const dirty = state === "empty" ? found : await whatIsLeft();
+        const done = dirty.length > 0 ? await cleanUp() : [];
+        const left = await whatIsLeft();
+        let made = "";
+        if (left.length === 0 && state === "cluster") {
+            made = await upConverges().then(result => `; then ${result}`, (err: Error) => `; then up failed: ${err.message}`);
+        }
+        ready = left.length === 0 && (state === "empty" || !made.startsWith("; then up failed"));
+        const what = `${done.length > 0 ? done.join(", ") : "nothing to clean"}${made}`;
+        if (onlyEmpty && done.length === 0 && ready && leftOut) {
+            return `made (the scenario before it was left out): ${what}`;
+        }
+        assert.fail(`not ${expected} at the start, as ${previous} left it: ${found.join("; ")}\n` +
+            `made so: ${what}${left.length > 0 ? `\nstill left after cleaning: ${left.join("; ")}` : ""}`);
+    });
+    leftOut = false;
+    return ready;
+}
+
+/** Kills a run at `point`, reports what it left, cancels the lock, and runs `next`; first checks where it starts. */
 async function interrupted(command: "up" | "destroy", point: KillPoint, next: "up" | "destroy") {
+    const name = `${command} killed ${point.name}; cancel; ${next}`;
     if (only.length > 0 && !only.some(word => `${command} ${point.name}`.includes(word))) {
+        leftOut = true;
         return;
     }
-    await report.check(`${command} killed ${point.name}; cancel; ${next}`, async () => {
+    const ready = await startsFrom(command === "up" ? "empty" : "cluster", `${name}: starts from ${
+        command === "up" ? "an empty stack and clean hosts" : "a converged cluster"}`);
+    await report.check(name, async () => {
+        assert.ok(ready, "not run: the state it starts from could not be made (see the check before)");
         const killedRun = await pulumi([command, "--yes", "--skip-preview"], point);
+        assert.ok(!killedRun.timedOut, `the run timed out (still running after ${killedRun.seconds}s, killed) ` +
+            `before the kill point:\n${lastLines(killedRun.output)}`);
         assert.ok(killedRun.killed, `the run ended (code ${killedRun.code}) before the kill point:\n${lastLines(killedRun.output)}`);
         const state = await storedState();
         const left = await hostLeftovers();
@@ -236,16 +400,7 @@ async function main() {
     await run("pulumi", ["stack", "select", "--create", STACK], { cwd: ROOT, env });
     writeStackConfig(STACK, 3);
 
-    await report.check("the stack starts empty", async () => {
-        const state = await storedState();
-        if (state.resources.length > 0 || state.pending.length > 0) {
-            await pulumi(["cancel", "--yes"]);
-            return destroyCleans();
-        }
-        assert.deepEqual(await machines(), []);
-        return "empty";
-    });
-
+    // Each scenario checks where it starts (startsFrom); the first one's check is the suite's own start.
     // Spread over an `up` from nothing: machine creation, host preparation, etcd, the control plane, the workers.
     await interrupted("up", first("create", "-machine", 3000, "during machine creation"), "up");
     await report.check("destroy after that up", destroyCleans);

@@ -7,9 +7,10 @@ import { testVip } from "./stackConfig";
  * A command (run as root, on either host kind) that prints one line per thing of ours still on the host: containers
  * named kdw-*, processes run from our folders (found in /proc: boot2docker has no pgrep; the pattern's `[/]` keeps it
  * from matching this command line, and it also finds the route loop, `/bin/sh <home>/bin/kdw-routes`), steps of a
- * killed run still running, routes into the pod range, the API's virtual IP, our systemd units (the test hosts have
- * kdw-* units of their own) or boot2docker's bootlocal.sh line, iptables rules and chains, the pod bridge, mounts and
- * folders. Empty when the host is clean.
+ * killed run still running (by the last words of their command lines, `kdw up|roll|down`, and by the step locks they
+ * hold open, components/scripts/lib-step.sh), routes into the pod range, the API's virtual IP, our systemd units (the
+ * test hosts have kdw-* units of their own) or boot2docker's bootlocal.sh line, iptables rules and chains, the pod
+ * bridge, mounts and folders. Empty when the host is clean.
  */
 export function leftoversOn(host: TestHost): string {
     const boot2docker = host.kind === "boot2docker";
@@ -20,7 +21,11 @@ export function leftoversOn(host: TestHost): string {
     const checks = [
         "docker ps -a --format 'container {{.Names}}' | grep ' kdw-'",
         `for p in /proc/[0-9]*; do tr '\\000' ' ' < "$p/cmdline" | grep '[/]${home.slice(1)}/' | sed 's/^/process /'; done`,
-        "for p in /proc/[0-9]*; do [ \"$(tr '\\000' ' ' < \"$p/cmdline\" | tail -c 8)\" != ' kdw up ' ] || echo \"step still running $p\"; done",
+        "for p in /proc/[0-9]*; do case \"$(tr '\\000' ' ' < \"$p/cmdline\" | tail -c 10)\" in " +
+            "(*' kdw up '|*' kdw roll '|*' kdw down ') echo \"step still running $p\" ;; esac; done",
+        "ls -l /proc/[0-9]*/fd | awk '/^\\/proc\\/[0-9]+\\/fd:$/ { p = $0 } / -> .*\\/kdw\\/(etc\\/)?locks\\// " +
+            "{ print \"step still running \" substr(p, 1, length(p) - 4) \" (holds \" substr($0, index($0, \" -> \") + 4) \")\" }' | " +
+            "sort -u",
         "ip route | grep '^10\\.200\\.' | sed 's/^/route /'",
         `ip -o -4 addr show | grep -F ' ${testVip()}/32 ' | sed 's/^/virtual IP /'`,
         boot2docker
