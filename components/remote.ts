@@ -13,14 +13,17 @@ export interface HostConnection {
     port?: pulumi.Input<number>;
 }
 
-/** The project folder (the one with Pulumi.yaml), whether this runs from source or compiled into bin/. */
+/**
+ * The project folder, the one with the host scripts (components/scripts/), whether this runs from source, compiled
+ * into bin/, or installed as a package (which carries the scripts, not Pulumi.yaml).
+ */
 function projectRoot(): string {
     for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-        if (existsSync(path.join(dir, "Pulumi.yaml"))) {
+        if (existsSync(path.join(dir, "components", "scripts", "host.sh"))) {
             return dir;
         }
     }
-    throw new Error(`no Pulumi.yaml above ${__dirname}`);
+    throw new Error(`no components/scripts/host.sh above ${__dirname}`);
 }
 
 export const SCRIPT_DIR = path.join(projectRoot(), "components", "scripts");

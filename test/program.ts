@@ -59,26 +59,14 @@ export function mockIp(nodeName: string): string {
     return `192.168.99.${(m[1] === "controller" ? 10 : 50) + Number(m[2])}`;
 }
 
-export interface ProgramRun {
-    resources: Registered[];
-    outputs: Record<string, pulumi.Output<any>>;
-    error?: Error;
-}
-
 /**
- * `deployed`: the outputs the stack's last update left, which the program's entry (main.ts) reads back through a
- * StackReference; given, the program runs from main.ts, else from index.ts alone, or from `entry` (a module path
- * from bin/test) when given.
+ * Pulumi mocks for the cluster's resources: docker-machine hands out addresses (mockIp), the probe answers `probe`,
+ * the program's read of its own last outputs gets `deployed`, the tls plugin returns named stand-ins; `record` sees
+ * every resource registered. Also used by the program that installs the packed package (test/package.test.ts).
  */
-export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1",
-    deployed?: Record<string, unknown>, entry?: string): Promise<ProgramRun> {
-    const resources: Registered[] = [];
-    const allConfig: Record<string, string> = {};
-    for (const [key, value] of Object.entries(config)) {
-        allConfig[`${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
-    }
-    pulumi.runtime.setAllConfig(allConfig);
-    await pulumi.runtime.setMocks({
+export function clusterMocks(probe: string, deployed: Record<string, unknown> | undefined,
+    record: (r: Registered) => void): pulumi.runtime.Mocks {
+    return {
         newResource(args) {
             const state: Record<string, unknown> = { ...args.inputs };
             const machine = /^(.*)-machine$/.exec(args.name);
@@ -100,13 +88,35 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
             } else if (args.type === "tls:index/certRequest:CertRequest") {
                 state.certRequestPem = `CSR ${args.name}`;
             }
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "", dependencies: [], aliases: [] });
+            record({ type: args.type, name: args.name, inputs: args.inputs, urn: "", dependencies: [], aliases: [] });
             return { id: args.custom ? `${args.name}-id` : "", state };
         },
         call(args) {
             return args.inputs;
         },
-    }, PROJECT, "test", false, "organization");
+    };
+}
+
+export interface ProgramRun {
+    resources: Registered[];
+    outputs: Record<string, pulumi.Output<any>>;
+    error?: Error;
+}
+
+/**
+ * `deployed`: the outputs the stack's last update left, which the program's entry (main.ts) reads back through a
+ * StackReference; given, the program runs from main.ts, else from index.ts alone, or from `entry` (a module path
+ * from bin/test) when given.
+ */
+export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1",
+    deployed?: Record<string, unknown>, entry?: string): Promise<ProgramRun> {
+    const resources: Registered[] = [];
+    const allConfig: Record<string, string> = {};
+    for (const [key, value] of Object.entries(config)) {
+        allConfig[`${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    pulumi.runtime.setAllConfig(allConfig);
+    await pulumi.runtime.setMocks(clusterMocks(probe, deployed, r => resources.push(r)), PROJECT, "test", false, "organization");
 
     // The mocks are not told what a resource depends on: the monitor's requests are.
     const settings = require("@pulumi/pulumi/runtime/settings");

@@ -1,0 +1,12 @@
+// The package's public API (package.json `exports`): what another Pulumi program needs to make a cluster of its own.
+//
+//   import { KubeCluster, clusterConfig } from "kube-dumb-way-pulumi";
+//   const lab = new KubeCluster("lab", { config: clusterConfig({ controllers: 3, workers: 2 }) });
+//
+// `clusterConfig` takes the same settings as the stack's config (docs/configuration.md) and throws a ConfigError that
+// names every setting that is wrong, before anything is made.
+export { HostOutput, KubeCluster, KubeClusterArgs } from "./components/cluster";
+export {
+    BinarySource, ClusterConfig, ConfigError, GenericHost, HostProfileSetting, NodePlan, NodeRole, RawConfig, Versions,
+} from "./components/config";
+export { clusterConfig } from "./components/load";
