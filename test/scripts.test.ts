@@ -67,11 +67,11 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
     assert.equal(status, 0, output);
 });
 
-test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, local, CI), following sourced files", () => {
+test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, local, fresh clone, CI), following sourced files", () => {
     const root = path.join(SCRIPT_DIR, "..", "..");
     const files = [
         ...readdirSync(path.join(root, "scripts")).filter(f => f.endsWith(".sh")).map(f => path.join("scripts", f)),
-        "scripts/hosts/kdw-runc", "test/toolchain/run.sh", ".ci/run",
+        "scripts/hosts/kdw-runc", "test/toolchain/run.sh", "test/fresh-clone/run.sh", ".ci/run",
         // The boot2docker kind's boot, Docker init script and sethostname: busybox sh.
         ...["etc/init.d/rcS", "etc/init.d/docker", "etc/init.d/rc.shutdown", "usr/bin/sethostname"]
             .map(f => path.join("scripts/hosts/boot2docker/rootfs", f)),
