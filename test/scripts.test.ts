@@ -72,7 +72,9 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
     const files = [
         ...readdirSync(path.join(root, "scripts")).filter(f => f.endsWith(".sh")).map(f => path.join("scripts", f)),
         // hosts.sh's files, each on its own: shellcheck reports nothing in a file it only reaches through `source`.
-        ...readdirSync(path.join(root, "scripts/hosts/lib")).filter(f => f.endsWith(".sh")).map(f => path.join("scripts/hosts/lib", f)),
+        // Sourced files, each on its own: shellcheck reports nothing in a file it only follows from a `source`.
+        ...["scripts/hosts/lib", "scripts/toolchain"].flatMap(dir =>
+            readdirSync(path.join(root, dir)).filter(f => f.endsWith(".sh")).map(f => path.join(dir, f))),
         "scripts/hosts/kdw-runc", "test/toolchain/run.sh", "test/fresh-clone/run.sh", ".ci/run",
         // The boot2docker kind's boot, Docker init script and sethostname: busybox sh.
         ...["etc/init.d/rcS", "etc/init.d/docker", "etc/init.d/rc.shutdown", "usr/bin/sethostname"]
