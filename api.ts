@@ -8,5 +8,5 @@
 export { HostOutput, KubeCluster, KubeClusterArgs } from "./components/cluster";
 export {
     BinarySource, ClusterConfig, ConfigError, GenericHost, HostProfileSetting, NodePlan, NodeRole, RawConfig, Versions,
-} from "./components/config";
-export { clusterConfig } from "./components/load";
+} from "./config/types";
+export { clusterConfig } from "./config/load";

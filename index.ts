@@ -2,8 +2,8 @@
 // out.
 import * as pulumi from "@pulumi/pulumi";
 import { KubeCluster } from "./components/cluster";
-import { ConfigError } from "./components/config";
-import { loadConfig } from "./components/load";
+import { ConfigError } from "./config/types";
+import { loadConfig } from "./config/load";
 
 function readConfig() {
     try {

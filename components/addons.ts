@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig } from "./config";
+import { ClusterConfig } from "../config/types";
 import { APISERVER_KUBELET_CLIENT } from "./pki";
 
 export interface AddonsArgs {

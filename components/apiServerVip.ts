@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as versions from "../versions.json";
 import { CertAuthority } from "./certAuthority";
-import { ClusterConfig, DEFAULTS } from "./config";
+import { ClusterConfig, DEFAULTS } from "../config/types";
 import { KUBE_VIP_LEASE, kubeVipArgs } from "./flags";
 import { kubeconfig } from "./kubeconfig";
 import { MachineHost } from "./machineHost";

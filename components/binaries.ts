@@ -6,7 +6,7 @@ import {
 } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BinarySource, ConfigError, Versions, WORKER_BINARIES } from "./config";
+import { BinarySource, ConfigError, Versions, WORKER_BINARIES } from "../config/types";
 import { asset, shellQuote } from "./remote";
 
 export type BinaryName = typeof WORKER_BINARIES[number];

@@ -8,7 +8,7 @@ import { ClusterAddons } from "./addons";
 import { ApiServerVip } from "./apiServerVip";
 import { WorkerBinaries } from "./binaries";
 import { CertAuthority } from "./certAuthority";
-import { ClusterConfig, NodePlan } from "./config";
+import { ClusterConfig, NodePlan } from "../config/types";
 import { ControlPlane } from "./controlPlane";
 import { EtcdMember } from "./etcdMember";
 import { kubeconfig as renderKubeconfig } from "./kubeconfig";

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CertAuthority, IssuedCert } from "./certAuthority";
-import { ClusterConfig } from "./config";
+import { ClusterConfig } from "../config/types";
 import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "./flags";
 import { kubeconfig } from "./kubeconfig";
 import { MachineHost } from "./machineHost";

@@ -1,6 +1,6 @@
 // Command lines of etcd and the Kubernetes components. Pure, so the tests read them directly.
 // Paths are as the containers see them: etcd mounts its folder at /etc/etcd, the control plane at /etc/kubernetes.
-import { ClusterConfig } from "./config";
+import { ClusterConfig } from "../config/types";
 
 export interface Member {
     name: string;

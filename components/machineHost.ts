@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "./config";
+import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "../config/types";
 import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile, layoutEnv } from "./layout";
 import { asRoot, asset, envAssignments, HostConnection, HostFile, hostStep, shellQuote, withLibraries } from "./remote";
 

@@ -1,6 +1,6 @@
 // What every certificate says: subject, organisation, usages and SANs. Pure, so the tests read the specs directly;
 // CertAuthority turns a spec into a key, a CSR and a signed certificate.
-import { ClusterConfig } from "./config";
+import { ClusterConfig } from "../config/types";
 import { isIpv4 } from "./net";
 
 export type CertUsage = "client" | "server";

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as versions from "../versions.json";
 import { CNI_PLUGINS, WorkerBinarySet } from "./binaries";
 import { CertAuthority, IssuedCert } from "./certAuthority";
-import { ClusterConfig, NodePlan, WORKER_BINARIES } from "./config";
+import { ClusterConfig, NodePlan, WORKER_BINARIES } from "../config/types";
 import { nodeServiceCommands } from "./flags";
 import { kubeconfig } from "./kubeconfig";
 import { HostLayout, layoutEnv } from "./layout";

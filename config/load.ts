@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "fs";
-import { inspectFolder } from "./binaries";
-import { ClusterConfig, ConfigError, PROJECT, RawConfig, validateConfig } from "./config";
+import { inspectFolder } from "../components/binaries";
+import { ClusterConfig, ConfigError, PROJECT, RawConfig, validateConfig } from "./types";
 
 export const KEYS: (keyof RawConfig)[] = [
     "controllers", "workers", "namePrefix", "machineDriver", "machineMemory", "machineCpus", "machineDiskSize",

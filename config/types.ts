@@ -3,7 +3,7 @@
 import * as path from "path";
 import * as semver from "semver";
 import * as versions from "../versions.json";
-import { contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnet, subnetCount, Cidr } from "./net";
+import { contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnet, subnetCount, Cidr } from "../components/net";
 
 /** The project name; it namespaces every config key (`kube-dumb-way:workers`). */
 export const PROJECT = "kube-dumb-way";
