@@ -7,6 +7,6 @@
 // names every setting that is wrong, before anything is made.
 export { HostOutput, KubeCluster, KubeClusterArgs } from "./components/cluster";
 export {
-    BinarySource, ClusterConfig, ConfigError, GenericHost, HostProfileSetting, NodePlan, NodeRole, RawConfig, Versions,
-} from "./config/types";
-export { clusterConfig } from "./config/load";
+    BinarySource, ClusterConfig, clusterConfig, ConfigError, GenericHost, HostProfileSetting, NodePlan, NodeRole, RawConfig,
+    Versions,
+} from "./config";

@@ -2,8 +2,7 @@
 // out.
 import * as pulumi from "@pulumi/pulumi";
 import { KubeCluster } from "./components/cluster";
-import { ConfigError } from "./config/types";
-import { loadConfig } from "./config/load";
+import { ConfigError, loadConfig } from "./config";
 
 function readConfig() {
     try {

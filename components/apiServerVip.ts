@@ -2,7 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as versions from "../versions.json";
 import { CertAuthority } from "./certAuthority";
-import { ClusterConfig, DEFAULTS } from "../config/types";
+import { SETTINGS } from "../config/settings";
+import { ClusterConfig } from "../config/types";
 import { KUBE_VIP_LEASE, kubeVipArgs } from "./flags";
 import { kubeconfig } from "./kubeconfig";
 import { MachineHost } from "./machineHost";
@@ -29,7 +30,7 @@ export interface ApiServerVipArgs {
  * comes from kube-vip's own registry, since registry.k8s.io does not carry it.
  */
 export const kubeVipImage = (cluster: ClusterConfig) =>
-    `${cluster.imageRepository === DEFAULTS.imageRepository ? "ghcr.io" : cluster.imageRepository}/kube-vip/kube-vip:${versions.kubeVip}`;
+    `${cluster.imageRepository === SETTINGS.imageRepository.default ? "ghcr.io" : cluster.imageRepository}/kube-vip/kube-vip:${versions.kubeVip}`;
 
 /**
  * What kube-vip v0.9.2 calls with control-plane ARP and nothing else enabled: client-go's leader election on one Lease

@@ -1,23 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "fs";
 import { inspectFolder } from "../components/binaries";
-import { ClusterConfig, ConfigError, PROJECT, RawConfig, validateConfig } from "./types";
+import { Name, RawConfig, SETTINGS } from "./settings";
+import { ClusterConfig, ConfigError, PROJECT } from "./types";
+import { validateConfig } from "./validate";
 
-export const KEYS: (keyof RawConfig)[] = [
-    "controllers", "workers", "namePrefix", "machineDriver", "machineMemory", "machineCpus", "machineDiskSize",
-    "machineDriverFlags", "machineStoragePath", "genericHosts", "hostProfile", "kubernetesVersion", "etcdVersion",
-    "containerdVersion", "runcVersion", "cniPluginsVersion", "crictlVersion", "corednsVersion", "clusterCidr",
-    "serviceCidr", "clusterDns", "clusterDomain", "apiServerPort", "apiServerEndpoint", "apiServerVip", "binarySource",
-    "binaryChecksums", "imageRepository", "certValidityHours",
-    "certRenewBeforeHours", "drainTimeoutSeconds", "apiServerExtraArgs", "kubeletEvictionHard",
-];
+export const KEYS = Object.keys(SETTINGS) as Name[];
 
 /** Keys whose Pulumi.yaml type is integer, array or object. */
-export const STRUCTURED = new Set<keyof RawConfig>([
-    "controllers", "workers", "machineMemory", "machineCpus", "machineDiskSize", "machineDriverFlags", "genericHosts",
-    "apiServerPort", "binaryChecksums", "certValidityHours", "certRenewBeforeHours",
-    "drainTimeoutSeconds", "apiServerExtraArgs", "kubeletEvictionHard",
-]);
+export const STRUCTURED = new Set(KEYS.filter(key => SETTINGS[key].type !== "string"));
 
 /** Edits (insertions, deletions, substitutions) that turn `a` into `b`. */
 function editDistance(a: string, b: string): number {

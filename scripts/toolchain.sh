@@ -508,7 +508,7 @@ for name in command tls kubernetes; do
 done
 
 # bin-previous/: the previous Kubernetes release beside the same other worker binaries as bin/ (hard links), so that
-# kube-dumb-way:binarySource can point at it. These are WORKER_BINARIES (components/config.ts) but kubelet and kube-proxy.
+# kube-dumb-way:binarySource can point at it. These are WORKER_BINARIES (config/types.ts) but kubelet and kube-proxy.
 PREVIOUS_SHARED="containerd containerd-shim-runc-v2 runc crictl kdw-apiserver-lb cni/bridge cni/host-local cni/loopback cni/portmap"
 if [ -d "$PREVIOUS" ]; then
   for b in $PREVIOUS_SHARED; do

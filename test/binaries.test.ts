@@ -9,7 +9,7 @@ import {
 import * as path from "node:path";
 import { test } from "node:test";
 import { cacheHome, inspectFolder, relativePath, stageFolder } from "../components/binaries";
-import { ConfigError, PINNED_VERSIONS, validateConfig, WORKER_BINARIES } from "../config/types";
+import { ConfigError, PINNED_VERSIONS, validateConfig, WORKER_BINARIES } from "../config";
 import { fakeBinaryFolder } from "./program";
 
 const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");

@@ -2,8 +2,9 @@ import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { ConfigError, PINNED_VERSIONS, RawConfig, validateConfig, WORKER_BINARIES } from "../config/types";
-import { clusterConfig, KEYS, STRUCTURED, unknownSettings } from "../config/load";
+import {
+    clusterConfig, ConfigError, KEYS, PINNED_VERSIONS, RawConfig, STRUCTURED, unknownSettings, validateConfig, WORKER_BINARIES,
+} from "../config";
 
 const ctx = { fileExists: (p: string) => p.startsWith("/exists"), defaultBinaryDir: undefined };
 const base: RawConfig = { binarySource: "/exists/bin" };

@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { test } from "node:test";
-import { WORKER_BINARIES } from "../config/types";
+import { WORKER_BINARIES } from "../config";
 import { named, ofType, runProgram } from "./program";
 
 const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");

@@ -5,7 +5,7 @@ import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { relativePath } from "../components/binaries";
-import { WORKER_BINARIES } from "../config/types";
+import { WORKER_BINARIES } from "../config";
 import { isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
 /** `vip`: the apiServerVip the run was configured with, if any. */

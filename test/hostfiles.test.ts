@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as versions from "../versions.json";
 import { asset } from "../components/remote";
-import { validateConfig } from "../config/types";
+import { validateConfig } from "../config";
 import { apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../components/flags";
 import { cgroupDriver, hostFacts, hostLayout } from "../components/layout";
 import { machineCreateArgs } from "../components/machineHost";

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
-import { validateConfig } from "../config/types";
+import { validateConfig } from "../config";
 import { hostLayout, HostLayout, HostProfile, layoutEnv } from "../components/layout";
 import { HOST_SCRIPT_LIBRARIES, sweepCommand } from "../components/machineHost";
 import { asset, envAssignments, scriptCommand, shellQuote, stepScript } from "../components/remote";

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { validateConfig } from "../config/types";
+import { validateConfig } from "../config";
 import * as pki from "../components/pki";
 
 const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { relativePath } from "../components/binaries";
-import { PINNED_VERSIONS, PROJECT, WORKER_BINARIES } from "../config/types";
+import { PINNED_VERSIONS, PROJECT, WORKER_BINARIES } from "../config";
 
 export interface Registered {
     type: string;

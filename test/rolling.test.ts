@@ -6,10 +6,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { WORKER_BINARIES } from "../config/types";
+import { validateConfig, WORKER_BINARIES } from "../config";
 import { asset, scriptCommand } from "../components/remote";
 import { nodeDrainCommand } from "../components/workerNode";
-import { validateConfig } from "../config/types";
 
 function scratch(): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-roll-"));

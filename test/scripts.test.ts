@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync as mkdtemp, readdirSync, readFileSync, rmSync, 
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { validateConfig } from "../config/types";
+import { validateConfig } from "../config";
 import { HOST_SCRIPT_LIBRARIES, machineCreateScript, sweepCommand } from "../components/machineHost";
 import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote, stepScript } from "../components/remote";
 import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";

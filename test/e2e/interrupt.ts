@@ -13,7 +13,7 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { validateConfig } from "../../config/types";
+import { validateConfig } from "../../config";
 import { sweepCommand } from "../../components/machineHost";
 import { eventually, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
 import { leftoversOn } from "./leftovers";

@@ -1,0 +1,322 @@
+// The settings' validation rules, small and named. A rule gives the reasons its setting's value is wrong, looking at
+// the other settings where the rule is about how they fit together; the setting's key is put before each reason, unless
+// the reason names a key of its own (a field of one of the genericHosts, the binary folder's report). Every rule runs,
+// so that every problem is reported at once; a rule that needs a well-formed value skips a malformed one, whose own
+// rule reports it.
+import * as semver from "semver";
+import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../components/net";
+import type { Values } from "./settings";
+import { BinarySource, GenericHost, PINNED_VERSIONS, PROJECT, ValidationContext, Versions, WORKER_BINARIES } from "./types";
+
+export type Rule<T> = (value: T, settings: Values, ctx: ValidationContext) => string | string[] | undefined;
+
+/** A sentence naming its key: `kube-dumb-way:workers must be at least 1, got 0.` */
+export const problem = (key: string, reason: string): string => `${PROJECT}:${key} ${reason}`;
+
+export const atLeast = (min: number): Rule<number> => v => (v < min ? `must be at least ${min}, got ${v}.` : undefined);
+
+export const between = (min: number, max: number): Rule<number> => v =>
+    (v < min || v > max ? `must be between ${min} and ${max}, got ${v}.` : undefined);
+
+/** A text that fails `test`: what it must be, and the value given. */
+export const must = (test: RegExp | ((value: string) => boolean), what: string): Rule<string> => v =>
+    ((test instanceof RegExp ? test.test(v) : test(v)) ? undefined : `${what}, got "${v}".`);
+
+export const oneOf = (allowed: readonly string[]): Rule<string> =>
+    must(v => allowed.includes(v), `must be one of ${allowed.join(", ")}`);
+
+export const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** An IPv4 address, or a DNS name that is not a malformed address (all-numeric labels, as "999.1.1.1"). */
+export const isHostAddress = (text: string): boolean => isIpv4(text) || (DNS_NAME.test(text) && !/^[\d.]+$/.test(text));
+
+/** Why an IPv4 address cannot be a machine's or the virtual IP's: loopback, unspecified, link-local, multicast. */
+function notUnicast(ip: string): string | undefined {
+    const first = Number(ip.split(".")[0]);
+    return first === 0 || first === 127 || first >= 224 || ip.startsWith("169.254.")
+        ? `${ip} is a loopback, link-local, multicast or reserved address` : undefined;
+}
+
+export const odd: Rule<number> = v => (v > 0 && v % 2 === 0
+    ? `must be odd so that etcd keeps a majority when one controller is lost, got ${v}.` : undefined);
+
+/** A release of `component` (empty: the pinned one) of `major`, at least `major.minMinor`. */
+export const release = (component: keyof Versions, major: number, minMinor = 0): Rule<string> => v => {
+    const value = v || PINNED_VERSIONS[component];
+    const parsed = /^v\d/.test(value) ? semver.parse(value.slice(1)) : null;
+    if (!parsed || parsed.build.length > 0) {
+        return `must be a release version like ${PINNED_VERSIONS[component]}, got "${value}".`;
+    }
+    return parsed.major !== major || parsed.minor < minMinor
+        ? `must be v${major}.${minMinor}.0 or a later v${major}.x release, got "${value}".` : undefined;
+};
+
+/** The versions the settings pick: each `<component>Version`, or the pinned one when it is empty. */
+export const versionsOf = (s: Values): Versions => Object.fromEntries(Object.entries(PINNED_VERSIONS)
+    .map(([component, pinned]) => [component, s[`${component as keyof Versions}Version`] || pinned])) as Versions;
+
+/** The range a CIDR setting gives; nothing when it is malformed (its `cidr` rule says why). */
+export function cidrOf(text: string): Cidr | undefined {
+    try {
+        return parseCidr(text);
+    } catch {
+        return undefined;
+    }
+}
+
+export const cidr: Rule<string> = v => {
+    try {
+        parseCidr(v);
+        return undefined;
+    } catch (err) {
+        return `is not valid: ${(err as Error).message}.`;
+    }
+};
+
+export const atMostPrefix = (prefix: number, why = ""): Rule<string> => v => {
+    const range = cidrOf(v);
+    return range && range.prefix > prefix ? `must be /${prefix} or wider${why}, got ${formatCidr(range)}.` : undefined;
+};
+
+export const podRangePerWorker: Rule<number> = (workers, s) => {
+    const pods = cidrOf(s.clusterCidr);
+    return pods && pods.prefix <= 24 && workers > subnetCount(pods, 24)
+        ? `is ${workers}, but clusterCidr ${formatCidr(pods)} holds only ${subnetCount(pods, 24)} /24 pod ranges (one per worker).`
+        : undefined;
+};
+
+export const apartFromPods: Rule<string> = (v, s) => {
+    const [services, pods] = [cidrOf(v), cidrOf(s.clusterCidr)];
+    return services && pods && overlaps(pods, services)
+        ? `${formatCidr(services)} overlaps clusterCidr ${formatCidr(pods)}; pod and service addresses must not collide.`
+        : undefined;
+};
+
+export const dnsServiceAddress: Rule<string> = (dns, s) => {
+    const services = cidrOf(s.serviceCidr);
+    if (!services || !isIpv4(dns)) {
+        return undefined;
+    }
+    if (!contains(services, dns)) {
+        return `${dns} is outside serviceCidr ${formatCidr(services)}; the DNS service takes its IP from that range.`;
+    }
+    return [0, 1, size(services) - 1].map(n => hostAddress(services, n)).includes(dns)
+        ? `${dns} is the network address, the broadcast address or the kubernetes service IP of ${formatCidr(services)}, which the apiserver never gives a Service; pick another address in the range.`
+        : undefined;
+};
+
+/** docker-machine create flags that belong to no driver. */
+const ENGINE_FLAG = /^--(engine-[a-z-]+|tls-san)(=.*)?$/;
+
+export const driverOptions: Rule<string[]> = (flags, s) => flags
+    .filter(flag => !flag.startsWith(`--${s.machineDriver}-`) && !ENGINE_FLAG.test(flag))
+    .map(flag => `has "${flag.split("=")[0]}", which is not an option of the ${s.machineDriver} driver (its options start with --${s.machineDriver}-).`);
+
+const GENERIC_HOST_FIELDS = ["address", "sshUser", "sshKeyPath", "sshPort"];
+
+/** The machines genericHosts lists, as far as they are well-formed (`hostEntries` says what is not). */
+export const genericHostsOf = (entries: unknown[]): GenericHost[] => entries.map(entry => {
+    const host = (entry ?? {}) as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === "string" ? value : "");
+    const sshPort = host.sshPort === undefined ? undefined : Number(host.sshPort);
+    return {
+        address: text(host.address), sshUser: text(host.sshUser), sshKeyPath: text(host.sshKeyPath),
+        ...(sshPort ? { sshPort } : {}),
+    };
+});
+
+export const hostEntries: Rule<unknown[]> = (entries, _, ctx) => {
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    genericHostsOf(entries).forEach(({ address, sshUser, sshKeyPath }, i) => {
+        const at = `genericHosts[${i}]`;
+        const given = (entries[i] ?? {}) as Record<string, unknown>;
+        for (const field of Object.keys(given).filter(f => !GENERIC_HOST_FIELDS.includes(f))) {
+            problems.push(problem(at, `has the field "${field}"; a host takes ${GENERIC_HOST_FIELDS.join(", ")}.`));
+        }
+        if (!isHostAddress(address)) {
+            problems.push(problem(`${at}.address`, `must be an IPv4 address or a DNS name, got ${JSON.stringify(given.address)}.`));
+        } else if (isIpv4(address) && notUnicast(address)) {
+            problems.push(problem(`${at}.address`, `${notUnicast(address)}; give the address the other nodes reach this host at.`));
+        } else if (seen.has(address)) {
+            problems.push(problem(`${at}.address`, `${address} is listed twice; every node needs its own machine.`));
+        }
+        seen.add(address);
+        if (!sshUser) {
+            problems.push(problem(`${at}.sshUser`, "must name the SSH user docker-machine logs in as."));
+        }
+        if (!sshKeyPath) {
+            problems.push(problem(`${at}.sshKeyPath`, "must be the path of that user's SSH private key."));
+        } else if (!ctx.fileExists(sshKeyPath)) {
+            problems.push(problem(`${at}.sshKeyPath`, `${sshKeyPath} does not exist.`));
+        }
+        const port = given.sshPort === undefined ? undefined : Number(given.sshPort);
+        if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+            problems.push(problem(`${at}.sshPort`, `must be a port number, got ${JSON.stringify(given.sshPort)}.`));
+        }
+    });
+    return problems;
+};
+
+export const hostPerNode: Rule<unknown[]> = (entries, s) => {
+    const nodes = s.controllers + s.workers;
+    if (s.machineDriver === "generic" && entries.length < nodes) {
+        return `lists ${entries.length} host(s) but the generic driver needs one per node: ` +
+            `${s.controllers} controllers + ${s.workers} workers = ${nodes}.`;
+    }
+    return s.machineDriver !== "generic" && entries.length > 0
+        ? `is only used with machineDriver "generic", but the driver is "${s.machineDriver}".` : undefined;
+};
+
+export const hostsOffClusterRanges: Rule<unknown[]> = (entries, s) => genericHostsOf(entries).flatMap(({ address }, i) =>
+    (["clusterCidr", "serviceCidr"] as const).flatMap(key => {
+        const range = cidrOf(s[key]);
+        return range && isIpv4(address) && contains(range, address)
+            ? [problem(`genericHosts[${i}].address`, `${address} is inside ${key} ${formatCidr(range)}, which every host ` +
+                "routes to pods or services; hosts need addresses outside both ranges (or choose other ranges).")]
+            : [];
+    }));
+
+/**
+ * Why an address cannot be the API's virtual IP. What the configuration tells: the address itself, the pod and service
+ * ranges, and with the generic driver the hosts' addresses. The hosts' network (its prefix length) is not in the
+ * configuration; each controller checks that the address is on it before it starts kube-vip (kube-vip.sh).
+ */
+export const virtualIp: Rule<string> = (vip, s) => {
+    if (!vip) {
+        return undefined;
+    }
+    if (!isIpv4(vip)) {
+        return `must be an IPv4 address on the hosts' network (the controllers announce it by ARP), got "${vip}".`;
+    }
+    const unusable = notUnicast(vip);
+    if (unusable) {
+        return `${unusable}; choose an unused unicast address on the hosts' network.`;
+    }
+    const reasons: string[] = [];
+    const [pods, services] = [cidrOf(s.clusterCidr), cidrOf(s.serviceCidr)];
+    if (pods && contains(pods, vip)) {
+        reasons.push(`${vip} is inside clusterCidr ${formatCidr(pods)}, where the hosts route pod traffic to workers; choose an unused address on the hosts' network.`);
+    }
+    if (services && contains(services, vip)) {
+        reasons.push(`${vip} is inside serviceCidr ${formatCidr(services)}, which kube-proxy captures; choose an unused address on the hosts' network.`);
+    }
+    const host = genericHostsOf(s.genericHosts).findIndex(h => h.address === vip);
+    if (host >= 0) {
+        reasons.push(`${vip} is the address of genericHosts[${host}]; the virtual IP must be an address no host has.`);
+    }
+    return reasons;
+};
+
+const isDigest = (digest: unknown) => typeof digest === "string" && /^[0-9a-f]{64}$/.test(digest);
+const isBinary = (name: string) => (WORKER_BINARIES as readonly string[]).includes(name);
+
+/** binaryChecksums' well-formed pins (`knownPins` reports the others). */
+export const pinsOf = (checksums: Record<string, unknown>) => Object.fromEntries(
+    Object.entries(checksums).filter(([name, digest]) => isBinary(name) && isDigest(digest))) as Record<string, string>;
+
+export const knownPins: Rule<Record<string, unknown>> = checksums => Object.entries(checksums).flatMap(([name, digest]) =>
+    !isBinary(name) ? [`names "${name}", which is not a binary the hosts need (${WORKER_BINARIES.join(", ")}).`]
+    : !isDigest(digest) ? [`has ${JSON.stringify(digest)} for ${name}, which is not a lowercase hex sha256 digest.`]
+    : []);
+
+/** binarySource as given, else the toolchain's folder. */
+const sourceOf = (s: Values, ctx: ValidationContext): string => s.binarySource || ctx.defaultBinaryDir || "";
+const isUrl = (source: string) => /^https?:\/\//.test(source);
+
+/** Where the worker binaries come from; nothing when no source is set or it is a URL of another scheme. */
+export function binarySourceOf(s: Values, ctx: ValidationContext): BinarySource | undefined {
+    const [source, checksums] = [sourceOf(s, ctx), pinsOf(s.binaryChecksums)];
+    if (isUrl(source)) {
+        return { kind: "url", baseUrl: source.replace(/\/+$/, ""), checksums };
+    }
+    return source && !/^[a-z]+:\/\//.test(source) ? { kind: "folder", path: source, checksums } : undefined;
+}
+
+export const pinnedDownloads: Rule<Record<string, unknown>> = (checksums, s, ctx) => {
+    const [source, pins] = [sourceOf(s, ctx), pinsOf(checksums)];
+    const missing = isUrl(source) ? WORKER_BINARIES.filter(name => !pins[name]) : [];
+    return missing.length > 0
+        ? `must pin a sha256 for every binary downloaded from ${source}; missing: ${missing.join(", ")}.` : undefined;
+};
+
+export const binariesAvailable: Rule<string> = (_, s, ctx) => {
+    const source = sourceOf(s, ctx);
+    if (!source) {
+        return "is not set: set it to a folder or an http(s) URL that holds the worker binaries, " +
+            "or run `npm run toolchain` and `source scripts/env.sh`, which sets KDW_BINARY_DIR.";
+    }
+    if (isUrl(source)) {
+        return undefined;
+    }
+    if (/^[a-z]+:\/\//.test(source)) {
+        return `must be an http(s) URL or a local folder, got "${source}".`;
+    }
+    if (!ctx.fileExists(source)) {
+        return `is the folder ${source}, which does not exist.`;
+    }
+    return ctx.binaryFolderProblems?.(source, pinsOf(s.binaryChecksums), versionsOf(s));
+};
+
+/** 0 means a tenth of the lifetime; the whole lifetime means every certificate is due now. */
+export const renewBeforeHours = (s: Values): number => s.certRenewBeforeHours || Math.floor(s.certValidityHours / 10);
+
+export const withinLifetime: Rule<number> = (_, s) => (renewBeforeHours(s) > s.certValidityHours
+    ? `must be at most certValidityHours (${s.certValidityHours}), got ${renewBeforeHours(s)}; set it to certValidityHours for one \`pulumi up\` to re-issue every certificate now.`
+    : undefined);
+
+const EVICTION_SIGNALS = ["memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available",
+    "imagefs.inodesFree", "containerfs.available", "containerfs.inodesFree", "pid.available"];
+
+/** `{signal: threshold}` for the kubelet's evictionHard: a known signal, a quantity or a percentage. */
+export const evictionThresholds: Rule<Record<string, unknown>> = thresholds => {
+    const reasons: string[] = [];
+    for (const [signal, threshold] of Object.entries(thresholds)) {
+        if (!EVICTION_SIGNALS.includes(signal)) {
+            reasons.push(`has the signal "${signal}"; the kubelet knows ${EVICTION_SIGNALS.join(", ")}.`);
+        } else if (typeof threshold !== "string" || !/^(\d+(\.\d+)?%|\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?)$/.test(threshold)) {
+            reasons.push(`gives ${signal} the threshold ${JSON.stringify(threshold)}: a percentage ("5%") or a quantity ("100Mi").`);
+        } else if (threshold.endsWith("%") && Number(threshold.slice(0, -1)) > 100) {
+            reasons.push(`gives ${signal} the threshold ${threshold}: a percentage is at most 100%.`);
+        }
+    }
+    return reasons;
+};
+
+/**
+ * kube-apiserver flags the program sets from other keys or from what it makes (addresses, certificates, etcd, the
+ * encryption key). Given again in apiServerExtraArgs one would override the program's (the last of a flag wins) and
+ * leave the apiservers out of step with the rest of the cluster, so it is refused with what to change instead.
+ */
+const APISERVER_FLAGS_SET_BY: Record<string, string> = {
+    "advertise-address": "each controller's own address",
+    "secure-port": "kube-dumb-way:apiServerPort; set that key instead",
+    "service-cluster-ip-range": "kube-dumb-way:serviceCidr, which kube-proxy and the cluster DNS follow too; set that key instead",
+    "service-account-issuer": "the clients' endpoint (kube-dumb-way:apiServerEndpoint or apiServerVip); set that key instead",
+    "encryption-provider-config": "the key it makes for encryption at rest",
+    ...Object.fromEntries(["etcd-servers", "etcd-cafile", "etcd-certfile", "etcd-keyfile"]
+        .map(flag => [flag, "the etcd members it runs and their certificates"])),
+    ...Object.fromEntries(["client-ca-file", "tls-cert-file", "tls-private-key-file", "kubelet-certificate-authority",
+        "kubelet-client-certificate", "kubelet-client-key", "service-account-key-file", "service-account-signing-key-file"]
+        .map(flag => [flag, "the certificates and keys it makes (renewed by kube-dumb-way:certRenewBeforeHours)"])),
+};
+
+/** `{flag: value}` without the dashes; numbers and booleans are taken as their text. */
+export const apiServerFlags: Rule<Record<string, unknown>> = flags => {
+    const reasons: string[] = [];
+    for (const [flag, v] of Object.entries(flags)) {
+        if (!/^[a-z][a-z0-9-]*$/.test(flag)) {
+            reasons.push(`has the flag "${flag}": give flag names in lower case without the leading dashes, like "event-ttl".`);
+        } else if (flag in APISERVER_FLAGS_SET_BY) {
+            reasons.push(`has "${flag}", which the program sets from ${APISERVER_FLAGS_SET_BY[flag]}: given here it would ` +
+                "override that and leave the apiservers out of step with the rest of the cluster.");
+        } else if (!["string", "number", "boolean"].includes(typeof v)) {
+            reasons.push(`gives the flag "${flag}" the value ${JSON.stringify(v)}: a flag's value is a string, number or boolean.`);
+        } else if (/[\s\x00-\x1f\x7f]/.test(String(v))) {
+            // The flags reach the host as one word each (a shell splits them on whitespace).
+            reasons.push(`gives the flag "${flag}" the value ${JSON.stringify(v)}, with whitespace or a control character: ` +
+                "a flag's value must be one word; a list takes commas, as kube-apiserver's do.");
+        }
+    }
+    return reasons;
+};

@@ -1,0 +1,135 @@
+// The settings: each one once, with its type, default, description and rules. Everything else about a setting derives
+// from this table: RawConfig and the checked values' types, the defaults, which keys loading parses as JSON, the
+// reference in docs/configuration.md (npm run docs:config); a unit test holds Pulumi.yaml's schema to it.
+import * as path from "path";
+import { isIpv4 } from "../components/net";
+import {
+    apartFromPods, apiServerFlags, atLeast, atMostPrefix, between, binariesAvailable, cidr, DNS_NAME, dnsServiceAddress,
+    driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, isHostAddress, knownPins, must, odd,
+    oneOf, pinnedDownloads, podRangePerWorker, release, Rule, virtualIp, withinLifetime,
+} from "./rules";
+import { HOST_PROFILES } from "./types";
+
+/** A setting's type, as Pulumi.yaml declares it (`string[]`: an array of strings). */
+export type Type = "integer" | "string" | "string[]" | "object[]" | "object";
+type ValueOf<T extends Type> =
+    { integer: number; string: string; "string[]": string[]; "object[]": unknown[]; object: Record<string, unknown> }[T];
+
+export interface Setting<T extends Type = Type> {
+    type: T;
+    default: ValueOf<T>;
+    /** One line, for Pulumi.yaml and the docs. */
+    description: string;
+    /** What a value of another type is told: `<shape>, got <value>.` */
+    shape: string;
+    rules: Rule<ValueOf<T>>[];
+}
+
+// The builders declare their return type so that the table's type does not depend on its rules, whose types refer to
+// the table's values (TypeScript would call that circular).
+const kind = <T extends Type>(type: T, shape: string) =>
+    (value: ValueOf<T>, description: string, ...rules: Rule<ValueOf<T>>[]): Setting<T> =>
+        ({ type, default: value, description, shape, rules });
+const integer = kind("integer", "must be a whole number");
+const text = kind("string", "must be a string");
+
+export const SETTINGS = {
+    controllers: integer(3,
+        "Number of controllers (etcd + control plane). Must be odd so etcd keeps a majority when one is lost.",
+        atLeast(1), odd),
+    workers: integer(3,
+        "Number of workers (containerd, kubelet, kube-proxy). Worker i gets the i-th /24 of clusterCidr.",
+        atLeast(1), podRangePerWorker),
+    namePrefix: text("kdw", "Prefix of every machine and node name (kdw-controller-0, kdw-worker-0, ...).",
+        must(/^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/,
+            "must be a lowercase DNS label of at most 30 characters (letters, digits, '-')")),
+    machineDriver: text("virtualbox",
+        "docker-machine driver (virtualbox, kvm, generic for existing machines over SSH, or any other).",
+        must(/^[a-z0-9][a-z0-9-]*$/, "must be a docker-machine driver name such as virtualbox or generic")),
+    machineMemory: integer(2048,
+        "Memory per machine in MiB (virtualbox, kvm and hyperv drivers; other drivers take machineDriverFlags).",
+        atLeast(512)),
+    machineCpus: integer(1, "CPUs per machine (virtualbox, kvm and hyperv drivers).", atLeast(1)),
+    machineDiskSize: integer(20000, "Disk per machine in MB (virtualbox, kvm and hyperv drivers).", atLeast(4096)),
+    machineDriverFlags: kind("string[]", "must be a list of strings")([],
+        "Extra `docker-machine create` flags; each must be an option of the chosen driver (`--<driver>-...`) or an " +
+        "`--engine-...` flag.", driverOptions),
+    machineStoragePath: text("",
+        "docker-machine's storage folder (MACHINE_STORAGE_PATH), an absolute path; empty for docker-machine's default.",
+        must(v => !v || path.isAbsolute(v), "must be an absolute path (docker-machine's store, shared by every step)")),
+    genericHosts: kind("object[]", "must be a list of {address, sshUser, sshKeyPath}")([],
+        "With the generic driver, the existing machines, controllers first: [{address, sshUser, sshKeyPath, sshPort?}]; " +
+        "their addresses unicast and outside clusterCidr and serviceCidr.",
+        hostEntries, hostPerNode, hostsOffClusterRanges),
+    hostProfile: text("auto",
+        "How hosts run services - auto (detect), systemd (Debian/Ubuntu-like) or boot2docker (busybox, no systemd).",
+        oneOf(HOST_PROFILES)),
+    kubernetesVersion: text("",
+        "Kubernetes version (v1.x.y, v1.32.0 or later); empty for the version pinned in versions.json.",
+        release("kubernetes", 1, 32)),
+    etcdVersion: text("", "etcd version (v3.x.y, v3.5.0 or later); empty for versions.json.", release("etcd", 3, 5)),
+    containerdVersion: text("", "containerd version (v2.x.y); empty for versions.json.", release("containerd", 2)),
+    runcVersion: text("", "runc version (v1.x.y); empty for versions.json.", release("runc", 1)),
+    cniPluginsVersion: text("", "CNI plugins version (v1.x.y); empty for versions.json.", release("cniPlugins", 1)),
+    crictlVersion: text("", "crictl version (v1.x.y); empty for versions.json.", release("crictl", 1)),
+    corednsVersion: text("", "CoreDNS version (v1.x.y); empty for versions.json.", release("coredns", 1)),
+    clusterCidr: text("10.200.0.0/16", "Pod address range, /24 or wider; worker i gets its i-th /24.",
+        cidr, atMostPrefix(24, " to hold one /24 pod range per worker")),
+    serviceCidr: text("10.32.0.0/24",
+        "Service address range, /28 or wider, apart from clusterCidr; its first address is the kubernetes service.",
+        cidr, atMostPrefix(28), apartFromPods),
+    clusterDns: text("10.32.0.10", "CoreDNS service address, inside serviceCidr.",
+        must(isIpv4, "must be an IPv4 address"), dnsServiceAddress),
+    clusterDomain: text("cluster.local", "DNS domain of the cluster.",
+        must(DNS_NAME, "must be a lowercase DNS name like cluster.local")),
+    apiServerPort: integer(6443, "Port of every kube-apiserver (and of the load balancer on each worker).",
+        between(1, 65535)),
+    apiServerEndpoint: text("",
+        "Address or DNS name clients use for the API when it is not apiServerVip itself (a DNS name for the VIP, a NAT " +
+        "address, your own load balancer); empty for apiServerVip, or controller-0's address without one. Added to " +
+        "the apiserver certificate.",
+        must(v => !v || isHostAddress(v), "must be an IPv4 address or a DNS name (no scheme or port)")),
+    apiServerVip: text("",
+        "Virtual IP of the API, an unused IPv4 address on the hosts' network; kube-vip on every controller holds it on " +
+        "one controller at a time (ARP, leader election on a Lease), so the kubeconfig keeps working when any " +
+        "controller is lost. Empty for none.", virtualIp),
+    binarySource: kind("string", "must be a URL or a folder path")("",
+        "Where worker binaries come from - a local folder (as `npm run toolchain` makes) or an http(s) URL base; empty " +
+        "to use $KDW_BINARY_DIR.", binariesAvailable),
+    binaryChecksums: kind("object", "must map binary names to sha256 digests")({},
+        "sha256 per binary name; required for every binary when binarySource is a URL, checked when it is a folder.",
+        knownPins, pinnedDownloads),
+    imageRepository: text("registry.k8s.io",
+        "Registry (and path) of the etcd, kube-apiserver, kube-controller-manager, kube-scheduler, pause and coredns " +
+        "images.",
+        must(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/,
+            "must be a registry host with an optional path and no trailing slash, like registry.k8s.io")),
+    // At most ten years: the CAs live ten times as long, and a century is as far as a lifetime in hours goes here.
+    certValidityHours: integer(8760,
+        "Lifetime of every leaf certificate in hours, 24 to 87600 (ten years); the two CAs live ten times as long and " +
+        "are renewed in their last tenth.", between(24, 87600)),
+    certRenewBeforeHours: integer(0,
+        "The first `pulumi up` within this many hours of a certificate's expiry re-issues it and rolls it out; 0 means " +
+        "a tenth of certValidityHours. Set it to certValidityHours for one `up` to re-issue every leaf certificate now.",
+        atLeast(0), withinLifetime),
+    drainTimeoutSeconds: integer(300,
+        "How long draining a worker before it changes may take, at least 10 (evictions respect " +
+        "PodDisruptionBudgets); past it the worker's roll fails and the worker stays cordoned.", atLeast(10)),
+    kubeletEvictionHard: kind("object",
+        'must be an object of eviction signals and thresholds, like {"imagefs.available": "5%"}')({},
+        'The kubelets\' hard eviction thresholds, {signal: threshold} such as {"imagefs.available": "5%"}; empty for ' +
+        "the kubelet's defaults. Hosts whose disk is shared with other things (the test hosts) need lower disk " +
+        "thresholds.", evictionThresholds),
+    apiServerExtraArgs: kind("object",
+        'must be an object of flag names (without dashes) and values, like {"event-ttl": "2h"}')({},
+        'Extra kube-apiserver flags, {name without dashes: value} such as {"event-ttl": "2h"}, added after the ' +
+        "program's own (a flag given twice takes the later value); each value one word (a list takes commas); flags " +
+        "the program sets from other keys or from what it makes (addresses, ports, ranges, etcd, certificates, the " +
+        "encryption key) are refused; a change rolls the control planes one at a time.", apiServerFlags),
+};
+
+export type Name = keyof typeof SETTINGS;
+/** Every setting's value once its type is checked (the default where it is not given). */
+export type Values = { [K in Name]: (typeof SETTINGS)[K]["default"] };
+/** Settings as read from the stack or given in code: every key optional, types not yet trusted. */
+export type RawConfig = { [K in Name]?: unknown };

@@ -1,0 +1,82 @@
+// Validation: every setting's type, then every rule of the table (settings.ts), all problems reported at once; then
+// the ClusterConfig the components take. Pure, so every rule is unit-tested without a Pulumi engine.
+import { formatCidr, hostAddress, parseCidr, subnet } from "../components/net";
+import { binarySourceOf, genericHostsOf, problem, renewBeforeHours, Rule, versionsOf } from "./rules";
+import { Name, RawConfig, Setting, SETTINGS, Type, Values } from "./settings";
+import { ClusterConfig, ConfigError, HostProfileSetting, NodePlan, NodeRole, PROJECT, ValidationContext } from "./types";
+
+const IS: Record<Type, (value: unknown) => boolean> = {
+    integer: value => typeof value === "number" && Number.isInteger(value),
+    string: value => typeof value === "string",
+    "string[]": value => Array.isArray(value) && value.every(v => typeof v === "string"),
+    "object[]": value => Array.isArray(value), // each entry has its own rule (genericHosts: hostEntries)
+    object: value => typeof value === "object" && value !== null && !Array.isArray(value),
+};
+
+export function validateConfig(raw: RawConfig, ctx: ValidationContext): ClusterConfig {
+    const problems: string[] = [];
+    // A rule takes its own setting's type; the casts stand for the check just above them.
+    const table = Object.entries(SETTINGS) as [Name, Setting][];
+    const values = Object.fromEntries(table.map(([name, setting]) => {
+        // Unset (or null) takes the default; a value of the wrong type is reported and the default stands in for it, so
+        // that the other rules still run.
+        const value = raw[name] ?? setting.default;
+        if (IS[setting.type](value)) {
+            return [name, value];
+        }
+        problems.push(problem(name, `${setting.shape}, got ${JSON.stringify(value)}.`));
+        return [name, setting.default];
+    })) as Values;
+    for (const [name, setting] of table) {
+        for (const rule of setting.rules as Rule<unknown>[]) {
+            const reasons = rule(values[name], values, ctx) ?? [];
+            for (const reason of typeof reasons === "string" ? [reasons] : reasons) {
+                problems.push(reason.startsWith(`${PROJECT}:`) ? reason : problem(name, reason));
+            }
+        }
+    }
+    if (problems.length > 0) {
+        throw new ConfigError(problems);
+    }
+    return clusterConfigOf(values, ctx);
+}
+
+function clusterConfigOf(s: Values, ctx: ValidationContext): ClusterConfig {
+    const [pods, services] = [parseCidr(s.clusterCidr), parseCidr(s.serviceCidr)];
+    const hosts = genericHostsOf(s.genericHosts);
+    const nodes = (role: NodeRole, count: number, offset: number): NodePlan[] =>
+        Array.from({ length: count }, (_, index) => ({
+            name: `${s.namePrefix}-${role}-${index}`,
+            role,
+            index,
+            ...(role === "worker" ? { podCidr: subnet(pods, 24, index) } : {}),
+            ...(s.machineDriver === "generic" ? { generic: hosts[offset + index] } : {}),
+        }));
+    return {
+        clusterName: s.namePrefix === SETTINGS.namePrefix.default ? PROJECT : `${PROJECT}-${s.namePrefix}`,
+        namePrefix: s.namePrefix,
+        machine: {
+            driver: s.machineDriver, memoryMb: s.machineMemory, cpus: s.machineCpus, diskMb: s.machineDiskSize,
+            driverFlags: s.machineDriverFlags, storagePath: s.machineStoragePath || undefined,
+        },
+        hostProfile: s.hostProfile as HostProfileSetting,
+        versions: versionsOf(s),
+        clusterCidr: formatCidr(pods),
+        serviceCidr: formatCidr(services),
+        clusterDns: s.clusterDns,
+        clusterDomain: s.clusterDomain,
+        apiServerPort: s.apiServerPort,
+        apiServerEndpoint: s.apiServerEndpoint || undefined,
+        apiServerVip: s.apiServerVip || undefined,
+        kubernetesServiceIp: hostAddress(services, 1),
+        binarySource: binarySourceOf(s, ctx)!,
+        imageRepository: s.imageRepository,
+        certValidityHours: s.certValidityHours,
+        certRenewBeforeHours: renewBeforeHours(s),
+        drainTimeoutSeconds: s.drainTimeoutSeconds,
+        apiServerExtraArgs: Object.fromEntries(Object.entries(s.apiServerExtraArgs).map(([flag, v]) => [flag, String(v)])),
+        kubeletEvictionHard: s.kubeletEvictionHard as Record<string, string>,
+        controllers: nodes("controller", s.controllers, 0),
+        workers: nodes("worker", s.workers, s.controllers),
+    };
+}
