@@ -1,10 +1,11 @@
-// The settings' table (config/settings.ts) is the one place a setting is written: Pulumi.yaml's schema must say
-// what it says.
+// The settings' table (config/settings.ts) is the one place a setting is written: Pulumi.yaml's schema and the docs'
+// reference must say what it says.
 import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { RawConfig, SETTINGS, validateConfig } from "../config";
+import { DOCS, withSettings } from "../scripts/gen-config-docs";
 
 // js-yaml comes with @pulumi/pulumi; it has no types of its own here.
 const yaml: { load(text: string): unknown } = require("js-yaml");
@@ -18,6 +19,11 @@ test("Pulumi.yaml declares every setting, in the table's order, with its type, d
     }]));
     assert.deepEqual(Object.keys(declared), Object.keys(expected));
     assert.deepEqual(declared, expected);
+});
+
+test("docs/configuration.md's table of settings is the one `npm run docs:config` writes", () => {
+    const docs = readFileSync(DOCS, "utf8");
+    assert.equal(docs, withSettings(docs), "the docs are stale: run `npm run docs:config`");
 });
 
 test("a setting given as null takes its default, as one not given", () => {
