@@ -3,7 +3,7 @@
 // package.json `exports`, and builds a cluster graph under Pulumi mocks with the package's own copy of @pulumi/pulumi.
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
@@ -99,4 +99,12 @@ test("npm pack makes a package another program installs, imports by name with it
     assert.deepEqual(result.podCidrs, ["10.200.0.0/24", "10.200.1.0/24"]);
     assert.match(result.refused, /kube-dumb-way:controllers must be odd/);
     assert.ok(readdirSync(path.join(consumer, "node_modules", "kube-dumb-way-pulumi", "components", "scripts")).includes("worker.sh"));
+});
+
+test("Pulumi runs main.ts, not the package's entry: Pulumi.yaml names the program (Pulumi would take package.json's exports)", () => {
+    const project = readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    assert.equal(/^main:\s*(\S+)\s*$/m.exec(project)?.[1], pkg.main, "Pulumi.yaml's main is not package.json's main");
+    assert.equal(pkg.main, "main.ts");
+    assert.notEqual(pkg.exports["."].default, pkg.main);
 });
