@@ -18,6 +18,7 @@ import {
     asRoot, destroyStack, eventually, freshStack, hostsState, Report, ROOT, run, sleep, ssh, stackSecretsEnv, TestHost, WORK, workerNames,
 } from "./harness";
 import { leftoversOn } from "./leftovers";
+import { keyMaterial } from "./secrets";
 import { certificateRenewal } from "./renewal";
 import { machineStorage, testVip, writeStackConfig } from "./stackConfig";
 
@@ -256,47 +257,6 @@ async function rebootCheck(stack: auto.Stack, kind: TestHost["kind"], controller
     });
 }
 
-/**
- * Every key the state holds (decrypted: the Automation API exports with secrets shown), in each form it could leak
- * in: a private key's PEM lines (its body, whatever the header), base64 of the PEM as a kubeconfig carries it (a
- * stretch from its middle, so that it does not depend on where an encoding starts), and the encryption key's base64,
- * bytes (as text where they are) and hex. Fails if fewer keys are found than the cluster has.
- */
-function keyMaterial(state: auto.Deployment): { what: string; text: string }[] {
-    const strings: string[] = [];
-    const walk = (v: unknown): void => {
-        if (typeof v === "string") {
-            strings.push(v);
-        } else if (v && typeof v === "object") {
-            Object.values(v).forEach(walk);
-        }
-    };
-    walk(state.deployment.resources);
-    const pems = new Set<string>();
-    for (const text of strings) {
-        for (const m of text.matchAll(/-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]+-----END [A-Z ]*PRIVATE KEY-----/g)) {
-            pems.add(m[0]);
-        }
-    }
-    const needles: { what: string; text: string }[] = [];
-    [...pems].forEach((pem, i) => {
-        const body = pem.split("\n").filter(l => l && !l.startsWith("-----"));
-        needles.push({ what: `key ${i}: a PEM body line`, text: body[1] ?? body[0] });
-        needles.push({ what: `key ${i}: base64 of its PEM`, text: Buffer.from(pem).toString("base64").slice(80, 160) });
-    });
-    const encryption = (state.deployment.resources as any[]).find(r => r.urn.endsWith("::encryption-key"))?.outputs?.stdout;
-    assert.ok(typeof encryption === "string" && encryption.length >= 44, "no encryption key in the state");
-    const bytes = Buffer.from(encryption, "base64");
-    needles.push({ what: "encryption key: base64", text: encryption });
-    needles.push({ what: "encryption key: hex", text: bytes.toString("hex") });
-    needles.push({ what: "encryption key: base64 of its base64", text: Buffer.from(encryption).toString("base64").slice(4, 56) });
-    needles.push({ what: "encryption key: bytes", text: bytes.toString("latin1").slice(0, 16) });
-    // The cluster CA and etcd CA, a key per signed certificate, the SSH keys of the machines.
-    const signed = (state.deployment.resources as any[]).filter(r => r.type === "tls:index/locallySignedCert:LocallySignedCert").length;
-    assert.ok(pems.size >= signed + 2, `only ${pems.size} private keys in the state, for ${signed} signed certificates and 2 CAs`);
-    return needles;
-}
-
 async function main() {
     mkdirSync(WORK, { recursive: true });
     const env = { ...stackSecretsEnv(), MACHINE_STORAGE_PATH: machineStorage(STACK) };
@@ -355,7 +315,8 @@ async function main() {
     if (upOk) {
         await report.check("secrets: no key material in the stored state, the plain exports or the output of pulumi up, " +
             "in any encoding (PEM, its body, base64 of it, the encryption key's base64, bytes or hex)", async () => {
-            const needles = keyMaterial(await stack.exportStack());
+            // The state with its secrets shown (the Automation API's export keeps them encrypted).
+            const needles = keyMaterial(JSON.parse(await run("pulumi", ["stack", "export", "--show-secrets", "--stack", STACK], { cwd: ROOT })));
             // As stored, and as a user without --show-secrets sees them.
             const stored = await run("pulumi", ["stack", "export", "--stack", STACK], { cwd: ROOT });
             const outputs = await run("pulumi", ["stack", "output", "--json", "--stack", STACK], { cwd: ROOT });
