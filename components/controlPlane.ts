@@ -80,6 +80,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 },
                 { path: at("kube-scheduler.kubeconfig"), mode: secret, content: clientKubeconfig("system:kube-scheduler", scheduler) },
                 { path: at("kube-scheduler.yaml"), content: asset("kube-scheduler.yaml") },
+                { path: at("audit-policy.yaml"), content: asset("audit-policy.yaml") },
             ],
             env: pulumi.all([host.layout, host.ip, args.members, args.issuerHosts]).apply(([l, ip, members, issuers]) => ({
                 KDW_NODE: host.nodeName,

@@ -5,7 +5,7 @@ import * as versions from "../versions.json";
 import { CNI_PLUGINS, WorkerBinarySet } from "./binaries";
 import { CertAuthority, IssuedCert } from "./certAuthority";
 import { ClusterConfig, NodePlan, WORKER_BINARIES } from "../config/types";
-import { nodeServiceCommands } from "./flags";
+import { nodeServiceCommands, TLS_CIPHER_SUITES } from "./flags";
 import { kubeconfig } from "./kubeconfig";
 import { HostLayout, layoutEnv } from "./layout";
 import { MachineHost } from "./machineHost";
@@ -50,7 +50,7 @@ export function workerConfigFiles(opts: {
         {
             name: "kubelet-config.yaml",
             content: render(asset("kubelet-config.yaml"), {
-                ETC: etc, RUN: layout.run, CGROUP_DRIVER: opts.cgroupDriver,
+                ETC: etc, RUN: layout.run, CGROUP_DRIVER: opts.cgroupDriver, TLS_CIPHER_SUITES: TLS_CIPHER_SUITES.join(", "),
                 CLUSTER_DOMAIN: cluster.clusterDomain, CLUSTER_DNS: cluster.clusterDns,
                 EVICTION_HARD: Object.keys(cluster.kubeletEvictionHard).length === 0 ? "" : ["evictionHard:",
                     ...Object.entries(cluster.kubeletEvictionHard).map(([signal, threshold]) => `  ${signal}: "${threshold}"`)].join("\n"),

@@ -56,10 +56,14 @@ test("kube-apiserver: what the CIS benchmark (cis-1.11) asks of its flags", () =
     for (const flag of ["--profiling=false", "--audit-log-path=/var/log/kubernetes/audit.log", "--audit-log-maxage=30",
         "--audit-log-maxbackup=10", "--audit-log-maxsize=100", "--service-account-extend-token-expiration=false",
         "--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.pem", "--client-ca-file=/etc/kubernetes/pki/ca.pem",
-        "--etcd-cafile=/etc/kubernetes/pki/etcd-ca.pem", "--tls-cert-file=/etc/kubernetes/pki/apiserver.pem"]) {
+        "--etcd-cafile=/etc/kubernetes/pki/etcd-ca.pem", "--tls-cert-file=/etc/kubernetes/pki/apiserver.pem",
+        "--audit-policy-file=/etc/kubernetes/audit-policy.yaml"]) {
         assert.ok(args.includes(flag), `missing ${flag}`);
     }
     assert.ok(!args.some(a => /^--(token-auth-file|anonymous-auth=true)|AlwaysAdmit|AlwaysAllow/.test(a)), "a flag the benchmark forbids");
+    const ciphers = args.find(a => a.startsWith("--tls-cipher-suites="))?.split("=")[1].split(",") ?? [];
+    assert.ok(ciphers.length >= 4 && ciphers.every(c => /^TLS_ECDHE_(ECDSA|RSA)_WITH_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305)$/.test(c)), ciphers.join());
+    assert.ok(controllerManagerArgs(cfg).includes("--terminated-pod-gc-threshold=1000"));
 });
 
 test("controller-manager and scheduler elect a leader and bind to loopback", () => {
@@ -122,6 +126,10 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         assert.match(kubelet, /cgroupDriver: cgroupfs/);
         assert.match(kubelet, /failCgroupV1: false/);
         assert.match(kubelet, /rotateCertificates: true/);
+        // CIS 4.2.12, 4.2.13: TLS 1.2 only with AEAD suites; a limit on each pod's processes.
+        assert.match(kubelet, /tlsCipherSuites: \[TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, [A-Z0-9_, ]+\]\n/);
+        assert.doesNotMatch(kubelet, /tlsCipherSuites: .*CBC/);
+        assert.match(kubelet, /podPidsLimit: 4096/);
         assert.doesNotMatch(kubelet, /evictionHard/, "the kubelet's own eviction defaults");
     });
 
