@@ -1,4 +1,4 @@
-// Which of Kubernetes' conformance tests the standards suite runs, and how their Ginkgo report is tallied. Pure, so
+// Which of Kubernetes' conformance tests the standards suite runs, and how their Ginkgo reports are read. Pure, so
 // the unit tests read it directly.
 
 /** The conformance tests this suite runs: every [Conformance] test of sig-network (DNS and Services among them). */
@@ -10,36 +10,105 @@ export const CONFORMANCE_FOCUS = String.raw`\[sig-network\].*\[Conformance\]`;
  */
 export const CONFORMANCE_CANNOT_PASS_HERE: Record<string, string> = {};
 
+/** The Ginkgo arguments that select the tests: the same for the dry run that counts them and the run itself. */
+export function conformanceSelection(): string[] {
+    const skip = Object.keys(CONFORMANCE_CANNOT_PASS_HERE);
+    return [`--ginkgo.focus=${CONFORMANCE_FOCUS}`, ...(skip.length ? [`--ginkgo.skip=${skip.join("|")}`] : [])];
+}
+
 interface SpecReport {
     ContainerHierarchyTexts: string[] | null;
+    LeafNodeType?: string;
     LeafNodeText: string;
     State: string;
     RunTime: number;
     Failure?: { Message: string };
 }
 
+interface SuiteReport {
+    SuiteConfig?: { DryRun?: boolean };
+    PreRunStats?: { TotalSpecs: number; SpecsThatWillRun: number };
+    SpecReports: SpecReport[] | null;
+}
+
+/** The tests (Ginkgo's `It` specs, not its suite set-up nodes) of a JSON report, by full name. */
+function specsOf(json: string): (SpecReport & { name: string })[] {
+    return (JSON.parse(json) as SuiteReport[]).flatMap(s => s.SpecReports ?? [])
+        .filter(s => (s.LeafNodeType ?? "It") === "It" && s.LeafNodeText)
+        .map(s => ({ ...s, name: [...(s.ContainerHierarchyTexts ?? []), s.LeafNodeText].join(" ") }));
+}
+
+/** What Ginkgo's dry run of the selection says would run: the tests' names, and Ginkgo's own "Ran N of M Specs". */
+export interface DryRun { names: string[]; willRun: number; total: number }
+
+/**
+ * Reads a dry run (`e2e.test --ginkgo.dry-run` with the run's selection): its JSON report, whose tests that would run
+ * are reported passed and the others skipped, and its output's "Ran N of M Specs" line. Throws when the two disagree,
+ * when the report is not a dry run's, or when nothing would run.
+ */
+export function readDryRun(json: string, output: string): DryRun {
+    const suites = JSON.parse(json) as SuiteReport[];
+    if (!suites.length || suites.some(s => s.SuiteConfig?.DryRun !== true)) {
+        throw new Error("the dry run's report is not a dry run's (SuiteConfig.DryRun is not true)");
+    }
+    const names = specsOf(json).filter(s => s.State === "passed").map(s => s.name).sort();
+    const ran = /Ran (\d+) of (\d+) Specs/.exec(output);
+    if (!ran) {
+        throw new Error("the dry run printed no \"Ran N of M Specs\" line");
+    }
+    const [willRun, total] = [Number(ran[1]), Number(ran[2])];
+    const preRun = suites.reduce((n, s) => n + (s.PreRunStats?.SpecsThatWillRun ?? 0), 0);
+    if (names.length !== willRun || preRun !== willRun) {
+        throw new Error(`the dry run disagrees with itself: "Ran ${willRun} of ${total} Specs", ` +
+            `${preRun} in its report's PreRunStats, ${names.length} tests reported as would-run`);
+    }
+    if (willRun === 0) {
+        throw new Error(`the dry run selects no test of ${total}: review CONFORMANCE_FOCUS for this release`);
+    }
+    return { names, willRun, total };
+}
+
 export interface ConformanceTally {
+    /** Tests Ginkgo's dry run of the selection says would run. */
+    selected: number;
+    /** Tests the run ran (reported in any state but skipped); of those, passed and failed (any other state). */
+    ran: number;
     passed: number;
     failed: number;
+    /**
+     * Tests the run skipped that the dry run selected (a test that skipped itself) or that cannot pass here (skipped by
+     * name); and selected tests its report lacks.
+     */
     skipped: number;
+    missing: string[];
+    /** Tests the run ran that the dry run did not select. */
+    unexpected: string[];
     notPassing: { name: string; state: string; why: string }[];
     seconds: number;
 }
 
-/** Tallies the selected specs of a Ginkgo JSON report; a spec the run never reached counts as failed. */
-export function tallyConformance(json: string, focus: RegExp): Omit<ConformanceTally, "seconds"> {
-    const specs = (JSON.parse(json) as { SpecReports: SpecReport[] | null }[]).flatMap(s => s.SpecReports ?? [])
-        .map(s => ({ ...s, name: [...(s.ContainerHierarchyTexts ?? []), s.LeafNodeText].join(" ") }))
-        .filter(s => s.LeafNodeText && focus.test(s.name));
+/**
+ * Tallies a run's Ginkgo JSON report against the dry run of the same selection: every test the report says ran counts,
+ * as Ginkgo reports it (nothing is selected by name here), and each is matched by name to the dry run's.
+ */
+export function tallyConformance(json: string, dryRun: DryRun): Omit<ConformanceTally, "seconds"> {
+    const specs = specsOf(json);
+    const selected = new Set(dryRun.names);
+    const ran = specs.filter(s => s.State !== "skipped");
     const known = (name: string) => Object.entries(CONFORMANCE_CANNOT_PASS_HERE).find(([re]) => new RegExp(re).test(name))?.[1];
-    const notPassing = specs.filter(s => s.State !== "passed").map(s => ({
-        name: s.name, state: s.State,
-        why: s.State === "skipped" ? known(s.name) ?? "skipped by the test itself" : (s.Failure?.Message ?? "").split("\n")[0],
-    }));
+    const skipped = specs.filter(s => s.State === "skipped" && (selected.has(s.name) || known(s.name)));
+    const reported = new Set(specs.map(s => s.name));
     return {
-        passed: specs.filter(s => s.State === "passed").length,
-        failed: specs.filter(s => s.State !== "passed" && s.State !== "skipped").length,
-        skipped: specs.filter(s => s.State === "skipped").length,
-        notPassing,
+        selected: dryRun.willRun,
+        ran: ran.length,
+        passed: ran.filter(s => s.State === "passed").length,
+        failed: ran.filter(s => s.State !== "passed").length,
+        skipped: skipped.length,
+        missing: dryRun.names.filter(n => !reported.has(n)),
+        unexpected: ran.filter(s => !selected.has(s.name)).map(s => s.name),
+        notPassing: [...ran.filter(s => s.State !== "passed"), ...skipped].map(s => ({
+            name: s.name, state: s.State,
+            why: s.State === "skipped" ? known(s.name) ?? "skipped by the test itself" : (s.Failure?.Message ?? "").split("\n")[0],
+        })),
     };
 }
