@@ -129,6 +129,16 @@ function assertSucceeded(cli: CliRun, what: string): void {
     assert.equal(cli.code, 0, `${what} failed:\n${lastLines(cli.output, 25)}`);
 }
 
+/**
+ * The steps of a killed run that a run's steps found still running on their hosts and stopped (lib-step.sh says so
+ * on the step's stderr), as " (it stopped ...)", or nothing.
+ */
+function stopped(cli: CliRun): string {
+    const found = new Set([...cli.output.matchAll(/ ([\w-]+): stopping a step of an interrupted run still running here \(([\w-]+)\.lock/g)]
+        .map(m => `${m[2]} on ${m[1]}`));
+    return found.size > 0 ? ` (it stopped steps of the killed run still running: ${[...found].sort().join(", ")})` : "";
+}
+
 /** The error lines of a run's output, then its last lines. */
 function lastLines(text: string, n = 15): string {
     const lines = text.trim().split("\n");
@@ -195,7 +205,7 @@ async function upConverges(): Promise<string> {
     assert.ok(!preview.timedOut, `the preview after up timed out after ${preview.seconds}s:\n${lastLines(preview.output, 25)}`);
     assert.equal(preview.code, 0, `the preview after up shows changes:\n${lastLines(preview.output, 25)}`);
     assert.deepEqual((await storedState()).pending, []);
-    return `up ${up.seconds}s (all workers Ready), ${refresh}, preview --expect-no-changes ${preview.seconds}s`;
+    return `up ${up.seconds}s (all workers Ready)${stopped(up)}, ${refresh}, preview --expect-no-changes ${preview.seconds}s`;
 }
 
 /** `pulumi destroy` to completion: nothing in the state, no machine, nothing of ours on any host. */
@@ -214,7 +224,7 @@ async function destroyCleans(): Promise<string> {
         ...Object.entries(left).map(([host, lines]) => `on ${host}: ${lines.join("; ")}`),
     ];
     assert.deepEqual(problems, [], "destroy left something");
-    return `destroy ${destroy.seconds}s: empty stack, no machine, nothing on the hosts; ${refresh}`;
+    return `destroy ${destroy.seconds}s${stopped(destroy)}: empty stack, no machine, nothing on the hosts; ${refresh}`;
 }
 
 /** Whether a killed run's lock is still on the stack: a lock file under the file backend's .pulumi/locks. */
