@@ -7,7 +7,7 @@
 need_packages() { # installs the Debian packages whose commands are missing
 	local -A pkg_of=([dockerd]=docker.io [debootstrap]=debootstrap [ssh]=openssh-client
 		[ssh-keygen]=openssh-client [ip]=iproute2 [iptables]=iptables [openssl]=openssl
-		[curl]=curl [runc]=runc)
+		[curl]=curl [runc]=runc [jq]=jq)
 	local cmd missing=()
 	for cmd in "${!pkg_of[@]}"; do
 		command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
