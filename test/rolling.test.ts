@@ -167,12 +167,38 @@ test("drain: cordons and evicts with the timeout, the kubeconfig in a private fi
     assert.equal(r.stdout.trim(), "rolled abc");
 });
 
+/** A clock for the scripts that moves `step` seconds at each reading, and a sleep that only counts the waits. */
+function movingClock(step: number): Record<string, string> {
+    return {
+        date: `t=$(cat "\${0%/*}/clock" 2>/dev/null || echo 1000); echo $((t + ${step})) > "\${0%/*}/clock"; echo "$t"`,
+        sleep: `echo "$*" >> "\${0%/*}/slept"`,
+    };
+}
+
 test("drain: a drain that times out fails the step with a sentence naming the key and the way out", () => {
-    const r = nodeDrain("drain", { kubectl: `case "$*" in *drain*) echo "error: Cannot evict pod as it would violate the pod's disruption budget." >&2; exit 1 ;; esac` });
+    const r = nodeDrain("drain", { kubectl: `case "$*" in *drain*) echo "error: Cannot evict pod as it would violate the pod's disruption budget." >&2; exit 1 ;; esac`,
+        standIns: movingClock(4) });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /kdw-worker-1: draining did not finish within 30s \(kube-dumb-way:drainTimeoutSeconds\), for kubectl's reason above: a PodDisruptionBudget/);
     assert.match(r.stderr, /stays cordoned and unchanged/);
     assert.match(r.stderr, /Cannot evict pod as it would violate the pod's disruption budget/, "kubectl's own reason is not shown");
+    // Each try gets what is left of the 30 s, never 0 s (kubectl's "wait for ever").
+    const timeouts = [...r.calls.matchAll(/drain kdw-worker-1 .*--timeout=(-?\d+)s$/gm)].map(m => Number(m[1]));
+    assert.ok(timeouts.length >= 2, `tried ${timeouts.length} time(s)`);
+    assert.ok(timeouts[0] <= 30, `first try ${timeouts[0]} s`);
+    assert.ok(timeouts.every((t, i) => t > 0 && (i === 0 || t < timeouts[i - 1])), `timeouts ${timeouts}`);
+});
+
+test("drain: a drain that fails on a lost API request is tried again within the timeout, and the roll goes on", () => {
+    // The first drain fails as it did in CI while a controller was loaded; the second one drains.
+    const r = nodeDrain("drain", { kubectl: `case "$*" in *drain*)
+        n=$(cat "\${0%/*}/drains" 2>/dev/null || echo 0); echo $((n + 1)) > "\${0%/*}/drains"
+        [ "$n" -gt 0 ] || { echo 'error: unable to drain node "kdw-worker-1": net/http: request canceled (Client.Timeout exceeded while awaiting headers)' >&2; exit 1; } ;; esac`,
+        standIns: movingClock(1) });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.read("drains").trim(), "2");
+    assert.match(r.stderr, /kdw-worker-1: kubectl drain failed \(above\) with \d+s of the timeout left; trying again\./);
+    assert.equal(r.stdout.trim(), "rolled abc");
 });
 
 test("drain and uncordon: nothing happens when only the credentials changed (the roll's digest is the one last acted on)", () => {
@@ -207,13 +233,24 @@ test("uncordon: waits while the Node is NotReady or at another kubelet version, 
     assert.equal(r.read("slept"), "2\n2\n", "it does not wait between the answers");
 });
 
+test("uncordon: an uncordon that fails on a lost API request is tried again, and the step succeeds", () => {
+    const version = validateConfig({ binarySource: "/bin" }, { fileExists: () => true }).versions.kubernetes;
+    const r = nodeDrain("uncordon", { kubectl: `case "$*" in *"get node"*) printf 'True ${version}' ;;
+        *uncordon*) n=$(cat "\${0%/*}/uncordons" 2>/dev/null || echo 0); echo $((n + 1)) > "\${0%/*}/uncordons"
+            [ "$n" -gt 0 ] || { echo 'error: http2: client connection lost' >&2; exit 1; } ;; esac`,
+        standIns: movingClock(1) });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.read("uncordons").trim(), "2");
+    assert.equal(r.stdout.trim(), "rolled abc");
+});
+
 test("uncordon: a Node not Ready at the kubelet version within the timeout fails the step, stays cordoned, names the version", () => {
     const version = validateConfig({ binarySource: "/bin" }, { fileExists: () => true }).versions.kubernetes;
     // A clock that moves 4 s at each reading, so that the 30 s timeout comes after a few answers.
     const r = nodeDrain("uncordon", { kubectl: `case "$*" in *"get node"*) printf 'False ${version}' ;; esac`,
-        standIns: { sleep: "true", date: `t=$(cat "\${0%/*}/clock" 2>/dev/null || echo 1000); echo $((t + 4)) > "\${0%/*}/clock"; echo "$t"` } });
+        standIns: movingClock(4) });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`kdw-worker-1: the Node is not Ready with kubelet ${version.replace(/\./g, "\\.")} after 30s \\(now: False ${version.replace(/\./g, "\\.")}\\); it stays cordoned\\.`));
+    assert.match(r.stderr, new RegExp(`kdw-worker-1: the Node is not Ready with kubelet ${version.replace(/\./g, "\\.")}, or not uncordoned, after 30s \\(now: False ${version.replace(/\./g, "\\.")}\\); it stays cordoned\\.`));
     assert.doesNotMatch(r.calls, /uncordon/, "it uncordoned a Node that never became Ready");
     assert.doesNotMatch(r.stdout, /rolled/, "the step reports the roll done");
 });
