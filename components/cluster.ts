@@ -16,6 +16,10 @@ import { machineCertificates, MachineHost } from "./machineHost";
 import * as pki from "./pki";
 import { PodRoute } from "./podRoute";
 import { WorkerNode } from "./workerNode";
+import { asset, shellQuote } from "./remote";
+
+/** The wait for the API's OpenAPI document (api-ready.sh), with the admin kubeconfig on stdin. */
+export const apiReadyCommand = `KDW_TIMEOUT=300 sh -c ${shellQuote(asset("api-ready.sh"))} kdw`;
 
 export interface KubeClusterArgs {
     /** Validated settings: `loadConfig()` from a stack's config, or `clusterConfig({...})` from a program's own. */
@@ -125,9 +129,14 @@ export class KubeCluster extends pulumi.ComponentResource {
 
         // A provider for what lives inside the cluster, through the clients' endpoint. The cluster's name identifies
         // it, so a new endpoint or a renewed CA updates the provider instead of replacing it with everything it made.
+        // Its first request fetches the API's OpenAPI document, which a loaded apiserver may take longer to build than
+        // the provider waits once: the document is asked for through the same endpoint until it comes.
+        const apiServes = new command.local.Command("api-serves-openapi", {
+            create: apiReadyCommand, update: apiReadyCommand, stdin: kubeconfig, logging: "stdoutAndStderr",
+        }, { parent: this, dependsOn: apiVip?.ready ?? controlPlanes });
         const provider = new k8s.Provider("cluster", {
             kubeconfig, clusterIdentifier: cfg.clusterName, enableServerSideApply: true,
-        }, { ...part, dependsOn: apiVip?.ready ?? controlPlanes });
+        }, { ...part, dependsOn: apiServes });
 
         // Pod networking: on every host, one route table (to each other worker's pod range) that a loop on the host
         // keeps.

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { validateConfig, WORKER_BINARIES } from "../config";
 import { asset, scriptCommand } from "../components/remote";
 import { nodeDrainCommand } from "../components/workerNode";
+import { apiReadyCommand } from "../components/cluster";
 
 function scratch(): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-roll-"));
@@ -253,6 +254,36 @@ test("uncordon: a Node not Ready at the kubelet version within the timeout fails
     assert.match(r.stderr, new RegExp(`kdw-worker-1: the Node is not Ready with kubelet ${version.replace(/\./g, "\\.")}, or not uncordoned, after 30s \\(now: False ${version.replace(/\./g, "\\.")}\\); it stays cordoned\\.`));
     assert.doesNotMatch(r.calls, /uncordon/, "it uncordoned a Node that never became Ready");
     assert.doesNotMatch(r.stdout, /rolled/, "the step reports the roll done");
+});
+
+/** api-ready.sh as the program runs it, the admin kubeconfig on stdin, kubectl answering /openapi/v2 per `kubectl`. */
+function apiReady(kubectl: string, clockStep: number) {
+    const dir = scratch();
+    for (const [name, body] of Object.entries(movingClock(clockStep))) {
+        standIn(dir, name, body);
+    }
+    standIn(dir, "kubectl", `case "$*" in *"config view"*) echo https://10.0.0.250:6443 ;; *) ${kubectl} ;; esac`);
+    const result = spawnSync("sh", ["-c", apiReadyCommand], {
+        encoding: "utf8", input: "apiVersion: v1\nusers: [{user: {client-key-data: S3CR3T}}]\n",
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+    });
+    return { ...result, calls: existsSync(path.join(dir, "calls")) ? readFileSync(path.join(dir, "calls"), "utf8") : "" };
+}
+
+test("api-ready: asks for the OpenAPI document again until the API serves it, the kubeconfig only in a file", () => {
+    const r = apiReady(`n=$(cat "\${0%/*}/asked" 2>/dev/null || echo 0); echo $((n + 1)) > "\${0%/*}/asked"
+        [ "$n" -ge 2 ] || { echo 'context deadline exceeded' >&2; exit 1; }`, 1);
+    assert.equal(r.status, 0, r.stderr);
+    const asks = r.calls.split("\n").filter(c => / get --raw \/openapi\/v2$/.test(c));
+    assert.equal(asks.length, 3, r.calls);
+    assert.doesNotMatch(r.calls, /S3CR3T/, "the key is on a command line");
+    assert.match(r.stdout, /^the API serves its OpenAPI document after \d+s$/m);
+});
+
+test("api-ready: an API that never serves it fails after the timeout, naming the endpoint and the way out", () => {
+    const r = apiReady("exit 1", 40);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /the API does not serve \/openapi\/v2 through https:\/\/10\.0\.0\.250:6443 after 300s .*run pulumi up again/s);
 });
 
 test("the toolchain's bin-previous/ holds every worker binary: kubelet and kube-proxy of the previous release, the rest shared", () => {
