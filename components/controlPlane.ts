@@ -88,7 +88,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             env: pulumi.all([host.layout, host.ip, args.members, args.issuerHosts]).apply(([l, ip, members, issuers]) => ({
                 KDW_NODE: host.nodeName,
                 KDW_ETC: l.etc,
-                KDW_LOGS: l.logs,
+                KDW_AUDIT_LOGS: l.auditLogs,
                 KDW_IMAGE_PREFIX: cluster.imageRepository,
                 KDW_VERSION: cluster.versions.kubernetes,
                 KDW_PORT: String(cluster.apiServerPort),

@@ -162,6 +162,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
             const cp = named(resources, `${name}-control-plane-install`).inputs.create as string;
             assert.match(cp, /--admission-control-config-file=\/etc\/kubernetes\/admission-config\.yaml /);
             assert.match(cp, /--audit-policy-file=\/etc\/kubernetes\/audit-policy\.yaml /);
+            assert.match(cp, /KDW_AUDIT_LOGS=\/var\/log\/kdw /, "the audit log's folder on a systemd host");
         }
     });
 
