@@ -258,7 +258,7 @@ async function anonymousOnlyHealth(): Promise<string> {
 }
 
 /**
- * 3.2.1/3.2.2's intent: the apiservers' audit logs (their hosts' logs folder) record, at Metadata level (no request or
+ * 3.2.1/3.2.2's intent: the apiservers' audit logs (the layout's auditLogs folder) record, at Metadata level (no request or
  * response bodies), the admin's creation and deletion of a ConfigMap and a Secret and its read of the Secret.
  */
 async function auditLogRecords(): Promise<string> {
