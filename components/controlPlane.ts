@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import { CertAuthority, IssuedCert } from "./certAuthority";
 import { ClusterConfig } from "../config/types";
+import { admissionConfigFile, ADMISSION_CONFIG_PATH } from "./admission";
 import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "./flags";
 import { kubeconfig } from "./kubeconfig";
 import { MachineHost } from "./machineHost";
@@ -80,12 +82,13 @@ export class ControlPlane extends pulumi.ComponentResource {
                 },
                 { path: at("kube-scheduler.kubeconfig"), mode: secret, content: clientKubeconfig("system:kube-scheduler", scheduler) },
                 { path: at("kube-scheduler.yaml"), content: asset("kube-scheduler.yaml") },
-                { path: at("audit-policy.yaml"), content: asset("audit-policy.yaml") },
+                { path: at("audit-policy.yaml"), content: cluster.auditPolicy ?? asset("audit-policy.yaml") },
+                { path: at(path.posix.basename(ADMISSION_CONFIG_PATH)), content: admissionConfigFile(cluster.podSecurity) },
             ],
             env: pulumi.all([host.layout, host.ip, args.members, args.issuerHosts]).apply(([l, ip, members, issuers]) => ({
                 KDW_NODE: host.nodeName,
                 KDW_ETC: l.etc,
-                KDW_LOGS: l.logs,
+                KDW_AUDIT_LOGS: l.auditLogs,
                 KDW_IMAGE_PREFIX: cluster.imageRepository,
                 KDW_VERSION: cluster.versions.kubernetes,
                 KDW_PORT: String(cluster.apiServerPort),

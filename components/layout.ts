@@ -15,6 +15,12 @@ export interface HostLayout {
     kubeletDir: string;
     /** Control-plane and (boot2docker) service logs. */
     logs: string;
+    /**
+     * The apiservers' audit log. On boot2docker on the persistent disk: its /var/log is in memory, where up to 1.1 GB of
+     * audit log (--audit-log-maxsize=100 MB, kept 10 times over as the CIS benchmark asks) would take half of a 2 GB
+     * machine's memory, and a reboot would lose the audit trail.
+     */
+    auditLogs: string;
     /** systemd: where unit files go. */
     units: string;
     /** boot2docker: the script it runs at boot, which calls the cluster's boot hook. */
@@ -26,12 +32,12 @@ export function hostLayout(profile: HostProfile): HostLayout {
         const home = "/var/lib/boot2docker/kdw";
         return {
             profile, home, etc: `${home}/etc`, data: `${home}/data`, run: "/var/run/kdw", kubeletDir: `${home}/data/kubelet`,
-            logs: "/var/log/kdw", units: "", bootlocal: "/var/lib/boot2docker/bootlocal.sh",
+            logs: "/var/log/kdw", auditLogs: `${home}/data/audit`, units: "", bootlocal: "/var/lib/boot2docker/bootlocal.sh",
         };
     }
     return {
         profile, home: "/opt/kdw", etc: "/etc/kdw", data: "/var/lib/kdw", run: "/run/kdw", kubeletDir: "/var/lib/kubelet",
-        logs: "/var/log/kdw", units: "/etc/systemd/system", bootlocal: "",
+        logs: "/var/log/kdw", auditLogs: "/var/log/kdw", units: "/etc/systemd/system", bootlocal: "",
     };
 }
 

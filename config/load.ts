@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { existsSync } from "fs";
+import { existsSync, readFileSync } from "fs";
 import { inspectFolder } from "../components/binaries";
 import { Name, RawConfig, SETTINGS } from "./settings";
 import { ClusterConfig, ConfigError, PROJECT } from "./types";
@@ -80,6 +80,7 @@ export function clusterConfig(raw: RawConfig, unknown = unknownSettings(Object.k
             fileExists: existsSync,
             defaultBinaryDir: process.env.KDW_BINARY_DIR,
             binaryFolderProblems: (folder, checksums, versions) => inspectFolder(folder, checksums, versions).problems,
+            readFile: file => readFileSync(file, "utf8"),
         });
         if (problems.length === 0) {
             return cfg;

@@ -6,7 +6,13 @@
 import * as semver from "semver";
 import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../components/net";
 import type { Values } from "./settings";
-import { BinarySource, GenericHost, PINNED_VERSIONS, PROJECT, ValidationContext, Versions, WORKER_BINARIES } from "./types";
+import {
+    BinarySource, DEFAULT_POD_SECURITY, GenericHost, PINNED_VERSIONS, POD_SECURITY_LEVELS, PodSecurity, PROJECT, ValidationContext,
+    Versions, WORKER_BINARIES,
+} from "./types";
+
+// js-yaml has no types of its own here; it reads the audit Policy a user gives (YAML, or JSON, which is YAML).
+const yaml: { load(text: string): unknown } = require("js-yaml");
 
 export type Rule<T> = (value: T, settings: Values, ctx: ValidationContext) => string | string[] | undefined;
 
@@ -294,6 +300,8 @@ const APISERVER_FLAGS_SET_BY: Record<string, string> = {
     "service-cluster-ip-range": "kube-dumb-way:serviceCidr, which kube-proxy and the cluster DNS follow too; set that key instead",
     "service-account-issuer": "the clients' endpoint (kube-dumb-way:apiServerEndpoint or apiServerVip); set that key instead",
     "encryption-provider-config": "the key it makes for encryption at rest",
+    "admission-control-config-file": "kube-dumb-way:podSecurity; set that key instead",
+    "audit-policy-file": "kube-dumb-way:auditPolicyFile; set that key instead",
     ...Object.fromEntries(["etcd-servers", "etcd-cafile", "etcd-certfile", "etcd-keyfile"]
         .map(flag => [flag, "the etcd members it runs and their certificates"])),
     ...Object.fromEntries(["client-ca-file", "tls-cert-file", "tls-private-key-file", "kubelet-certificate-authority",
@@ -319,4 +327,82 @@ export const apiServerFlags: Rule<Record<string, unknown>> = flags => {
         }
     }
     return reasons;
+};
+
+/** A namespace's name: a DNS-1123 label. */
+const NAMESPACE = /^(?=.{1,63}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/** podSecurity as given, its fields left out taking their defaults (`podSecurityLevels` reports what is malformed). */
+export const podSecurityOf = (given: Record<string, unknown>): PodSecurity => ({ ...DEFAULT_POD_SECURITY, ...given } as PodSecurity);
+
+export const podSecurityLevels: Rule<Record<string, unknown>> = given => {
+    const reasons: string[] = [];
+    const fields = Object.keys(DEFAULT_POD_SECURITY);
+    for (const field of Object.keys(given).filter(f => !fields.includes(f))) {
+        reasons.push(`has the field "${field}"; it takes ${fields.join(", ")}.`);
+    }
+    for (const mode of ["enforce", "warn", "audit"] as const) {
+        if (mode in given && !(POD_SECURITY_LEVELS as readonly unknown[]).includes(given[mode])) {
+            reasons.push(`gives ${mode} the level ${JSON.stringify(given[mode])}: a level is one of ${POD_SECURITY_LEVELS.join(", ")}.`);
+        }
+    }
+    const exempt = given.exemptNamespaces;
+    if (exempt !== undefined && !(Array.isArray(exempt) && exempt.every(n => typeof n === "string"))) {
+        reasons.push(`gives exemptNamespaces ${JSON.stringify(exempt)}: a list of namespace names, like ["kube-system"].`);
+    } else {
+        for (const name of (exempt as string[] | undefined ?? []).filter(n => !NAMESPACE.test(n))) {
+            reasons.push(`lists the namespace ${JSON.stringify(name)} in exemptNamespaces, which is not a namespace name: ` +
+                "at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit.");
+        }
+    }
+    return reasons;
+};
+
+const AUDIT_LEVELS = ["None", "Metadata", "Request", "RequestResponse"];
+
+/** Why `doc` is not an audit Policy the apiservers would load; nothing when it is one. */
+function notAuditPolicy(doc: unknown): string | undefined {
+    const policy = (typeof doc === "object" && doc !== null ? doc : {}) as Record<string, unknown>;
+    if (policy.apiVersion !== "audit.k8s.io/v1" || policy.kind !== "Policy") {
+        return `its apiVersion and kind are ${JSON.stringify(policy.apiVersion)} and ${JSON.stringify(policy.kind)}, ` +
+            "not audit.k8s.io/v1 and Policy";
+    }
+    if (!Array.isArray(policy.rules) || policy.rules.length === 0) {
+        return "it has no rules (the apiservers refuse a policy without any)";
+    }
+    const bad = policy.rules.findIndex(rule => !AUDIT_LEVELS.includes((rule as Record<string, unknown> | null)?.level as string));
+    return bad >= 0 ? `its rules[${bad}] has no level of ${AUDIT_LEVELS.join(", ")}` : undefined;
+}
+
+/** The text of the audit Policy file given; nothing when none is given or it cannot be read (`auditPolicy` says why). */
+export function auditPolicyText(file: string, ctx: ValidationContext): string | undefined {
+    try {
+        return file && ctx.readFile ? ctx.readFile(file) : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+export const auditPolicy: Rule<string> = (file, _, ctx) => {
+    if (!file || !ctx.readFile) {
+        return undefined;
+    }
+    const wayOut = "give an audit Policy (apiVersion: audit.k8s.io/v1, kind: Policy; components/scripts/audit-policy.yaml " +
+        "is one), or leave the key empty for the program's own.";
+    let text: string;
+    try {
+        text = ctx.readFile(file);
+    } catch (err) {
+        const { code, message } = err as NodeJS.ErrnoException;
+        return code === "ENOENT" ? `is ${file}, which does not exist on this machine; ${wayOut}`
+            : `is ${file}, which cannot be read (${message}); ${wayOut}`;
+    }
+    let doc: unknown;
+    try {
+        doc = yaml.load(text);
+    } catch (err) {
+        return `is ${file}, which is neither YAML nor JSON (${(err as Error).message.split("\n")[0]}); ${wayOut}`;
+    }
+    const why = notAuditPolicy(doc);
+    return why ? `is ${file}, which is not an audit Policy: ${why}; ${wayOut}` : undefined;
 };

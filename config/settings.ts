@@ -4,11 +4,12 @@
 import * as path from "path";
 import { isIpv4 } from "../components/net";
 import {
-    apartFromPods, apiServerFlags, atLeast, atMostPrefix, between, binariesAvailable, cidr, DNS_NAME, dnsServiceAddress,
-    driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, isHostAddress, knownPins, must, odd,
-    oneOf, pinnedDownloads, podRangePerWorker, release, Rule, virtualIp, withinLifetime,
+    apartFromPods, apiServerFlags, atLeast, atMostPrefix, auditPolicy, between, binariesAvailable, cidr, DNS_NAME,
+    dnsServiceAddress, driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, isHostAddress,
+    knownPins, must, odd, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
+    withinLifetime,
 } from "./rules";
-import { HOST_PROFILES } from "./types";
+import { DEFAULT_POD_SECURITY, HOST_PROFILES } from "./types";
 
 /** A setting's type, as Pulumi.yaml declares it (`string[]`: an array of strings). */
 export type Type = "integer" | "string" | "string[]" | "object[]" | "object";
@@ -126,6 +127,17 @@ export const SETTINGS = {
         "program's own (a flag given twice takes the later value); each value one word (a list takes commas); flags " +
         "the program sets from other keys or from what it makes (addresses, ports, ranges, etcd, certificates, the " +
         "encryption key) are refused; a change rolls the control planes one at a time.", apiServerFlags),
+    podSecurity: kind("object",
+        'must be an object like {"enforce": "baseline", "warn": "restricted", "audit": "restricted", ' +
+        '"exemptNamespaces": ["kube-system"]}')({ ...DEFAULT_POD_SECURITY },
+        "Pod Security Admission's cluster-wide levels (privileged, baseline or restricted, each at the latest version): " +
+        "{enforce, warn, audit, exemptNamespaces}; a field left out takes its default; a namespace's own " +
+        "pod-security.kubernetes.io labels override these; pods in exemptNamespaces are not checked (kube-system " +
+        "holds CoreDNS); a change rolls the control planes one at a time.", podSecurityLevels),
+    auditPolicyFile: text("",
+        "An audit Policy (audit.k8s.io/v1, YAML or JSON) for the apiservers, a file on the machine running Pulumi, read " +
+        "when the program runs (a relative path from the project folder); empty for the program's own " +
+        "(components/scripts/audit-policy.yaml); a change rolls the control planes one at a time.", auditPolicy),
 };
 
 export type Name = keyof typeof SETTINGS;

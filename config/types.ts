@@ -9,6 +9,27 @@ export const PROJECT = "kube-dumb-way";
 export type HostProfileSetting = "auto" | "systemd" | "boot2docker";
 export const HOST_PROFILES: readonly HostProfileSetting[] = ["auto", "systemd", "boot2docker"];
 
+/** Pod Security Admission's levels, most permissive first. */
+export const POD_SECURITY_LEVELS = ["privileged", "baseline", "restricted"] as const;
+export type PodSecurityLevel = typeof POD_SECURITY_LEVELS[number];
+
+export interface PodSecurity {
+    enforce: PodSecurityLevel;
+    warn: PodSecurityLevel;
+    audit: PodSecurityLevel;
+    /** Namespaces whose pods Pod Security Admission does not check. */
+    exemptNamespaces: string[];
+}
+
+/**
+ * Secure by default: privileged pods (host namespaces, host paths, added capabilities) are refused, pods that fall
+ * short of `restricted` are admitted with a warning and an audit annotation; kube-system, where CoreDNS runs, is
+ * exempt so that the program's own add-ons never depend on these levels.
+ */
+export const DEFAULT_POD_SECURITY: PodSecurity = {
+    enforce: "baseline", warn: "restricted", audit: "restricted", exemptNamespaces: ["kube-system"],
+};
+
 export interface GenericHost {
     address: string;
     sshUser: string;
@@ -60,6 +81,9 @@ export interface ClusterConfig extends Pick<Values, "namePrefix" | "clusterCidr"
     /** A certificate is re-issued by the first `pulumi up` this many hours or fewer before it expires. */
     certRenewBeforeHours: number;
     apiServerExtraArgs: Record<string, string>;
+    podSecurity: PodSecurity;
+    /** The text of the audit Policy given by auditPolicyFile; none for the program's own. */
+    auditPolicy?: string;
     kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
     workers: NodePlan[];
@@ -110,4 +134,6 @@ export interface ValidationContext {
      * sentence each naming kube-dumb-way:binarySource and the file; injected because it reads the files.
      */
     binaryFolderProblems?(folder: string, checksums: Record<string, string>, versions: Versions): string[];
+    /** A local file's text (auditPolicyFile); throws when it cannot be read. Injected because it reads the file. */
+    readFile?(path: string): string;
 }

@@ -1,7 +1,9 @@
 // Validation: every setting's type, then every rule of the table (settings.ts), all problems reported at once; then
 // the ClusterConfig the components take. Pure, so every rule is unit-tested without a Pulumi engine.
 import { formatCidr, hostAddress, parseCidr, subnet } from "../components/net";
-import { binarySourceOf, genericHostsOf, problem, renewBeforeHours, Rule, versionsOf } from "./rules";
+import {
+    auditPolicyText, binarySourceOf, genericHostsOf, podSecurityOf, problem, renewBeforeHours, Rule, versionsOf,
+} from "./rules";
 import { Name, RawConfig, Setting, SETTINGS, Type, Values } from "./settings";
 import { ClusterConfig, ConfigError, HostProfileSetting, NodePlan, NodeRole, PROJECT, ValidationContext } from "./types";
 
@@ -75,6 +77,8 @@ function clusterConfigOf(s: Values, ctx: ValidationContext): ClusterConfig {
         certRenewBeforeHours: renewBeforeHours(s),
         drainTimeoutSeconds: s.drainTimeoutSeconds,
         apiServerExtraArgs: Object.fromEntries(Object.entries(s.apiServerExtraArgs).map(([flag, v]) => [flag, String(v)])),
+        podSecurity: podSecurityOf(s.podSecurity),
+        auditPolicy: auditPolicyText(s.auditPolicyFile, ctx),
         kubeletEvictionHard: s.kubeletEvictionHard as Record<string, string>,
         controllers: nodes("controller", s.controllers, 0),
         workers: nodes("worker", s.workers, s.controllers),

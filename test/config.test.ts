@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import {
     clusterConfig, ConfigError, KEYS, PINNED_VERSIONS, RawConfig, STRUCTURED, unknownSettings, validateConfig, WORKER_BINARIES,
@@ -258,4 +259,76 @@ test("machineStoragePath is absolute; an eviction percentage is at most 100%", (
     rejects({ machineStoragePath: "machines" }, "machineStoragePath", /must be an absolute path/);
     assert.equal(validateConfig({ ...base, machineStoragePath: "/srv/machines" }, ctx).machine.storagePath, "/srv/machines");
     rejects({ kubeletEvictionHard: { "memory.available": "150%" } }, "kubeletEvictionHard", /threshold 150%: a percentage is at most 100%/);
+});
+
+test("podSecurity: enforce baseline, warn and audit restricted, kube-system exempt by default; fields left out take their defaults", () => {
+    assert.deepEqual(validateConfig(base, ctx).podSecurity,
+        { enforce: "baseline", warn: "restricted", audit: "restricted", exemptNamespaces: ["kube-system"] });
+    assert.deepEqual(validateConfig({ ...base, podSecurity: { enforce: "restricted", exemptNamespaces: ["kube-system", "ingress"] } }, ctx)
+        .podSecurity, { enforce: "restricted", warn: "restricted", audit: "restricted", exemptNamespaces: ["kube-system", "ingress"] });
+});
+
+test("podSecurity: levels only privileged, baseline or restricted, namespaces DNS-1123 labels, every problem at once", () => {
+    const found = problems({ podSecurity: { enforce: "strict", warn: 3, level: "baseline", exemptNamespaces: ["kube-system", "Team_A", "x".repeat(64)] } });
+    assert.deepEqual(found, [
+        'kube-dumb-way:podSecurity has the field "level"; it takes enforce, warn, audit, exemptNamespaces.',
+        'kube-dumb-way:podSecurity gives enforce the level "strict": a level is one of privileged, baseline, restricted.',
+        "kube-dumb-way:podSecurity gives warn the level 3: a level is one of privileged, baseline, restricted.",
+        'kube-dumb-way:podSecurity lists the namespace "Team_A" in exemptNamespaces, which is not a namespace name: at most 63 ' +
+            "lowercase letters, digits and '-', starting and ending with a letter or digit.",
+        `kube-dumb-way:podSecurity lists the namespace "${"x".repeat(64)}" in exemptNamespaces, which is not a namespace name: at ` +
+            "most 63 lowercase letters, digits and '-', starting and ending with a letter or digit.",
+    ]);
+    rejects({ podSecurity: { exemptNamespaces: "kube-system" } }, "podSecurity", /gives exemptNamespaces "kube-system": a list of namespace names, like \["kube-system"\]/);
+    rejects({ podSecurity: "baseline" }, "podSecurity", /must be an object like \{"enforce": "baseline"/);
+});
+
+test("auditPolicyFile: read when the program runs; missing, unreadable or not a Policy is named with the way out, with every other problem", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-audit-"));
+    try {
+        const file = (name: string, text: string) => { writeFileSync(path.join(dir, name), text); return path.join(dir, name); };
+        const policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n";
+        const withFiles = { ...ctx, readFile: (p: string) => readFileSync(p, "utf8") };
+        const reasons = (auditPolicyFile: string, more: RawConfig = {}) => {
+            try {
+                validateConfig({ ...base, ...more, auditPolicyFile }, withFiles);
+            } catch (err) {
+                assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+                return err.problems;
+            }
+            assert.fail("the config was accepted");
+        };
+        const wayOut = "give an audit Policy (apiVersion: audit.k8s.io/v1, kind: Policy; components/scripts/audit-policy.yaml " +
+            "is one), or leave the key empty for the program's own.";
+
+        assert.equal(validateConfig(base, withFiles).auditPolicy, undefined, "the program's own policy when none is given");
+        assert.equal(validateConfig({ ...base, auditPolicyFile: file("mine.yaml", policy) }, withFiles).auditPolicy, policy);
+        const json = JSON.stringify({ apiVersion: "audit.k8s.io/v1", kind: "Policy", rules: [{ level: "None" }] });
+        assert.equal(validateConfig({ ...base, auditPolicyFile: file("mine.json", json) }, withFiles).auditPolicy, json);
+
+        assert.deepEqual(reasons(path.join(dir, "absent.yaml"), { controllers: 2 }), [
+            "kube-dumb-way:controllers must be odd so that etcd keeps a majority when one controller is lost, got 2.",
+            `kube-dumb-way:auditPolicyFile is ${dir}/absent.yaml, which does not exist on this machine; ${wayOut}`,
+        ]);
+        assert.deepEqual(reasons(dir), [`kube-dumb-way:auditPolicyFile is ${dir}, which cannot be read (EISDIR: illegal ` +
+            `operation on a directory, read); ${wayOut}`]);
+        assert.match(reasons(file("broken.yaml", "rules: [\n"))[0],
+            new RegExp(`^kube-dumb-way:auditPolicyFile is ${dir}/broken\\.yaml, which is neither YAML nor JSON \\(.+\\); give an audit Policy`));
+        assert.deepEqual(reasons(file("cm.yaml", "apiVersion: v1\nkind: ConfigMap\n")), [`kube-dumb-way:auditPolicyFile is ` +
+            `${dir}/cm.yaml, which is not an audit Policy: its apiVersion and kind are "v1" and "ConfigMap", not audit.k8s.io/v1 and Policy; ${wayOut}`]);
+        assert.deepEqual(reasons(file("empty.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: []\n")), [`kube-dumb-way:` +
+            `auditPolicyFile is ${dir}/empty.yaml, which is not an audit Policy: it has no rules (the apiservers refuse a policy ` +
+            `without any); ${wayOut}`]);
+        assert.deepEqual(reasons(file("level.yaml", `${policy}  - level: Everything\n`)), [`kube-dumb-way:auditPolicyFile is ` +
+            `${dir}/level.yaml, which is not an audit Policy: its rules[1] has no level of None, Metadata, Request, RequestResponse; ${wayOut}`]);
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("apiServerExtraArgs refuses the admission configuration and the audit policy, naming the keys that set them", () => {
+    rejects({ apiServerExtraArgs: { "admission-control-config-file": "/etc/mine.yaml" } }, "apiServerExtraArgs",
+        /has "admission-control-config-file", which the program sets from kube-dumb-way:podSecurity; set that key instead/);
+    rejects({ apiServerExtraArgs: { "audit-policy-file": "/etc/mine.yaml" } }, "apiServerExtraArgs",
+        /has "audit-policy-file", which the program sets from kube-dumb-way:auditPolicyFile; set that key instead/);
 });

@@ -37,6 +37,14 @@ test("boot2docker: etcd data, the route table and its loop persist on the boot2d
         ["/var/lib/boot2docker/kdw/bin/kdw-routes", "/var/lib/boot2docker/kdw/etc/pod-routes"]);
 });
 
+test("boot2docker: the apiserver's audit log goes to the persistent disk, not to /var/log in memory", async () => {
+    const { resources } = await run();
+    for (const step of ["kdw-controller-0-control-plane-install", "kdw-controller-0-control-plane-roll"]) {
+        const inputs = named(resources, step).inputs;
+        assert.match(inputs.create ?? inputs.update, /KDW_AUDIT_LOGS=\/var\/lib\/boot2docker\/kdw\/data\/audit /, step);
+    }
+});
+
 test("boot2docker: every host gets the kdw-service supervisor (the route loop runs under it, controllers too)", async () => {
     const { resources } = await run();
     for (const host of ["kdw-controller-0", "kdw-worker-0", "kdw-worker-1"]) {

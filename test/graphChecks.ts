@@ -1,12 +1,13 @@
 // Assertions on the whole resource graph, shared by the graph tests of each cluster size.
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { relativePath } from "../components/binaries";
 import { WORKER_BINARIES } from "../config";
-import { isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
+import { SCRIPT_DIR } from "../components/remote";
+import { filesOf, isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
 /** `vip`: the apiServerVip the run was configured with, if any. */
 export function graphTests(label: string, controllers: number, workers: number, run: () => Promise<ProgramRun>, vip?: string) {
@@ -144,6 +145,27 @@ export function graphTests(label: string, controllers: number, workers: number, 
             const issuers = [...cp.matchAll(/--service-account-issuer=(\S+) /g)].map(m => m[1]);
             assert.deepEqual(issuers, [...new Set([endpoint, mockIp("kdw-controller-0")])].map(h => `https://${h}:6443`),
                 "the clients' endpoint does not sign, or controller-0's issuer is not accepted");
+        }
+    });
+
+    test(`${label}: every control plane's roll sends the admission configuration (Pod Security's defaults) and the ` +
+        "program's audit policy, which its apiserver's flags name", async () => {
+        const { resources } = await run();
+        const policy = readFileSync(path.join(SCRIPT_DIR, "audit-policy.yaml"), "utf8");
+        for (const name of controllerNames) {
+            for (const step of [`${name}-control-plane-install`, `${name}-control-plane-roll`]) {
+                const files = filesOf(named(resources, step));
+                assert.equal(files.get("/etc/kdw/control-plane/audit-policy.yaml"), policy, `${step}: the audit policy`);
+                const admission = JSON.parse(files.get("/etc/kdw/control-plane/admission-config.yaml") ?? "null");
+                assert.deepEqual(admission?.plugins?.[0]?.configuration?.defaults, {
+                    enforce: "baseline", "enforce-version": "latest", audit: "restricted", "audit-version": "latest",
+                    warn: "restricted", "warn-version": "latest",
+                }, `${step}: Pod Security's defaults`);
+            }
+            const cp = named(resources, `${name}-control-plane-install`).inputs.create as string;
+            assert.match(cp, /--admission-control-config-file=\/etc\/kubernetes\/admission-config\.yaml /);
+            assert.match(cp, /--audit-policy-file=\/etc\/kubernetes\/audit-policy\.yaml /);
+            assert.match(cp, /KDW_AUDIT_LOGS=\/var\/log\/kdw /, "the audit log's folder on a systemd host");
         }
     });
 

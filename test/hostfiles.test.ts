@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import * as versions from "../versions.json";
 import { asset } from "../components/remote";
 import { validateConfig } from "../config";
+import { admissionConfigFile } from "../components/admission";
 import { apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../components/flags";
 import { cgroupDriver, hostFacts, hostLayout } from "../components/layout";
 import { machineCreateArgs } from "../components/machineHost";
@@ -31,7 +32,8 @@ test("kube-apiserver: secure flags, service range, encryption at rest, every etc
         "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml", "--secure-port=6443",
         "--etcd-servers=https://192.168.99.10:2379,https://192.168.99.11:2379,https://192.168.99.12:2379",
         "--kubelet-certificate-authority=/etc/kubernetes/pki/ca.pem", "--service-account-issuer=https://192.168.99.10:6443",
-        "--enable-admission-plugins=NamespaceLifecycle,NodeRestriction,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota"]) {
+        "--enable-admission-plugins=NamespaceLifecycle,NodeRestriction,LimitRanger,ServiceAccount,DefaultStorageClass,ResourceQuota,PodSecurity",
+        "--admission-control-config-file=/etc/kubernetes/admission-config.yaml"]) {
         assert.ok(args.includes(flag), `missing ${flag}`);
     }
     assert.ok(!args.some(a => a.startsWith("--insecure")), "insecure flag present");
@@ -64,6 +66,37 @@ test("kube-apiserver: what the CIS benchmark (cis-1.11) asks of its flags", () =
     const ciphers = args.find(a => a.startsWith("--tls-cipher-suites="))?.split("=")[1].split(",") ?? [];
     assert.ok(ciphers.length >= 4 && ciphers.every(c => /^TLS_ECDHE_(ECDSA|RSA)_WITH_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305)$/.test(c)), ciphers.join());
     assert.ok(controllerManagerArgs(cfg).includes("--terminated-pod-gc-threshold=1000"));
+});
+
+test("admission configuration: Pod Security enforces baseline, warns and audits restricted, all at latest, kube-system exempt", () => {
+    assert.deepEqual(JSON.parse(admissionConfigFile(cfg.podSecurity)), {
+        apiVersion: "apiserver.config.k8s.io/v1",
+        kind: "AdmissionConfiguration",
+        plugins: [{
+            name: "PodSecurity",
+            configuration: {
+                apiVersion: "pod-security.admission.config.k8s.io/v1",
+                kind: "PodSecurityConfiguration",
+                defaults: {
+                    enforce: "baseline", "enforce-version": "latest",
+                    audit: "restricted", "audit-version": "latest",
+                    warn: "restricted", "warn-version": "latest",
+                },
+                exemptions: { usernames: [], runtimeClasses: [], namespaces: ["kube-system"] },
+            },
+        }],
+    });
+});
+
+test("admission configuration: podSecurity's levels and exempt namespaces, as given", () => {
+    const custom = validateConfig({ binarySource: "/bin", podSecurity: { enforce: "restricted", warn: "restricted", audit: "baseline",
+        exemptNamespaces: ["kube-system", "monitoring"] } }, { fileExists: () => true });
+    const plugin = JSON.parse(admissionConfigFile(custom.podSecurity)).plugins[0];
+    assert.deepEqual(plugin.configuration.defaults, {
+        enforce: "restricted", "enforce-version": "latest", audit: "baseline", "audit-version": "latest",
+        warn: "restricted", "warn-version": "latest",
+    });
+    assert.deepEqual(plugin.configuration.exemptions.namespaces, ["kube-system", "monitoring"]);
 });
 
 test("controller-manager and scheduler elect a leader and bind to loopback", () => {

@@ -23,3 +23,10 @@ test("index.ts with a setting misspelt in the stack's config registers nothing a
     assert.match(error.message, /kube-dumb-way:controllers must be odd/, "the other problems are reported with it");
     assert.deepEqual(resources.map(r => `${r.type} ${r.name}`), []);
 });
+
+test("index.ts with an auditPolicyFile that does not exist registers nothing and names the key and the way out", async () => {
+    const { resources, error } = await runProgram({ auditPolicyFile: "/nonexistent/audit.yaml", binarySource: fakeBinaryFolder() });
+    assert.ok(error, "the program accepted a policy file that does not exist");
+    assert.match(error.message, /kube-dumb-way:auditPolicyFile is \/nonexistent\/audit\.yaml, which does not exist on this machine; give an audit Policy .* or leave the key empty for the program's own\./);
+    assert.deepEqual(resources.map(r => `${r.type} ${r.name}`), []);
+});

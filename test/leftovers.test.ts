@@ -182,7 +182,7 @@ test("host.sh down on a systemd host removes every leftover of an interrupted cr
     }
     file(`${l.data}/etcd/member/snap/db`);
     file(`${l.data}/containerd/io.containerd.content.v1.content/blobs/sha256/abc`);
-    file(`${l.logs}/audit.log`);
+    file(`${l.auditLogs}/audit.log`);
     file(`${l.kubeletDir}/pki/kubelet.crt`);
     for (const unit of ["containerd", "apiserver-lb", "kubelet", "kube-proxy", "boot", "routes"]) {
         file(`${l.units}/kdw-${unit}.service`, `[Unit]\nDescription=kube-dumb-way ${unit}\n`);

@@ -2,7 +2,7 @@
 # then waits until this apiserver reports ready and the controller-manager and scheduler report healthy. `roll` is the
 # same on a running controller, its kube-vip (if any) stepping aside meanwhile: its caller rolls one controller at a
 # time, each healthy before the next.
-# Environment: KDW_NODE KDW_ETC KDW_LOGS KDW_IMAGE_PREFIX KDW_VERSION KDW_PORT KDW_APISERVER_ARGS
+# Environment: KDW_NODE KDW_ETC KDW_AUDIT_LOGS KDW_IMAGE_PREFIX KDW_VERSION KDW_PORT KDW_APISERVER_ARGS
 #              KDW_CONTROLLER_MANAGER_ARGS KDW_SCHEDULER_ARGS
 set -eu
 components="kube-apiserver kube-controller-manager kube-scheduler"
@@ -15,7 +15,7 @@ start() { # component, flags
     docker rm -f "kdw-$1" >/dev/null 2>&1 || true
     # shellcheck disable=SC2086 # the flags are meant to split into words
     docker run --detach --name "kdw-$1" --restart always --network host \
-        --volume "$KDW_ETC/control-plane:/etc/kubernetes:ro" --volume "$KDW_LOGS:/var/log/kubernetes" \
+        --volume "$KDW_ETC/control-plane:/etc/kubernetes:ro" --volume "$KDW_AUDIT_LOGS:/var/log/kubernetes" \
         "$image" "$1" $2 >/dev/null
 }
 
@@ -47,7 +47,7 @@ step_aside_kube_vip() {
 case "$1" in
 up|roll)
     kdw_write_files
-    mkdir -p "$KDW_LOGS"
+    mkdir -p "$KDW_AUDIT_LOGS"
     [ "$1" != roll ] || step_aside_kube_vip
     start kube-apiserver "$KDW_APISERVER_ARGS"
     start kube-controller-manager "$KDW_CONTROLLER_MANAGER_ARGS"

@@ -349,6 +349,109 @@ async function main() {
     });
 }
 
+/** `kubectl apply --dry-run=server` of `manifest`: its exit status and what it printed, warnings (stderr) included. */
+async function dryRunApply(manifest: object): Promise<{ status: number; output: string }> {
+    const out = await run("sh", ["-c", `kubectl --kubeconfig ${kubeconfigPath} apply --dry-run=server -f - 2>&1; echo "exit=$?"`],
+        { input: JSON.stringify(manifest) });
+    const status = Number(/exit=(\d+)\s*$/.exec(out)?.[1]);
+    return { status, output: out.replace(/exit=\d+\s*$/, "").trim() };
+}
+
+interface AuditEvent {
+    level: string; verb: string; objectRef?: { resource: string; name: string; namespace?: string };
+    requestObject?: any; responseObject?: unknown; annotations?: Record<string, string>;
+}
+
+/** The audit records of the three controllers' apiservers whose line names `name`. */
+async function auditRecordsOf(name: string): Promise<{ events: AuditEvent[]; lines: string[] }> {
+    const lines: string[] = [];
+    for (const host of controllers) {
+        const out = await ssh(host, asRoot(host, `grep -h -F '"${name}"' ${hostLayout(host.kind).auditLogs}/audit.log* || true`));
+        lines.push(...out.split("\n").filter(Boolean));
+    }
+    const events = lines.map(line => JSON.parse(line) as AuditEvent).filter(e => e.objectRef?.name === name);
+    return { events, lines };
+}
+
+/**
+ * Secure by default (issue 22): Pod Security Admission's defaults (enforce baseline, warn and audit restricted,
+ * kube-system exempt) as a user meets them, and the audit policy's treatment of a Secret and of an RBAC change.
+ */
+async function securityChecks(image: string) {
+    const pod = (name: string, namespace: string, securityContext?: object) => ({
+        apiVersion: "v1", kind: "Pod", metadata: { name, namespace },
+        spec: { containers: [{ name: "probe", image, ...(securityContext ? { securityContext } : {}) }] },
+    });
+    await report.check("Pod Security: a privileged pod in default is refused (server dry run) for violating baseline", async () => {
+        const { status, output } = await dryRunApply(pod("kdw-psa-privileged", "default", { privileged: true }));
+        assert.notEqual(status, 0, `admitted: ${output}`);
+        assert.match(output, /pods "kdw-psa-privileged" is forbidden: violates PodSecurity "baseline:latest": privileged \(container "probe" must not set securityContext\.privileged=true\)/);
+        return output.split("\n").pop();
+    });
+    await report.check("Pod Security: the same privileged pod in kube-system is admitted (server dry run), without a warning", async () => {
+        const { status, output } = await dryRunApply(pod("kdw-psa-privileged", "kube-system", { privileged: true }));
+        assert.equal(status, 0, output);
+        assert.equal(output, "pod/kdw-psa-privileged created (server dry run)");
+        return output;
+    });
+    const baselineOnly = `kdw-psa-baseline-${Date.now()}`;
+    await report.check("Pod Security: a pod that meets baseline but not restricted is admitted in default (server dry run) " +
+        "with a restricted warning, and its audit record names the restricted violations", async () => {
+        const { status, output } = await dryRunApply(pod(baselineOnly, "default"));
+        assert.equal(status, 0, output);
+        assert.match(output, /^Warning: would violate PodSecurity "restricted:latest": .*allowPrivilegeEscalation != false/m);
+        assert.match(output, new RegExp(`^pod/${baselineOnly} created \\(server dry run\\)$`, "m"));
+        return eventually(60, async () => {
+            const { events } = await auditRecordsOf(baselineOnly);
+            const create = events.find(e => e.verb === "create" && e.objectRef?.resource === "pods");
+            assert.ok(create, `no audit record of the pod's creation (${events.length} records of it)`);
+            assert.match(create.annotations?.["pod-security.kubernetes.io/audit-violations"] ?? "",
+                /would violate PodSecurity "restricted:latest"/, JSON.stringify(create.annotations));
+            return output.split("\n")[0];
+        }, 5000);
+    });
+
+    await report.check("audit log: a Secret read is recorded at Metadata level without the Secret's data; an RBAC change " +
+        "(a Role and a RoleBinding created) is recorded at Request level with its request body", async () => {
+        const stamp = Date.now();
+        const [secret, role, binding] = ["secret", "role", "binding"].map(what => `kdw-audit-${what}-${stamp}`);
+        const value = `kdw-audit-value-${stamp}`;
+        await kubectl("-n", "default", "create", "secret", "generic", secret, `--from-literal=k=${value}`);
+        await kubectl("-n", "default", "get", "secret", secret, "-o", "name");
+        await kubectl("-n", "default", "create", "role", role, "--verb=get", "--resource=pods");
+        await kubectl("-n", "default", "create", "rolebinding", binding, `--role=${role}`, "--user=kdw-audit-user");
+        try {
+            return await eventually(60, async () => {
+                const secretRecords = await auditRecordsOf(secret);
+                const read = secretRecords.events.find(e => e.verb === "get" && e.objectRef?.resource === "secrets");
+                assert.ok(read, `no audit record of the Secret's read (${secretRecords.events.map(e => e.verb).join(", ")})`);
+                assert.equal(read.level, "Metadata");
+                for (const e of secretRecords.events) {
+                    assert.equal(e.level, "Metadata", `${e.verb} secrets at ${e.level}`);
+                    assert.ok(!e.requestObject && !e.responseObject, `${e.verb} secrets recorded with a body`);
+                }
+                const leaked = secretRecords.lines.filter(l => l.includes(value) || l.includes(Buffer.from(value).toString("base64")));
+                assert.deepEqual(leaked, [], "the Secret's data in the audit log");
+                const roleCreate = (await auditRecordsOf(role)).events.find(e => e.verb === "create" && e.objectRef?.resource === "roles");
+                const bindingCreate = (await auditRecordsOf(binding)).events.find(e => e.verb === "create" && e.objectRef?.resource === "rolebindings");
+                assert.ok(roleCreate && bindingCreate, "no audit record of the Role's or the RoleBinding's creation");
+                for (const e of [roleCreate, bindingCreate]) {
+                    assert.equal(e.level, "Request", `${e.objectRef!.resource} created at ${e.level}`);
+                    assert.equal(e.responseObject, undefined, `${e.objectRef!.resource}: the response's body recorded`);
+                }
+                assert.deepEqual(roleCreate.requestObject?.rules?.[0]?.verbs, ["get"], JSON.stringify(roleCreate.requestObject));
+                assert.equal(bindingCreate.requestObject?.subjects?.[0]?.name, "kdw-audit-user", JSON.stringify(bindingCreate.requestObject));
+                return `${secretRecords.events.length} records of the Secret (${[...new Set(secretRecords.events.map(e => e.verb))].join(", ")}) ` +
+                    "at Metadata, its data in none; the Role's and the RoleBinding's creation at Request with their bodies";
+            }, 5000);
+        } finally {
+            await kubectl("-n", "default", "delete", "secret", secret);
+            await kubectl("-n", "default", "delete", "rolebinding", binding);
+            await kubectl("-n", "default", "delete", "role", role);
+        }
+    });
+}
+
 /** The controllers that have the virtual IP on an interface, by node name. */
 async function vipHolders(among: TestHost[]): Promise<string[]> {
     const holders: string[] = [];
@@ -443,6 +546,8 @@ async function clusterChecks(stack: auto.Stack) {
     });
 
     const image = `${registry.address}/kdw-smoke:2`; // as scripts/images.sh builds it
+    await securityChecks(image);
+
     await report.check("deployment: pods Running on the workers", async () => {
         await kubectl("create", "deployment", "web", `--image=${image}`, "--replicas=3", "--port=80");
         await kubectl("rollout", "status", "deployment/web", "--timeout=180s");

@@ -146,16 +146,17 @@ export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> =
     "5.1.12": { why: "a manual check: no role the program adds reaches webhook configurations." },
     "5.1.13": { why: "a manual check: no role the program adds may create service-account tokens." },
     "5.2.1": {
-        why: "a manual check: Pod Security Admission is built in, but no namespace is labelled to enforce a level: the " +
-            "program leaves pod policy to the cluster's owner.",
+        why: "a manual check: Pod Security Admission enforces baseline and warns and audits restricted in every namespace " +
+            "but kube-system (the apiservers' admission configuration, kube-dumb-way:podSecurity).",
+        shownBy: "e2e: Pod Security: a privileged pod in default is refused (server dry run) for violating baseline",
     },
-    "5.2.7": { why: "a manual check: no pod policy is enforced (5.2.1), so root containers are admitted." },
-    "5.2.8": { why: "a manual check: no pod policy is enforced (5.2.1), so NET_RAW is admitted." },
+    "5.2.7": { why: "a manual check: baseline (5.2.1) admits root containers; restricted, which refuses them, only warns and audits." },
+    "5.2.8": { why: "a manual check: baseline (5.2.1) admits the runtime's default capabilities, NET_RAW among them; restricted, which drops them, only warns and audits." },
     "5.2.9": { why: "CoreDNS adds NET_BIND_SERVICE (all others dropped) to serve port 53, as upstream's CoreDNS does." },
-    "5.2.10": { why: "a manual check: no pod policy is enforced (5.2.1), so capabilities are admitted." },
-    "5.2.11": { why: "a manual check: no pod policy is enforced (5.2.1); there are no Windows nodes." },
-    "5.2.12": { why: "a manual check: no pod policy is enforced (5.2.1), so HostPath volumes are admitted." },
-    "5.2.13": { why: "a manual check: no pod policy is enforced (5.2.1), so host ports are admitted." },
+    "5.2.10": { why: "a manual check: baseline (5.2.1) admits the runtime's default capabilities and refuses others; restricted only warns and audits." },
+    "5.2.11": { why: "a manual check: there are no Windows nodes." },
+    "5.2.12": { why: "a manual check: baseline (5.2.1) refuses HostPath volumes in every namespace but kube-system." },
+    "5.2.13": { why: "a manual check: baseline (5.2.1) refuses host ports in every namespace but kube-system." },
     "5.3.1": {
         why: "a manual check: the CNI is the reference bridge plugin with host routes, which does not enforce NetworkPolicies.",
     },

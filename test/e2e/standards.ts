@@ -258,7 +258,7 @@ async function anonymousOnlyHealth(): Promise<string> {
 }
 
 /**
- * 3.2.1/3.2.2's intent: the apiservers' audit logs (their hosts' logs folder) record, at Metadata level (no request or
+ * 3.2.1/3.2.2's intent: the apiservers' audit logs (the layout's auditLogs folder) record, at Metadata level (no request or
  * response bodies), the admin's creation and deletion of a ConfigMap and a Secret and its read of the Secret.
  */
 async function auditLogRecords(): Promise<string> {
@@ -273,7 +273,7 @@ async function auditLogRecords(): Promise<string> {
             verb: string; objectRef?: { resource: string; name: string }; requestObject?: unknown; responseObject?: unknown;
         }[] = [];
         for (const host of hosts.slice(0, 3)) {
-            const out = await ssh(host, asRoot(host, `grep -h -F '"${name}"' ${hostLayout(host.kind).logs}/audit.log* || true`));
+            const out = await ssh(host, asRoot(host, `grep -h -F '"${name}"' ${hostLayout(host.kind).auditLogs}/audit.log* || true`));
             events.push(...out.trim().split("\n").filter(Boolean).map(line => JSON.parse(line)));
         }
         const seen = events.filter(e => e.objectRef?.name === name).map(e => `${e.verb} ${e.objectRef!.resource}`);
