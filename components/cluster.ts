@@ -16,10 +16,10 @@ import { machineCertificates, MachineHost } from "./machineHost";
 import * as pki from "./pki";
 import { PodRoute } from "./podRoute";
 import { WorkerNode } from "./workerNode";
-import { asset, shellQuote } from "./remote";
+import { shellQuote, withAdminKubeconfig } from "./remote";
 
 /** The wait for the API's OpenAPI document (api-ready.sh), with the admin kubeconfig on stdin. */
-export const apiReadyCommand = `KDW_TIMEOUT=300 sh -c ${shellQuote(asset("api-ready.sh"))} kdw`;
+export const apiReadyCommand = `KDW_TIMEOUT=300 sh -c ${shellQuote(withAdminKubeconfig("api-ready.sh"))} kdw`;
 
 export interface KubeClusterArgs {
     /** Validated settings: `loadConfig()` from a stack's config, or `clusterConfig({...})` from a program's own. */

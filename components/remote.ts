@@ -133,6 +133,9 @@ export function withLibraries(script: string, libraries: string[]): string {
     return [...lock, ...libraries.map(asset), script].join("\n");
 }
 
+/** A script that runs on the machine running Pulumi with the admin kubeconfig on stdin, with admin_kubeconfig. */
+export const withAdminKubeconfig = (name: string): string => [asset("lib-admin-kubeconfig.sh"), asset(name)].join("\n");
+
 /** A step's script as hostStep sends it: with the file writer when it takes files, and its libraries. */
 export const stepScript = (args: Pick<HostStepArgs, "script" | "libraries" | "files" | "filesUpdatedInPlace">): string => {
     const takesFiles = args.files !== undefined || args.filesUpdatedInPlace !== undefined;

@@ -10,7 +10,7 @@ import { kubeconfig } from "./kubeconfig";
 import { HostLayout, layoutEnv } from "./layout";
 import { MachineHost } from "./machineHost";
 import { nodeCert } from "./pki";
-import { asset, HostFile, render, rollingStep, shellQuote } from "./remote";
+import { asset, HostFile, render, rollingStep, shellQuote, withAdminKubeconfig } from "./remote";
 
 export interface WorkerNodeArgs {
     host: MachineHost;
@@ -94,7 +94,7 @@ export function serviceFiles(layout: HostLayout, services: { name: string; comma
  */
 export function nodeDrainCommand(action: "drain" | "uncordon", node: string, cluster: ClusterConfig): string {
     return `KDW_NODE=${shellQuote(node)} KDW_TIMEOUT=${cluster.drainTimeoutSeconds} ` +
-        `KDW_KUBELET_VERSION=${cluster.versions.kubernetes} sh -c ${shellQuote(asset("node-drain.sh"))} kdw ${action}`;
+        `KDW_KUBELET_VERSION=${cluster.versions.kubernetes} sh -c ${shellQuote(withAdminKubeconfig("node-drain.sh"))} kdw ${action}`;
 }
 
 /**

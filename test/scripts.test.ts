@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { validateConfig } from "../config";
 import { HOST_SCRIPT_LIBRARIES, machineCreateScript, sweepCommand } from "../components/machineHost";
-import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote, stepScript } from "../components/remote";
+import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote, stepScript, withAdminKubeconfig } from "../components/remote";
 import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
 
 /** A scratch folder, removed when the test process ends. */
@@ -53,6 +53,9 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
         "host.sh": stepScript({ script: asset("host.sh"), files: [], libraries: HOST_SCRIPT_LIBRARIES }),
         "pod-routes.sh": stepScript({ script: asset("pod-routes.sh"), files: [] }),
         "kube-vip.sh": stepScript({ script: asset("kube-vip.sh"), files: [] }),
+        // Run on the machine running Pulumi, with the admin kubeconfig's library.
+        "node-drain.sh": withAdminKubeconfig("node-drain.sh"),
+        "api-ready.sh": withAdminKubeconfig("api-ready.sh"),
     };
     for (const [file, text] of Object.entries(sent)) {
         const composed = path.join(dir, file);

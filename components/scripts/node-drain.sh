@@ -1,7 +1,6 @@
 # Runs on the machine running Pulumi, around a worker's roll. `drain` cordons the worker and evicts its pods (each
 # eviction respects PodDisruptionBudgets, DaemonSet pods stay) before the worker changes; `uncordon` lets pods back once
-# the Node is Ready at the kubelet version it should run. The admin kubeconfig comes on stdin and goes to a private
-# temporary file for kubectl, never on a command line.
+# the Node is Ready at the kubelet version it should run. The admin kubeconfig comes on stdin (lib-admin-kubeconfig.sh).
 # Environment: KDW_NODE KDW_TIMEOUT (seconds) KDW_KUBELET_VERSION KDW_ROLL (a digest of what the worker's roll sends)
 #              PULUMI_COMMAND_STDOUT (the command provider: this step's output last time)
 set -eu
@@ -11,14 +10,8 @@ if [ "${PULUMI_COMMAND_STDOUT:-}" = "$done_line" ]; then
     echo "$done_line"
     exit 0
 fi
-if ! command -v kubectl >/dev/null 2>&1; then
-    echo "$KDW_NODE: kubectl is not on PATH; it drains workers before they change (npm run toolchain and" \
-        "source scripts/env.sh put the toolchain's kubectl there)." >&2
-    exit 1
-fi
-kubeconfig=$(mktemp)
-trap 'rm -f "$kubeconfig"' EXIT
-cat > "$kubeconfig"
+admin_kubeconfig "drains workers before they change"
+# shellcheck disable=SC2154 # $kubeconfig: admin_kubeconfig's file (lib-admin-kubeconfig.sh)
 k() { kubectl --kubeconfig "$kubeconfig" --request-timeout=20s "$@"; }
 
 case "$1" in
