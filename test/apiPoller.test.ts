@@ -1,0 +1,65 @@
+// The e2e's availability poller against a loopback TLS server: a slow API still answers (no gap, nothing failed), an
+// API that drops its requests shows the gap and the failures.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as https from "node:https";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { pollApi } from "./e2e/apiPoller";
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** A TLS server on loopback whose answer to each request `handle` decides, and a kubeconfig for it. */
+async function apiServer(handle: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-poller-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
+        { stdio: "ignore" });
+    const cert = readFileSync(`${dir}/cert.pem`);
+    const key = readFileSync(`${dir}/key.pem`);
+    const server = https.createServer({ cert, key }, handle);
+    await new Promise<void>(r => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    const b64 = (b: Buffer) => b.toString("base64");
+    const kubeconfig = path.join(dir, "kubeconfig");
+    writeFileSync(kubeconfig, `clusters:\n- cluster:\n    certificate-authority-data: ${b64(cert)}\n    server: https://127.0.0.1:${port}\n` +
+        `users:\n- user:\n    client-certificate-data: ${b64(cert)}\n    client-key-data: ${b64(key)}\n`);
+    return {
+        kubeconfig,
+        close: async () => { server.closeAllConnections(); await new Promise(r => server.close(r)); rmSync(dir, { recursive: true }); },
+    };
+}
+
+test("poller: an API that answers every request 2.5 s late (a loaded machine) answers: nothing failed, no gap past the first answer", async () => {
+    const api = await apiServer((_req, res) => { setTimeout(() => res.end("{}"), 2500); });
+    const poll = pollApi(api.kubeconfig);
+    await sleep(5000);
+    const a = await poll.stop();
+    await api.close();
+    assert.equal(a.failed, 0, JSON.stringify(a));
+    assert.ok(a.slowestAnswerSeconds >= 2.4, JSON.stringify(a));
+    // The longest gap is the wait for the first answer; after it answers come every 0.5 s.
+    assert.ok(a.longestGapSeconds >= 2.4 && a.longestGapSeconds < 3.5, JSON.stringify(a));
+});
+
+test("poller: an API that drops every request for 3 s shows a gap of at least 3 s and those requests failed", async () => {
+    const start = Date.now();
+    const api = await apiServer((req, res) => {
+        const t = Date.now() - start;
+        if (t > 1000 && t < 4000) {
+            req.socket.destroy();
+        } else {
+            res.end("{}");
+        }
+    });
+    const poll = pollApi(api.kubeconfig);
+    await sleep(5500);
+    const a = await poll.stop();
+    await api.close();
+    assert.ok(a.longestGapSeconds >= 2.9 && a.longestGapSeconds < 4, JSON.stringify(a));
+    assert.ok(a.failed >= 5 && a.failed <= 7, JSON.stringify(a));
+    assert.ok(a.requests - a.failed >= 4, JSON.stringify(a));
+});
