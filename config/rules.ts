@@ -374,13 +374,20 @@ function notAuditPolicy(doc: unknown): string | undefined {
     return bad >= 0 ? `its rules[${bad}] has no level of ${AUDIT_LEVELS.join(", ")}` : undefined;
 }
 
-/** The text of the audit Policy file given; nothing when none is given or it cannot be read (`auditPolicy` says why). */
+/**
+ * The text of the audit Policy file given (read after `auditPolicy` checked it); nothing when none is given. Never the
+ * program's own policy in place of a file that is given: a file that cannot be read, or a context that cannot read
+ * files, throws.
+ */
 export function auditPolicyText(file: string, ctx: ValidationContext): string | undefined {
-    try {
-        return file && ctx.readFile ? ctx.readFile(file) : undefined;
-    } catch {
+    if (!file) {
         return undefined;
     }
+    if (!ctx.readFile) {
+        throw new Error(`kube-dumb-way:auditPolicyFile is ${file}, but the program was given no way to read files ` +
+            "(ValidationContext.readFile); give one, or leave the key empty for the program's own policy.");
+    }
+    return ctx.readFile(file);
 }
 
 export const auditPolicy: Rule<string> = (file, _, ctx) => {
