@@ -8,7 +8,7 @@ import { KUBE_VIP_LEASE, kubeVipArgs } from "./flags";
 import { kubeconfig } from "./kubeconfig";
 import { MachineHost } from "./machineHost";
 import { KUBE_VIP_USER, kubeVipCert } from "./pki";
-import { asset, hostStep } from "./remote";
+import { asset, rollingStep } from "./remote";
 
 export interface ApiServerVipArgs {
     cluster: ClusterConfig;
@@ -23,6 +23,8 @@ export interface ApiServerVipArgs {
      * cannot come up before that RBAC exists.
      */
     bootstrapKubeconfig: pulumi.Input<string>;
+    /** What a change waits for before it reaches the first controller: the previous roll (the last control plane's). */
+    rollsAfter: pulumi.Resource[];
 }
 
 /**
@@ -43,11 +45,15 @@ export const kubeVipRules = () => [
 
 /**
  * The API's virtual IP: kube-vip on every controller, one of which holds the address at a time, with its own identity
- * allowed to hold its Lease and nothing else. Finishes when the API answers on the address.
+ * allowed to hold its Lease and nothing else. Finishes when the API answers on the address. kube-vip starts on every
+ * controller at once; a change (a renewed certificate, a new image) rolls controller by controller, after the control
+ * planes, so that there is always a kube-vip to take the address over from the one restarting.
  */
 export class ApiServerVip extends pulumi.ComponentResource {
-    /** One kube-vip step per controller; each is done when the API answers on the virtual IP. */
+    /** Every controller's kube-vip steps; each is done when the API answers on the virtual IP. */
     readonly ready: pulumi.Resource[];
+    /** Done when a change has reached the last controller's kube-vip. */
+    readonly rolled: pulumi.Resource;
 
     constructor(name: string, args: ApiServerVipArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:ApiServerVip", name, {}, opts);
@@ -72,9 +78,11 @@ export class ApiServerVip extends pulumi.ComponentResource {
             clusterName: cluster.clusterName, server: `https://127.0.0.1:${cluster.apiServerPort}`,
             caPem: clusterCa.certPem, user: KUBE_VIP_USER, ...cert,
         });
-        this.ready = args.controllers.map(host => {
+        const steps: { install: pulumi.Resource; roll: pulumi.Resource }[] = [];
+        for (const host of args.controllers) {
             const dir = host.layout.apply(l => `${l.etc}/kube-vip`);
-            return hostStep(`${host.nodeName}-kube-vip`, {
+            steps.push(rollingStep(`${host.nodeName}-kube-vip`, {
+                machineId: host.machineId,
                 connection: host.connection,
                 script: asset("kube-vip.sh"),
                 files: [
@@ -90,8 +98,14 @@ export class ApiServerVip extends pulumi.ComponentResource {
                     KDW_PORT: String(cluster.apiServerPort),
                     KDW_KUBE_VIP_ARGS: kubeVipArgs(cluster, args.vip, host.nodeName).join(" "),
                 })),
-            }, { parent: this, dependsOn: [host.ready, role, binding] });
-        });
+            }, {
+                parent: this, dependsOn: [host.ready, role, binding],
+                rollsAfter: steps.length > 0 ? [steps[steps.length - 1].roll] : args.rollsAfter,
+                formerName: `${host.nodeName}-kube-vip`,
+            }));
+        }
+        this.ready = steps.flatMap(s => [s.install, s.roll]);
+        this.rolled = steps[steps.length - 1].roll;
         this.registerOutputs({});
     }
 }

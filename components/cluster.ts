@@ -83,7 +83,8 @@ export class KubeCluster extends pulumi.ComponentResource {
         const apiServerUrl = pulumi.interpolate`https://${endpointHost}:${cfg.apiServerPort}`;
 
         // Every host step is installed in parallel on a new host, and a change rolls one host at a time: etcd members,
-        // then control planes, then workers, each host after the one before it (rollingStep in remote.ts).
+        // then control planes, then kube-vip (with a virtual IP), then workers, each host after the one before it
+        // (rollingStep in remote.ts).
         const rolls: pulumi.Resource[] = [];
         const previousRoll = () => rolls.slice(-1);
 
@@ -125,7 +126,11 @@ export class KubeCluster extends pulumi.ComponentResource {
         const apiVip = cfg.apiServerVip === undefined ? undefined : new ApiServerVip("api-vip", {
             cluster: cfg, vip: cfg.apiServerVip, controllers: controllerHosts, clusterCa, controlPlanes,
             bootstrapKubeconfig: adminKubeconfig(pulumi.interpolate`https://${controllerHosts[0].ip}:${cfg.apiServerPort}`),
+            rollsAfter: previousRoll(),
         }, part);
+        if (apiVip) {
+            rolls.push(apiVip.rolled);
+        }
 
         // A provider for what lives inside the cluster, through the clients' endpoint. The cluster's name identifies
         // it, so a new endpoint or a renewed CA updates the provider instead of replacing it with everything it made.

@@ -1,5 +1,6 @@
-// The e2e's availability poller against a loopback TLS server: a slow API still answers (no gap, nothing failed), an
-// API that drops its requests shows the gap and the failures.
+// The e2e's availability poller against a loopback TLS server: a slow API still answers (no gap, nothing failed); an
+// API that resets its connections shows the gap, and each GET retried as client-go retries it; an API that refuses
+// connections shows the gap and the failures.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -27,9 +28,12 @@ async function apiServer(handle: (req: import("node:http").IncomingMessage, res:
     const kubeconfig = path.join(dir, "kubeconfig");
     writeFileSync(kubeconfig, `clusters:\n- cluster:\n    certificate-authority-data: ${b64(cert)}\n    server: https://127.0.0.1:${port}\n` +
         `users:\n- user:\n    client-certificate-data: ${b64(cert)}\n    client-key-data: ${b64(key)}\n`);
+    const stopListening = async () => { server.closeAllConnections(); await new Promise(r => server.close(r)); };
     return {
         kubeconfig,
-        close: async () => { server.closeAllConnections(); await new Promise(r => server.close(r)); rmSync(dir, { recursive: true }); },
+        stopListening,
+        listenAgain: () => new Promise<void>(r => server.listen(port, "127.0.0.1", r)),
+        close: async () => { await stopListening(); rmSync(dir, { recursive: true }); },
     };
 }
 
@@ -45,7 +49,7 @@ test("poller: an API that answers every request 2.5 s late (a loaded machine) an
     assert.ok(a.longestGapSeconds >= 2.4 && a.longestGapSeconds < 3.5, JSON.stringify(a));
 });
 
-test("poller: an API that drops every request for 3 s shows a gap of at least 3 s and those requests failed", async () => {
+test("poller: an API that resets every connection for 3 s shows a gap of at least 3 s; each GET is retried after 1 s, as client-go does, and none fails", async () => {
     const start = Date.now();
     const api = await apiServer((req, res) => {
         const t = Date.now() - start;
@@ -59,7 +63,24 @@ test("poller: an API that drops every request for 3 s shows a gap of at least 3 
     await sleep(5500);
     const a = await poll.stop();
     await api.close();
+    assert.ok(a.longestGapSeconds >= 2.9 && a.longestGapSeconds < 4.5, JSON.stringify(a));
+    assert.equal(a.failed, 0, JSON.stringify(a));
+    // Six polls fall in the window, and those sent early in it are reset again on their retry (10 measured).
+    assert.ok(a.resetsRetried >= 6 && a.resetsRetried <= 14, JSON.stringify(a));
+});
+
+test("poller: an API that refuses connections for 3 s (nothing listens) shows a gap of at least 3 s and those requests failed", async () => {
+    const api = await apiServer((_req, res) => res.end("{}"));
+    const poll = pollApi(api.kubeconfig);
+    await sleep(1000);
+    await api.stopListening();
+    await sleep(3000);
+    await api.listenAgain();
+    await sleep(1500);
+    const a = await poll.stop();
+    await api.close();
     assert.ok(a.longestGapSeconds >= 2.9 && a.longestGapSeconds < 4, JSON.stringify(a));
     assert.ok(a.failed >= 5 && a.failed <= 7, JSON.stringify(a));
-    assert.ok(a.requests - a.failed >= 4, JSON.stringify(a));
+    assert.equal(a.resetsRetried, 0, JSON.stringify(a));
+    assert.match(a.errors.join(" "), /ECONNREFUSED/);
 });

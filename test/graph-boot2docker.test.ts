@@ -55,7 +55,7 @@ test("boot2docker: every host gets the kdw-service supervisor (the route loop ru
 
 test("boot2docker: kube-vip's files persist on the boot2docker disk, where Docker restarts it from at boot", async () => {
     const { resources } = await run();
-    const step = named(resources, "kdw-controller-0-kube-vip").inputs;
+    const step = named(resources, "kdw-controller-0-kube-vip-install").inputs;
     assert.match(step.create, /KDW_ETC=\/var\/lib\/boot2docker\/kdw\/etc /);
     const paths = bundleOf(step.stdin).map(f => f.path);
     assert.deepEqual(paths, ["/var/lib/boot2docker/kdw/etc/kube-vip/ca.pem", "/var/lib/boot2docker/kdw/etc/kube-vip/kube-vip.kubeconfig"]);

@@ -19,7 +19,7 @@ const serverOf = (kubeconfig: string) => /server: (\S+)/.exec(kubeconfig)?.[1];
 test("VIP: kube-vip runs on every controller, elects through the local apiserver and announces the VIP by ARP", async () => {
     const { resources } = await run();
     for (const name of ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]) {
-        const step = named(resources, `${name}-kube-vip`).inputs;
+        const step = named(resources, `${name}-kube-vip-install`).inputs;
         const create = step.create as string;
         assert.ok(create.includes(`KDW_VIP=${VIP} `), create);
         assert.ok(create.includes(`KDW_HOST_IP=${mockIp(name)} `));

@@ -46,8 +46,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("command:local:Command"), 2 * hosts + 3 + 3 * W,
             "docker-machine + ssh key per host, docker-machine's certificates, the encryption key, the wait for the API's " +
             "OpenAPI document, binaries + drain + uncordon per worker");
-        assert.equal(count("command:remote:Command"), 3 * hosts + 4 * C + 2 * W + V * C,
-            "probe + prepare + route table per host, etcd and control plane install + roll (+ kube-vip) per controller, install + roll per worker");
+        assert.equal(count("command:remote:Command"), 3 * hosts + 4 * C + 2 * W + 2 * V * C,
+            "probe + prepare + route table per host, etcd and control plane (and kube-vip) install + roll per controller, install + roll per worker");
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
         assert.equal(count("tls:index/certRequest:CertRequest"), issued);
@@ -218,8 +218,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
     test(`${label}: key material travels only as secret stdin, never on a command line`, async () => {
         const { resources } = await run();
         const carriers = ofType(resources, "command:remote:Command")
-            .filter(r => /-(etcd|control-plane|node)-(install|roll)$|-kube-vip$/.test(r.name));
-        assert.equal(carriers.length, 2 * (2 * C + W) + V * C);
+            .filter(r => /-(etcd|control-plane|kube-vip|node)-(install|roll)$/.test(r.name));
+        assert.equal(carriers.length, 2 * (2 * C + W) + 2 * V * C);
         for (const r of carriers) {
             assert.ok(isSecretValue(r.inputs.stdin), `${r.name}'s stdin is not secret`);
             assert.ok(Buffer.from(reveal(r.inputs.stdin)).toString().length > 0);
@@ -239,7 +239,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const { resources } = await run();
         for (const r of ofType(resources, "command:remote:Command")) {
             if (r.name.endsWith("-install")) {
-                assert.deepEqual(reveal(r.inputs.triggers), [`${r.name.replace(/-(etcd|control-plane|node)-install$/, "")}-machine-id`],
+                assert.deepEqual(reveal(r.inputs.triggers), [`${r.name.replace(/-(etcd|control-plane|kube-vip|node)-install$/, "")}-machine-id`],
                     `${r.name} replaces on something else than its machine`);
                 assert.equal(r.inputs.update, "cat >/dev/null", `${r.name} acts on updates`);
             } else if (r.name.endsWith("-roll")) {
@@ -291,7 +291,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.deepEqual(addons.dependencies.filter(u => /-(roll|drain|uncordon)$/.test(u) || /WorkerNode::[^:]+$/.test(u)), []);
     });
 
-    test(`${label}: changes roll one host at a time: etcd members, then control planes, then workers (drain, roll, uncordon)`, async () => {
+    test(`${label}: changes roll one host at a time: etcd members, then control planes, ${V ? "then kube-vip, " : ""}then workers (drain, roll, uncordon)`, async () => {
         const { resources } = await run();
         const urn = (name: string) => named(resources, name).urn;
         const dependsOn = (name: string, on: string) =>
@@ -299,6 +299,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const chain = [
             ...controllerNames.map(n => `${n}-etcd-roll`),
             ...controllerNames.map(n => `${n}-control-plane-roll`),
+            ...(V ? controllerNames.map(n => `${n}-kube-vip-roll`) : []),
             ...workerNames.flatMap(n => [`${n}-node-drain`, `${n}-node-roll`, `${n}-node-uncordon`]),
         ];
         for (let i = 1; i < chain.length; i++) {
@@ -306,7 +307,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
         // The first `up` is not chained: installs wait only for their own host (and workers for the control plane).
         for (const name of [...controllerNames.map(n => `${n}-etcd-install`), ...controllerNames.map(n => `${n}-control-plane-install`),
-            ...workerNames.map(n => `${n}-node-install`)]) {
+            ...(V ? controllerNames.map(n => `${n}-kube-vip-install`) : []), ...workerNames.map(n => `${n}-node-install`)]) {
             const rollsBefore = named(resources, name).dependencies.filter(u => /-(roll|drain|uncordon)$/.test(u));
             assert.deepEqual(rollsBefore, [], `${name} waits for another host's roll`);
         }

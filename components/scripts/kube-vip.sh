@@ -1,6 +1,8 @@
 # Runs kube-vip on this controller as a container that Docker restarts with the host. The kube-vip instances compete
 # for a Lease through their own controller's apiserver; the holder puts the API's virtual IP on the interface that
-# carries the host's address and announces it by ARP. `up` returns once the API answers on the virtual IP.
+# carries the host's address and announces it by ARP. `up` (and `roll`, the same on a running controller: its caller
+# rolls one controller at a time, so that a holder that stops hands the address to another) returns once the API
+# answers on the virtual IP.
 # Environment: KDW_ETC KDW_IMAGE KDW_NODE KDW_HOST_IP KDW_VIP KDW_PORT KDW_KUBE_VIP_ARGS (the flags, space separated)
 set -eu
 name=kdw-kube-vip
@@ -52,7 +54,7 @@ wait_for_vip() {
 }
 
 case "$1" in
-up)
+up|roll)
     found=$(host_interface)
     if [ -z "$found" ]; then
         echo "no interface of $KDW_NODE has its address $KDW_HOST_IP" >&2
