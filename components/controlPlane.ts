@@ -7,7 +7,8 @@ import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "./f
 import { kubeconfig } from "./kubeconfig";
 import { MachineHost } from "./machineHost";
 import { controllerManagerCert, schedulerCert } from "./pki";
-import { asset, render, rollingStep } from "./remote";
+import { encryptionConfigYaml, schedulerConfigYaml } from "./configFiles";
+import { asset, rollingStep } from "./remote";
 
 /** Certificates every controller shares; issued once so that adding nothing re-issues nothing. */
 export interface ControlPlaneCerts {
@@ -74,14 +75,14 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: at("ca.pem"), content: clusterCa.certPem },
                 {
                     path: at("encryption-config.yaml"), mode: secret,
-                    content: pulumi.output(args.encryptionKey).apply(key => render(asset("encryption-config.yaml"), { KEY: key })),
+                    content: pulumi.output(args.encryptionKey).apply(encryptionConfigYaml),
                 },
                 {
                     path: at("kube-controller-manager.kubeconfig"), mode: secret,
                     content: clientKubeconfig("system:kube-controller-manager", controllerManager),
                 },
                 { path: at("kube-scheduler.kubeconfig"), mode: secret, content: clientKubeconfig("system:kube-scheduler", scheduler) },
-                { path: at("kube-scheduler.yaml"), content: asset("kube-scheduler.yaml") },
+                { path: at("kube-scheduler.yaml"), content: schedulerConfigYaml() },
                 { path: at("audit-policy.yaml"), content: cluster.auditPolicy ?? asset("audit-policy.yaml") },
                 { path: at(path.posix.basename(ADMISSION_CONFIG_PATH)), content: admissionConfigFile(cluster.podSecurity) },
             ],

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { asset, render } from "./remote";
+import { kubeconfigYaml } from "./configFiles";
 
 export interface KubeconfigArgs {
     clusterName: string;
@@ -10,18 +10,8 @@ export interface KubeconfigArgs {
     keyPem: pulumi.Input<string>;
 }
 
-const b64 = (text: string) => Buffer.from(text).toString("base64");
-
 /** A kubeconfig with the CA and client credentials embedded; secret, since it carries a private key. */
 export function kubeconfig(args: KubeconfigArgs): pulumi.Output<string> {
     return pulumi.secret(pulumi.all([args.server, args.caPem, args.certPem, args.keyPem]).apply(
-        ([server, ca, cert, key]) => render(asset("kubeconfig.yaml"), {
-            CLUSTER: args.clusterName,
-            CONTEXT: `${args.user}@${args.clusterName}`,
-            USER: args.user,
-            SERVER: server,
-            CA_DATA: b64(ca),
-            CERT_DATA: b64(cert),
-            KEY_DATA: b64(key),
-        })));
+        ([server, caPem, certPem, keyPem]) => kubeconfigYaml({ clusterName: args.clusterName, server, caPem, user: args.user, certPem, keyPem })));
 }

@@ -5,7 +5,10 @@ import * as versions from "../versions.json";
 import { CNI_PLUGINS, WorkerBinarySet } from "./binaries";
 import { CertAuthority, IssuedCert } from "./certAuthority";
 import { ClusterConfig, NodePlan, WORKER_BINARIES } from "../config/types";
-import { nodeServiceCommands, TLS_CIPHER_SUITES } from "./flags";
+import {
+    cniBridgeConflist, cniLoopbackConf, containerdConfigToml, kubeletConfigYaml, kubeProxyConfigYaml, WorkerFileContext,
+} from "./configFiles";
+import { nodeServiceCommands } from "./flags";
 import { kubeconfig } from "./kubeconfig";
 import { HostLayout, layoutEnv } from "./layout";
 import { MachineHost } from "./machineHost";
@@ -39,36 +42,14 @@ export const pauseImage = (cluster: ClusterConfig) => `${cluster.imageRepository
 /** Node configuration and service definitions are for root only (CIS 4.1.1, 4.1.9, 1.1.9). */
 export const NODE_FILE_MODE = "0600";
 
-/** Every config file a worker needs, rendered for its host layout. Pure apart from reading the templates. */
-export function workerConfigFiles(opts: {
-    cluster: ClusterConfig; node: NodePlan; layout: HostLayout; cgroupDriver: "systemd" | "cgroupfs";
-}): { name: string; content: string; mode: string }[] {
-    const { cluster, node, layout } = opts;
-    const etc = `${layout.etc}/worker`;
-    const common = { ETC: etc, DATA: layout.data, RUN: layout.run };
+/** Every config file a worker needs, for its host layout. Pure. */
+export function workerConfigFiles(context: WorkerFileContext): { name: string; content: string; mode: string }[] {
     return [
-        {
-            name: "kubelet-config.yaml",
-            content: render(asset("kubelet-config.yaml"), {
-                ETC: etc, RUN: layout.run, CGROUP_DRIVER: opts.cgroupDriver, TLS_CIPHER_SUITES: TLS_CIPHER_SUITES.join(", "),
-                CLUSTER_DOMAIN: cluster.clusterDomain, CLUSTER_DNS: cluster.clusterDns,
-                EVICTION_HARD: Object.keys(cluster.kubeletEvictionHard).length === 0 ? "" : ["evictionHard:",
-                    ...Object.entries(cluster.kubeletEvictionHard).map(([signal, threshold]) => `  ${signal}: "${threshold}"`)].join("\n"),
-            }),
-        },
-        {
-            name: "kube-proxy-config.yaml",
-            content: render(asset("kube-proxy-config.yaml"), { ETC: etc, NODE_NAME: node.name, CLUSTER_CIDR: cluster.clusterCidr }),
-        },
-        {
-            name: "containerd.toml",
-            content: render(asset("containerd.toml"), {
-                ...common, HOME: layout.home, BIN: `${layout.home}/bin`, PAUSE_IMAGE: pauseImage(cluster),
-                SYSTEMD_CGROUP: String(opts.cgroupDriver === "systemd"),
-            }),
-        },
-        { name: "cni/10-kdw-bridge.conflist", content: render(asset("cni-bridge.conflist"), { POD_CIDR: node.podCidr!, DATA: layout.data }) },
-        { name: "cni/99-loopback.conf", content: asset("cni-loopback.conf") },
+        { name: "kubelet-config.yaml", content: kubeletConfigYaml(context) },
+        { name: "kube-proxy-config.yaml", content: kubeProxyConfigYaml(context) },
+        { name: "containerd.toml", content: containerdConfigToml(context, pauseImage(context.cluster)) },
+        { name: "cni/10-kdw-bridge.conflist", content: cniBridgeConflist(context) },
+        { name: "cni/99-loopback.conf", content: cniLoopbackConf() },
     ].map(f => ({ ...f, mode: NODE_FILE_MODE }));
 }
 

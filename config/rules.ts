@@ -3,6 +3,7 @@
 // the reason names a key of its own (a field of one of the genericHosts, the binary folder's report). Every rule runs,
 // so that every problem is reported at once; a rule that needs a well-formed value skips a malformed one, whose own
 // rule reports it.
+import * as yaml from "js-yaml";
 import * as semver from "semver";
 import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../components/net";
 import type { Values } from "./settings";
@@ -11,8 +12,6 @@ import {
     Versions, WORKER_BINARIES,
 } from "./types";
 
-// js-yaml has no types of its own here; it reads the audit Policy a user gives (YAML, or JSON, which is YAML).
-const yaml: { load(text: string): unknown } = require("js-yaml");
 
 export type Rule<T> = (value: T, settings: Values, ctx: ValidationContext) => string | string[] | undefined;
 

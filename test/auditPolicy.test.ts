@@ -1,14 +1,13 @@
 // The program's audit policy (components/scripts/audit-policy.yaml), read as the apiserver reads it: the first rule
 // that matches a request sets its level.
 import * as assert from "node:assert/strict";
+import * as yaml from "js-yaml";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { validateConfig } from "../config";
 import { SCRIPT_DIR } from "../components/remote";
 
-// js-yaml comes without types here.
-const yaml: { load(text: string): unknown } = require("js-yaml");
 
 interface Rule {
     level: string;

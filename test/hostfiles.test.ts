@@ -2,6 +2,8 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { spawnSync } from "node:child_process";
+import * as yaml from "js-yaml";
+import * as toml from "smol-toml";
 import { existsSync } from "node:fs";
 import * as versions from "../versions.json";
 import { asset } from "../components/remote";
@@ -148,22 +150,24 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         .map(f => [f.name, f.content]));
 
     test(`${profile}: kubelet config has webhook auth, no anonymous access, cluster DNS and its own certificate`, () => {
-        const kubelet = files["kubelet-config.yaml"];
-        assert.match(kubelet, /anonymous:\n {4}enabled: false/);
-        assert.match(kubelet, /webhook:\n {4}enabled: true/);
-        assert.match(kubelet, /mode: Webhook/);
-        assert.match(kubelet, /clusterDNS:\n {2}- 10\.32\.0\.10/);
-        assert.match(kubelet, /clusterDomain: cluster\.local/);
-        assert.match(kubelet, new RegExp(`tlsCertFile: ${layout.etc}/worker/kubelet.pem`));
-        assert.match(kubelet, new RegExp(`containerRuntimeEndpoint: unix://${layout.run}/containerd/containerd.sock`));
-        assert.match(kubelet, /cgroupDriver: cgroupfs/);
-        assert.match(kubelet, /failCgroupV1: false/);
-        assert.match(kubelet, /rotateCertificates: true/);
+        const kubelet = yaml.load(files["kubelet-config.yaml"]) as Record<string, any>;
+        assert.equal(kubelet.kind, "KubeletConfiguration");
+        assert.deepEqual(kubelet.authentication, {
+            anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: `${layout.etc}/worker/ca.pem` },
+        });
+        assert.deepEqual(kubelet.authorization, { mode: "Webhook" });
+        assert.deepEqual(kubelet.clusterDNS, ["10.32.0.10"]);
+        assert.equal(kubelet.clusterDomain, "cluster.local");
+        assert.equal(kubelet.tlsCertFile, `${layout.etc}/worker/kubelet.pem`);
+        assert.equal(kubelet.containerRuntimeEndpoint, `unix://${layout.run}/containerd/containerd.sock`);
+        assert.equal(kubelet.cgroupDriver, "cgroupfs");
+        assert.equal(kubelet.failCgroupV1, false);
+        assert.equal(kubelet.rotateCertificates, true);
         // CIS 4.2.12, 4.2.13: TLS 1.2 only with AEAD suites; a limit on each pod's processes.
-        assert.match(kubelet, /tlsCipherSuites: \[TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, [A-Z0-9_, ]+\]\n/);
-        assert.doesNotMatch(kubelet, /tlsCipherSuites: .*CBC/);
-        assert.match(kubelet, /podPidsLimit: 4096/);
-        assert.doesNotMatch(kubelet, /evictionHard/, "the kubelet's own eviction defaults");
+        assert.equal(kubelet.tlsCipherSuites[0], "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+        assert.deepEqual(kubelet.tlsCipherSuites.filter((c: string) => !/_(GCM_SHA\d+|CHACHA20_POLY1305)$/.test(c)), []);
+        assert.equal(kubelet.podPidsLimit, 4096);
+        assert.equal(kubelet.evictionHard, undefined, "the kubelet's own eviction defaults");
     });
 
     test(`${profile}: node configuration and service definitions are for root only`, () => {
@@ -176,21 +180,34 @@ for (const profile of ["systemd", "boot2docker"] as const) {
     });
 
     test(`${profile}: kube-proxy in iptables mode with the cluster CIDR; CNI bridge on the node's /24`, () => {
-        assert.match(files["kube-proxy-config.yaml"], /mode: iptables\nclusterCIDR: 10\.200\.0\.0\/16/);
-        assert.match(files["kube-proxy-config.yaml"], /\nmetricsBindAddress: 127\.0\.0\.1:10249\n/);
+        const proxy = yaml.load(files["kube-proxy-config.yaml"]) as Record<string, any>;
+        assert.equal(proxy.kind, "KubeProxyConfiguration");
+        assert.equal(proxy.mode, "iptables");
+        assert.equal(proxy.clusterCIDR, "10.200.0.0/16");
+        assert.equal(proxy.hostnameOverride, "kdw-worker-2");
+        assert.equal(proxy.clientConnection.kubeconfig, `${layout.etc}/worker/kube-proxy.kubeconfig`);
+        assert.equal(proxy.metricsBindAddress, "127.0.0.1:10249");
+        assert.deepEqual(proxy.conntrack, { maxPerCore: 0 });
         const bridge = JSON.parse(files["cni/10-kdw-bridge.conflist"]);
         assert.equal(bridge.plugins[0].ipam.ranges[0][0].subnet, "10.200.2.0/24");
+        assert.equal(bridge.plugins[0].ipam.dataDir, `${layout.data}/cni/networks`);
         assert.equal(JSON.parse(files["cni/99-loopback.conf"]).type, "loopback");
     });
 
     test(`${profile}: containerd runs on its own socket and root, with the configured pause image`, () => {
-        const toml = files["containerd.toml"];
-        assert.match(toml, new RegExp(`address = "${layout.run}/containerd/containerd.sock"`));
-        assert.match(toml, new RegExp(`root = "${layout.data}/containerd"`));
-        assert.ok(toml.includes(`sandbox = "registry.k8s.io/pause:${versions.pause}"`), "pause image");
-        assert.match(toml, /restrict_oom_score_adj = true/);
-        assert.match(toml, /SystemdCgroup = false/);
-        assert.doesNotMatch(toml, /\{\{|\}\}/);
+        // Plain objects, as JSON makes them (the parser's tables have no prototype).
+        const containerd = JSON.parse(JSON.stringify(toml.parse(files["containerd.toml"])));
+        assert.equal(containerd.version, 3);
+        assert.equal(containerd.grpc.address, `${layout.run}/containerd/containerd.sock`);
+        assert.equal(containerd.root, `${layout.data}/containerd`);
+        const images = containerd.plugins["io.containerd.cri.v1.images"];
+        assert.equal(images.pinned_images.sandbox, `registry.k8s.io/pause:${versions.pause}`);
+        const runtime = containerd.plugins["io.containerd.cri.v1.runtime"];
+        assert.equal(runtime.restrict_oom_score_adj, true);
+        assert.deepEqual(runtime.containerd.runtimes.runc.options, {
+            BinaryName: `${layout.home}/bin/runc`, Root: `${layout.run}/runc`, SystemdCgroup: false,
+        });
+        assert.deepEqual(runtime.cni, { bin_dirs: [`${layout.home}/cni/bin`], conf_dir: `${layout.etc}/worker/cni` });
     });
 
     test(`${profile}: services are kept running the profile's way`, () => {
@@ -211,9 +228,10 @@ for (const profile of ["systemd", "boot2docker"] as const) {
 }
 
 test("kubelet config: no evictionHard by default (the kubelet's thresholds), the configured thresholds otherwise", () => {
-    const render = (c: typeof cfg) => workerConfigFiles({ cluster: c, node: c.workers[0], layout: hostLayout("systemd"), cgroupDriver: "systemd" })
-        .find(f => f.name === "kubelet-config.yaml")!.content;
-    assert.doesNotMatch(render(cfg), /evictionHard/);
-    const lowered = render({ ...cfg, kubeletEvictionHard: { "imagefs.available": "2%", "nodefs.available": "2%" } });
-    assert.match(lowered, /\nevictionHard:\n {2}imagefs\.available: "2%"\n {2}nodefs\.available: "2%"\n/);
+    const kubelet = (c: typeof cfg) => yaml.load(workerConfigFiles({ cluster: c, node: c.workers[0], layout: hostLayout("systemd"), cgroupDriver: "systemd" })
+        .find(f => f.name === "kubelet-config.yaml")!.content) as Record<string, unknown>;
+    assert.equal(kubelet(cfg).evictionHard, undefined);
+    const lowered = kubelet({ ...cfg, kubeletEvictionHard: { "imagefs.available": "2%", "nodefs.available": "2%" } });
+    assert.deepEqual(lowered.evictionHard, { "imagefs.available": "2%", "nodefs.available": "2%" });
+    assert.equal(lowered.cgroupDriver, "systemd");
 });

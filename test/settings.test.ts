@@ -1,14 +1,13 @@
 // The settings' table (config/settings.ts) is the one place a setting is written: Pulumi.yaml's schema and the docs'
 // reference must say what it says.
 import * as assert from "node:assert/strict";
+import * as yaml from "js-yaml";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { RawConfig, SETTINGS, validateConfig } from "../config";
 import { DOCS, withSettings } from "../scripts/gen-config-docs";
 
-// js-yaml comes with @pulumi/pulumi; it has no types of its own here.
-const yaml: { load(text: string): unknown } = require("js-yaml");
 
 test("Pulumi.yaml declares every setting, in the table's order, with its type, default and description, and nothing else", () => {
     const declared = (yaml.load(readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8")) as { config: object }).config;

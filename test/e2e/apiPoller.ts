@@ -7,6 +7,7 @@
 // a request in flight meets when the virtual IP moves to another controller, is retried after 1 s (client-go's
 // request.go retries a GET on a reset or an EOF, as if the server had said Retry-After: 1); any other error, or no
 // answer within the request's time, is a failure. Resets are counted and reported apart.
+import * as yaml from "js-yaml";
 import { readFileSync } from "node:fs";
 import * as https from "node:https";
 
@@ -32,25 +33,33 @@ export const RETRY_AFTER_SECONDS = 1;
 /** What client-go's IsConnectionReset and IsProbableEOF see in Node.js's terms ("socket hang up" is ECONNRESET). */
 const isConnectionReset = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || err.code === "EPIPE";
 
-function kubeconfigField(text: string, field: string): string {
-    const match = new RegExp(`^\\s*${field}:\\s*(\\S+)\\s*$`, "m").exec(text);
-    if (!match) {
-        throw new Error(`the kubeconfig has no ${field}`);
+/** The server, CA and client credentials of a kubeconfig's first cluster and user (as this program writes them). */
+function kubeconfigTls(text: string) {
+    const config = yaml.load(text) as {
+        clusters?: { cluster: { server: string; "certificate-authority-data": string } }[];
+        users?: { user: { "client-certificate-data": string; "client-key-data": string } }[];
+    };
+    const cluster = config?.clusters?.[0]?.cluster;
+    const user = config?.users?.[0]?.user;
+    if (!cluster?.server || !user) {
+        throw new Error("the kubeconfig has no cluster with a server, or no user");
     }
-    return match[1];
+    return {
+        server: cluster.server,
+        tls: {
+            ca: fromBase64(cluster["certificate-authority-data"]),
+            cert: fromBase64(user["client-certificate-data"]),
+            key: fromBase64(user["client-key-data"]),
+        },
+    };
 }
 
 const fromBase64 = (value: string) => Buffer.from(value, "base64");
 
 /** Starts polling `path` (default: the default namespace) every `everyMs`; `stop()` ends it and returns the figures. */
 export function pollApi(kubeconfigPath: string, path = "/api/v1/namespaces/default", everyMs = POLL_SECONDS * 1000) {
-    const text = readFileSync(kubeconfigPath, "utf8");
-    const url = new URL(path, kubeconfigField(text, "server"));
-    const tls = {
-        ca: fromBase64(kubeconfigField(text, "certificate-authority-data")),
-        cert: fromBase64(kubeconfigField(text, "client-certificate-data")),
-        key: fromBase64(kubeconfigField(text, "client-key-data")),
-    };
+    const { server, tls } = kubeconfigTls(readFileSync(kubeconfigPath, "utf8"));
+    const url = new URL(path, server);
     const start = Date.now();
     let lastAnswer = start;
     let longestGap = 0;
