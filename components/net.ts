@@ -1,69 +1,58 @@
-// IPv4 address arithmetic for the address plan: pod /24s per worker, the service range, the DNS IP.
+// The address plan's IPv4 arithmetic: pod /24s per worker, the service range, the DNS IP. Parsing, validation and
+// containment are ipaddr.js's; what is ours is counting subnets and addresses within a range.
+import * as ipaddr from "ipaddr.js";
 
 export interface Cidr {
-    readonly base: number; // network address as an unsigned 32-bit integer
+    /** The network address. */
+    readonly network: ipaddr.IPv4;
     readonly prefix: number;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-export function isIpv4(text: string): boolean {
-    return IPV4.test(text);
-}
+/** A dotted quad of decimal octets, no leading zeros (what Kubernetes' flags accept), nothing else. */
+export const isIpv4 = (text: string) => ipaddr.IPv4.isValidFourPartDecimal(text);
 
 export function ipToInt(ip: string): number {
     if (!isIpv4(ip)) {
         throw new Error(`"${ip}" is not an IPv4 address`);
     }
-    return ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+    return ipaddr.IPv4.parse(ip).toByteArray().reduce((acc, octet) => acc * 256 + octet, 0);
 }
 
-export function intToIp(value: number): string {
-    return [24, 16, 8, 0].map(shift => Math.floor(value / 2 ** shift) % 256).join(".");
-}
+export const intToIp = (value: number) =>
+    ipaddr.fromByteArray([24, 16, 8, 0].map(shift => Math.floor(value / 2 ** shift) % 256)).toString();
 
 /** Parses "a.b.c.d/n"; the address must be the network address (no host bits set). */
 export function parseCidr(text: string): Cidr {
-    const match = /^([^/]+)\/(\d{1,2})$/.exec(text);
-    if (!match || !isIpv4(match[1]) || Number(match[2]) > 32) {
+    const [, address, prefixText] = /^([^/]+)\/(\d{1,2})$/.exec(text) ?? [];
+    if (!address || !isIpv4(address) || Number(prefixText) > 32) {
         throw new Error(`"${text}" is not an IPv4 CIDR like 10.200.0.0/16`);
     }
-    const prefix = Number(match[2]);
-    const base = ipToInt(match[1]);
-    if (base % size({ base: 0, prefix }) !== 0) {
-        throw new Error(`"${text}" has host bits set; did you mean ${intToIp(base - (base % size({ base: 0, prefix })))}/${prefix}?`);
+    const prefix = Number(prefixText);
+    const network = ipaddr.IPv4.networkAddressFromCIDR(text);
+    if (network.toString() !== address) {
+        throw new Error(`"${text}" has host bits set; did you mean ${network}/${prefix}?`);
     }
-    return { base, prefix };
+    return { network, prefix };
 }
 
-export function formatCidr(cidr: Cidr): string {
-    return `${intToIp(cidr.base)}/${cidr.prefix}`;
-}
+export const formatCidr = (cidr: Cidr) => `${cidr.network}/${cidr.prefix}`;
 
-export function size(cidr: Cidr): number {
-    return 2 ** (32 - cidr.prefix);
-}
+export const size = (cidr: Cidr) => 2 ** (32 - cidr.prefix);
 
-export function contains(cidr: Cidr, ip: string): boolean {
-    const value = ipToInt(ip);
-    return value >= cidr.base && value < cidr.base + size(cidr);
-}
+export const contains = (cidr: Cidr, ip: string) => ipaddr.IPv4.parse(ip).match(cidr.network, cidr.prefix);
 
-export function overlaps(a: Cidr, b: Cidr): boolean {
-    return a.base < b.base + size(b) && b.base < a.base + size(a);
-}
+/** Two ranges overlap when either holds the other's network address. */
+export const overlaps = (a: Cidr, b: Cidr) => a.network.match(b.network, b.prefix) || b.network.match(a.network, a.prefix);
 
 /** How many /`prefix` subnets fit in `cidr` (0 when `prefix` is wider than `cidr`). */
-export function subnetCount(cidr: Cidr, prefix: number): number {
-    return prefix < cidr.prefix ? 0 : 2 ** (prefix - cidr.prefix);
-}
+export const subnetCount = (cidr: Cidr, prefix: number) => prefix < cidr.prefix ? 0 : 2 ** (prefix - cidr.prefix);
 
 /** The index-th /`prefix` subnet of `cidr`, e.g. subnet(10.200.0.0/16, 24, 2) = 10.200.2.0/24. */
 export function subnet(cidr: Cidr, prefix: number, index: number): string {
     if (index < 0 || index >= subnetCount(cidr, prefix)) {
         throw new Error(`${formatCidr(cidr)} has no /${prefix} number ${index}`);
     }
-    return formatCidr({ base: cidr.base + index * 2 ** (32 - prefix), prefix });
+    return `${intToIp(ipToInt(cidr.network.toString()) + index * 2 ** (32 - prefix))}/${prefix}`;
 }
 
 /** The n-th address of a range: hostAddress(10.32.0.0/24, 1) = 10.32.0.1 (the `kubernetes` service IP). */
@@ -71,5 +60,5 @@ export function hostAddress(cidr: Cidr, n: number): string {
     if (n < 0 || n >= size(cidr)) {
         throw new Error(`${formatCidr(cidr)} has no address number ${n}`);
     }
-    return intToIp(cidr.base + n);
+    return intToIp(ipToInt(cidr.network.toString()) + n);
 }
