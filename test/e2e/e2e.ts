@@ -851,7 +851,8 @@ async function clusterChecks(stack: auto.Stack) {
         return `${preview.same} unchanged`;
     });
 
-    await report.check("certificate renewal: every leaf certificate due, `up` re-issues every signed one and rolls them out; " +
+    await report.check("certificate renewal: every leaf certificate due, `up` re-issues every signed one and rolls them out one host " +
+        "at a time, kube-vip included, nothing replaced; " +
         "servers, the hosts' certificate files and the admin kubeconfig use the new ones; the API's longest gap at most " +
         `${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed; nodes stay Ready`, async () => {
         const result = await certificateRenewal({

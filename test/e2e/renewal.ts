@@ -8,6 +8,7 @@ import { X509Certificate } from "node:crypto";
 import * as tls from "node:tls";
 import { assertAvailable, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
 import { asRoot, pidOfCommand, processAgeCommand, TestHost } from "./harness";
+import { assertOneHostAtATime, describeSteps, stepRecorder } from "./steps";
 
 export interface RenewalContext {
     stack: auto.Stack;
@@ -136,12 +137,14 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     // The whole lifetime as the window: every leaf certificate is due now, as it would be near its end.
     ctx.writeConfig({ certRenewBeforeHours: 8760 });
     const replaced: string[] = [];
+    const recorder = stepRecorder();
     const poller = pollApi(ctx.kubeconfigPath);
     const start = Date.now();
     let availability;
     try {
         await ctx.stack.up({
             onEvent: e => {
+                recorder.onEvent(e);
                 const m = e.resourcePreEvent?.metadata;
                 if (m && m.op === "replace" && m.type === "tls:index/locallySignedCert:LocallySignedCert") {
                     replaced.push(m.urn.split("::").pop()!);
@@ -181,6 +184,14 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     assert.deepEqual(unused, [], "re-issued certificates found in use nowhere");
     const notRestarted = [...await processAges(ctx)].filter(([, age]) => age > upSeconds).map(([name, age]) => `${name} (${age}s)`);
     assert.deepEqual(notRestarted, [], "these processes did not restart with the new certificates");
+    // Every host's roll after the one before it, kube-vip's included: a kube-vip that restarts always has another to
+    // hand the virtual IP to.
+    assertOneHostAtATime(recorder.steps, recorder.done);
+    const kubeVipRolls = recorder.steps.filter(s => s.op === "update" && s.name.endsWith("-kube-vip-roll"));
+    assert.deepEqual(kubeVipRolls.map(s => s.name), ctx.controllers.map((_, i) => `kdw-controller-${i}-kube-vip-roll`),
+        "every controller's kube-vip rolls with its renewed certificate, in order");
+    const replacedSteps = recorder.steps.filter(s => s.op === "replace" || s.op === "create-replacement");
+    assert.deepEqual(replacedSteps.map(s => s.name), [], "host steps replaced (all at once) instead of rolled");
     assertAvailable(availability, ROLL_BOUND, "the renewal");
     await ctx.expectWorkersReady(180);
     await ctx.etcdHealthy();
@@ -190,5 +201,5 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     await ctx.stack.preview({ expectNoChanges: true });
     return `all ${replaced.length} signed certificates re-issued in ${upSeconds.toFixed(0)}s; ${before.size} servers present ` +
         `new ones; ${onDisk.size} certificates on the hosts (${renewedByKubelet.length} renewed by their kubelet since) and the ` +
-        `admin's are new ones; ` + describeAvailability(availability);
+        `admin's are new ones; ` + describeAvailability(availability) + `; kube-vip: ${describeSteps(kubeVipRolls)}`;
 }
