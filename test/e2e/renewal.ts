@@ -83,6 +83,26 @@ async function certificatesOnDisk(ctx: RenewalContext): Promise<Map<string, { se
     return found;
 }
 
+/** kube-controller-manager's CSR signer starts a certificate's validity this long before it signs it (clock skew). */
+export const CSR_SIGNER_BACKDATE_MS = 5 * 60 * 1000;
+
+/**
+ * Whether a certificate found on a host (`where`: "<host> <file> <subject>") was issued at or after `since`, to the
+ * second. A kubelet renews its own certificate through the CSR API (rotateCertificates) and keeps it as
+ * `kubelet-<client|server>-<YYYY-MM-DD-HH-MM-SS>.pem`, named after the time (UTC) it got it, while the signer starts
+ * its validity 5 minutes earlier: for those files the name says when, and the start of validity must agree with it.
+ * Any other certificate is as new as the start of its validity.
+ */
+export function issuedSince(where: string, notBefore: number, since: number): boolean {
+    const named = /\/kubelet-(?:client|server)-(\d{4})-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)\.pem /.exec(where);
+    if (!named) {
+        return notBefore >= since - 1000;
+    }
+    const [year, month, day, hour, minute, second] = named.slice(1).map(Number);
+    const received = Date.UTC(year, month - 1, day, hour, minute, second);
+    return received >= since - 1000 && notBefore >= received - CSR_SIGNER_BACKDATE_MS - 1000 && notBefore <= received + 1000;
+}
+
 /** The serial number of the certificate a TLS server presents (no client certificate offered, nothing verified). */
 export function servedSerial(host: string, port: number): Promise<string> {
     return new Promise((resolve, reject) => {
@@ -170,8 +190,8 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     // A kubelet may also renew its own client certificate through the cluster's CSR API (rotateCertificates): such a
     // certificate is new too, if it was issued after the renewal began (certificates carry whole seconds).
     const onDisk = await certificatesOnDisk(ctx);
-    const renewedByKubelet = [...onDisk].filter(([, c]) => !newSerials.has(c.serial) && c.notBefore >= start - 1000);
-    const stale = [...onDisk].filter(([, c]) => !newSerials.has(c.serial) && c.notBefore < start - 1000)
+    const renewedByKubelet = [...onDisk].filter(([where, c]) => !newSerials.has(c.serial) && issuedSince(where, c.notBefore, start));
+    const stale = [...onDisk].filter(([where, c]) => !newSerials.has(c.serial) && !issuedSince(where, c.notBefore, start))
         .map(([where, c]) => `${where}${oldSerials.has(c.serial) ? " (the old one)" : " (issued before the renewal)"}`);
     assert.deepEqual(stale, [], "certificates on the hosts that are neither re-issued nor issued since the renewal began");
     const adminCert = /client-certificate-data:\s*(\S+)/.exec(String((await ctx.stack.outputs()).kubeconfig.value))?.[1];
