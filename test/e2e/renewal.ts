@@ -50,8 +50,10 @@ async function certificatesOnDisk(ctx: RenewalContext): Promise<Map<string, { se
     const found = new Map<string, { serial: string; notBefore: number }>();
     for (const host of [...ctx.controllers, ...ctx.workers]) {
         const dirs = ctx.certificateDirs(host).join(" ");
+        // Links are left out: the kubelet's kubelet-client-current.pem points at its newest certificate, which is read
+        // under its own name (GNU grep does not follow links while it recurses; busybox's does).
         const out = await ctx.ssh(host, asRoot(host, `for f in $(grep -rlE -e 'BEGIN CERTIFICATE|client-certificate-data' ${dirs} 2>/dev/null); do ` +
-            `echo "== $f"; sed -n -e '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ` +
+            `[ -L "$f" ] && continue; echo "== $f"; sed -n -e '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' ` +
             `-e 's/^ *client-certificate-data: *//p' "$f"; done`));
         let file = "";
         let block: string[] = [];
