@@ -11,12 +11,17 @@ export interface Cidr {
 /** A dotted quad of decimal octets, no leading zeros (what Kubernetes' flags accept), nothing else. */
 export const isIpv4 = (text: string) => ipaddr.IPv4.isValidFourPartDecimal(text);
 
-export function ipToInt(ip: string): number {
+/** ipaddr.js parses "10" and hex too: only a dotted quad is taken here. */
+function parseIpv4(ip: string): ipaddr.IPv4 {
     if (!isIpv4(ip)) {
         throw new Error(`"${ip}" is not an IPv4 address`);
     }
-    return ipaddr.IPv4.parse(ip).toByteArray().reduce((acc, octet) => acc * 256 + octet, 0);
+    return ipaddr.IPv4.parse(ip);
 }
+
+const toInt = (address: ipaddr.IPv4) => address.toByteArray().reduce((acc, octet) => acc * 256 + octet, 0);
+
+export const ipToInt = (ip: string) => toInt(parseIpv4(ip));
 
 export const intToIp = (value: number) =>
     ipaddr.fromByteArray([24, 16, 8, 0].map(shift => Math.floor(value / 2 ** shift) % 256)).toString();
@@ -39,7 +44,7 @@ export const formatCidr = (cidr: Cidr) => `${cidr.network}/${cidr.prefix}`;
 
 export const size = (cidr: Cidr) => 2 ** (32 - cidr.prefix);
 
-export const contains = (cidr: Cidr, ip: string) => ipaddr.IPv4.parse(ip).match(cidr.network, cidr.prefix);
+export const contains = (cidr: Cidr, ip: string) => parseIpv4(ip).match(cidr.network, cidr.prefix);
 
 /** Two ranges overlap when either holds the other's network address. */
 export const overlaps = (a: Cidr, b: Cidr) => a.network.match(b.network, b.prefix) || b.network.match(a.network, a.prefix);
@@ -52,7 +57,7 @@ export function subnet(cidr: Cidr, prefix: number, index: number): string {
     if (index < 0 || index >= subnetCount(cidr, prefix)) {
         throw new Error(`${formatCidr(cidr)} has no /${prefix} number ${index}`);
     }
-    return `${intToIp(ipToInt(cidr.network.toString()) + index * 2 ** (32 - prefix))}/${prefix}`;
+    return `${intToIp(toInt(cidr.network) + index * 2 ** (32 - prefix))}/${prefix}`;
 }
 
 /** The n-th address of a range: hostAddress(10.32.0.0/24, 1) = 10.32.0.1 (the `kubernetes` service IP). */
@@ -60,5 +65,5 @@ export function hostAddress(cidr: Cidr, n: number): string {
     if (n < 0 || n >= size(cidr)) {
         throw new Error(`${formatCidr(cidr)} has no address number ${n}`);
     }
-    return intToIp(ipToInt(cidr.network.toString()) + n);
+    return intToIp(toInt(cidr.network) + n);
 }

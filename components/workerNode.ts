@@ -6,7 +6,7 @@ import { CNI_PLUGINS, WorkerBinarySet } from "./binaries";
 import { CertAuthority, IssuedCert } from "./certAuthority";
 import { ClusterConfig, NodePlan, WORKER_BINARIES } from "../config/types";
 import {
-    cniBridgeConflist, cniLoopbackConf, containerdConfigToml, kubeletConfigYaml, kubeProxyConfigYaml, WorkerFileContext,
+    cniBridgeConflist, cniLoopbackConf, containerdConfigToml, kubeletConfigYaml, kubeProxyConfigYaml, WorkerFileContext, workerEtc,
 } from "./configFiles";
 import { nodeServiceCommands } from "./flags";
 import { kubeconfig } from "./kubeconfig";
@@ -118,13 +118,13 @@ export class WorkerNode extends pulumi.ComponentResource {
 
         const services = pulumi.all([host.layout, host.ip, args.controllerIps]).apply(([layout, ip, controllerIps]) =>
             nodeServiceCommands({
-                bin: `${layout.home}/bin`, etc: `${layout.etc}/worker`, nodeName: node.name, nodeIp: ip,
+                bin: `${layout.home}/bin`, etc: workerEtc(layout), nodeName: node.name, nodeIp: ip,
                 kubeletDir: layout.kubeletDir, apiServerPort: cluster.apiServerPort, controllerIps,
             }));
         const configs = pulumi.all([host.layout, host.cgroupDriver]).apply(([layout, cgroupDriver]) =>
             workerConfigFiles({ cluster, node, layout, cgroupDriver }));
         const unitFiles = pulumi.all([host.layout, services]).apply(([layout, list]) => serviceFiles(layout, list));
-        const workerDir = host.layout.apply(l => `${l.etc}/worker`);
+        const workerDir = host.layout.apply(workerEtc);
         const at = (file: string) => workerDir.apply(d => `${d}/${file}`);
         const localApi = `https://127.0.0.1:${cluster.apiServerPort}`;
         const fixedFiles: HostFile[] = [

@@ -38,4 +38,5 @@ test("only a dotted quad with a prefix of 0 to 32 is a CIDR", () => {
     assert.equal(formatCidr(parseCidr("192.168.99.250/32")), "192.168.99.250/32");
     assert.equal(isIpv4("256.0.0.1"), false);
     assert.equal(isIpv4("1.2.3.4 "), false);
+    assert.throws(() => contains(parseCidr("10.0.0.0/8"), "10"), /not an IPv4 address/, "ipaddr.js alone would read 10 as 0.0.0.10");
 });

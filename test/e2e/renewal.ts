@@ -190,7 +190,7 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     assert.deepEqual(servedUnknown, [], "these servers present a certificate that is not one of the re-issued ones");
     // Client certificates in use: those on the hosts' disks, and the admin kubeconfig's.
     // A kubelet may also renew its own client certificate through the cluster's CSR API (rotateCertificates): such a
-    // certificate is new too, if it was issued after the renewal began (certificates carry whole seconds).
+    // certificate is new too, if it was issued after the renewal began (issuedSince).
     const onDisk = await certificatesOnDisk(ctx);
     const renewedByKubelet = [...onDisk].filter(([where, c]) => !newSerials.has(c.serial) && issuedSince(where, c.notBefore, start));
     const stale = [...onDisk].filter(([where, c]) => !newSerials.has(c.serial) && !issuedSince(where, c.notBefore, start))
@@ -213,7 +213,7 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     assert.deepEqual(kubeVipRolls.map(s => s.name), ctx.controllers.map((_, i) => `kdw-controller-${i}-kube-vip-roll`),
         "every controller's kube-vip rolls with its renewed certificate, in order");
     const replacedSteps = recorder.steps.filter(s => s.op === "replace" || s.op === "create-replacement");
-    assert.deepEqual(replacedSteps.map(s => s.name), [], "host steps replaced (all at once) instead of rolled");
+    assert.deepEqual(replacedSteps.map(s => s.name), [], "install or roll steps replaced (all hosts at once) instead of rolled");
     assertAvailable(availability, ROLL_BOUND, "the renewal");
     await ctx.expectWorkersReady(180);
     await ctx.etcdHealthy();
