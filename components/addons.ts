@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig } from "../config/types";
-import { APISERVER_KUBELET_CLIENT } from "./pki";
+import { APISERVER_KUBELET_CLIENT } from "../render/pki";
 
 export interface AddonsArgs {
     cluster: ClusterConfig;

@@ -4,11 +4,11 @@ import * as versions from "../versions.json";
 import { CertAuthority } from "./certAuthority";
 import { SETTINGS } from "../config/settings";
 import { ClusterConfig } from "../config/types";
-import { KUBE_VIP_LEASE, kubeVipArgs } from "./flags";
-import { kubeconfig } from "./kubeconfig";
+import { KUBE_VIP_LEASE, kubeVipArgs } from "../render/flags";
+import { kubeconfig } from "../render/kubeconfig";
 import { MachineHost } from "./machineHost";
-import { KUBE_VIP_USER, kubeVipCert } from "./pki";
-import { asset, rollingStep } from "./remote";
+import { KUBE_VIP_USER, kubeVipCert } from "../render/pki";
+import { hostScript, rollingStep } from "../host/remote";
 
 export interface ApiServerVipArgs {
     cluster: ClusterConfig;
@@ -84,7 +84,7 @@ export class ApiServerVip extends pulumi.ComponentResource {
             steps.push(rollingStep(`${host.nodeName}-kube-vip`, {
                 machineId: host.machineId,
                 connection: host.connection,
-                script: asset("kube-vip.sh"),
+                script: hostScript("kube-vip.sh"),
                 files: [
                     { path: dir.apply(d => `${d}/ca.pem`), content: clusterCa.certPem },
                     { path: dir.apply(d => `${d}/kube-vip.kubeconfig`), content: localKubeconfig, mode: "0600" },

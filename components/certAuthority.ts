@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { allowedUses, CertSpec } from "./pki";
+import { allowedUses, CertSpec } from "../render/pki";
 
 export interface CertAuthorityArgs {
     /** The CA's own common name, e.g. "kube-dumb-way" or "kube-dumb-way-etcd". */

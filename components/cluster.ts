@@ -6,17 +6,17 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterAddons } from "./addons";
 import { ApiServerVip } from "./apiServerVip";
-import { WorkerBinaries } from "./binaries";
+import { WorkerBinaries } from "./workerBinaries";
 import { CertAuthority } from "./certAuthority";
 import { ClusterConfig, NodePlan } from "../config/types";
 import { ControlPlane } from "./controlPlane";
 import { EtcdMember } from "./etcdMember";
-import { kubeconfig as renderKubeconfig } from "./kubeconfig";
+import { kubeconfig as renderKubeconfig } from "../render/kubeconfig";
 import { machineCertificates, MachineHost } from "./machineHost";
-import * as pki from "./pki";
+import * as pki from "../render/pki";
 import { PodRoute } from "./podRoute";
 import { WorkerNode } from "./workerNode";
-import { shellQuote, withAdminKubeconfig } from "./remote";
+import { shellQuote, withAdminKubeconfig } from "../host/remote";
 
 /** The wait for the API's OpenAPI document (api-ready.sh), with the admin kubeconfig on stdin. */
 export const apiReadyCommand = `KDW_TIMEOUT=300 sh -c ${shellQuote(withAdminKubeconfig("api-ready.sh"))} kdw`;
@@ -42,7 +42,7 @@ export class KubeCluster extends pulumi.ComponentResource {
     readonly workers: (HostOutput & { podCidr: string })[];
     /**
      * The Kubernetes version every host runs, known once an update has rolled through all of them (a failed roll leaves
-     * the previous value): the next update's upgrade check starts from it (components/upgrade.ts).
+     * the previous value): the next update's upgrade check starts from it (config/upgrade.ts).
      */
     readonly kubernetesVersion: pulumi.Output<string>;
 

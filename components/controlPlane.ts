@@ -2,13 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { CertAuthority, IssuedCert } from "./certAuthority";
 import { ClusterConfig } from "../config/types";
-import { admissionConfigFile, ADMISSION_CONFIG_PATH } from "./admission";
-import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "./flags";
-import { kubeconfig } from "./kubeconfig";
+import { admissionConfigFile, ADMISSION_CONFIG_PATH } from "../render/admission";
+import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "../render/flags";
+import { kubeconfig } from "../render/kubeconfig";
 import { MachineHost } from "./machineHost";
-import { controllerManagerCert, schedulerCert } from "./pki";
-import { encryptionConfigYaml, schedulerConfigYaml } from "./configFiles";
-import { asset, rollingStep } from "./remote";
+import { controllerManagerCert, schedulerCert } from "../render/pki";
+import { encryptionConfigYaml, schedulerConfigYaml } from "../render/configFiles";
+import { hostScript, rollingStep } from "../host/remote";
 
 /** Certificates every controller shares; issued once so that adding nothing re-issues nothing. */
 export interface ControlPlaneCerts {
@@ -58,7 +58,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         const run = rollingStep(name, {
             machineId: host.machineId,
             connection: host.connection,
-            script: asset("control-plane.sh"),
+            script: hostScript("control-plane.sh"),
             files: [
                 { path: at("pki/ca.pem"), content: clusterCa.certPem },
                 { path: at("pki/ca-key.pem"), content: clusterCa.keyPem, mode: secret },
@@ -83,7 +83,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 },
                 { path: at("kube-scheduler.kubeconfig"), mode: secret, content: clientKubeconfig("system:kube-scheduler", scheduler) },
                 { path: at("kube-scheduler.yaml"), content: schedulerConfigYaml() },
-                { path: at("audit-policy.yaml"), content: cluster.auditPolicy ?? asset("audit-policy.yaml") },
+                { path: at("audit-policy.yaml"), content: cluster.auditPolicy ?? hostScript("audit-policy.yaml") },
                 { path: at(path.posix.basename(ADMISSION_CONFIG_PATH)), content: admissionConfigFile(cluster.podSecurity) },
             ],
             env: pulumi.all([host.layout, host.ip, args.members, args.issuerHosts]).apply(([l, ip, members, issuers]) => ({

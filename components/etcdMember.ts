@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { CertAuthority } from "./certAuthority";
-import { ETCD_CLIENT_PORT, etcdArgs, Member } from "./flags";
+import { ETCD_CLIENT_PORT, etcdArgs, Member } from "../render/flags";
 import { MachineHost } from "./machineHost";
-import { etcdPeerCert, etcdServerCert } from "./pki";
-import { asset, rollingStep } from "./remote";
+import { etcdPeerCert, etcdServerCert } from "../render/pki";
+import { hostScript, rollingStep } from "../host/remote";
 
 export interface EtcdMemberArgs {
     host: MachineHost;
@@ -39,7 +39,7 @@ export class EtcdMember extends pulumi.ComponentResource {
         const run = rollingStep(name, {
             machineId: host.machineId,
             connection: host.connection,
-            script: asset("etcd.sh"),
+            script: hostScript("etcd.sh"),
             files: [
                 { path: dir.apply(d => `${d}/ca.pem`), content: etcdCa.certPem },
                 { path: dir.apply(d => `${d}/server.pem`), content: server.certPem },

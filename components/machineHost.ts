@@ -1,8 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "../config/types";
-import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile, layoutEnv } from "./layout";
-import { asRoot, asset, envAssignments, HostConnection, HostFile, hostStep, shellQuote, withLibraries } from "./remote";
+import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile, layoutEnv } from "../render/layout";
+import { asRoot, envAssignments, HostConnection, HostFile, hostScript, hostStep, localScript, shellQuote, withLibraries } from "../host/remote";
 
 export interface MachineHostArgs {
     node: NodePlan;
@@ -28,7 +28,7 @@ export const clusterLabel = (cluster: ClusterConfig) => `kdw.cluster=${cluster.c
  * (their create was interrupted).
  */
 export function machineCertificates(cluster: ClusterConfig, opts?: pulumi.CustomResourceOptions): command.local.Command {
-    const script = shellQuote(asset("machine-certs.sh"));
+    const script = shellQuote(localScript("machine-certs.sh"));
     return new command.local.Command("docker-machine-certs", {
         create: `sh -c ${script} kdw up`,
         delete: `sh -c ${script} kdw down`,
@@ -189,7 +189,7 @@ export class MachineHost extends pulumi.ComponentResource {
 
         this.ready = hostStep(`${name}-prepare`, {
             connection: this.connection,
-            script: asset("host.sh"),
+            script: hostScript("host.sh"),
             libraries: HOST_SCRIPT_LIBRARIES,
             env: pulumi.all([this.layout, this.sshUser]).apply(([l, user]) => ({
                 ...layoutEnv(l, cluster.clusterCidr), KDW_SSH_USER: user,
@@ -205,7 +205,7 @@ export class MachineHost extends pulumi.ComponentResource {
 export const HOST_SCRIPT_LIBRARIES = ["lib-cleanup.sh"];
 
 const probeCommand = (cluster: ClusterConfig) =>
-    `KDW_PROFILE_SETTING=${cluster.hostProfile} sh -c ${shellQuote(asset("probe.sh"))}`;
+    `KDW_PROFILE_SETTING=${cluster.hostProfile} sh -c ${shellQuote(hostScript("probe.sh"))}`;
 
 /**
  * Removes everything the cluster can have put on the host, whatever the state says: finds out what kind of host it is
@@ -220,14 +220,14 @@ export function sweepCommand(cluster: ClusterConfig): string {
         `"profile=boot2docker "*) ${layout("boot2docker")} ;;`,
         "*) exit 0 ;;",
         "esac",
-        asRoot(withLibraries(asset("host.sh"), HOST_SCRIPT_LIBRARIES), "down", `"$@"`),
+        asRoot(withLibraries(hostScript("host.sh"), HOST_SCRIPT_LIBRARIES), "down", `"$@"`),
     ].join("\n");
 }
 
 /** What every host gets before the cluster's steps: on boot2docker, which has no systemd, the supervisor they use. */
 export function hostFiles(layout: HostLayout): HostFile[] {
     return layout.profile === "boot2docker"
-        ? [{ path: `${layout.home}/bin/kdw-service`, content: asset("kdw-service.sh"), mode: "0755" }]
+        ? [{ path: `${layout.home}/bin/kdw-service`, content: hostScript("kdw-service.sh"), mode: "0755" }]
         : [];
 }
 

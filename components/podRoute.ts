@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MachineHost } from "./machineHost";
-import { asset, hostStep } from "./remote";
+import { hostScript, hostStep } from "../host/remote";
 
 export interface PodRouteArgs {
     /** The host whose routes these are. */
@@ -18,7 +18,7 @@ export interface RouteTablePlan {
     masquerade?: string;
 }
 
-/** The table kdw-routes keeps on a host (format in components/scripts/kdw-routes.sh). */
+/** The table kdw-routes keeps on a host (format in host/scripts/kdw-routes.sh). */
 export function routeTable(plan: RouteTablePlan): string {
     return [
         `# Pod network of ${plan.hostName}, written by \`pulumi up\`; kdw-routes keeps the host as this says.`,
@@ -48,9 +48,9 @@ export class PodRoute extends pulumi.ComponentResource {
         }));
         this.applied = hostStep(`${name}-table`, {
             connection: host.connection,
-            script: asset("pod-routes.sh"),
+            script: hostScript("pod-routes.sh"),
             env: host.layout.apply(l => ({ KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_ETC: l.etc })),
-            files: host.layout.apply(l => [{ path: `${l.home}/bin/kdw-routes`, content: asset("kdw-routes.sh"), mode: "0755" }]),
+            files: host.layout.apply(l => [{ path: `${l.home}/bin/kdw-routes`, content: hostScript("kdw-routes.sh"), mode: "0755" }]),
             filesUpdatedInPlace: [{ path: host.layout.apply(l => `${l.etc}/pod-routes`), content: table }],
         }, { parent: this, dependsOn: [host.ready] });
         this.registerOutputs({ table });

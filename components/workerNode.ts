@@ -2,18 +2,18 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as versions from "../versions.json";
-import { CNI_PLUGINS, WorkerBinarySet } from "./binaries";
+import { CNI_PLUGINS, WorkerBinarySet } from "../host/binaries";
 import { CertAuthority, IssuedCert } from "./certAuthority";
 import { ClusterConfig, NodePlan, WORKER_BINARIES } from "../config/types";
 import {
     cniBridgeConflist, cniLoopbackConf, containerdConfigToml, kubeletConfigYaml, kubeProxyConfigYaml, WorkerFileContext, workerEtc,
-} from "./configFiles";
-import { nodeServiceCommands } from "./flags";
-import { kubeconfig } from "./kubeconfig";
-import { HostLayout, layoutEnv } from "./layout";
+} from "../render/configFiles";
+import { nodeServiceCommands } from "../render/flags";
+import { kubeconfig } from "../render/kubeconfig";
+import { HostLayout, layoutEnv } from "../render/layout";
 import { MachineHost } from "./machineHost";
-import { nodeCert } from "./pki";
-import { asset, HostFile, render, rollingStep, shellQuote, withAdminKubeconfig } from "./remote";
+import { nodeCert } from "../render/pki";
+import { HostFile, hostScript, localScript, render, rollingStep, shellQuote, withAdminKubeconfig } from "../host/remote";
 
 export interface WorkerNodeArgs {
     host: MachineHost;
@@ -58,7 +58,7 @@ export function serviceFiles(layout: HostLayout, services: { name: string; comma
     return services.map(s => layout.profile === "systemd"
         ? {
             path: `${layout.units}/kdw-${s.name}.service`,
-            content: render(asset("kdw-service.unit"), {
+            content: render(hostScript("kdw-service.unit"), {
                 NAME: s.name, BIN: `${layout.home}/bin`, EXEC: s.command,
                 AFTER: s.name === "containerd" ? "" : "kdw-containerd.service",
                 // containerd's shims must outlive a containerd restart, and it manages its children's cgroups.
@@ -71,7 +71,7 @@ export function serviceFiles(layout: HostLayout, services: { name: string; comma
 
 /**
  * The command that drains (`drain`) or uncordons (`uncordon`) a worker from the machine running Pulumi
- * (components/scripts/node-drain.sh), with the admin kubeconfig on its stdin.
+ * (host/local/node-drain.sh), with the admin kubeconfig on its stdin.
  */
 export function nodeDrainCommand(action: "drain" | "uncordon", node: string, cluster: ClusterConfig): string {
     return `KDW_NODE=${shellQuote(node)} KDW_TIMEOUT=${cluster.drainTimeoutSeconds} ` +
@@ -108,7 +108,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         // worker) on every run, a no-op preview included; the set's digest is already known.
         const set = pulumi.output(args.binaries);
         const copy = new command.local.Command(`${name}-binaries`, {
-            create: `sh -c ${shellQuote(asset("copy-binaries.sh"))} copy`,
+            create: `sh -c ${shellQuote(localScript("copy-binaries.sh"))} copy`,
             environment: {
                 KDW_FOLDER: set.folder, KDW_STAGE: host.layout.apply(l => `${l.home}/stage`),
                 KDW_HOST: host.ip, KDW_PORT: String(host.sshPort), KDW_USER: host.sshUser, KDW_KEY: host.sshKeyPath,
@@ -159,7 +159,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         const run = rollingStep(name, {
             machineId: host.machineId,
             connection: host.connection,
-            script: asset("worker.sh"),
+            script: hostScript("worker.sh"),
             libraries: WORKER_SCRIPT_LIBRARIES,
             files,
             env: pulumi.all([host.layout, services]).apply(([l, list]) => ({

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "fs";
-import { inspectFolder } from "../components/binaries";
+import { inspectFolder } from "../host/binaries";
 import { Name, RawConfig, SETTINGS } from "./settings";
 import { ClusterConfig, ConfigError, PROJECT } from "./types";
 import { validateConfig } from "./validate";

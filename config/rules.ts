@@ -5,7 +5,7 @@
 // rule reports it.
 import * as yaml from "js-yaml";
 import * as semver from "semver";
-import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../components/net";
+import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../render/net";
 import type { Values } from "./settings";
 import {
     BinarySource, DEFAULT_POD_SECURITY, GenericHost, PINNED_VERSIONS, POD_SECURITY_LEVELS, PodSecurity, PROJECT, ValidationContext,
@@ -393,7 +393,7 @@ export const auditPolicy: Rule<string> = (file, _, ctx) => {
     if (!file || !ctx.readFile) {
         return undefined;
     }
-    const wayOut = "give an audit Policy (apiVersion: audit.k8s.io/v1, kind: Policy; components/scripts/audit-policy.yaml " +
+    const wayOut = "give an audit Policy (apiVersion: audit.k8s.io/v1, kind: Policy; host/scripts/audit-policy.yaml " +
         "is one), or leave the key empty for the program's own.";
     let text: string;
     try {

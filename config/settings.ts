@@ -2,7 +2,7 @@
 // from this table: RawConfig and the checked values' types, the defaults, which keys loading parses as JSON, the
 // reference in docs/configuration.md (npm run docs:config); a unit test holds Pulumi.yaml's schema to it.
 import * as path from "path";
-import { isIpv4 } from "../components/net";
+import { isIpv4 } from "../render/net";
 import {
     apartFromPods, apiServerFlags, atLeast, atMostPrefix, auditPolicy, between, binariesAvailable, cidr, DNS_NAME,
     dnsServiceAddress, driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, isHostAddress,
@@ -137,7 +137,7 @@ export const SETTINGS = {
     auditPolicyFile: text("",
         "An audit Policy (audit.k8s.io/v1, YAML or JSON) for the apiservers, a file on the machine running Pulumi, read " +
         "when the program runs (a relative path from the project folder); empty for the program's own " +
-        "(components/scripts/audit-policy.yaml); a change rolls the control planes one at a time.", auditPolicy),
+        "(host/scripts/audit-policy.yaml); a change rolls the control planes one at a time.", auditPolicy),
 };
 
 export type Name = keyof typeof SETTINGS;

@@ -1,6 +1,6 @@
 // Validation: every setting's type, then every rule of the table (settings.ts), all problems reported at once; then
 // the ClusterConfig the components take. Pure, so every rule is unit-tested without a Pulumi engine.
-import { formatCidr, hostAddress, parseCidr, subnet } from "../components/net";
+import { formatCidr, hostAddress, parseCidr, subnet } from "../render/net";
 import {
     auditPolicyText, binarySourceOf, genericHostsOf, podSecurityOf, problem, renewBeforeHours, Rule, versionsOf,
 } from "./rules";

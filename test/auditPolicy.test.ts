@@ -1,4 +1,4 @@
-// The program's audit policy (components/scripts/audit-policy.yaml), read as the apiserver reads it: the first rule
+// The program's audit policy (host/scripts/audit-policy.yaml), read as the apiserver reads it: the first rule
 // that matches a request sets its level.
 import * as assert from "node:assert/strict";
 import * as yaml from "js-yaml";
@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { validateConfig } from "../config";
-import { SCRIPT_DIR } from "../components/remote";
+import { HOST_SCRIPT_DIR } from "../host/remote";
 
 
 interface Rule {
@@ -16,7 +16,7 @@ interface Rule {
     nonResourceURLs?: string[];
 }
 
-const POLICY_FILE = path.join(SCRIPT_DIR, "audit-policy.yaml");
+const POLICY_FILE = path.join(HOST_SCRIPT_DIR, "audit-policy.yaml");
 const policy = yaml.load(readFileSync(POLICY_FILE, "utf8")) as { rules: Rule[]; omitStages?: string[] };
 
 type Request = { verb: string; group?: string; resource?: string; url?: string };

@@ -8,7 +8,7 @@ import {
 } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { cacheHome, inspectFolder, relativePath, stageFolder } from "../components/binaries";
+import { cacheHome, inspectFolder, relativePath, stageFolder } from "../host/binaries";
 import { ConfigError, PINNED_VERSIONS, validateConfig, WORKER_BINARIES } from "../config";
 import { fakeBinaryFolder } from "./program";
 
@@ -168,7 +168,7 @@ test("the staged folder holds exactly the checked binaries, and is put right fro
     // does not force the moment two of them interleave; that their half-made links never sit in the folder, where the
     // others' clean-up would take them for strays, holds by construction: they are made in root/.partial.)
     rmSync(staged.folder, { recursive: true, force: true });
-    const script = `require(${JSON.stringify(path.join(__dirname, "..", "components", "binaries.js"))}).stageFolder(` +
+    const script = `require(${JSON.stringify(path.join(__dirname, "..", "host", "binaries.js"))}).stageFolder(` +
         `${JSON.stringify(binaries)}, ${JSON.stringify(root)})`;
     const runs = await Promise.all(Array.from({ length: 4 }, () => new Promise<number | null>(resolve =>
         spawn(process.execPath, ["-e", script], { stdio: "inherit" }).on("exit", resolve))));

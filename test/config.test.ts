@@ -298,7 +298,7 @@ test("auditPolicyFile: read when the program runs; missing, unreadable or not a 
             }
             assert.fail("the config was accepted");
         };
-        const wayOut = "give an audit Policy (apiVersion: audit.k8s.io/v1, kind: Policy; components/scripts/audit-policy.yaml " +
+        const wayOut = "give an audit Policy (apiVersion: audit.k8s.io/v1, kind: Policy; host/scripts/audit-policy.yaml " +
             "is one), or leave the key empty for the program's own.";
 
         assert.equal(validateConfig(base, withFiles).auditPolicy, undefined, "the program's own policy when none is given");

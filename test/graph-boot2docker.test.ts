@@ -2,7 +2,7 @@
 // under kdw-service instead of systemd.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { asset } from "../components/remote";
+import { hostScript } from "../host/remote";
 import { fakeBinaryFolder, filesOf, named, reveal, runProgram, ProgramRun } from "./program";
 
 let result: Promise<ProgramRun> | undefined;
@@ -49,7 +49,7 @@ test("boot2docker: every host gets the kdw-service supervisor (the route loop ru
     const { resources } = await run();
     for (const host of ["kdw-controller-0", "kdw-worker-0", "kdw-worker-1"]) {
         const files = filesOf(named(resources, `${host}-prepare`));
-        assert.equal(files.get("/var/lib/boot2docker/kdw/bin/kdw-service"), asset("kdw-service.sh"), host);
+        assert.equal(files.get("/var/lib/boot2docker/kdw/bin/kdw-service"), hostScript("kdw-service.sh"), host);
     }
 });
 

@@ -4,9 +4,9 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { relativePath } from "../components/binaries";
+import { relativePath } from "../host/binaries";
 import { WORKER_BINARIES } from "../config";
-import { SCRIPT_DIR } from "../components/remote";
+import { HOST_SCRIPT_DIR } from "../host/remote";
 import { filesOf, isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
 /** `vip`: the apiServerVip the run was configured with, if any. */
@@ -151,7 +151,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
     test(`${label}: every control plane's roll sends the admission configuration (Pod Security's defaults) and the ` +
         "program's audit policy, which its apiserver's flags name", async () => {
         const { resources } = await run();
-        const policy = readFileSync(path.join(SCRIPT_DIR, "audit-policy.yaml"), "utf8");
+        const policy = readFileSync(path.join(HOST_SCRIPT_DIR, "audit-policy.yaml"), "utf8");
         for (const name of controllerNames) {
             for (const step of [`${name}-control-plane-install`, `${name}-control-plane-roll`]) {
                 const files = filesOf(named(resources, step));

@@ -6,11 +6,11 @@ import * as yaml from "js-yaml";
 import * as toml from "smol-toml";
 import { existsSync } from "node:fs";
 import * as versions from "../versions.json";
-import { asset } from "../components/remote";
+import { hostScript } from "../host/remote";
 import { validateConfig } from "../config";
-import { admissionConfigFile } from "../components/admission";
-import { apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../components/flags";
-import { cgroupDriver, hostFacts, hostLayout } from "../components/layout";
+import { admissionConfigFile } from "../render/admission";
+import { apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../render/flags";
+import { cgroupDriver, hostFacts, hostLayout } from "../render/layout";
 import { machineCreateArgs } from "../components/machineHost";
 import { serviceFiles, workerConfigFiles } from "../components/workerNode";
 
@@ -124,7 +124,7 @@ test("host facts: the probe's answer, and the probe itself on this machine for a
     assert.deepEqual(hostFacts("profile=boot2docker cgroup=v1\n"), { profile: "boot2docker", cgroup: "v1" });
     assert.deepEqual(hostFacts("profile=systemd cgroup=v2"), { profile: "systemd", cgroup: "v2" });
     assert.throws(() => hostFacts("garbage"), /unexpected host probe output/);
-    const probe = (setting: string) => spawnSync("sh", ["-c", asset("probe.sh")],
+    const probe = (setting: string) => spawnSync("sh", ["-c", hostScript("probe.sh")],
         { encoding: "utf8", env: { ...process.env, KDW_PROFILE_SETTING: setting } });
     const overridden = probe("boot2docker");
     assert.equal(overridden.status, 0);

@@ -1,4 +1,4 @@
-// Host scripts over the leftovers of interrupted runs (components/scripts/README.md): whatever Pulumi's state says,
+// Host scripts over the leftovers of interrupted runs (host/scripts/README.md): whatever Pulumi's state says,
 // `down` leaves nothing of ours on the host and everything else as it was, and a node that cannot start fails its
 // step with its log. Each scenario runs in its own network namespace, whose mount namespace keeps its mounts (tmpfs
 // over /var/log and /run hides the machine's); processes, mounts, routes, links and iptables rules are real, while
@@ -12,15 +12,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test, TestContext } from "node:test";
 import { validateConfig } from "../config";
-import { hostLayout, HostLayout, HostProfile, layoutEnv } from "../components/layout";
+import { hostLayout, HostLayout, HostProfile, layoutEnv } from "../render/layout";
 import { HOST_SCRIPT_LIBRARIES, sweepCommand } from "../components/machineHost";
-import { asset, envAssignments, scriptCommand, shellQuote, stepScript } from "../components/remote";
+import { envAssignments, hostScript, localScript, scriptCommand, shellQuote, stepScript } from "../host/remote";
 import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
 
 const CLUSTER_CIDR = "10.200.0.0/16";
 const SERVICES = "containerd apiserver-lb kubelet kube-proxy";
-const hostScript = stepScript({ script: asset("host.sh"), libraries: HOST_SCRIPT_LIBRARIES });
-const workerScript = stepScript({ script: asset("worker.sh"), libraries: WORKER_SCRIPT_LIBRARIES, files: [] });
+const hostStepScript = stepScript({ script: hostScript("host.sh"), libraries: HOST_SCRIPT_LIBRARIES });
+const workerScript = stepScript({ script: hostScript("worker.sh"), libraries: WORKER_SCRIPT_LIBRARIES, files: [] });
 
 /** Logs its name and arguments to $KDW_TEST_CALLS, then runs the given shell body. */
 const stub = (body = "exit 0") => `#!/bin/sh\necho "\${0##*/} $*" >> "$KDW_TEST_CALLS"\n${body}\n`;
@@ -130,7 +130,7 @@ echo "== addresses"; ip -o -4 addr show | awk '{ print $4 }'
 `;
 
 /** A step script of `name` as a step runs it, taking its lock first (lib-step.sh), then running `body`. */
-const lockedStep = (name: string, body: string) => `${asset("lib-step.sh")}\nkdw_step_lock ${name}\n${body}\n`;
+const lockedStep = (name: string, body: string) => `${hostScript("lib-step.sh")}\nkdw_step_lock ${name}\n${body}\n`;
 
 /** Shell: waits (at most 10 s) until the step lock `name` is held (flock, which this machine has). */
 const WAIT_HELD = (name: string) =>
@@ -205,7 +205,7 @@ test("host.sh down on a systemd host removes every leftover of an interrupted cr
     await new Promise<void>(resolve => containerd.listen(`${l.run}/containerd/containerd.sock`, resolve));
     t.after(() => containerd.close());
 
-    const down = scriptCommand(hostScript, "down", layoutEnv(l, CLUSTER_CIDR));
+    const down = scriptCommand(hostStepScript, "down", layoutEnv(l, CLUSTER_CIDR));
     const run = inNamespace(t, box, `
 mount -t tmpfs tmpfs /var/log
 mkdir -p /var/log/pods/default_web_1 /var/log/containers && touch /var/log/other.log
@@ -273,7 +273,7 @@ test("worker.sh down and host.sh down on a boot2docker host: supervisors and the
         copyFileSync(sleep, file(`${l.home}/bin/${name}`));
         chmodSync(`${l.home}/bin/${name}`, 0o755);
     }
-    file(`${l.home}/bin/kdw-service`, asset("kdw-service.sh"), 0o755);
+    file(`${l.home}/bin/kdw-service`, hostScript("kdw-service.sh"), 0o755);
     file(`${l.home}/bin/kdw-boot`, "", 0o755);
     for (const f of ["boot.d/10-kernel", "boot.d/50-worker", "stage/kubelet", "cni/bin/bridge"]) {
         file(`${l.home}/${f}`);
@@ -302,7 +302,7 @@ echo "== running"; pgrep -f "^$KDW_HOME/bin/" | wc -l
 sh -c ${shellQuote(scriptCommand(workerScript, "down", workerEnv))} < /dev/null
 echo "== after-worker"; pgrep -f "^$KDW_HOME/bin/" || true; for g in $groups; do pgrep -g "$g" || true; done; ls /var/run/kdw
 echo "== home"; cd "$KDW_HOME" && find . -type f | sort
-sh -c ${shellQuote(scriptCommand(hostScript, "down", layoutEnv(l, CLUSTER_CIDR)))}
+sh -c ${shellQuote(scriptCommand(hostStepScript, "down", layoutEnv(l, CLUSTER_CIDR)))}
 echo "== after-host"; ls -d "$KDW_HOME" /var/run/kdw /var/log/kdw 2>/dev/null || true
 ${REPORT}`);
     assert.equal(run.status, 0, run.stderr);
@@ -326,7 +326,7 @@ for (const profile of ["systemd", "boot2docker"] as const) {
         // The killed run's `worker.sh down` blocks in kube-proxy's cleanup while $ROOT/block exists, as a step does
         // whose SSH session closed: it runs on. The new one finds kube-proxy returning at once.
         file(`${l.home}/bin/kube-proxy`, stub('[ ! -f "$ROOT/block" ] || exec sleep 601'), 0o755);
-        file(`${l.home}/bin/kdw-service`, asset("kdw-service.sh"), 0o755);
+        file(`${l.home}/bin/kdw-service`, hostScript("kdw-service.sh"), 0o755);
         file(`${l.etc}/worker/kubelet.kubeconfig`, "secret", 0o600);
         for (let pod = 0; pod < 50; pod++) {
             file(`${l.data}/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${pod}/fs/var/lib/file`);
@@ -372,7 +372,7 @@ echo "== etc"; ls -A "$KDW_ETC"
 test("host.sh down fails loudly, naming the host, when Docker cannot list the containers to remove", (t) => {
     const box = sandbox(t, "systemd");
     box.file(`${box.root}/stubs/docker`, stub('echo "Cannot connect to the Docker daemon" >&2; exit 1'), 0o755);
-    const run = inNamespace(t, box, `sh -c ${shellQuote(scriptCommand(hostScript, "down", layoutEnv(box.layout, CLUSTER_CIDR)))}`);
+    const run = inNamespace(t, box, `sh -c ${shellQuote(scriptCommand(hostStepScript, "down", layoutEnv(box.layout, CLUSTER_CIDR)))}`);
     assert.notEqual(run.status, 0);
     assert.match(run.stderr, /: cannot list Docker's containers to remove the cluster's \(kdw-\*\): Cannot connect to the Docker daemon/);
 });
@@ -383,7 +383,7 @@ test("a kubelet that keeps exiting fails worker.sh up with its log (boot2docker 
     const sleep = execFileSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).trim();
     file(`${l.home}/boot.d/10-kernel`);
     // The supervisor, as the host's step installs it.
-    file(`${l.home}/bin/kdw-service`, asset("kdw-service.sh"), 0o755);
+    file(`${l.home}/bin/kdw-service`, hostScript("kdw-service.sh"), 0o755);
     // The kubelet as it fails when the machine runs out of inotify instances.
     file(`${l.home}/stage/kubelet`, "#!/bin/sh\necho 'E1127 kubelet.go:1566] \"Failed to start cAdvisor\" err=\"inotify_init: too many open files\"' >&2\nexit 1\n", 0o755);
     for (const name of ["containerd", "kdw-apiserver-lb", "kube-proxy"]) {
@@ -442,7 +442,7 @@ test("worker.sh up on a systemd host: a restarting kubelet fails the step with i
         file(`${l.home}/stage/${name}`);
     }
     file(`${l.home}/stage/crictl`, stub(), 0o755);
-    const stdin = `${l.etc}/worker/kdw-service 0755 ${Buffer.from(asset("kdw-service.sh")).toString("base64")}\n`;
+    const stdin = `${l.etc}/worker/kdw-service 0755 ${Buffer.from(hostScript("kdw-service.sh")).toString("base64")}\n`;
     file(`${box.root}/stdin`, stdin);
     const env = {
         ...layoutEnv(l, CLUSTER_CIDR), KDW_NODE: "kdw-worker-1", KDW_API_PORT: "6443", KDW_SERVICE_CIDR: "10.32.0.0/24",
@@ -490,7 +490,7 @@ test("machine-certs.sh down removes the machines of this cluster left in the sto
     box.file(`${store}/machines/someone-elses/config.json`, config("team=web"));
     mkdirSync(`${store}/machines/half-made`);
     box.file(`${box.root}/stubs/docker-machine`, stub(), 0o755);
-    const out = spawnSync("sh", ["-c", asset("machine-certs.sh"), "kdw", "down"], {
+    const out = spawnSync("sh", ["-c", localScript("machine-certs.sh"), "kdw", "down"], {
         encoding: "utf8", env: { ...process.env, ...box.env, MACHINE_STORAGE_PATH: store, KDW_CLUSTER_LABEL: "kdw.cluster=kube-dumb-way" },
     });
     assert.equal(out.status, 0, out.stderr);

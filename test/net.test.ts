@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { contains, formatCidr, hostAddress, isIpv4, intToIp, ipToInt, overlaps, parseCidr, subnet, subnetCount } from "../components/net";
+import { contains, formatCidr, hostAddress, isIpv4, intToIp, ipToInt, overlaps, parseCidr, subnet, subnetCount } from "../render/net";
 
 test("addresses convert to integers and back", () => {
     assert.equal(ipToInt("10.200.1.2"), 10 * 2 ** 24 + 200 * 2 ** 16 + 258);

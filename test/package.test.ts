@@ -64,7 +64,7 @@ test("npm pack makes a package another program installs, imports by name with it
     t.after(() => rmSync(work, { recursive: true, force: true }));
     const tarball = npm(["pack", "--pack-destination", work, "--silent"], ROOT).trim().split("\n").pop()!;
     const contents = execFileSync("tar", ["-tzf", path.join(work, tarball)], { encoding: "utf8" }).split("\n");
-    for (const needed of ["package/bin/api.js", "package/bin/api.d.ts", "package/components/scripts/host.sh", "package/versions.json"]) {
+    for (const needed of ["package/bin/api.js", "package/bin/api.d.ts", "package/host/scripts/host.sh", "package/host/local/api-ready.sh", "package/versions.json"]) {
         assert.ok(contents.includes(needed), `the package lacks ${needed}`);
     }
     assert.deepEqual(contents.filter(f => f.startsWith("package/bin/test/")), [], "the package carries the tests");
@@ -98,7 +98,7 @@ test("npm pack makes a package another program installs, imports by name with it
     assert.match(result.kubeconfig, /server: https:\/\/192\.168\.99\.10:6443/);
     assert.deepEqual(result.podCidrs, ["10.200.0.0/24", "10.200.1.0/24"]);
     assert.match(result.refused, /kube-dumb-way:controllers must be odd/);
-    assert.ok(readdirSync(path.join(consumer, "node_modules", "kube-dumb-way-pulumi", "components", "scripts")).includes("worker.sh"));
+    assert.ok(readdirSync(path.join(consumer, "node_modules", "kube-dumb-way-pulumi", "host", "scripts")).includes("worker.sh"));
 });
 
 test("Pulumi runs main.ts, not the package's entry: Pulumi.yaml names the program (Pulumi would take package.json's exports)", () => {

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { validateConfig } from "../config";
-import * as pki from "../components/pki";
+import * as pki from "../render/pki";
 
 const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });
 

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { relativePath } from "../components/binaries";
+import { relativePath } from "../host/binaries";
 import { PINNED_VERSIONS, PROJECT, WORKER_BINARIES } from "../config";
 
 export interface Registered {

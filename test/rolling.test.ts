@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { validateConfig, WORKER_BINARIES } from "../config";
-import { asset, scriptCommand } from "../components/remote";
+import { hostScript, scriptCommand } from "../host/remote";
 import { nodeDrainCommand } from "../components/workerNode";
 import { apiReadyCommand } from "../components/cluster";
 
@@ -51,7 +51,7 @@ esac`);
             writeFileSync(path.join(dataDir, "etcd.cluster"), `${data.owner}\n`);
         }
     }
-    const command = scriptCommand(`${asset("lib-files.sh")}\n${asset("etcd.sh")}`, action, {
+    const command = scriptCommand(`${hostScript("lib-files.sh")}\n${hostScript("etcd.sh")}`, action, {
         KDW_ETC: path.join(dir, "etc"), KDW_DATA: dataDir, KDW_IMAGE: "registry.test/etcd:3.6.16-0",
         KDW_ETCD_ARGS: "--name=c0", KDW_NODE: "kdw-controller-0", KDW_ETCD_SELF: members[0], KDW_ETCD_ENDPOINTS: members.join(","),
         KDW_CLUSTER_ID: CLUSTER_ID,

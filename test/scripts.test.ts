@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { validateConfig } from "../config";
 import { HOST_SCRIPT_LIBRARIES, machineCreateScript, sweepCommand } from "../components/machineHost";
-import { asset, render, SCRIPT_DIR, scriptCommand, shellQuote, stepScript, withAdminKubeconfig } from "../components/remote";
+import { HOST_SCRIPT_DIR, hostScript, LOCAL_SCRIPT_DIR, localScript, render, scriptCommand, shellQuote, stepScript, withAdminKubeconfig } from "../host/remote";
 import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
 
 /** A scratch folder, removed when the test process ends. */
@@ -22,7 +22,9 @@ function mkdtempSync(prefix: string): string {
     return dir;
 }
 
-const shellScripts = readdirSync(SCRIPT_DIR).filter(f => f.endsWith(".sh"));
+/** Every POSIX sh script the program runs: on the hosts (host/scripts/) and on the machine running Pulumi (host/local/). */
+const shellScripts = [HOST_SCRIPT_DIR, LOCAL_SCRIPT_DIR].flatMap(dir =>
+    readdirSync(dir).filter(f => f.endsWith(".sh")).map(f => path.join(dir, f)));
 
 function shellcheck(file: string, ...options: string[]): { status: number | null; output: string } {
     const result = spawnSync("shellcheck", ["--shell=sh", "--severity=style", ...options, file], { encoding: "utf8" });
@@ -33,12 +35,12 @@ function shellcheck(file: string, ...options: string[]): { status: number | null
 }
 
 test("there are host scripts to check", () => {
-    assert.ok(shellScripts.length >= 9, `only ${shellScripts.length} scripts found in ${SCRIPT_DIR}`);
+    assert.ok(shellScripts.length >= 15, `only ${shellScripts.length} scripts found in ${HOST_SCRIPT_DIR} and ${LOCAL_SCRIPT_DIR}`);
 });
 
 for (const file of shellScripts) {
-    test(`shellcheck --shell=sh: ${file}`, () => {
-        const { status, output } = shellcheck(path.join(SCRIPT_DIR, file));
+    test(`shellcheck --shell=sh: ${path.relative(path.join(HOST_SCRIPT_DIR, "..", ".."), file)}`, () => {
+        const { status, output } = shellcheck(file);
         assert.equal(status, 0, output);
     });
 }
@@ -47,12 +49,12 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-sc-"));
     const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });
     const sent: Record<string, string> = {
-        "etcd.sh": stepScript({ script: asset("etcd.sh"), files: [] }),
-        "control-plane.sh": stepScript({ script: asset("control-plane.sh"), files: [] }),
-        "worker.sh": stepScript({ script: asset("worker.sh"), files: [], libraries: WORKER_SCRIPT_LIBRARIES }),
-        "host.sh": stepScript({ script: asset("host.sh"), files: [], libraries: HOST_SCRIPT_LIBRARIES }),
-        "pod-routes.sh": stepScript({ script: asset("pod-routes.sh"), files: [] }),
-        "kube-vip.sh": stepScript({ script: asset("kube-vip.sh"), files: [] }),
+        "etcd.sh": stepScript({ script: hostScript("etcd.sh"), files: [] }),
+        "control-plane.sh": stepScript({ script: hostScript("control-plane.sh"), files: [] }),
+        "worker.sh": stepScript({ script: hostScript("worker.sh"), files: [], libraries: WORKER_SCRIPT_LIBRARIES }),
+        "host.sh": stepScript({ script: hostScript("host.sh"), files: [], libraries: HOST_SCRIPT_LIBRARIES }),
+        "pod-routes.sh": stepScript({ script: hostScript("pod-routes.sh"), files: [] }),
+        "kube-vip.sh": stepScript({ script: hostScript("kube-vip.sh"), files: [] }),
         // Run on the machine running Pulumi, with the admin kubeconfig's library.
         "node-drain.sh": withAdminKubeconfig("node-drain.sh"),
         "api-ready.sh": withAdminKubeconfig("api-ready.sh"),
@@ -71,7 +73,7 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
 });
 
 test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, local, fresh clone, CI), following sourced files", () => {
-    const root = path.join(SCRIPT_DIR, "..", "..");
+    const root = path.join(HOST_SCRIPT_DIR, "..", "..");
     const files = [
         ...readdirSync(path.join(root, "scripts")).filter(f => f.endsWith(".sh")).map(f => path.join("scripts", f)),
         // hosts.sh's files, each on its own: shellcheck reports nothing in a file it only reaches through `source`.
@@ -114,7 +116,7 @@ test("the file writer writes each file with its mode, and a re-run leaves unchan
         { path: `${dir}/b/c/config.yaml`, mode: "0644", content: "x: 1\n  'quoted' \"too\"\n" },
     ];
     const stdin = files.map(f => `${f.path} ${f.mode} ${Buffer.from(f.content).toString("base64")}\n`).join("");
-    const run = () => execFileSync("sh", ["-c", `set -eu\n${asset("lib-files.sh")}\nkdw_write_files`], { input: stdin });
+    const run = () => execFileSync("sh", ["-c", `set -eu\n${hostScript("lib-files.sh")}\nkdw_write_files`], { input: stdin });
     run();
     for (const f of files) {
         assert.equal(readFileSync(f.path, "utf8"), f.content);
@@ -136,8 +138,8 @@ test("script command lines carry settings with quoting intact and run the given 
 test("every step script is sent with its lock, named after the script, taken before anything else runs", () => {
     for (const [file, libraries] of [["worker.sh", WORKER_SCRIPT_LIBRARIES], ["host.sh", HOST_SCRIPT_LIBRARIES],
         ["etcd.sh", []], ["control-plane.sh", []], ["kube-vip.sh", []], ["pod-routes.sh", []]] as const) {
-        const sent = stepScript({ script: asset(file), libraries: [...libraries], files: [] });
-        assert.ok(sent.startsWith(`${asset("lib-step.sh")}\nkdw_step_lock ${file.replace(/\.sh$/, "")}\n`),
+        const sent = stepScript({ script: hostScript(file), libraries: [...libraries], files: [] });
+        assert.ok(sent.startsWith(`${hostScript("lib-step.sh")}\nkdw_step_lock ${file.replace(/\.sh$/, "")}\n`),
             `${file} is not sent with its lock first`);
     }
     const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });
@@ -147,7 +149,7 @@ test("every step script is sent with its lock, named after the script, taken bef
 
 test("the step lock: taken and held by the step and what it runs, and a step still holding it is stopped first", (t) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-lock-"));
-    const step = (body: string) => `set -eu\n${asset("lib-step.sh")}\nkdw_step_lock worker\n${body}`;
+    const step = (body: string) => `set -eu\n${hostScript("lib-step.sh")}\nkdw_step_lock worker\n${body}`;
     // The earlier step, in a session of its own like a step whose SSH session closed, runs `sleep` (which inherits the
     // lock's descriptor) until it is stopped.
     const earlier = spawn("setsid", ["sh", "-c", step("echo started; sleep 603; echo not stopped")],
@@ -179,7 +181,7 @@ test("kdw_remove_tree finishes a removal that files vanishing under it failed (b
     writeFileSync(`${dir}/rm`, `#!/bin/sh\nif [ ! -f "${dir}/raced" ]; then : > "${dir}/raced"\n` +
         `echo "rm: can't remove '$2/snapshots/3/fs/var': No such file or directory" >&2; exit 1; fi\nexec ${realRm} "$@"\n`, { mode: 0o755 });
     execFileSync("mkdir", ["-p", `${dir}/tree/snapshots/3/fs/var`, `${dir}/other`]);
-    const remove = (target: string) => spawnSync("sh", ["-c", `set -eu\n${asset("lib-cleanup.sh")}\nkdw_remove_tree "$1" "$2"`,
+    const remove = (target: string) => spawnSync("sh", ["-c", `set -eu\n${hostScript("lib-cleanup.sh")}\nkdw_remove_tree "$1" "$2"`,
         "kdw", target, `${dir}/other`], { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
     const raced = remove(`${dir}/tree`);
     assert.deepEqual([raced.status, raced.stderr], [0, ""]);
@@ -217,7 +219,7 @@ function networkNamespace(t: { after: (fn: () => void) => void }): { ns: string;
 function routesProgram(table: string): { program: string; table: string; home: string } {
     const home = mkdtempSync(path.join(os.tmpdir(), "kdw-home-"));
     const program = path.join(home, "kdw-routes");
-    writeFileSync(program, asset("kdw-routes.sh"), { mode: 0o755 });
+    writeFileSync(program, hostScript("kdw-routes.sh"), { mode: 0o755 });
     writeFileSync(path.join(home, "pod-routes"), table);
     return { program, table: path.join(home, "pod-routes"), home };
 }
@@ -355,7 +357,7 @@ for (const shell of [["sh"], ["busybox", "sh"]]) {
             assert.fail("this test needs root: kdw-service keeps its pid files in /var/run/kdw (CI runs as root)");
         }
         const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-svc-"));
-        writeFileSync(path.join(dir, "kdw-service"), asset("kdw-service.sh"), { mode: 0o755 });
+        writeFileSync(path.join(dir, "kdw-service"), hostScript("kdw-service.sh"), { mode: 0o755 });
         const name = `kdw-test-${process.pid}-${shell.length}`;
         const pidfile = `/var/run/kdw/${name}.pid`;
         const log = `/var/log/kdw/${name}.log`;
@@ -400,7 +402,7 @@ test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the 
     const inNs = (cmd: string, input = "") => spawnSync("ip", ["netns", "exec", ns, "sh", "-c", cmd],
         { encoding: "utf8", input, env: { ...process.env, PATH: `${dir}/stubs:${process.env.PATH}` } });
     inNs("ip link add kdw0 type veth peer name kdw1 && ip addr add 192.168.99.10/24 dev kdw0 && ip link set kdw0 up && ip link set kdw1 up");
-    const script = `${asset("lib-files.sh")}\n${asset("kube-vip.sh")}`;
+    const script = `${hostScript("lib-files.sh")}\n${hostScript("kube-vip.sh")}`;
     const env = (vip: string) => ({ KDW_ETC: `${dir}/etc`, KDW_IMAGE: "registry.example/kube-vip/kube-vip:v0.9.2",
         KDW_NODE: "kdw-controller-0", KDW_HOST_IP: "192.168.99.10", KDW_VIP: vip, KDW_PORT: "6443", KDW_KUBE_VIP_ARGS: "manager --arp" });
     const files = `${dir}/etc/kube-vip/kube-vip.kubeconfig 0600 ${Buffer.from("kubeconfig\n").toString("base64")}\n`;
@@ -470,7 +472,7 @@ test("fetch-binaries.sh downloads once, checks each pinned sha256 and refuses a 
     const sha = (text: string) => createHash("sha256").update(text).digest("hex");
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-fetch-"));
     const fetch = (pins: string) => new Promise<{ code: number; stdout: string; stderr: string }>(resolve => {
-        execFile("sh", ["-c", asset("fetch-binaries.sh")], { env: { ...process.env, KDW_BASE_URL: base, KDW_DIR: dir, KDW_PINS: pins } },
+        execFile("sh", ["-c", localScript("fetch-binaries.sh")], { env: { ...process.env, KDW_BASE_URL: base, KDW_DIR: dir, KDW_PINS: pins } },
             (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
     });
     const good = Object.entries(files).map(([name, body]) => `${name}=${sha(body)}`).join(" ");

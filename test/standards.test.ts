@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { hostLayout } from "../components/layout";
+import { hostLayout } from "../render/layout";
 import { readDryRun, tallyConformance } from "./e2e/conformance";
 import {
     adminConfPaths, auditMaps, judgeBench, kubeBenchConfig, mapAudits, NOT_APPLICABLE, readKubeBench, staleWarnings, tallyOf, TARGET_SECTION,

@@ -1,7 +1,7 @@
 // The version skew policy as the program applies it to a change of kubernetesVersion.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { upgradeProblem } from "../components/upgrade";
+import { upgradeProblem } from "../config/upgrade";
 
 test("upgrade path: a new cluster, the same version, a patch and the next minor are supported", () => {
     assert.equal(upgradeProblem(undefined, "v1.37.2"), undefined);

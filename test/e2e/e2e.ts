@@ -10,8 +10,8 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { KUBE_VIP_LEASE } from "../../components/flags";
-import { hostLayout } from "../../components/layout";
+import { KUBE_VIP_LEASE } from "../../render/flags";
+import { hostLayout } from "../../render/layout";
 import { assertAvailable, AvailabilityBound, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
 import { clusterClient } from "./cluster";
 import {
@@ -42,7 +42,7 @@ const workerOfKind = (kind: TestHost["kind"]) => workers.find(w => w.kind === ki
  * - shut down: kube-vip hands the Lease over as its host stops; measured 1.0–1.3 s in CI's layout (docs/testing.md),
  *   bound at three times that;
  * - killed: nothing is handed over; another controller takes the Lease once it has seen it expire, so the Lease's
- *   timings bound the gap (components/flags.ts kubeVipArgs): 5 s after the last renewal it saw, which it may see up
+ *   timings bound the gap (render/flags.ts kubeVipArgs): 5 s after the last renewal it saw, which it may see up
  *   to one try late, and it tries every 1 s with client-go's jitter (up to 2.2 s apart): 5 + 2.2 + 2.2 s; then about
  *   1 s to announce the address and answer: 10.5 s. Measured 5.5 s and 8.2 s (2026-12-02, four clusters on the two
  *   cores); 8 s would need shorter Leases, which a loaded apiserver would then fail to renew in time.
@@ -57,7 +57,7 @@ const VIP_LOSSES: { how: "shut down" | "killed"; bound: AvailabilityBound }[] = 
  * The longest a lost pod route may stay lost: one period of the kdw-routes loop (its INTERVAL), plus 2 s for the pass
  * and the first probe round through the mended route (a round gives up after 1 s). Measured: 2–5 s.
  */
-const ROUTE_REPAIR_BOUND = Number(/^INTERVAL=(\d+)$/m.exec(readFileSync(path.join(ROOT, "components", "scripts", "kdw-routes.sh"), "utf8"))![1]) + 2;
+const ROUTE_REPAIR_BOUND = Number(/^INTERVAL=(\d+)$/m.exec(readFileSync(path.join(ROOT, "host", "scripts", "kdw-routes.sh"), "utf8"))![1]) + 2;
 
 const writeConfig = (workers: number, extra: Record<string, unknown> = {}) => writeStackConfig(STACK, workers, extra);
 

@@ -2,7 +2,7 @@
 // components' files, services and data, the benchmark's kubeadm paths mapped onto ours, the checks that do not apply
 // and the warnings we accept, each with the reason (the README lists them), and how a run is judged. Pure, so the
 // unit tests read it directly.
-import { HostLayout } from "../../components/layout";
+import { HostLayout } from "../../render/layout";
 
 export const BENCHMARK = "cis-1.11";
 
@@ -100,7 +100,7 @@ export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> =
             "certificate itself.",
     },
     "3.2.2": {
-        why: "a manual check: the audit policy (components/scripts/audit-policy.yaml) records every change and every read of " +
+        why: "a manual check: the audit policy (host/scripts/audit-policy.yaml) records every change and every read of " +
             "secrets and tokens and every exec, attach, port-forward and proxy, at Metadata level (no bodies, so no secrets).",
         shownBy: "standards: audit log",
     },

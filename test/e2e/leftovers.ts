@@ -8,7 +8,7 @@ import { testVip } from "./stackConfig";
  * named kdw-*, processes run from our folders (found in /proc: boot2docker has no pgrep; the pattern's `[/]` keeps it
  * from matching this command line, and it also finds the route loop, `/bin/sh <home>/bin/kdw-routes`), steps of a
  * killed run still running (by the last words of their command lines, `kdw up|roll|down`, and by the step locks they
- * hold open, components/scripts/lib-step.sh), routes into the pod range, the API's virtual IP, our systemd units (the
+ * hold open, host/scripts/lib-step.sh), routes into the pod range, the API's virtual IP, our systemd units (the
  * test hosts have kdw-* units of their own) or boot2docker's bootlocal.sh line, iptables rules and chains, the pod
  * bridge, mounts and folders. Empty when the host is clean.
  */

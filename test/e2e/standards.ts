@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { copyFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
-import { hostLayout } from "../../components/layout";
+import { hostLayout } from "../../render/layout";
 import {
     asRoot, destroyStack, eventually, freshStack, hostsState, kubectlWith, readyNodes, Report, requireEnv, ROOT, run, scp, ssh, stackSecretsEnv, TestHost,
     WORK, workerNames,

@@ -3,7 +3,7 @@
 // sets only once it has rolled through every host; the next update reads it back before it registers anything.
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
-import { PINNED_VERSIONS, PROJECT } from "../config/types";
+import { PINNED_VERSIONS, PROJECT } from "./types";
 
 const KEY = `${PROJECT}:kubernetesVersion`;
 

@@ -1,5 +1,5 @@
 # The step's lock, sent ahead of every step script with the call that takes it (`kdw_step_lock <script>`, added by
-# withLibraries in components/remote.ts). A killed `pulumi up` or `destroy` closes its SSH sessions, and that does not
+# withLibraries in host/remote.ts). A killed `pulumi up` or `destroy` closes its SSH sessions, and that does not
 # stop their steps: they run on, on the host, and a step of the next run would do the same work beside them (two
 # `rm -rf` of one folder fail each other on busybox). So every step holds its script's lock file,
 # $KDW_ETC/locks/<script>.lock, open as descriptor 9 for as long as it runs (and locked with flock where the host has

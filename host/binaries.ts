@@ -1,13 +1,12 @@
-import * as command from "@pulumi/command";
-import * as pulumi from "@pulumi/pulumi";
+// The worker binaries on the machine running Pulumi: read from a checked folder (its manifest and pinned digests) and
+// staged as one folder per set of digests, which WorkerNode copies to each worker.
 import { createHash } from "crypto";
 import {
     copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync,
 } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BinarySource, ConfigError, Versions, WORKER_BINARIES } from "../config/types";
-import { asset, shellQuote } from "./remote";
+import { ConfigError, Versions, WORKER_BINARIES } from "../config/types";
 
 export type BinaryName = typeof WORKER_BINARIES[number];
 
@@ -168,7 +167,7 @@ export function verifyFolder(folder: string, pins: Record<string, string>, versi
 export const setPins = (digestOf: (name: BinaryName) => string): string =>
     WORKER_BINARIES.map(b => `${relativePath(b)}=${digestOf(b)}`).join(" ");
 
-const setDigest = (pins: string): string => createHash("sha256").update(pins).digest("hex");
+export const setDigest = (pins: string): string => createHash("sha256").update(pins).digest("hex");
 
 /**
  * The set's folder under `root`: a hard link to each checked file (a copy when the folder is on another file system),
@@ -213,44 +212,4 @@ export function stageFolder(binaries: BinarySet, root: string): WorkerBinarySet 
         renameSync(temporary, staged);
     }
     return { binaries, folder, digest };
-}
-
-export interface WorkerBinariesArgs {
-    source: BinarySource;
-    versions: Versions;
-    /** Where downloads and staged folders are kept; one folder per set of digests. Default: cacheHome(). */
-    cacheDir?: string;
-}
-
-/**
- * The binaries workers need, on the machine running Pulumi, as one folder per set of digests: fetched once (and
- * verified against pinned digests) or staged from a checked local folder. WorkerNode copies the folder to each worker.
- */
-export class WorkerBinaries extends pulumi.ComponentResource {
-    readonly set: pulumi.Output<WorkerBinarySet>;
-
-    constructor(name: string, args: WorkerBinariesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dumbway:index:WorkerBinaries", name, {}, opts);
-        const source = args.source;
-        const cache = args.cacheDir ?? cacheHome();
-        if (source.kind === "folder") {
-            this.set = pulumi.output(stageFolder(verifyFolder(source.path, source.checksums, args.versions),
-                path.join(cache, "staged")));
-        } else {
-            const pins = setPins(b => source.checksums[b]);
-            const digest = setDigest(pins);
-            const dir = path.join(cache, "binaries", digest.slice(0, 16));
-            const fetch = new command.local.Command(`${name}-fetch`, {
-                create: `sh -c ${shellQuote(asset("fetch-binaries.sh"))} fetch`,
-                environment: { KDW_BASE_URL: source.baseUrl, KDW_DIR: dir, KDW_PINS: pins },
-                triggers: [source.baseUrl, pins],
-            }, { parent: this });
-            this.set = fetch.stdout.apply(() => ({
-                binaries: Object.fromEntries(WORKER_BINARIES.map(b =>
-                    [b, { path: path.join(dir, relativePath(b)), sha256: source.checksums[b] }])) as BinarySet,
-                folder: dir, digest,
-            }));
-        }
-        this.registerOutputs({ folder: this.set.folder, digest: this.set.digest });
-    }
 }

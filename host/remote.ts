@@ -14,29 +14,35 @@ export interface HostConnection {
 }
 
 /**
- * The project folder, the one with the host scripts (components/scripts/), whether this runs from source, compiled
- * into bin/, or installed as a package (which carries the scripts, not Pulumi.yaml).
+ * The project folder, the one with the host scripts (host/scripts/), whether this runs from source, compiled into
+ * bin/, or installed as a package (which carries the scripts, not Pulumi.yaml).
  */
 function projectRoot(): string {
     for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-        if (existsSync(path.join(dir, "components", "scripts", "host.sh"))) {
+        if (existsSync(path.join(dir, "host", "scripts", "host.sh"))) {
             return dir;
         }
     }
-    throw new Error(`no components/scripts/host.sh above ${__dirname}`);
+    throw new Error(`no host/scripts/host.sh above ${__dirname}`);
 }
 
-export const SCRIPT_DIR = path.join(projectRoot(), "components", "scripts");
+/** The scripts and config templates that run on the hosts. */
+export const HOST_SCRIPT_DIR = path.join(projectRoot(), "host", "scripts");
+/** The scripts that run on the machine running Pulumi (docker-machine's certificates, binaries, kubectl's waits). */
+export const LOCAL_SCRIPT_DIR = path.join(projectRoot(), "host", "local");
 
 /** The file each host script was read from, by its text: a step's lock is named after its script (withLibraries). */
-const assetNames = new Map<string, string>();
+const hostScriptNames = new Map<string, string>();
 
-/** A host script or config template, read from components/scripts/. */
-export function asset(name: string): string {
-    const text = readFileSync(path.join(SCRIPT_DIR, name), "utf8");
-    assetNames.set(text, name);
+/** A host script or config template, read from host/scripts/. */
+export function hostScript(name: string): string {
+    const text = readFileSync(path.join(HOST_SCRIPT_DIR, name), "utf8");
+    hostScriptNames.set(text, name);
     return text;
 }
+
+/** A script that runs on the machine running Pulumi, read from host/local/. */
+export const localScript = (name: string): string => readFileSync(path.join(LOCAL_SCRIPT_DIR, name), "utf8");
 
 /** Fills `{{NAME}}` placeholders; a placeholder without a value, or a value without a placeholder, is a bug. */
 export function render(template: string, values: Record<string, string | number>): string {
@@ -97,7 +103,7 @@ export interface HostFile {
 }
 
 /**
- * Files for a host, as one stdin stream of `path mode base64` lines that components/scripts/lib-files.sh writes out.
+ * Files for a host, as one stdin stream of `path mode base64` lines that host/scripts/lib-files.sh writes out.
  * The result is secret whenever any content is.
  */
 export function fileBundle(files: pulumi.Input<pulumi.Input<HostFile>[]>): pulumi.Output<string> {
@@ -118,23 +124,24 @@ export interface HostStepArgs {
     filesUpdatedInPlace?: pulumi.Input<pulumi.Input<HostFile>[]>;
     /** Extra facts whose change must re-run the step (binary digests, for example). */
     triggers?: pulumi.Input<string>[];
-    /** Shell libraries from components/scripts/ that the script uses, sent ahead of it (lib-files.sh comes with files). */
+    /** Shell libraries from host/scripts/ that the script uses, sent ahead of it (lib-files.sh comes with files). */
     libraries?: string[];
 }
 
 /**
- * A host script as sent: for a script of components/scripts/, its step lock first (lib-step.sh: a step of an
+ * A host script as sent: for a script of host/scripts/, its step lock first (lib-step.sh: a step of an
  * interrupted run still running on the host is stopped before this one starts), then the libraries it uses, then the
  * script.
  */
 export function withLibraries(script: string, libraries: string[]): string {
-    const name = assetNames.get(script)?.replace(/\.sh$/, "");
-    const lock = name ? [asset("lib-step.sh"), `kdw_step_lock ${name}`] : [];
-    return [...lock, ...libraries.map(asset), script].join("\n");
+    const name = hostScriptNames.get(script)?.replace(/\.sh$/, "");
+    const lock = name ? [hostScript("lib-step.sh"), `kdw_step_lock ${name}`] : [];
+    return [...lock, ...libraries.map(hostScript), script].join("\n");
 }
 
 /** A script that runs on the machine running Pulumi with the admin kubeconfig on stdin, with admin_kubeconfig. */
-export const withAdminKubeconfig = (name: string): string => [asset("lib-admin-kubeconfig.sh"), asset(name)].join("\n");
+export const withAdminKubeconfig = (name: string): string =>
+    [localScript("lib-admin-kubeconfig.sh"), localScript(name)].join("\n");
 
 /** A step's script as hostStep sends it: with the file writer when it takes files, and its libraries. */
 export const stepScript = (args: Pick<HostStepArgs, "script" | "libraries" | "files" | "filesUpdatedInPlace">): string => {

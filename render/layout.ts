@@ -43,7 +43,7 @@ export function hostLayout(profile: HostProfile): HostLayout {
 
 /**
  * The layout as the environment of host scripts. Every script that installs or removes something gets all of it, so
- * that its `down` can find whatever the cluster may have put on the host (see components/scripts/README.md).
+ * that its `down` can find whatever the cluster may have put on the host (see host/scripts/README.md).
  */
 export function layoutEnv(l: HostLayout, clusterCidr: string): Record<string, string> {
     return {
