@@ -195,6 +195,7 @@ export class MachineHost extends pulumi.ComponentResource {
                 ...layoutEnv(l, cluster.clusterCidr), KDW_SSH_USER: user,
             })),
             files: this.layout.apply(hostFiles),
+            machineId: this.machineId,
         }, { parent: this });
 
         this.registerOutputs({ ip: this.ip, sshUser: this.sshUser, profile: this.profile });

@@ -50,8 +50,12 @@ export class PodRoute extends pulumi.ComponentResource {
             connection: host.connection,
             script: hostScript("pod-routes.sh"),
             env: host.layout.apply(l => ({ KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_ETC: l.etc })),
-            files: host.layout.apply(l => [{ path: `${l.home}/bin/kdw-routes`, content: hostScript("kdw-routes.sh"), mode: "0755" }]),
-            filesUpdatedInPlace: [{ path: host.layout.apply(l => `${l.etc}/pod-routes`), content: table }],
+            machineId: host.machineId,
+            // A new table is applied by kdw-routes in place, as any change to a host step is (its `up` again).
+            files: pulumi.all([host.layout, table]).apply(([l, t]) => [
+                { path: `${l.home}/bin/kdw-routes`, content: hostScript("kdw-routes.sh"), mode: "0755" },
+                { path: `${l.etc}/pod-routes`, content: t },
+            ]),
         }, { parent: this, dependsOn: [host.ready] });
         this.registerOutputs({ table });
     }

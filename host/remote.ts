@@ -117,11 +117,8 @@ export interface HostStepArgs {
     script: string;
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
     files?: pulumi.Input<pulumi.Input<HostFile>[]>;
-    /**
-     * Files the script applies idempotently (a route table, for example): a change to them re-runs `up` in place, an
-     * update, instead of replacing the step, so the host never goes through `down` for it.
-     */
-    filesUpdatedInPlace?: pulumi.Input<pulumi.Input<HostFile>[]>;
+    /** The machine's identity: a new machine runs `up` again. */
+    machineId: pulumi.Input<string>;
     /** Extra facts whose change must re-run the step (binary digests, for example). */
     triggers?: pulumi.Input<string>[];
     /** Shell libraries from host/scripts/ that the script uses, sent ahead of it (lib-files.sh comes with files). */
@@ -144,10 +141,13 @@ export const withAdminKubeconfig = (name: string): string =>
     [localScript("lib-admin-kubeconfig.sh"), localScript(name)].join("\n");
 
 /** A step's script as hostStep sends it: with the file writer when it takes files, and its libraries. */
-export const stepScript = (args: Pick<HostStepArgs, "script" | "libraries" | "files" | "filesUpdatedInPlace">): string => {
-    const takesFiles = args.files !== undefined || args.filesUpdatedInPlace !== undefined;
-    return withLibraries(args.script, [...(takesFiles ? ["lib-files.sh"] : []), ...(args.libraries ?? [])]);
-};
+export const stepScript = (args: Pick<HostStepArgs, "script" | "libraries" | "files">): string =>
+    withLibraries(args.script, [...(args.files !== undefined ? ["lib-files.sh"] : []), ...(args.libraries ?? [])]);
+
+/** A step's environment: its settings, and a digest of its extra facts (so that their change is a change of it). */
+const stepEnv = (args: Pick<HostStepArgs, "env" | "triggers">) =>
+    pulumi.all([args.env, pulumi.all(args.triggers ?? [])]).apply(([e, facts]) =>
+        facts.length > 0 ? { ...e, KDW_FACTS: sha256(...facts) } : e);
 
 /** The command provider's connection to a host, retrying its dial while a new machine's SSH comes up. */
 const remoteConnection = (connection: pulumi.Input<HostConnection>) => pulumi.output(connection).apply(c => ({
@@ -155,34 +155,32 @@ const remoteConnection = (connection: pulumi.Input<HostConnection>) => pulumi.ou
 }));
 
 /**
- * One idempotent step on a host: `up` on create, `down` on delete. Its trigger is a hash of everything it sends but
- * `filesUpdatedInPlace`, so a no-op `pulumi up` runs nothing and any change re-runs exactly this step (a trigger change
- * replaces the resource; deleteBeforeReplace makes that a clean `down` then `up` instead of an `up` undone by the old
- * resource's `down`; a change to `filesUpdatedInPlace` alone runs `up` again as an update).
+ * One idempotent step on a host: `up` on create and again on every change of what it sends (its script, settings,
+ * files, facts, or a new machine), `down` on delete. It is never replaced: its `down` is for a host leaving the
+ * cluster, and the prepare step's `down` sweeps the host, so a replace (the old resource's `down`, then `up`) would
+ * take everything else on the host with it. A no-op `pulumi up` runs nothing.
  */
 export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-    const env = pulumi.output(args.env);
-    const fixedFiles = fileBundle(args.files ?? []);
-    const stdin = pulumi.all([fixedFiles, fileBundle(args.filesUpdatedInPlace ?? [])]).apply(([a, b]) => a + b);
-    const withLib = stepScript(args);
-    const up = env.apply(e => scriptCommand(withLib, "up", e));
-    const down = env.apply(e => scriptCommand(withLib, "down", e));
-    const trigger = pulumi.all([up, fixedFiles, ...(args.triggers ?? [])]).apply(parts => sha256(...parts));
+    const env = pulumi.all([stepEnv(args), args.machineId]).apply(([e, machine]) => ({ ...e, KDW_MACHINE: machine }));
+    const script = stepScript(args);
+    const up = env.apply(e => scriptCommand(script, "up", e));
     return new command.remote.Command(name, {
         connection: remoteConnection(args.connection),
         create: up,
-        update: args.filesUpdatedInPlace ? up : undefined,
-        delete: down,
-        stdin,
-        triggers: [trigger],
+        update: up,
+        delete: env.apply(e => scriptCommand(script, "down", e)),
+        stdin: fileBundle(args.files ?? []),
         addPreviousOutputInEnv: false,
-    }, { deleteBeforeReplace: true, ...opts });
+    }, {
+        ...opts,
+        // Stacks made before this kept a digest of the step's content in `triggers`, which the command provider
+        // replaces on: ignored, so that taking such a step over updates it (runs `up`) instead of replacing it.
+        ignoreChanges: ["triggers"],
+    });
 }
 
-export interface RollingStepArgs extends HostStepArgs {
-    /** The machine's identity: a new machine (another id) gets a fresh install. */
-    machineId: pulumi.Input<string>;
-}
+/** As a host step's; a new machine (another `machineId`) gets a fresh install. */
+export type RollingStepArgs = HostStepArgs;
 
 export interface RollingStepOptions {
     parent: pulumi.Resource;
@@ -216,9 +214,7 @@ export interface RollingStepOptions {
 export function rollingStep(name: string, args: RollingStepArgs, opts: RollingStepOptions) {
     const stdin = fileBundle(args.files ?? []);
     const withLib = stepScript(args);
-    // Extra facts (binary digests) go in the environment of the command line, so that their change is a change of it.
-    const env = pulumi.all([args.env, pulumi.all(args.triggers ?? [])]).apply(([e, facts]) =>
-        facts.length > 0 ? { ...e, KDW_FACTS: sha256(...facts) } : e);
+    const env = stepEnv(args);
     const commandLine = (action: HostAction) => env.apply(e => scriptCommand(withLib, action, e));
     const connection = remoteConnection(args.connection);
     const roll = commandLine("roll");

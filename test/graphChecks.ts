@@ -248,7 +248,13 @@ export function graphTests(label: string, controllers: number, workers: number, 
                 assert.match(reveal(r.inputs.update), / kdw roll$/);
                 assert.match(reveal(r.inputs.delete), / kdw down$/);
             } else if (!r.name.endsWith("-probe")) { // the probe only reads the host, once
-                assert.ok(reveal(r.inputs.triggers)?.length === 1, `${r.name} has no content trigger`);
+                // The prepare and route-table steps: a change runs `up` again; nothing replaces them (their `down`
+                // sweeps the host or its routes), a new machine too is a change of their command line.
+                assert.equal(r.inputs.triggers, undefined, `${r.name} can be replaced`);
+                assert.equal(reveal(r.inputs.update), reveal(r.inputs.create), `${r.name} does not run up on a change`);
+                assert.match(reveal(r.inputs.create), / kdw up$/);
+                assert.match(reveal(r.inputs.create), /KDW_MACHINE=kdw-(controller|worker)-\d+-machine-id /,
+                    `${r.name}'s command line does not change with its machine`);
             }
         }
     });
