@@ -1,5 +1,6 @@
 // How the program talks to hosts: SSH connections, scripts run as root with their settings in the environment,
-// files (key material included) sent on stdin, and content hashes that decide when a step re-runs.
+// files (key material included) sent on stdin; steps that run `up` again on any change, and steps that roll host by
+// host (a digest of what a roll sends decides when it runs).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
@@ -179,9 +180,6 @@ export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomRe
     });
 }
 
-/** As a host step's; a new machine (another `machineId`) gets a fresh install. */
-export type RollingStepArgs = HostStepArgs;
-
 export interface RollingStepOptions {
     parent: pulumi.Resource;
     /** What the first `up` waits for (the host prepared, files staged...). */
@@ -211,7 +209,7 @@ export interface RollingStepOptions {
  * Nothing is replaced for a change of content: `triggers`, the only input the command provider replaces on, hold only
  * the machine's identity. `digest` is a hash of what the roll sends.
  */
-export function rollingStep(name: string, args: RollingStepArgs, opts: RollingStepOptions) {
+export function rollingStep(name: string, args: HostStepArgs, opts: RollingStepOptions) {
     const stdin = fileBundle(args.files ?? []);
     const withLib = stepScript(args);
     const env = stepEnv(args);
