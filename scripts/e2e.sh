@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# End-to-end run against the local test hosts (needs `npm run toolchain` and 7 hosts, hosts 2 and 5 of the boot2docker
-# kind: `npm run hosts:up -- 7 --boot2docker 2,5`): builds and pushes the images, then runs test/e2e/e2e.ts, which
-# writes .cache/e2e/report.json; or, given a suite name, test/e2e/<suite>.ts on 6 of those hosts, which writes
-# .cache/e2e/<suite>.json: `interrupt` (killed runs), `upgrade` (a rolling upgrade from the previous Kubernetes minor
-# under load) or `standards` (sig-network conformance and the CIS benchmark, with the conformance tests' images too).
+# End-to-end runs against the local test hosts (needs `npm run toolchain` and the hosts: 7, hosts 2 and 5 of the
+# boot2docker kind, `npm run hosts:up -- 7 --boot2docker 2,5`): builds and pushes the images, compiles, then runs
+# suites or single scenarios by name through node:test (test/e2e/run.ts), one scenario file after another:
+#
+#   scripts/e2e.sh                     # the e2e suite (its scenarios: bad-config, up, cluster, ... destroy)
+#   scripts/e2e.sh standards           # another suite: standards, upgrade or interrupt
+#   scripts/e2e.sh routes              # one scenario (brings the e2e cluster up first if there is none)
+#
+# Each check prints its PASS or FAIL line as it ends; the run ends with "N passed, N failed", and each scenario's
+# checks and timings are in .cache/e2e/<scenario>.json.
 set -euo pipefail
-suite="${1:-e2e}"
-case "$suite" in
-e2e | interrupt | upgrade) images=() ;;
-standards) images=(conformance) ;;
-*) echo "usage: e2e.sh [interrupt|upgrade|standards]" >&2; exit 2 ;;
-esac
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+images=()
+for name in "$@"; do
+    # The conformance tests' own images.
+    if [ "$name" = standards ]; then images=(conformance); fi
+done
 # Suites may run side by side (each on its own test hosts): one at a time builds the images and compiles.
 mkdir -p .cache/e2e
 (
@@ -22,4 +26,4 @@ mkdir -p .cache/e2e
     bash scripts/images.sh "${images[@]}"
     npx tsc -p .
 ) 9>.cache/e2e/build.lock
-node "bin/test/e2e/$suite.js"
+node bin/test/e2e/run.js "$@"

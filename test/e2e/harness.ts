@@ -1,83 +1,12 @@
-// Shared plumbing of the end-to-end run: the report, shell helpers, SSH into test hosts, kubectl.
+// Shared plumbing of the end-to-end scenarios: shell helpers, SSH into test hosts, kubectl, the suites' stacks.
 import * as auto from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
 import { execFile, ExecFileOptions } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
 export const WORK = path.join(ROOT, ".cache", "e2e");
-
-export interface CheckResult {
-    name: string;
-    passed: boolean;
-    seconds: number;
-    message: string;
-}
-
-export class Report {
-    readonly checks: CheckResult[] = [];
-    readonly timings: Record<string, unknown> = {};
-
-    /** `file`: where under .cache/e2e the report is written (each suite has its own). */
-    constructor(private readonly file = "report.json") {}
-
-    /** Runs one check; a thrown error fails it with its message. Nothing is ever skipped. */
-    async check(name: string, body: () => Promise<string | void>): Promise<boolean> {
-        const start = Date.now();
-        let passed = true;
-        let message = "";
-        try {
-            message = (await body()) ?? "";
-        } catch (err) {
-            passed = false;
-            // A failed `pulumi up` says why in its error lines, after a long progress display: keep those.
-            const lines = (err as Error).message.split("\n");
-            message = [...lines.slice(0, 8), ...lines.slice(8).filter(l => /error|failed|not (ready|healthy)/i.test(l)).slice(-12)].join("\n");
-        }
-        const seconds = Math.round((Date.now() - start) / 100) / 10;
-        this.checks.push({ name, passed, seconds, message });
-        console.log(`${passed ? "PASS" : "FAIL"} ${name} (${seconds}s)${message ? `: ${message.split("\n")[0]}` : ""}`);
-        if (!passed && message.includes("\n")) {
-            console.log(message.split("\n").slice(1).map(l => `     ${l}`).join("\n"));
-        }
-        this.save();
-        return passed;
-    }
-
-    save(): void {
-        mkdirSync(WORK, { recursive: true });
-        writeFileSync(path.join(WORK, this.file), JSON.stringify({ checks: this.checks, timings: this.timings }, null, 2));
-    }
-
-    summary(): string {
-        const failed = this.checks.filter(c => !c.passed).length;
-        return `${this.checks.length - failed} passed, ${failed} failed`;
-    }
-
-    /**
-     * Runs a suite's `main` to its end: an error it throws is a failed check; then the report is saved, `before`
-     * prints the suite's own totals, the summary line ends the output, and the exit status says whether every check
-     * passed (none run is a failure). A suite whose timers or sockets outlive it would never exit and would hold CI
-     * until its time limit: 30 s after the summary it fails, naming that.
-     */
-    run(suite: string, main: () => Promise<void>, before: () => void = () => undefined): void {
-        main().catch(err => {
-            this.checks.push({ name: `${suite} run`, passed: false, seconds: 0, message: (err as Error).message });
-            console.log(`FAIL ${suite} run: ${(err as Error).message}`);
-        }).finally(() => {
-            this.save();
-            before();
-            console.log(this.summary());
-            process.exitCode = this.checks.some(c => !c.passed) || this.checks.length === 0 ? 1 : 0;
-            setTimeout(() => {
-                console.log(`FAIL ${suite} run: something it started (a timer, a socket, a child process) kept it ` +
-                    "running 30 s after its last check");
-                process.exit(1);
-            }, 30_000).unref();
-        });
-    }
-}
 
 export function run(cmd: string, args: string[], opts: ExecFileOptions & { input?: string } = {}): Promise<string> {
     return new Promise((resolve, reject) => {

@@ -208,7 +208,7 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     assert.deepEqual(notRestarted, [], "these processes did not restart with the new certificates");
     // Every host's roll after the one before it, kube-vip's included: a kube-vip that restarts always has another to
     // hand the virtual IP to.
-    assertOneHostAtATime(recorder.steps, recorder.done);
+    assertOneHostAtATime(recorder.steps);
     const kubeVipRolls = recorder.steps.filter(s => s.op === "update" && s.name.endsWith("-kube-vip-roll"));
     assert.deepEqual(kubeVipRolls.map(s => s.name), ctx.controllers.map((_, i) => `kdw-controller-${i}-kube-vip-roll`),
         "every controller's kube-vip rolls with its renewed certificate, in order");

@@ -13,24 +13,21 @@ import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { validateConfig } from "../../config";
-import { sweepCommand } from "../../components/machineHost";
-import { eventually, hostsState, Report, ROOT, run, ssh, WORK } from "./harness";
-import { leftoversOn } from "./leftovers";
-import { machineStorage, writeStackConfig } from "./stackConfig";
+import { validateConfig } from "../../../config";
+import { sweepCommand } from "../../../components/machineHost";
+import { engineEvents, resourceName } from "../engineEvents";
+import { eventually, hostsState, ROOT, run, ssh, WORK } from "../harness";
+import { leftoversOn } from "../leftovers";
+import { Scenario } from "../scenario";
+import { machineStorage, writeStackConfig } from "../stackConfig";
 
 const STACK = "interrupt";
-const report = new Report("interrupt.json");
+const report = new Scenario("interrupt");
 const { hosts } = hostsState();
 const cluster = hosts.slice(0, 6);
 const kubeconfigPath = path.join(WORK, "interrupt.kubeconfig");
 // PULUMI_DEBUG_COMMANDS enables --event-log (as the Automation API does).
 const env = { ...process.env, MACHINE_STORAGE_PATH: machineStorage(STACK), PULUMI_DEBUG_COMMANDS: "true" };
-
-interface EngineEvent {
-    resourcePreEvent?: { metadata: { op: string; urn: string; type: string } };
-    resOutputsEvent?: { metadata: { op: string; urn: string } };
-}
 
 /** Components and the stack are "in flight" until the end; only real steps count. */
 const isStep = (type: string) => type !== "pulumi:pulumi:Stack" && !type.startsWith("dumbway:index:");
@@ -54,8 +51,6 @@ interface CliRun {
     inFlight: string[];
 }
 
-const resourceName = (urn: string) => urn.split("::").pop() ?? urn;
-
 /** Each command's output goes to its own numbered log in .cache/e2e. */
 let commands = 0;
 
@@ -64,16 +59,16 @@ let commands = 0;
  * group (the CLI, the language host, the plugins and every command they started).
  */
 async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000): Promise<CliRun> {
-    const events = path.join(WORK, `${STACK}-events.jsonl`);
-    rmSync(events, { force: true });
+    const eventLog = path.join(WORK, `${STACK}-events.jsonl`);
+    rmSync(eventLog, { force: true });
     const log = path.join(WORK, `${STACK}-${++commands}-${args[0]}.log`);
     const out = openSync(log, "w");
     const start = Date.now();
-    const followed = ["up", "destroy", "preview"].includes(args[0]) ? ["--event-log", events] : [];
+    const followed = ["up", "destroy", "preview"].includes(args[0]) ? ["--event-log", eventLog] : [];
     const child = spawn("pulumi", [...args, "--stack", STACK, "--non-interactive", ...followed],
         { cwd: ROOT, env, detached: true, stdio: ["ignore", out, out] });
     closeSync(out);
-    const started = new Map<string, string>();
+    const events = engineEvents();
     let killed = false;
     let timedOut = false;
     let read = 0;
@@ -86,25 +81,18 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
         }
     };
     const poll = setInterval(() => {
-        if (!existsSync(events)) {
+        if (!existsSync(eventLog)) {
             return;
         }
-        const text = readFileSync(events, "utf8");
+        const text = readFileSync(eventLog, "utf8");
         const complete = text.lastIndexOf("\n") + 1;
         for (const line of text.slice(read, complete).split("\n").filter(Boolean)) {
-            const e = JSON.parse(line) as EngineEvent;
-            const pre = e.resourcePreEvent?.metadata;
-            const done = e.resOutputsEvent?.metadata;
-            if (pre && pre.op !== "same" && isStep(pre.type)) {
-                started.set(pre.urn, `${pre.op} ${resourceName(pre.urn)}`);
-                if (kill && !timer && kill.matches(pre.op, resourceName(pre.urn))) {
-                    timer = setTimeout(() => {
-                        killed = !timedOut;
-                        killGroup();
-                    }, kill.delayMs);
-                }
-            } else if (done) {
-                started.delete(done.urn);
+            const step = events.onEvent(JSON.parse(line));
+            if (step && step.op !== "same" && isStep(step.type) && kill && !timer && kill.matches(step.op, step.name)) {
+                timer = setTimeout(() => {
+                    killed = !timedOut;
+                    killGroup();
+                }, kill.delayMs);
             }
         }
         read = complete;
@@ -119,7 +107,8 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
     clearTimeout(timer);
     return {
         code, killed, timedOut, seconds: Math.round((Date.now() - start) / 100) / 10,
-        output: readFileSync(log, "utf8"), inFlight: [...started.values()],
+        output: readFileSync(log, "utf8"),
+        inFlight: events.running().filter(st => st.op !== "same" && isStep(st.type)).map(st => `${st.op} ${st.name}`),
     };
 }
 
@@ -424,4 +413,4 @@ async function main() {
     report.timings.totalSeconds = Math.round((Date.now() - start) / 1000);
 }
 
-report.run("interrupt", main);
+report.run(main);

@@ -10,14 +10,15 @@ import * as assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { assertAvailable, Availability, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
-import { clusterClient } from "./cluster";
-import { assertOneHostAtATime, describeSteps, stepRecorder } from "./steps";
-import { destroyStack, eventually, freshStack, hostsState, Report, requireEnv, ROOT, run, ssh, stackSecretsEnv, WORK } from "./harness";
-import { machineStorage, writeStackConfig } from "./stackConfig";
+import { assertAvailable, Availability, describeAvailability, pollApi, ROLL_BOUND } from "../apiPoller";
+import { clusterClient } from "../cluster";
+import { assertOneHostAtATime, describeSteps, stepRecorder } from "../steps";
+import { destroyStack, eventually, freshStack, hostsState, requireEnv, ROOT, run, ssh, stackSecretsEnv, WORK } from "../harness";
+import { Scenario } from "../scenario";
+import { machineStorage, writeStackConfig } from "../stackConfig";
 
 const STACK = "upgrade";
-const report = new Report("upgrade.json");
+const report = new Scenario("upgrade");
 const { hosts, registry } = hostsState();
 const kubeconfigPath = path.join(WORK, "upgrade-kubeconfig");
 const caPath = path.join(WORK, "upgrade-ca.pem");
@@ -164,7 +165,7 @@ async function main() {
         assert.equal(outputs.kubernetesVersion?.value, previous, "the kubernetesVersion output");
         // What the first up now costs: the roll steps are created after the installs, in a chain; their creates run
         // nothing, so the chain ends soon after the last install.
-        const lastOf = (re: RegExp) => Math.max(...[...first.done].filter(([n]) => re.test(n)).map(([, at]) => at));
+        const lastOf = (re: RegExp) => Math.max(...first.steps.filter(s => re.test(s.name)).map(s => s.doneAt ?? Infinity));
         const installsDone = lastOf(/-install$/);
         const rollsDone = lastOf(/-(roll|drain|uncordon)$/);
         const installs = first.steps.filter(s => s.name.endsWith("-install")).map(s => s.at);
@@ -241,7 +242,7 @@ async function main() {
             ...controllerNames.map(n => `${n}-control-plane-roll`),
             ...workerNames.flatMap(n => [`${n}-node-drain`, `${n}-node-roll`, `${n}-node-uncordon`]),
         ], "the order of the rolls");
-        assertOneHostAtATime(upgrade.steps, upgrade.done);
+        assertOneHostAtATime(upgrade.steps);
         assert.deepEqual(serviceResult.failures, [], `${serviceResult.failures.length}/${serviceResult.requests} Service requests failed`);
         assertAvailable(apiResult, ROLL_BOUND, "the upgrade");
         return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; Service: ${serviceResult.failures.length}/${serviceResult.requests} ` +
@@ -293,7 +294,7 @@ async function main() {
         ].sort(), "what changed");
         const rollOrder = flag.steps.filter(s => s.name.endsWith("-roll")).map(s => s.name);
         assert.deepEqual(rollOrder, controllerNames.map(n => `${n}-control-plane-roll`));
-        assertOneHostAtATime(flag.steps, flag.done);
+        assertOneHostAtATime(flag.steps);
         for (const c of controllers) {
             const args = await ssh(c, "docker inspect --format '{{json .Args}}' kdw-kube-apiserver");
             assert.ok(args.includes("--event-ttl=2h"), `${c.name}'s apiserver runs without the flag`);
@@ -313,7 +314,7 @@ async function destroy(stack: auto.Stack, writeConfig: (extra: Record<string, un
 }
 
 const started = Date.now();
-report.run("upgrade", async () => {
+report.run(async () => {
     try {
         await main();
     } finally {

@@ -11,20 +11,21 @@ import { spawn } from "node:child_process";
 import { copyFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
-import { hostLayout } from "../../render/layout";
+import { hostLayout } from "../../../render/layout";
 import {
-    asRoot, destroyStack, eventually, freshStack, hostsState, kubectlWith, readyNodes, Report, requireEnv, ROOT, run, scp, ssh, stackSecretsEnv, TestHost,
+    asRoot, destroyStack, eventually, freshStack, hostsState, kubectlWith, readyNodes, requireEnv, ROOT, run, scp, ssh, stackSecretsEnv, TestHost,
     WORK, workerNames,
-} from "./harness";
+} from "../harness";
 import {
     adminConfPaths, auditMaps, BENCHMARK, BenchTally, BenchTarget, judgeBench, kubeBenchConfig, mapAudits, NOT_APPLICABLE, readKubeBench,
     staleWarnings, tallyOf, TARGETS, WARN_EXPLAINED,
-} from "./kubeBench";
-import { CONFORMANCE_CANNOT_PASS_HERE, conformanceSelection, ConformanceTally, readDryRun, tallyConformance } from "./conformance";
-import { machineStorage, writeStackConfig } from "./stackConfig";
+} from "../kubeBench";
+import { CONFORMANCE_CANNOT_PASS_HERE, conformanceSelection, ConformanceTally, readDryRun, tallyConformance } from "../conformance";
+import { Scenario } from "../scenario";
+import { machineStorage, writeStackConfig } from "../stackConfig";
 
 const STACK = "standards";
-const report = new Report("standards.json");
+const report = new Scenario("standards");
 const { hosts, stateDir } = hostsState();
 const kubeconfigPath = path.join(WORK, "standards-kubeconfig");
 const kubectl = kubectlWith(kubeconfigPath);
@@ -413,7 +414,7 @@ async function main() {
 
 if (require.main === module) {
     const start = Date.now();
-    report.run("standards", async () => {
+    report.run(async () => {
         try {
             await main();
         } finally {

@@ -1,0 +1,41 @@
+// Runs end-to-end suites or single scenarios by name, one scenario file after another in the order given, through
+// node:test: `node bin/test/e2e/run.js [suite or scenario]...` (scripts/e2e.sh builds first). Exits 1 unless at least
+// one check ran and every check passed.
+import { existsSync } from "node:fs";
+import * as path from "node:path";
+import { run } from "node:test";
+import { summaryReporter, Tally } from "./reporter";
+
+/**
+ * The suites and their scenarios, in the order they run. The e2e's scenarios share one cluster (stack `e2e`): the
+ * first that needs it brings it up (scenarios/e2eCluster.ts), so each also runs alone; `destroy` takes it down.
+ */
+export const SUITES: Record<string, string[]> = {
+    e2e: ["bad-config", "up", "cluster", "routes", "scale", "vip-loss", "reboot", "renewal", "destroy"],
+    standards: ["standards"],
+    upgrade: ["upgrade"],
+    interrupt: ["interrupt"],
+};
+
+const scenarioFile = (name: string) => path.join(__dirname, "scenarios", `${name}.js`);
+
+function main(): void {
+    const asked = process.argv.slice(2);
+    const names = (asked.length > 0 ? asked : ["e2e"]).flatMap(n => SUITES[n] ?? [n]);
+    const unknown = names.filter(n => !existsSync(scenarioFile(n)));
+    if (unknown.length > 0) {
+        const known = Object.entries(SUITES).map(([suite, scenarios]) => `${suite} (${scenarios.join(", ")})`).join("; ");
+        console.error(`no such suite or scenario: ${unknown.join(", ")}. Suites and their scenarios: ${known}`);
+        process.exit(2);
+    }
+    const tally: Tally = { passed: 0, failed: 0 };
+    const stream = run({ files: names.map(scenarioFile), concurrency: 1 }).compose(summaryReporter(tally));
+    stream.pipe(process.stdout);
+    stream.on("end", () => {
+        process.exitCode = tally.failed === 0 && tally.passed > 0 ? 0 : 1;
+    });
+}
+
+if (require.main === module) {
+    main();
+}

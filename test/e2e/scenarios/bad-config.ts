@@ -1,0 +1,44 @@
+// Bad configs are rejected by `pulumi preview` with the key named, before any host is made: on a stack of their own
+// (e2e-bad-config), so that this runs whatever the e2e cluster's state.
+import * as assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import * as path from "node:path";
+import { assertTestHosts, controllers, noMachine, workspace } from "../e2eCluster";
+import { freshStack, ROOT } from "../harness";
+import { Scenario } from "../scenario";
+import { machineStorage, writeStackConfig } from "../stackConfig";
+
+const STACK = "e2e-bad-config";
+const report = new Scenario("bad-config");
+
+const BAD: [string, Record<string, unknown>, RegExp][] = [
+    ["an even controller count", { controllers: 2 }, /kube-dumb-way:controllers must be odd/],
+    ["overlapping pod and service ranges", { serviceCidr: "10.200.8.0/24" }, /kube-dumb-way:serviceCidr 10\.200\.8\.0\/24 overlaps clusterCidr/],
+    ["a DNS IP outside the service range", { clusterDns: "10.99.0.10" }, /kube-dumb-way:clusterDns 10\.99\.0\.10 is outside serviceCidr/],
+    ["a virtual IP that a host has", { apiServerVip: controllers[1].ip }, /kube-dumb-way:apiServerVip \S+ is the address of genericHosts\[1\]/],
+];
+
+report.run(async () => {
+    assertTestHosts();
+    const ws = await workspace(STACK);
+    const stack = await freshStack(ws, STACK, machineStorage(STACK));
+    try {
+        for (const [what, extra, message] of BAD) {
+            await report.check(`bad config rejected: ${what}`, async () => {
+                writeStackConfig(STACK, 3, extra);
+                let rejected: Error | undefined;
+                try {
+                    await stack.preview();
+                } catch (err) {
+                    rejected = err as Error;
+                }
+                assert.ok(rejected, "preview accepted the config");
+                assert.match(rejected.message, message);
+                await noMachine(STACK);
+            });
+        }
+    } finally {
+        await ws.removeStack(STACK, { force: true });
+        rmSync(path.join(ROOT, `Pulumi.${STACK}.yaml`), { force: true });
+    }
+});

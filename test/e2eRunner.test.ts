@@ -1,0 +1,58 @@
+// The end-to-end suites' runner and report (test/e2e/run.ts, reporter.ts, scenario.ts) on fixture scenarios: every
+// check's line as CI's summary reads it, a failure outside any check counted and named, a skipped test counted as a
+// failure, and the last line's tally.
+import * as assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { run, test } from "node:test";
+import { summaryReporter, Tally } from "./e2e/reporter";
+import { SUITES } from "./e2e/run";
+
+const fixture = (name: string) => path.join(__dirname, "fixtures", "scenarios", `${name}.js`);
+
+async function runScenarios(names: string[]): Promise<{ lines: string[]; tally: Tally }> {
+    // This file runs as a child of `node --test`, which marks it so in the environment; the scenarios' processes are
+    // children of the runner here instead, as under scripts/e2e.sh.
+    delete process.env.NODE_TEST_CONTEXT;
+    const tally: Tally = { passed: 0, failed: 0 };
+    let out = "";
+    for await (const chunk of run({ files: names.map(fixture), concurrency: 1 }).compose(summaryReporter(tally))) {
+        out += chunk;
+    }
+    return { lines: out.split("\n").filter(Boolean), tally };
+}
+
+test("a scenario's checks print PASS and FAIL lines with a failure's further lines indented, and the tally counts them", async () => {
+    const { lines, tally } = await runScenarios(["passes-and-fails"]);
+    const checks = lines.filter(l => /^(PASS|FAIL) |^ {5}/.test(l)).map(l => l.replace(/ \(\d+(\.\d+)?s\)/, ""));
+    assert.deepEqual(checks, [
+        "PASS first passes: what it found",
+        "FAIL second fails: what went wrong",
+        "     its second line",
+        "PASS third passes",
+    ]);
+    assert.deepEqual(tally, { passed: 2, failed: 1 });
+    assert.equal(lines.at(-1), "2 passed, 1 failed");
+    const saved = JSON.parse(readFileSync(path.join(__dirname, "..", "..", ".cache", "e2e", "fixture-passes-and-fails.json"), "utf8"));
+    assert.deepEqual(saved.checks.map((c: { passed: boolean }) => c.passed), [true, false, true]);
+});
+
+test("a scenario that fails outside its checks is a failure named by its file; a skipped test is a failure, never a pass", async () => {
+    const { lines, tally } = await runScenarios(["crashes", "throws", "skips"]);
+    assert.ok(lines.includes("FAIL scenario crashes: its process ended with exit code 3 (its output is above)"), lines.join("\n"));
+    assert.ok(lines.some(l => /^FAIL fixture-throws: runs to its end \(\d+(\.\d+)?s\): the hosts are not there$/.test(l)), lines.join("\n"));
+    assert.ok(lines.includes("FAIL skipped on purpose: skipped: a check is never skipped"), lines.join("\n"));
+    // crashes: its one check may or may not be reported before the process ends; the crash and the others are failures.
+    assert.equal(tally.failed, 3, lines.join("\n"));
+    assert.equal(lines.at(-1), `${tally.passed} passed, 3 failed`);
+});
+
+test("every scenario of every suite has its file, and no scenario file belongs to no suite", () => {
+    const listed = Object.values(SUITES).flat();
+    const dir = path.join(__dirname, "e2e", "scenarios");
+    for (const name of listed) {
+        assert.ok(existsSync(path.join(dir, `${name}.js`)), `${name} has no file`);
+    }
+    const files = require("node:fs").readdirSync(dir).filter((f: string) => f.endsWith(".js")).map((f: string) => f.slice(0, -3));
+    assert.deepEqual(files.filter((f: string) => !listed.includes(f)), []);
+});
