@@ -8,7 +8,7 @@
 #
 #   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh [conformance]
 #
-# `conformance` adds the images the Kubernetes conformance tests of sig-network run (test/e2e/standards.ts): see the end.
+# `conformance` adds the images the Kubernetes conformance tests of sig-network run (test/e2e/scenarios/standards.ts): see the end.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"

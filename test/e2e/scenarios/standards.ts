@@ -412,18 +412,16 @@ async function main() {
     });
 }
 
-if (require.main === module) {
-    const start = Date.now();
-    report.run(async () => {
-        try {
-            await main();
-        } finally {
-            report.timings.total = { seconds: Math.round((Date.now() - start) / 1000) };
-        }
-    }, () => {
-        const c = report.timings.conformance as ConformanceTally | undefined;
-        if (c) {
-            console.log(`conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped of ${c.selected} selected`);
-        }
-    });
-}
+const start = Date.now();
+report.run(async () => {
+    try {
+        await main();
+    } finally {
+        report.timings.total = { seconds: Math.round((Date.now() - start) / 1000) };
+    }
+}, () => {
+    const c = report.timings.conformance as ConformanceTally | undefined;
+    if (c) {
+        console.log(`conformance: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped of ${c.selected} selected`);
+    }
+});
