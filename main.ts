@@ -1,5 +1,6 @@
-// The program's entry (package.json `main`): refuses an unsupported Kubernetes version change before any resource is
-// registered (config/upgrade.ts), then builds the cluster (index.ts, the recipe). Its exports are the stack outputs.
-import { refuseUnsupportedUpgrade } from "./config/upgrade";
+// The program's entry (package.json `main`): refuses a change the running cluster cannot take (a Kubernetes version
+// change the skew policy does not allow, a new controller count) before any resource is registered
+// (config/upgrade.ts), then builds the cluster (index.ts, the recipe). Its exports are the stack outputs.
+import { refuseUnsupportedChange } from "./config/upgrade";
 
-export = refuseUnsupportedUpgrade().then(() => require("./index"));
+export = refuseUnsupportedChange().then(() => require("./index"));

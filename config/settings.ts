@@ -36,7 +36,8 @@ const text = kind("string", "must be a string");
 
 export const SETTINGS = {
     controllers: integer(3,
-        "Number of controllers (etcd + control plane). Must be odd so etcd keeps a majority when one is lost.",
+        "Number of controllers (etcd + control plane). Must be odd so etcd keeps a majority when one is lost. " +
+            "Fixed for the cluster's life: a new count on a running cluster is refused.",
         atLeast(1), odd),
     workers: integer(3,
         "Number of workers (containerd, kubelet, kube-proxy). Worker i gets the i-th /24 of clusterCidr.",

@@ -1,8 +1,12 @@
-// Kubernetes upgrades follow the version skew policy (https://kubernetes.io/releases/version-skew-policy/): one minor
-// version at a time, never down. The version a cluster runs is the stack's output `kubernetesVersion`, which an update
-// sets only once it has rolled through every host; the next update reads it back before it registers anything.
+// Changes a running cluster cannot take, refused before anything is registered. Kubernetes upgrades follow the version
+// skew policy (https://kubernetes.io/releases/version-skew-policy/): one minor version at a time, never down. The
+// version a cluster runs is the stack's output `kubernetesVersion`, which an update sets only once it has rolled
+// through every host. The control plane's size is the stack's output `controllers`: etcd's members are fixed when the
+// cluster is made, so a new count is refused until the control plane can be resized in place. The next update reads
+// both back before it registers anything.
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
+import { SETTINGS } from "./settings";
 import { PINNED_VERSIONS, PROJECT } from "./types";
 
 const KEY = `${PROJECT}:kubernetesVersion`;
@@ -29,17 +33,35 @@ export function upgradeProblem(deployed: string | undefined, requested: string):
     return undefined;
 }
 
+/** Why the cluster cannot go from the controllers it runs to `requested` controllers, or nothing. */
+export function resizeProblem(deployed: unknown, requested: number): string | undefined {
+    if (!Array.isArray(deployed) || !Number.isInteger(requested) || deployed.length === requested) {
+        // A new cluster, or a count validation reports on its own.
+        return undefined;
+    }
+    return `${PROJECT}:controllers ${requested} differs from the ${deployed.length} controllers the cluster runs: the ` +
+        "control plane cannot be resized in place yet (etcd's members are fixed when the cluster is made; new members " +
+        `could not join it, and fewer would leave it without a majority). Set ${PROJECT}:controllers back to ` +
+        `${deployed.length}, or build a new cluster with ${requested} (pulumi destroy, then pulumi up).`;
+}
+
 /**
- * Refuses an unsupported change of Kubernetes version before anything is registered but the read of the stack's own
- * last outputs (a StackReference to itself; nothing on a new stack).
+ * Refuses a change the running cluster cannot take (an unsupported Kubernetes version change, a new controller count)
+ * before anything is registered but the read of the stack's own last outputs (a StackReference to itself; nothing on
+ * a new stack). Every problem found is named.
  */
-export async function refuseUnsupportedUpgrade(): Promise<void> {
-    const requested = new pulumi.Config(PROJECT).get("kubernetesVersion") ?? PINNED_VERSIONS.kubernetes;
+export async function refuseUnsupportedChange(): Promise<void> {
+    const config = new pulumi.Config(PROJECT);
     const self = new pulumi.StackReference("deployed",
         { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-    const deployed = (await self.getOutputDetails("kubernetesVersion")).value;
-    const problem = upgradeProblem(typeof deployed === "string" ? deployed : undefined, requested);
-    if (problem) {
-        throw new pulumi.RunError(`Refused (nothing was changed): ${problem}`);
+    const deployedVersion = (await self.getOutputDetails("kubernetesVersion")).value;
+    const deployedControllers = (await self.getOutputDetails("controllers")).value;
+    const problems = [
+        upgradeProblem(typeof deployedVersion === "string" ? deployedVersion : undefined,
+            config.get("kubernetesVersion") ?? PINNED_VERSIONS.kubernetes),
+        resizeProblem(deployedControllers, Number(config.get("controllers") ?? SETTINGS.controllers.default)),
+    ].filter(p => p !== undefined);
+    if (problems.length > 0) {
+        throw new pulumi.RunError(`Refused (nothing was changed): ${problems.join("\n")}`);
     }
 }
