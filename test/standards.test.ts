@@ -93,10 +93,10 @@ test("kube-bench: every check we call not applicable says why and what shows it;
         assert.ok(!NOT_APPLICABLE[id], `${id} is both not applicable and an accepted WARN`);
         assert.ok(why.length > 20 && why.endsWith("."), `${id}: ${why}`);
         if (shownBy) {
-            // The check named exists in the suite named.
-            const [suite, check] = shownBy.split(": ", 2);
-            const source = readFileSync(path.join(__dirname, "..", "..", "test", "e2e", `${suite}.ts`), "utf8");
-            assert.ok(source.includes(check), `${id}: no check "${check}" in test/e2e/${suite}.ts`);
+            // The check named exists in the scenario named.
+            const [scenario, check] = shownBy.split(": ", 2);
+            const source = readFileSync(path.join(__dirname, "..", "..", "test", "e2e", "scenarios", `${scenario}.ts`), "utf8");
+            assert.ok(source.includes(check), `${id}: no check "${check}" in test/e2e/scenarios/${scenario}.ts`);
         }
     }
 });

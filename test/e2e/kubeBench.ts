@@ -68,7 +68,7 @@ function adminConf(): { why: string; verified: string } {
 
 /**
  * Checks that kube-bench reports as WARN here, by id, each with why it warns and, where the check's intent is met
- * another way, what shows it (`shownBy`: a check of an end-to-end suite, by the start of its name). A WARN not listed
+ * another way, what shows it (`shownBy`: `<scenario>: <the start of a check's name>`, a check of an end-to-end scenario). A WARN not listed
  * fails the suite; a listed check that no longer warns on any host fails it too, so that this list stays true.
  */
 export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> = {
@@ -107,7 +107,7 @@ export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> =
     "4.2.7": {
         why: "--hostname-override names the node as the program plans it (kdw-worker-N), as its kubelet certificate does; the " +
             "apiserver reaches kubelets by address and checks their serving certificates against the cluster CA.",
-        shownBy: "e2e: exec: a command runs in a pod",
+        shownBy: "cluster: exec: a command runs in a pod",
     },
     "4.2.14": {
         why: "seccompDefault stays off, as in Kubernetes: turned on, it puts every container of every workload under the " +
@@ -127,7 +127,7 @@ export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> =
     },
     "5.1.6": {
         why: "CoreDNS, the only pods the program runs, reads Services and EndpointSlices through the API with its token.",
-        shownBy: "e2e: DNS: kubernetes.default and a service name resolve from a pod",
+        shownBy: "cluster: DNS: kubernetes.default and a service name resolve from a pod",
     },
     "5.1.7": {
         why: "a manual check: the admin's client certificate is in group system:masters, as kubeadm's admin.conf was before " +
@@ -148,7 +148,7 @@ export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> =
     "5.2.1": {
         why: "a manual check: Pod Security Admission enforces baseline and warns and audits restricted in every namespace " +
             "but kube-system (the apiservers' admission configuration, kube-dumb-way:podSecurity).",
-        shownBy: "e2e: Pod Security: a privileged pod in default is refused (server dry run) for violating baseline",
+        shownBy: "cluster: Pod Security: a privileged pod in default is refused (server dry run) for violating baseline",
     },
     "5.2.7": { why: "a manual check: baseline (5.2.1) admits root containers; restricted, which refuses them, only warns and audits." },
     "5.2.8": { why: "a manual check: baseline (5.2.1) admits the runtime's default capabilities, NET_RAW among them; restricted, which drops them, only warns and audits." },
@@ -164,7 +164,7 @@ export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> =
     "5.4.1": { why: "a manual check: the program's own pods (CoreDNS) take no secret; users' pods are theirs." },
     "5.4.2": {
         why: "a manual check: secrets stay in etcd, encrypted at rest with aescbc under a key the program makes.",
-        shownBy: "e2e: encryption at rest: a secret is stored as k8s:enc:aescbc:v1:key1 in etcd",
+        shownBy: "cluster: encryption at rest: a secret is stored as k8s:enc:aescbc:v1:key1 in etcd",
     },
     "5.5.1": { why: "a manual check: there is no ImagePolicyWebhook; images come from the configured imageRepository." },
     "5.6.1": { why: "a manual check: namespaces are the users' to make; the program's own objects are in kube-system." },
