@@ -69,7 +69,8 @@ function adminConf(): { why: string; verified: string } {
 /**
  * Checks that kube-bench reports as WARN here, by id, each with why it warns and, where the check's intent is met
  * another way, what shows it (`shownBy`: `<scenario>: <the start of a check's name>`, a check of an end-to-end
- * scenario). A WARN not listed fails the suite; a listed check that no longer warns on any host fails it too, so that this list stays true.
+ * scenario). A WARN not listed fails the suite; a listed check that no longer warns on any host fails it too, so that
+ * this list stays true.
  */
 export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> = {
     "1.2.1": {
