@@ -71,23 +71,14 @@ test("kube-apiserver: what the CIS benchmark (cis-1.11) asks of its flags", () =
 });
 
 test("admission configuration: Pod Security enforces baseline, warns and audits restricted, all at latest, kube-system exempt", () => {
-    assert.deepEqual(JSON.parse(admissionConfigFile(cfg.podSecurity)), {
-        apiVersion: "apiserver.config.k8s.io/v1",
-        kind: "AdmissionConfiguration",
-        plugins: [{
-            name: "PodSecurity",
-            configuration: {
-                apiVersion: "pod-security.admission.config.k8s.io/v1",
-                kind: "PodSecurityConfiguration",
-                defaults: {
-                    enforce: "baseline", "enforce-version": "latest",
-                    audit: "restricted", "audit-version": "latest",
-                    warn: "restricted", "warn-version": "latest",
-                },
-                exemptions: { usernames: [], runtimeClasses: [], namespaces: ["kube-system"] },
-            },
-        }],
-    });
+    const file = JSON.parse(admissionConfigFile(cfg.podSecurity));
+    assert.equal(`${file.apiVersion} ${file.kind}`, "apiserver.config.k8s.io/v1 AdmissionConfiguration");
+    assert.deepEqual(file.plugins.map((p: { name: string }) => p.name), ["PodSecurity"]);
+    const { configuration } = file.plugins[0];
+    assert.equal(`${configuration.apiVersion} ${configuration.kind}`, "pod-security.admission.config.k8s.io/v1 PodSecurityConfiguration");
+    const levels = ["enforce", "audit", "warn"].map(mode => `${mode}=${configuration.defaults[mode]}@${configuration.defaults[`${mode}-version`]}`);
+    assert.deepEqual(levels, ["enforce=baseline@latest", "audit=restricted@latest", "warn=restricted@latest"]);
+    assert.deepEqual(configuration.exemptions, { usernames: [], runtimeClasses: [], namespaces: ["kube-system"] });
 });
 
 test("admission configuration: podSecurity's levels and exempt namespaces, as given", () => {
