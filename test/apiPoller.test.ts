@@ -9,7 +9,7 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { pollApi } from "./e2e/apiPoller";
+import { assertAvailable, Availability, AvailabilityBound, pollApi } from "./e2e/apiPoller";
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
@@ -73,6 +73,7 @@ test("poller: an API that refuses connections for 3 s (nothing listens) shows a 
     const api = await apiServer((_req, res) => res.end("{}"));
     const poll = pollApi(api.kubeconfig);
     await sleep(1000);
+    const refusing = Date.now();
     await api.stopListening();
     await sleep(3000);
     await api.listenAgain();
@@ -84,4 +85,32 @@ test("poller: an API that refuses connections for 3 s (nothing listens) shows a 
     assert.ok(a.requests - a.failed >= 4, JSON.stringify(a));
     assert.equal(a.resetsRetried, 0, JSON.stringify(a));
     assert.match(a.errors.join(" "), /ECONNREFUSED/);
+    // The gap's window is the refusal's, to read beside the hosts' logs; each failure says when it was sent.
+    const from = Date.parse(a.longestGapWindow.from), to = Date.parse(a.longestGapWindow.to);
+    assert.ok(from >= refusing - 600 && from <= refusing, JSON.stringify(a.longestGapWindow));
+    assert.ok(Math.abs((to - from) / 1000 - a.longestGapSeconds) < 0.01, JSON.stringify(a.longestGapWindow));
+    assert.equal(a.failures.length, a.failed, JSON.stringify(a.failures));
+    for (const f of a.failures) {
+        assert.ok(Date.parse(f.sent) >= refusing - 600 && Date.parse(f.sent) < to, JSON.stringify(f));
+        assert.match(f.message, /ECONNREFUSED/);
+    }
+});
+
+test("availability past its bound fails naming the gap's window and each failed request; within it, passes", async () => {
+    const a: Availability = {
+        requests: 40, failed: 1, longestGapSeconds: 5.2, errors: ["connect EHOSTUNREACH 192.168.79.250:6443"],
+        slowestAnswerSeconds: 4.9, resetsRetried: 0,
+        longestGapWindow: { from: "2026-12-03T08:00:01.000Z", to: "2026-12-03T08:00:06.200Z" },
+        failures: [{ sent: "2026-12-03T08:00:02.000Z", seconds: 3.1, message: "connect EHOSTUNREACH 192.168.79.250:6443" }],
+    };
+    await assertAvailable(a, new AvailabilityBound(5.5), "a test", []);
+    await assert.rejects(assertAvailable(a, new AvailabilityBound(4.5), "a test", []), (err: Error) => {
+        assert.deepEqual(err.message.split("\n"), [
+            "the API during a test: longest API gap 5.2s, 1/40 requests failed, slowest answer 4.9s, 0 resets retried " +
+            "(connect EHOSTUNREACH 192.168.79.250:6443); at most 4.5s and 9 failed allowed",
+            "longest gap from 2026-12-03T08:00:01.000Z to 2026-12-03T08:00:06.200Z",
+            "request sent 2026-12-03T08:00:02.000Z failed after 3.1s: connect EHOSTUNREACH 192.168.79.250:6443",
+        ]);
+        return true;
+    });
 });

@@ -10,6 +10,7 @@
 import * as yaml from "js-yaml";
 import { readFileSync } from "node:fs";
 import * as https from "node:https";
+import { ssh, TestHost } from "./harness";
 
 export interface Availability {
     requests: number;
@@ -22,6 +23,10 @@ export interface Availability {
     slowestAnswerSeconds: number;
     /** Connection resets, each retried after RETRY_AFTER_SECONDS. */
     resetsRetried: number;
+    /** When the longest gap began and ended (ISO times), to read beside the hosts' logs. */
+    longestGapWindow: { from: string; to: string };
+    /** The first few failed requests: when each was sent, how long it took and why it failed. */
+    failures: { sent: string; seconds: number; message: string }[];
 }
 
 /** How long a request may take before it counts as failed (and its wait as part of a gap). */
@@ -63,13 +68,21 @@ export function pollApi(kubeconfigPath: string, path = "/api/v1/namespaces/defau
     const start = Date.now();
     let lastAnswer = start;
     let longestGap = 0;
+    let longestGapWindow = { from: start, to: start };
     let requests = 0;
     let failed = 0;
     let slowest = 0;
     const errors = new Set<string>();
+    const failures: Availability["failures"] = [];
     const pending = new Set<Promise<void>>();
 
     let resets = 0;
+    const gapUntil = (now: number) => {
+        if (now - lastAnswer > longestGap) {
+            longestGap = now - lastAnswer;
+            longestGapWindow = { from: lastAnswer, to: now };
+        }
+    };
     const ask = () => {
         requests++;
         const sent = Date.now();
@@ -78,6 +91,9 @@ export function pollApi(kubeconfigPath: string, path = "/api/v1/namespaces/defau
             const fail = (message: string) => {
                 failed++;
                 errors.add(message);
+                if (failures.length < 10) {
+                    failures.push({ sent: new Date(sent).toISOString(), seconds: (Date.now() - sent) / 1000, message });
+                }
                 resolve();
             };
             const send = () => {
@@ -89,7 +105,7 @@ export function pollApi(kubeconfigPath: string, path = "/api/v1/namespaces/defau
                         }
                         const now = Date.now();
                         slowest = Math.max(slowest, now - sent);
-                        longestGap = Math.max(longestGap, now - lastAnswer);
+                        gapUntil(now);
                         lastAnswer = Math.max(lastAnswer, now);
                         resolve();
                     });
@@ -117,10 +133,12 @@ export function pollApi(kubeconfigPath: string, path = "/api/v1/namespaces/defau
         async stop(): Promise<Availability> {
             clearInterval(timer);
             await Promise.all([...pending]);
-            longestGap = Math.max(longestGap, Date.now() - lastAnswer);
+            gapUntil(Date.now());
             return {
                 requests, failed, longestGapSeconds: longestGap / 1000, errors: [...errors].slice(0, 5),
                 slowestAnswerSeconds: slowest / 1000, resetsRetried: resets,
+                longestGapWindow: { from: new Date(longestGapWindow.from).toISOString(), to: new Date(longestGapWindow.to).toISOString() },
+                failures,
             };
         },
     };
@@ -156,13 +174,38 @@ export class AvailabilityBound {
  */
 export const ROLL_BOUND = new AvailabilityBound(4.5);
 
-/** Fails unless `a` is within `bound`, saying what was measured. */
-export function assertAvailable(a: Availability, bound: AvailabilityBound, during: string): void {
+/**
+ * Fails unless `a` is within `bound`, saying what was measured; past the bound, also when the longest gap was, the
+ * failed requests, and what each controller's kube-vip logged around that gap (who held the Lease and the address), so
+ * that a failure in CI says why.
+ */
+export async function assertAvailable(a: Availability, bound: AvailabilityBound, during: string, controllers: TestHost[]): Promise<void> {
     if (a.requests < 10) {
         throw new Error(`the API was polled only ${a.requests} times during ${during}: nothing was measured`);
     }
     if (a.longestGapSeconds > bound.maxGapSeconds || a.failed > bound.maxFailed) {
-        throw new Error(`the API during ${during}: ${describeAvailability(a)}; at most ${bound.maxGapSeconds}s and ` +
-            `${bound.maxFailed} failed allowed`);
+        const failures = a.failures.map(f => `request sent ${f.sent} failed after ${f.seconds.toFixed(1)}s: ${f.message}`);
+        throw new Error([
+            `the API during ${during}: ${describeAvailability(a)}; at most ${bound.maxGapSeconds}s and ${bound.maxFailed} failed allowed`,
+            `longest gap from ${a.longestGapWindow.from} to ${a.longestGapWindow.to}`,
+            ...failures,
+            ...await kubeVipLogs(controllers, Date.parse(a.longestGapWindow.from) - 10_000, Date.parse(a.longestGapWindow.to) + 2_000),
+        ].join("\n"));
     }
+}
+
+/** Each controller's kube-vip log lines between two times, with their timestamps (or why they could not be read). */
+async function kubeVipLogs(controllers: TestHost[], fromMs: number, toMs: number): Promise<string[]> {
+    const since = new Date(fromMs).toISOString(), until = new Date(toMs).toISOString();
+    const lines: string[] = [];
+    for (const c of controllers) {
+        lines.push(`kube-vip on ${c.name} from ${since} to ${until}:`);
+        try {
+            const log = await ssh(c, `docker logs --timestamps --since ${since} --until ${until} kdw-kube-vip 2>&1 | tail -n 25`, 30_000);
+            lines.push(...log.trim().split("\n").filter(l => l).map(l => `  ${l}`));
+        } catch (err) {
+            lines.push(`  (not read: ${(err as Error).message.split("\n")[0]})`);
+        }
+    }
+    return lines;
 }

@@ -214,7 +214,7 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
         "every controller's kube-vip rolls with its renewed certificate, in order");
     const replacedSteps = recorder.steps.filter(s => s.op === "replace" || s.op === "create-replacement");
     assert.deepEqual(replacedSteps.map(s => s.name), [], "install or roll steps replaced (all hosts at once) instead of rolled");
-    assertAvailable(availability, ROLL_BOUND, "the renewal");
+    await assertAvailable(availability, ROLL_BOUND, "the renewal", ctx.controllers);
     await ctx.expectWorkersReady(180);
     await ctx.etcdHealthy();
 

@@ -244,7 +244,7 @@ async function main() {
         ], "the order of the rolls");
         assertOneHostAtATime(upgrade.steps);
         assert.deepEqual(serviceResult.failures, [], `${serviceResult.failures.length}/${serviceResult.requests} Service requests failed`);
-        assertAvailable(apiResult, ROLL_BOUND, "the upgrade");
+        await assertAvailable(apiResult, ROLL_BOUND, "the upgrade", controllers);
         return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; Service: ${serviceResult.failures.length}/${serviceResult.requests} ` +
             `requests failed; order: ${describeSteps(upgrade.steps.filter(s => s.op === "update" && /-(roll|drain|uncordon)$/.test(s.name)))}`;
     });
@@ -299,7 +299,7 @@ async function main() {
             const args = await ssh(c, "docker inspect --format '{{json .Args}}' kdw-kube-apiserver");
             assert.ok(args.includes("--event-ttl=2h"), `${c.name}'s apiserver runs without the flag`);
         }
-        assertAvailable(apiResult, ROLL_BOUND, "the flag change");
+        await assertAvailable(apiResult, ROLL_BOUND, "the flag change", controllers);
         return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; order: ${describeSteps(flag.steps.filter(s => s.name.endsWith("-roll")))}`;
     });
 

@@ -71,7 +71,7 @@ report.run(async () => {
                     how: loss.how, lost: holder, newHolder, ...availability, kubectlAnsweredAfterStopSeconds: answeredAfter,
                     writtenAfterStopSeconds: writtenAfter, dockerStopSeconds: (stopped - stopping) / 1000,
                 };
-                assertAvailable(availability, loss.bound, `the loss of ${holder}`);
+                await assertAvailable(availability, loss.bound, `the loss of ${holder}`, controllers);
                 return `${holder} ${loss.how} (docker ${loss.how === "shut down" ? "stop" : "kill"} took ${((stopped - stopping) / 1000).toFixed(1)}s): ` +
                     `${describeAvailability(availability)}; kubectl answered ${answeredAfter.toFixed(1)}s and wrote ${writtenAfter.toFixed(1)}s ` +
                     `after the stop returned; VIP now on ${newHolder}`;
