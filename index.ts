@@ -1,5 +1,5 @@
 // Kubernetes the Dumb Way as a Pulumi program: the stack's config in, the cluster (components/cluster.ts), its outputs
-// out.
+// out. The program's entry (main.ts) calls it with the machines found lost since the last update.
 import * as pulumi from "@pulumi/pulumi";
 import { KubeCluster } from "./components/cluster";
 import { ConfigError, loadConfig } from "./config";
@@ -12,13 +12,18 @@ function readConfig() {
         throw err instanceof ConfigError ? new pulumi.RunError(err.message) : err;
     }
 }
-const cfg = readConfig();
 
-const cluster = new KubeCluster(cfg.clusterName, { config: cfg });
-
-export const kubeconfig = cluster.kubeconfig;
-export const apiServerEndpoint = cluster.apiServerEndpoint;
-export const caCertificate = cluster.caCertificate;
-export const controllers = cluster.controllers;
-export const workers = cluster.workers;
-export const kubernetesVersion = cluster.kubernetesVersion;
+/** The stack. `replacedMachines`: by node name, the machine each found-lost one replaces (host/identity.ts). */
+export function stack(replacedMachines: Record<string, string> = {}) {
+    const cfg = readConfig();
+    const cluster = new KubeCluster(cfg.clusterName, { config: cfg, replacedMachines });
+    return {
+        kubeconfig: cluster.kubeconfig,
+        apiServerEndpoint: cluster.apiServerEndpoint,
+        caCertificate: cluster.caCertificate,
+        controllers: cluster.controllers,
+        workers: cluster.workers,
+        kubernetesVersion: cluster.kubernetesVersion,
+        machines: cluster.machines,
+    };
+}

@@ -13,6 +13,7 @@ import { ControlPlane } from "./controlPlane";
 import { EtcdMember } from "./etcdMember";
 import { kubeconfig as renderKubeconfig } from "../render/kubeconfig";
 import { machineCertificates, MachineHost } from "./machineHost";
+import { MachineRecord } from "../host/identity";
 import * as pki from "../render/pki";
 import { PodRoute } from "./podRoute";
 import { WorkerNode } from "./workerNode";
@@ -24,6 +25,11 @@ export const apiReadyCommand = `KDW_TIMEOUT=300 sh -c ${shellQuote(withAdminKube
 export interface KubeClusterArgs {
     /** Validated settings: `loadConfig()` from a stack's config, or `clusterConfig({...})` from a program's own. */
     config: ClusterConfig;
+    /**
+     * For a machine found replaced by another at its address (host/identity.ts `replacedMachines`, from the stack's
+     * `machines` output): the id of the machine it replaces, by node name. Such a machine is made again.
+     */
+    replacedMachines?: Record<string, string>;
 }
 
 export interface HostOutput {
@@ -45,6 +51,8 @@ export class KubeCluster extends pulumi.ComponentResource {
      * the previous value): the next update's upgrade check starts from it (config/upgrade.ts).
      */
     readonly kubernetesVersion: pulumi.Output<string>;
+    /** Each machine as the next update checks it is still there (host/identity.ts), by node name. */
+    readonly machines: pulumi.Output<Record<string, MachineRecord>>;
 
     constructor(name: string, args: KubeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:Cluster", name, {}, opts);
@@ -72,7 +80,9 @@ export class KubeCluster extends pulumi.ComponentResource {
         // cluster's keys, so that a destroy removes the keys after every host's data (etcd's, encrypted Secrets).
         const certificates = machineCertificates(cfg, { ...part, dependsOn: [binaries] });
         const clusterKeys = [...clusterCa.own, ...etcdCa.own, encryptionKey];
-        const machineHost = (node: NodePlan) => new MachineHost(node.name, { node, cluster: cfg, certificates, clusterKeys }, part);
+        const machineHost = (node: NodePlan) => new MachineHost(node.name, {
+            node, cluster: cfg, certificates, clusterKeys, replaces: args.replacedMachines?.[node.name],
+        }, part);
         const controllerHosts = cfg.controllers.map(machineHost);
         const workerHosts = cfg.workers.map(machineHost);
         const controllerIps = pulumi.all(controllerHosts.map(h => h.ip));
@@ -175,9 +185,12 @@ export class KubeCluster extends pulumi.ComponentResource {
         this.controllers = controllerHosts.map(h => ({ name: h.nodeName, ip: h.ip }));
         this.workers = workerHosts.map((h, i) => ({ name: h.nodeName, ip: h.ip, podCidr: workerNodes[i].podCidr }));
         this.kubernetesVersion = pulumi.all(rolls.map(r => r.urn)).apply(() => cfg.versions.kubernetes);
+        const hosts = [...controllerHosts, ...workerHosts];
+        this.machines = pulumi.all(hosts.map(h => h.record)).apply(records =>
+            Object.fromEntries(records.map((r, i) => [hosts[i].nodeName, r])));
         this.registerOutputs({
             kubeconfig: this.kubeconfig, apiServerEndpoint: this.apiServerEndpoint, caCertificate: this.caCertificate,
-            kubernetesVersion: this.kubernetesVersion,
+            kubernetesVersion: this.kubernetesVersion, machines: this.machines,
         });
     }
 }

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "../config/types";
 import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile, layoutEnv } from "../render/layout";
+import { MachineRecord } from "../host/identity";
 import { asRoot, envAssignments, HostConnection, HostFile, hostScript, hostStep, localScript, shellQuote, withLibraries } from "../host/remote";
 
 export interface MachineHostArgs {
@@ -14,6 +15,11 @@ export interface MachineHostArgs {
      * waits for them, and so goes before them in a destroy: one cut short never leaves host data whose keys are gone.
      */
     clusterKeys: pulumi.Resource[];
+    /**
+     * The id of the machine this one replaces, when the host at its address was found to be another machine (the old
+     * one lost; host/identity.ts): the machine is then made again, and every step on it installs afresh.
+     */
+    replaces?: string;
 }
 
 const machineEnvironment = (cluster: ClusterConfig) =>
@@ -145,6 +151,8 @@ export class MachineHost extends pulumi.ComponentResource {
     readonly connection: pulumi.Output<HostConnection>;
     /** The host is up, reachable and prepared. */
     readonly ready: command.remote.Command;
+    /** What the stack records of the machine once it is prepared, to check at the next update that it is still there. */
+    readonly record: pulumi.Output<MachineRecord>;
 
     constructor(name: string, args: MachineHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:MachineHost", name, {}, opts);
@@ -152,12 +160,16 @@ export class MachineHost extends pulumi.ComponentResource {
         this.nodeName = node.name;
         const environment = machineEnvironment(cluster);
 
+        // A machine made to replace a lost one: the one replaced is part of what makes it, and what reads the machine
+        // (its key, its kind) is read again. Only then: an earlier machine's steps keep their inputs as they were.
+        const replaces = args.replaces ? [`replaces ${args.replaces}`] : [];
         const machine = new command.local.Command(`${name}-machine`, {
             create: machineCreateScript(node, cluster),
             delete: `docker-machine rm --force -y ${shellQuote(node.name)}`,
             environment,
-            triggers: [machineCreateArgs(node, cluster).join(" ")],
+            triggers: [machineCreateArgs(node, cluster).join(" "), ...replaces],
         }, { parent: this, deleteBeforeReplace: true, dependsOn: [args.certificates] });
+        const afterReplacement = replaces.length > 0 ? [machine.id] : undefined;
         this.machineId = machine.id;
         const info = machine.stdout.apply(out => parseMachineInfo(node.name, out));
         this.ip = info.ip;
@@ -169,6 +181,7 @@ export class MachineHost extends pulumi.ComponentResource {
             create: info.sshKeyPath.apply(p => `cat ${shellQuote(p)}`),
             environment,
             logging: "none",
+            triggers: afterReplacement,
         }, { parent: this, additionalSecretOutputs: ["stdout"] });
         this.sshPrivateKey = pulumi.secret(key.stdout);
 
@@ -176,12 +189,14 @@ export class MachineHost extends pulumi.ComponentResource {
             ([host, user, privateKey]): HostConnection => ({ host, user, privateKey, port: this.sshPort })));
 
         // Waits for SSH (the connection retries while the host boots) and tells what kind of host it is. Made before
-        // anything is written to the host, it is the last step there to go: its delete sweeps the host.
+        // anything is written to the host, it is the last step there to go: its delete sweeps the host. A machine made
+        // again is probed again, its old probe gone first (sweeping the new machine, which has nothing yet).
         const probe = new command.remote.Command(`${name}-probe`, {
             connection: this.connection.apply(c => ({ ...c, dialErrorLimit: 60, perDialTimeout: 10 })),
             create: probeCommand(cluster),
             delete: sweepCommand(cluster),
-        }, { parent: this, dependsOn: args.clusterKeys });
+            triggers: afterReplacement,
+        }, { parent: this, dependsOn: args.clusterKeys, deleteBeforeReplace: true });
         const facts = probe.stdout.apply(hostFacts);
         this.profile = facts.profile;
         this.cgroupDriver = facts.apply(f => cgroupDriver(f.profile, f.cgroup));
@@ -197,6 +212,9 @@ export class MachineHost extends pulumi.ComponentResource {
             files: this.layout.apply(hostFiles),
             machineId: this.machineId,
         }, { parent: this });
+
+        this.record = pulumi.all([this.ip, this.sshUser, this.sshKeyPath, this.machineId, this.ready.id]).apply(
+            ([ip, sshUser, sshKeyPath, id]): MachineRecord => ({ ip, sshUser, sshKeyPath, sshPort: this.sshPort, id, replaces: args.replaces ?? "" }));
 
         this.registerOutputs({ ip: this.ip, sshUser: this.sshUser, profile: this.profile });
     }

@@ -45,21 +45,31 @@ export function resizeProblem(deployed: unknown, requested: number): string | un
         `${deployed.length}, or build a new cluster with ${requested} (pulumi destroy, then pulumi up).`;
 }
 
-/**
- * Refuses a change the running cluster cannot take (an unsupported Kubernetes version change, a new controller count)
- * before anything is registered but the read of the stack's own last outputs (a StackReference to itself; nothing on
- * a new stack). Every problem found is named.
- */
-export async function refuseUnsupportedChange(): Promise<void> {
-    const config = new pulumi.Config(PROJECT);
+/** What the stack's last update left, as the next update reads it back: its outputs, each undefined on a new stack. */
+export interface DeployedCluster {
+    kubernetesVersion: unknown;
+    controllers: unknown;
+    machines: unknown;
+}
+
+/** Reads the stack's own last outputs (a StackReference to itself), before anything else is registered. */
+export async function deployedCluster(): Promise<DeployedCluster> {
     const self = new pulumi.StackReference("deployed",
         { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-    const deployedVersion = (await self.getOutputDetails("kubernetesVersion")).value;
-    const deployedControllers = (await self.getOutputDetails("controllers")).value;
+    const output = async (name: string) => (await self.getOutputDetails(name)).value;
+    return { kubernetesVersion: await output("kubernetesVersion"), controllers: await output("controllers"), machines: await output("machines") };
+}
+
+/**
+ * Refuses a change the running cluster cannot take (an unsupported Kubernetes version change, a new controller count)
+ * before anything is registered but the read of the stack's own last outputs. Every problem found is named.
+ */
+export function refuseUnsupportedChange(deployed: DeployedCluster): void {
+    const config = new pulumi.Config(PROJECT);
     const problems = [
-        upgradeProblem(typeof deployedVersion === "string" ? deployedVersion : undefined,
+        upgradeProblem(typeof deployed.kubernetesVersion === "string" ? deployed.kubernetesVersion : undefined,
             config.get("kubernetesVersion") ?? PINNED_VERSIONS.kubernetes),
-        resizeProblem(deployedControllers, Number(config.get("controllers") ?? SETTINGS.controllers.default)),
+        resizeProblem(deployed.controllers, Number(config.get("controllers") ?? SETTINGS.controllers.default)),
     ].filter(p => p !== undefined);
     if (problems.length > 0) {
         throw new pulumi.RunError(`Refused (nothing was changed): ${problems.join("\n")}`);

@@ -16,6 +16,8 @@ export interface Registered {
     dependencies: string[];
     /** The aliases it was registered with, as URNs or alias specs. */
     aliases: unknown[];
+    /** Whether a replacement deletes it before it makes the new one. */
+    deleteBeforeReplace: boolean;
 }
 
 /** The secret wrapper Pulumi puts around secret values on the wire. */
@@ -88,7 +90,7 @@ export function clusterMocks(probe: string, deployed: Record<string, unknown> | 
             } else if (args.type === "tls:index/certRequest:CertRequest") {
                 state.certRequestPem = `CSR ${args.name}`;
             }
-            record({ type: args.type, name: args.name, inputs: args.inputs, urn: "", dependencies: [], aliases: [] });
+            record({ type: args.type, name: args.name, inputs: args.inputs, urn: "", dependencies: [], aliases: [], deleteBeforeReplace: false });
             return { id: args.custom ? `${args.name}-id` : "", state };
         },
         call(args) {
@@ -123,9 +125,11 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
     const mockMonitor = settings.getMonitor();
     const dependencies = new Map<string, string[]>();
     const aliases = new Map<string, unknown[]>();
+    const deleteBeforeReplace = new Map<string, boolean>();
     const register = mockMonitor.registerResource.bind(mockMonitor);
     mockMonitor.registerResource = (req: any, callback: unknown) => {
         dependencies.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList());
+        deleteBeforeReplace.set(`${req.getType()}::${req.getName()}`, req.getDeletebeforereplace());
         aliases.set(`${req.getType()}::${req.getName()}`, [
             ...req.getAliasurnsList(), ...req.getAliasesList().map((a: any) => a.toObject()),
         ]);
@@ -135,7 +139,7 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
     let error: Error | undefined;
     let outputs: Record<string, pulumi.Output<any>> = {};
     try {
-        outputs = await require(entry ?? (deployed ? "../main" : "../index"));
+        outputs = entry ? await require(entry) : deployed ? await require("../main") : require("../index").stack();
     } catch (err) {
         error = err as Error;
     }
@@ -147,6 +151,7 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
         r.urn = urns.find(u => u.endsWith(`::${r.name}`) && u.split("::")[2].split("$").pop() === r.type) ?? "";
         r.dependencies = dependencies.get(`${r.type}::${r.name}`) ?? [];
         r.aliases = aliases.get(`${r.type}::${r.name}`) ?? [];
+        r.deleteBeforeReplace = deleteBeforeReplace.get(`${r.type}::${r.name}`) ?? false;
     }
     return { resources, outputs, error };
 }

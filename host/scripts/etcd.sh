@@ -1,8 +1,11 @@
 # Runs this controller's etcd member as a container that Docker restarts with the host, and checks that it answers.
 # `roll` changes a running member: it refuses when restarting this member would cost the cluster its quorum (another
 # member is already unhealthy), restarts it like `up`, then waits until it is healthy in a cluster with quorum.
-# `up` never starts over another cluster's data (see claim_data). `down` removes the member and keeps its data, which
-# the host's own `down` (the last step on the host to go) removes.
+# `up` never starts over another cluster's data (see claim_data). An `up` without data of its own while the other
+# members already run the cluster (this controller's machine was lost and made again) joins that cluster as kubeadm
+# does: the dead member that was here is removed, this one added as a learner, started, and promoted to a voting
+# member once it has caught up (join_running_cluster, promote_if_learner). `down` removes the member and keeps its
+# data, which the host's own `down` (the last step on the host to go) removes.
 # Environment: KDW_NODE KDW_ETC KDW_DATA KDW_IMAGE KDW_ETCD_ARGS (the flags, space separated)
 #              KDW_ETCD_SELF (this member's client URL) KDW_ETCD_ENDPOINTS (every member's, comma separated)
 #              KDW_CLUSTER_ID (the sha256 of the etcd CA's public key, PEM: which cluster the member belongs to)
@@ -66,6 +69,86 @@ etcdctl_with() { # docker run or exec arguments that give etcdctl and /etc/etcd,
         --dial-timeout=2s --command-timeout=3s
 }
 
+# etcdctl from the image, against the other members (this one may not run yet).
+self_peer="${KDW_ETCD_SELF%:*}:2380"
+others=$(echo "$KDW_ETCD_ENDPOINTS" | tr ',' '\n' | grep -v "^$KDW_ETCD_SELF\$" | tr '\n' ',' | sed 's/,$//')
+etcdctl_others() {
+    etcdctl_with docker run --rm --network host --volume "$KDW_ETC/etcd:/etc/etcd:ro" "$KDW_IMAGE" \
+        etcdctl --endpoints="$others" "$@"
+}
+
+# This member's line of `member list` ("<id>, <started|unstarted>, <name>, <peer URLs>, <client URLs>, <is learner>"),
+# found by its peer URL; empty when it is not a member.
+own_member_line() { # member list output
+    echo "$1" | awk -F', ' -v url="$self_peer" '$4 == url'
+}
+
+# How the member starts: `new` (with the others, the cluster made together) or `existing` (joining a running one).
+cluster_state=new
+
+# A member without data of its own, whose fellow members already serve a cluster, joins it. A member serves its clients
+# only once it is in a cluster with quorum, so other members that answer mean a running cluster; none answering means
+# one being made (or all lost: a restore's work). The member list needs quorum: a running cluster that has lost it
+# cannot take a member in, and that is said, not worked around.
+join_running_cluster() {
+    [ -n "$others" ] && [ ! -d "$data/member" ] || return 0
+    etcdctl_others endpoint status 2>/dev/null | grep -q . || return 0
+    members=""
+    i=0
+    while [ "$i" -lt 30 ]; do
+        if members=$(etcdctl_others member list 2>&1); then break; fi
+        members=""
+        i=$((i + 1))
+        sleep 1
+    done
+    if [ -z "$members" ]; then
+        echo "$KDW_NODE: the other etcd members answer but have no quorum, so this member (its data gone with its" \
+            "machine) cannot rejoin them. Bring the other controllers back, then run pulumi up again; their health:" >&2
+        health_lines >&2
+        exit 1
+    fi
+    line=$(own_member_line "$members")
+    id=${line%%,*}
+    case "$line" in
+    "")
+        ;;
+    *", unstarted, "*)
+        # Added and never started: a member of the cluster being made (kept as it is), or a learner added by an
+        # interrupted join (started as one).
+        case "$line" in *", true") cluster_state=existing ;; esac
+        [ "$cluster_state" = existing ] && echo "$KDW_NODE: joining the running cluster as learner $id (added earlier)"
+        return 0
+        ;;
+    *)
+        # Started before, with data that is gone: the member this controller's lost machine ran.
+        echo "$KDW_NODE: removing member $id, which this controller ran before its machine was lost"
+        etcdctl_others member remove "$id" >/dev/null
+        ;;
+    esac
+    added=$(etcdctl_others member add "$KDW_NODE" --peer-urls="$self_peer" --learner)
+    echo "$KDW_NODE: joining the running cluster as a learner: $(echo "$added" | head -n 1)"
+    cluster_state=existing
+}
+
+# A learner (this member after a join, or one whose promotion an interrupted run left undone) becomes a voting member
+# once it has caught up with the leader: etcd refuses the promotion until then.
+promote_if_learner() {
+    [ -n "$others" ] || return 0
+    line=$(own_member_line "$(etcdctl_others member list 2>/dev/null || true)")
+    case "$line" in *", true") ;; *) return 0 ;; esac
+    id=${line%%,*}
+    start=$(date +%s)
+    until out=$(etcdctl_others member promote "$id" 2>&1); do
+        elapsed=$(($(date +%s) - start))
+        if [ "$elapsed" -ge "$roll_timeout" ]; then
+            echo "$KDW_NODE: learner $id not promoted after ${elapsed}s: $out" >&2
+            exit 1
+        fi
+        sleep 2
+    done
+    echo "$KDW_NODE: learner $id promoted to a voting member after $(($(date +%s) - start))s"
+}
+
 # `endpoint health` reads through each member with a quorum read: healthy means up and in a cluster with quorum.
 # Run from the image (the member itself may be down), one line per endpoint: "<url> is healthy: ..." or "is unhealthy".
 health_lines() {
@@ -110,6 +193,7 @@ case "$1" in
 up | roll) claim_data "$1" ;;
 esac
 [ "$1" != roll ] || refuse_if_quorum_at_risk
+[ "$1" != up ] || join_running_cluster
 
 # etcd runs as its own unprivileged user, which owns its data and its keys (CIS 1.1.11, 1.1.12). On boot2docker the
 # account is gone after a reboot, but the container keeps running under its numeric ids.
@@ -143,11 +227,13 @@ up|roll)
     mkdir -p "$data"
     chown -R etcd:etcd "$data" "$KDW_ETC/etcd"
     chmod 0700 "$data"
+    args=$(echo "$KDW_ETCD_ARGS" | sed "s/--initial-cluster-state=new/--initial-cluster-state=$cluster_state/")
     # shellcheck disable=SC2086 # the flags are meant to split into words
     docker run --detach --name "$name" --restart always --network host --user "$(id -u etcd):$(id -g etcd)" \
         --volume "$KDW_ETC/etcd:/etc/etcd:ro" --volume "$data:/var/lib/etcd" \
-        "$KDW_IMAGE" etcd $KDW_ETCD_ARGS >/dev/null
+        "$KDW_IMAGE" etcd $args >/dev/null
     wait_answers
+    [ "$1" != up ] || promote_if_learner
     ;;
 down)
     docker rm -f "$name" >/dev/null 2>&1 || true

@@ -2,8 +2,12 @@
 # and on boot2docker the kdw-service supervisor) and, on `down`, removes everything the cluster can have left on it,
 # whatever Pulumi's state says (lib-cleanup.sh). The pod network's kernel settings are kdw-routes' (see kdw-routes.sh),
 # which keeps them, not only sets them once.
+# `up` also records which machine this is (KDW_MACHINE, the id the stack gave the machine) in $KDW_HOME/machine:
+# the next `pulumi up` reads it back (host/identity.ts), and a host without it, or with another, is a new machine at
+# that address (the old one lost), on which everything is installed afresh.
 # Environment: the layout (KDW_PROFILE KDW_HOME KDW_ETC KDW_DATA KDW_RUN KDW_KUBELET_DIR KDW_LOGS KDW_UNITS
-#              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), and KDW_SSH_USER for `up`. Stdin: files (lib-files.sh), for `up`.
+#              KDW_BOOTLOCAL KDW_CLUSTER_CIDR), and KDW_SSH_USER and KDW_MACHINE for `up`. Stdin: files
+#              (lib-files.sh), for `up`.
 set -eu
 
 install_boot_hook() {
@@ -64,6 +68,10 @@ up)
     kdw_write_files
     install_boot_hook
     kernel_settings
+    # Last: a host that has it is prepared. Readable by the SSH user, who reads it back.
+    echo "$KDW_MACHINE" > "$KDW_HOME/machine.new"
+    chmod 0644 "$KDW_HOME/machine.new"
+    mv "$KDW_HOME/machine.new" "$KDW_HOME/machine"
     ;;
 down)
     kdw_sweep_host

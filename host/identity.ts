@@ -1,0 +1,107 @@
+// Which machine is at each host's address: the one this stack made there, or a new one because the old was lost.
+// host.sh `up` writes the machine's id (the id Pulumi gave its docker-machine create) on the host; the next update
+// reads it back over SSH before it registers anything, and a host that answers without it, or with another id, is a
+// new machine (a blank VM at the same address, a disk wiped): its machine is made again (docker-machine rm, create),
+// and every step on it installs afresh, as on a first `up`. A host that does not answer is left as it is: it may be
+// rebooting, and nothing can be installed on it anyway.
+import * as pulumi from "@pulumi/pulumi";
+import { execFile } from "node:child_process";
+import { hostLayout } from "../render/layout";
+
+/** What the stack records of each machine it made (its output `machines`), to find the host again and check it. */
+export interface MachineRecord {
+    ip: string;
+    sshUser: string;
+    sshKeyPath: string;
+    sshPort: number;
+    /** The id of the machine's resource, which host.sh wrote on the host. */
+    id: string;
+    /** The id of the machine this one was made to replace, if any: part of what makes the machine (its triggers). */
+    replaces: string;
+}
+
+/** Where host.sh `up` records the machine, for each host kind: the layout's home folder. */
+export const IDENTITY_FILES = (["systemd", "boot2docker"] as const).map(p => `${hostLayout(p).home}/machine`);
+
+/** Prints `machine=<id>`, or `machine=` on a host that has no record (a blank machine). */
+export const READ_IDENTITY = `for f in ${IDENTITY_FILES.join(" ")}; do ` +
+    `if [ -f "$f" ]; then printf 'machine=%s\\n' "$(cat "$f")"; exit 0; fi; done; echo machine=`;
+
+export type IdentityReading = { answered: true; identity: string } | { answered: false; error: string };
+
+/** Reads a host's record over SSH with the machine's own key (10 s to connect, 30 s in all). */
+export function readIdentity(m: MachineRecord): Promise<IdentityReading> {
+    const args = ["-i", m.sshKeyPath, "-p", String(m.sshPort), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", `${m.sshUser}@${m.ip}`, READ_IDENTITY];
+    return new Promise(resolve => execFile("ssh", args, { timeout: 30_000 }, (err, stdout, stderr) => {
+        const line = stdout.split("\n").find(l => l.startsWith("machine="));
+        if (err || line === undefined) {
+            // ssh's last line says why (warnings come before it).
+            resolve({ answered: false, error: (stderr.trim() || err?.message || "no answer").split("\n").pop()!.trim() });
+        } else {
+            resolve({ answered: true, identity: line.slice("machine=".length).trim() });
+        }
+    }));
+}
+
+export interface Lineage {
+    /** For every machine recorded: the id of the machine it replaces ("" for none), as its resource must now have it. */
+    replaces: Record<string, string>;
+    /** The machines found replaced: a host that answered without this stack's record of it, or with another. */
+    lost: { name: string; ip: string; found: string }[];
+    /** The machines that did not answer, and why. */
+    unreachable: { name: string; ip: string; error: string }[];
+}
+
+/**
+ * What each recorded machine replaces, from what its host said. A lost machine replaces the one recorded; any other
+ * keeps what it replaced. An update interrupted after it made a lost machine again finds that new machine not yet
+ * recorded, and so the same `replaces` as before: nothing is made a third time.
+ */
+export function machineLineage(recorded: Record<string, MachineRecord>, readings: Record<string, IdentityReading>): Lineage {
+    const lineage: Lineage = { replaces: {}, lost: [], unreachable: [] };
+    for (const [name, machine] of Object.entries(recorded)) {
+        const reading = readings[name];
+        if (reading?.answered && reading.identity !== machine.id) {
+            lineage.replaces[name] = machine.id;
+            lineage.lost.push({ name, ip: machine.ip, found: reading.identity });
+        } else {
+            lineage.replaces[name] = machine.replaces;
+            if (reading && !reading.answered) {
+                lineage.unreachable.push({ name, ip: machine.ip, error: reading.error });
+            }
+        }
+    }
+    return lineage;
+}
+
+/** The stack output `machines` as recorded, or nothing when it is not there or not of this shape (an older stack). */
+export function recordedMachines(output: unknown): Record<string, MachineRecord> {
+    if (typeof output !== "object" || output === null) {
+        return {};
+    }
+    const isRecord = (m: any): m is MachineRecord => typeof m?.ip === "string" && typeof m.sshUser === "string" &&
+        typeof m.sshKeyPath === "string" && typeof m.sshPort === "number" && typeof m.id === "string" && typeof m.replaces === "string";
+    return Object.fromEntries(Object.entries(output).filter(([, m]) => isRecord(m)));
+}
+
+/**
+ * Reads every recorded machine's host at once and says what it found: a lost machine is made again (a warning says
+ * so, and `pulumi preview` shows the plan), a host that does not answer gets a warning with the way out.
+ */
+export async function replacedMachines(recorded: Record<string, MachineRecord>): Promise<Record<string, string>> {
+    const names = Object.keys(recorded);
+    const readings = Object.fromEntries(await Promise.all(names.map(async n => [n, await readIdentity(recorded[n])] as const)));
+    const lineage = machineLineage(recorded, readings);
+    for (const l of lineage.lost) {
+        pulumi.log.warn(`${l.name} (${l.ip}) is not the machine this stack made there: ` +
+            `${l.found ? `it records machine ${l.found}, not ${recorded[l.name].id}` : "it has no record of this cluster"}. ` +
+            "The machine is made again and everything that ran on it installed afresh (a controller's etcd member rejoins the cluster).");
+    }
+    for (const u of lineage.unreachable) {
+        pulumi.log.warn(`${u.name} (${u.ip}) did not answer over SSH (${u.error}); nothing of it is checked or changed. ` +
+            "If it is gone for good, put a blank machine at its address (or give its new address in the config) and run " +
+            "pulumi up again: it is rebuilt.");
+    }
+    return lineage.replaces;
+}
