@@ -39,7 +39,7 @@ export const RETRY_AFTER_SECONDS = 1;
 const isConnectionReset = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || err.code === "EPIPE";
 
 /** The server, CA and client credentials of a kubeconfig's first cluster and user (as this program writes them). */
-function kubeconfigTls(text: string) {
+export function kubeconfigTls(text: string) {
     const config = yaml.load(text) as {
         clusters?: { cluster: { server: string; "certificate-authority-data": string } }[];
         users?: { user: { "client-certificate-data": string; "client-key-data": string } }[];
