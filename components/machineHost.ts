@@ -172,7 +172,11 @@ export class MachineHost extends pulumi.ComponentResource {
         const afterReplacement = replaces.length > 0 ? [machine.id] : undefined;
         this.machineId = machine.id;
         const info = machine.stdout.apply(out => parseMachineInfo(node.name, out));
-        this.ip = info.ip;
+        // An existing machine's address is the config's: what is made from it (certificates with its address, etcd's
+        // member list) does not wait for the machine, and stays as it is when the machine is made again over a lost
+        // one. (Made after a delete, the machine's outputs are unknown until then, and Pulumi would replace everything
+        // that takes them and replaces on a change: every certificate naming a controller's address, on every host.)
+        this.ip = node.generic ? pulumi.output(node.generic.address) : info.ip;
         this.sshUser = info.sshUser;
         this.sshKeyPath = info.sshKeyPath;
         this.sshPort = node.generic?.sshPort ?? 22;

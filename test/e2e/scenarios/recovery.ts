@@ -42,11 +42,15 @@ const etcdctlOn = (via: TestHost, endpoints: string, args: string) =>
         `--cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem ${args}`);
 const endpointOf = (host: TestHost) => `https://${host.ip}:2379`;
 
-/** The controller whose etcd member leads, from `endpoint status -w simple` (its fifth column: is leader). */
+/**
+ * The controller whose etcd member leads: the endpoint whose member id is its leader's (`endpoint status -w json`; ids are
+ * 64-bit and compared as JSON numbers, each side rounded alike).
+ */
 async function etcdLeader(via: TestHost): Promise<TestHost> {
-    const out = await etcdctlOn(via, controllers.map(endpointOf).join(","), "endpoint status -w simple");
-    const line = out.trim().split("\n").map(l => l.split(", ")).find(f => f[4] === "true");
-    const leader = controllers.find(c => endpointOf(c) === line?.[0]);
+    const out = await etcdctlOn(via, controllers.map(endpointOf).join(","), "endpoint status -w json");
+    const statuses = JSON.parse(out) as { Endpoint: string; Status: { header: { member_id: number }; leader: number } }[];
+    const leading = statuses.find(s => s.Status.header.member_id === s.Status.leader);
+    const leader = controllers.find(c => endpointOf(c) === leading?.Endpoint);
     assert.ok(leader, `no etcd leader in:\n${out}`);
     return leader;
 }
