@@ -91,7 +91,8 @@ cluster_state=new
 # one being made (or all lost: a restore's work). The member list needs quorum: a running cluster that has lost it
 # cannot take a member in, and that is said, not worked around.
 join_running_cluster() {
-    [ -n "$others" ] && [ ! -d "$data/member" ] || return 0
+    # Data means a write-ahead log: a start refused before it wrote one (it took the member for a new cluster's) left none.
+    [ -n "$others" ] && [ -z "$(ls -A "$data/member/wal" 2>/dev/null)" ] || return 0
     etcdctl_others endpoint status 2>/dev/null | grep -q . || return 0
     members=""
     i=0
@@ -128,6 +129,12 @@ join_running_cluster() {
     added=$(etcdctl_others member add "$KDW_NODE" --peer-urls="$self_peer" --learner)
     echo "$KDW_NODE: joining the running cluster as a learner: $(echo "$added" | head -n 1)"
     cluster_state=existing
+}
+
+# What a refused start left beside no write-ahead log is no member's data; a member that joins starts without it.
+clear_unjoined_data() {
+    [ "$cluster_state" = existing ] || return 0
+    rm -rf "$data/member"
 }
 
 # A learner (this member after a join, or one whose promotion an interrupted run left undone) becomes a voting member
@@ -190,7 +197,11 @@ wait_healthy_with_quorum() {
 }
 
 case "$1" in
-up | roll) claim_data "$1" ;;
+up | roll)
+    claim_data "$1"
+    # The certificates first: etcdctl needs them to ask the other members.
+    kdw_write_files
+    ;;
 esac
 [ "$1" != roll ] || refuse_if_quorum_at_risk
 [ "$1" != up ] || join_running_cluster
@@ -217,12 +228,12 @@ etcd_user() {
 
 case "$1" in
 up|roll)
-    kdw_write_files
     # The image first, so that the member is down only for its restart; a stop, not a kill, so that a leader hands
     # its leadership over.
     docker image inspect "$KDW_IMAGE" >/dev/null 2>&1 || docker pull -q "$KDW_IMAGE" >/dev/null
     docker stop --time 30 "$name" >/dev/null 2>&1 || true
     docker rm -f "$name" >/dev/null 2>&1 || true
+    clear_unjoined_data
     etcd_user
     mkdir -p "$data"
     chown -R etcd:etcd "$data" "$KDW_ETC/etcd"
