@@ -9,6 +9,8 @@
 #                              start (or reuse) N hosts (default 6) and the registry; the hosts in LIST (indexes
 #                              like 2,5 or 2-4) are of the boot2docker kind, the others systemd (Debian)
 #   scripts/hosts.sh reboot I...  reboot hosts as their kind reboots (in parallel) and wait until they answer
+#   scripts/hosts.sh replace I... lose hosts for good (container and data disk removed without warning) and put blank
+#                              ones of the same kind at their addresses, as a dead VM replaced; waits until they answer
 #   scripts/hosts.sh down      remove hosts, their disks, registry, network; stop dockerd if we started it
 #   scripts/hosts.sh status    show what is running
 #   scripts/hosts.sh check     prove networking, registry pulls and nested privileged Docker
@@ -63,6 +65,10 @@ up)
 reboot)
 	shift
 	cmd_reboot "$@"
+	;;
+replace)
+	shift
+	cmd_replace "$@"
 	;;
 down) cmd_down ;;
 status) cmd_status ;;

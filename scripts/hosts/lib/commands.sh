@@ -58,6 +58,31 @@ cmd_reboot() { # cmd_reboot INDEX...: reboots the hosts in parallel, prints one 
 	[ "$failed" -eq 0 ] || die "some hosts did not come back"
 }
 
+cmd_replace() { # cmd_replace INDEX...: hosts lost for good, and blank ones of the same kind at their addresses
+	[ $# -gt 0 ] || die "replace needs host indexes, e.g. replace 1"
+	[ "$(id -u)" -eq 0 ] || die "run as root"
+	local i name kinds=() images=()
+	for i in "$@"; do
+		[[ "$i" =~ ^[0-9]+$ ]] || die "replace takes host indexes (got '$i')"
+		name=$(host_name "$i")
+		[ "$(container_state "$name")" != absent ] || die "$name does not exist: make it with up"
+		kinds+=("$(host_kind "$name")")
+		images+=("$(docker inspect -f '{{.Config.Image}}' "$name")")
+	done
+	make_host_files
+	local n=0 start
+	for i in "$@"; do
+		# Without warning, as a VM deleted: the container killed and removed, its data disk too.
+		remove_host "$i"
+		start=$(now_us)
+		create_host "$i" "${kinds[$n]}" "${images[$n]}" "$B2D_DISK_TAR"
+		wait_host "$i" "$start" >/dev/null
+		log "$(host_name "$i"): lost with its disk; a blank ${kinds[$n]} host at $(host_ip "$i")"
+		n=$((n + 1))
+	done
+	rm -f "$HOST_FILES_TAR" "$B2D_DISK_TAR"
+}
+
 cmd_down() {
 	local total
 	total=$(now_us)

@@ -84,15 +84,8 @@ start_hosts() { # start_hosts N
 			remove_host "$i"
 		fi
 	done
-	local bundle
-	bundle=$(mktemp)
-	base_ca_bundle >"$bundle"
-	HOST_FILES_TAR=$(mktemp)
-	host_files_tar "$bundle" >"$HOST_FILES_TAR"
-	rm -f "$bundle"
-	local disk_tar
-	disk_tar=$(mktemp)
-	b2d_disk_tar >"$disk_tar"
+	make_host_files
+	local disk_tar=$B2D_DISK_TAR
 	WAIT_DIR=$(mktemp -d)
 	for i in $(seq 0 $((n - 1))); do
 		name=$(host_name "$i")
@@ -132,6 +125,19 @@ start_hosts() { # start_hosts N
 	done
 	rm -f "$HOST_FILES_TAR" "$disk_tar"
 	[ ${#started[@]} -eq 0 ] || log "started ${started[*]}"
+}
+
+# What a new host gets copied in: HOST_FILES_TAR (a systemd host's key and CA files) and B2D_DISK_TAR (a boot2docker
+# host's data disk). The caller removes both.
+make_host_files() {
+	local bundle
+	bundle=$(mktemp)
+	base_ca_bundle >"$bundle"
+	HOST_FILES_TAR=$(mktemp)
+	host_files_tar "$bundle" >"$HOST_FILES_TAR"
+	rm -f "$bundle"
+	B2D_DISK_TAR=$(mktemp)
+	b2d_disk_tar >"$B2D_DISK_TAR"
 }
 
 wait_hosts() {

@@ -1,12 +1,12 @@
 // Interrupted runs end to end: the real CLI's process group is killed with SIGKILL (as a closed terminal, a lost SSH
-// session or a CI timeout kills it) at points spread over a `pulumi up` from nothing, and once during a `pulumi
-// destroy`. After each kill: what it left (in-flight steps, pending operations, and on every host), `pulumi cancel`,
-// then alternately `pulumi up` (succeeds, all workers Ready, `pulumi preview --expect-no-changes` passes) and
-// `pulumi destroy` (empty stack, no machine, and on every host no container, process, route, unit, rule, mount or
-// file of ours). Each scenario first checks the state it starts from (an empty stack and clean hosts, or the converged
-// cluster the scenario before it left) in a check of its own, which fails, naming what it found and what it did, when
-// it has to make that state first: one failure does not fail the scenarios after it. Writes .cache/e2e/interrupt.json
-// and ends with "N passed, N failed".
+// session or a CI timeout kills it) at points spread over a `pulumi up` from nothing, once during a `pulumi destroy`,
+// and once during the `pulumi up` that rebuilds a controller lost for good. After each kill: what it left (in-flight
+// steps, pending operations, and on every host), `pulumi cancel`, then alternately `pulumi up` (succeeds, all workers
+// Ready, `pulumi preview --expect-no-changes` passes) and `pulumi destroy` (empty stack, no machine, and on every host
+// no container, process, route, unit, rule, mount or file of ours). Each scenario first checks the state it starts from
+// (an empty stack and clean hosts, or the converged cluster the scenario before it left) in a check of its own, which
+// fails, naming what it found and what it did, when it has to make that state first: one failure does not fail the
+// scenarios after it. Writes .cache/e2e/interrupt.json and ends with "N passed, N failed".
 //
 //   source scripts/env.sh && npm run hosts:up -- 6 && npm run e2e:interrupt
 import * as assert from "node:assert/strict";
@@ -355,17 +355,23 @@ async function startsFrom(state: "empty" | "cluster", name: string): Promise<boo
     return ready;
 }
 
-/** Kills a run at `point`, reports what it left, cancels the lock, and runs `next`; first checks where it starts. */
-async function interrupted(command: "up" | "destroy", point: KillPoint, next: "up" | "destroy") {
+/**
+ * Kills a run at `point`, reports what it left, cancels the lock, and runs `next`; first checks where it starts, then
+ * does `before` (a loss the run is to recover from).
+ */
+async function interrupted(command: "up" | "destroy", point: KillPoint, next: "up" | "destroy", before?: () => Promise<string>) {
     const name = `${command} killed ${point.name}; cancel; ${next}`;
     if (only.length > 0 && !only.some(word => `${command} ${point.name}`.includes(word))) {
         leftOut = true;
         return;
     }
-    const ready = await startsFrom(command === "up" ? "empty" : "cluster", `${name}: starts from ${
-        command === "up" ? "an empty stack and clean hosts" : "a converged cluster"}`);
+    // An up from nothing, or a run on the cluster the scenario before left (a destroy, a rebuild after a loss).
+    const fromCluster = command === "destroy" || before !== undefined;
+    const ready = await startsFrom(fromCluster ? "cluster" : "empty", `${name}: starts from ${
+        fromCluster ? "a converged cluster" : "an empty stack and clean hosts"}`);
     await report.check(name, async () => {
         assert.ok(ready, "not run: the state it starts from could not be made (see the check before)");
+        const lost = before ? `${await before()}; ` : "";
         const killedRun = await pulumi([command, "--yes", "--skip-preview"], point);
         assert.ok(!killedRun.timedOut, `the run timed out (still running after ${killedRun.seconds}s, killed) ` +
             `before the kill point:\n${lastLines(killedRun.output)}`);
@@ -381,11 +387,36 @@ async function interrupted(command: "up" | "destroy", point: KillPoint, next: "u
             pending: state.pending, machines: stale.length, onHosts: left, next: result,
         };
         report.timings[`${command} killed ${point.name}`] = record;
-        return `killed at ${killedRun.seconds}s with ${killedRun.inFlight.length} steps in flight ` +
+        return `${lost}killed at ${killedRun.seconds}s with ${killedRun.inFlight.length} steps in flight ` +
             `(${killedRun.inFlight.slice(0, 4).join(", ")}${killedRun.inFlight.length > 4 ? ", ..." : ""}); ` +
             `state: ${state.resources.length} resources, pending ${state.pending.length}; ${stale.length} machines; ` +
             `on hosts: ${summarize(left)}; then ${result}`;
     });
+}
+
+/** The etcd members ("<id>, <status>, <name>, <peer URL>, <client URL>, <is learner>") as controller-0 lists them. */
+const etcdMembers = async () => (await ssh(cluster[0], "docker exec kdw-etcd etcdctl --endpoints=https://127.0.0.1:2379 " +
+    "--cacert=/etc/etcd/ca.pem --cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem member list -w simple"))
+    .trim().split("\n").map(l => l.split(", "));
+
+/** kdw-controller-1's member id before its loss, to check that it is gone after. */
+let lostMember = "";
+
+/** Loses controller 1 for good: its test host and data disk removed, a blank host at its address (hosts.sh replace). */
+async function loseController(): Promise<string> {
+    lostMember = (await etcdMembers()).find(m => m[2] === "kdw-controller-1")?.[0] ?? "";
+    assert.ok(lostMember, "kdw-controller-1 is not an etcd member before its loss");
+    await run("bash", ["scripts/hosts.sh", "replace", "1"], { cwd: ROOT, timeout: 300_000 });
+    return `kdw-controller-1 (member ${lostMember}) lost, a blank host in its place`;
+}
+
+async function etcdRejoined(): Promise<string> {
+    const members = await etcdMembers();
+    assert.equal(members.length, 3, members.join("; "));
+    assert.deepEqual(members.filter(m => m[1] !== "started" || m[5] !== "false"), [], "members not started, or learners");
+    assert.ok(!members.some(m => m[0] === lostMember), `the lost member ${lostMember} is still a member`);
+    assert.deepEqual(members.map(m => m[2]).sort(), ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
+    return members.map(m => `${m[2]} ${m[0]}`).join(", ");
 }
 
 const first = (op: string, suffix: string, delayMs: number, name: string): KillPoint =>
@@ -409,6 +440,10 @@ async function main() {
     await interrupted("destroy", first("delete", "-node-roll", 1500, "while workers are removed"), "destroy");
     await interrupted("up", first("create", "-control-plane-install", 4000, "while the control plane starts"), "destroy");
     await interrupted("up", first("create", "-node-install", 6000, "while the workers start"), "up");
+    // A controller lost for good (docs/recovery.md): its rebuild killed while its etcd member joins the others.
+    await interrupted("up", first("create-replacement", "-etcd-install", 3000, "while a lost controller's etcd member rejoins"), "up",
+        loseController);
+    await report.check("after the rebuilt controller's up: 3 started voting etcd members, no learner, the lost member gone", etcdRejoined);
     await report.check("final destroy", destroyCleans);
     report.timings.totalSeconds = Math.round((Date.now() - start) / 1000);
 }

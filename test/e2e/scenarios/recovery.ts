@@ -8,7 +8,7 @@ import * as assert from "node:assert/strict";
 import * as auto from "@pulumi/pulumi/automation";
 import { AvailabilityBound, assertAvailable, describeAvailability, pollApi } from "../apiPoller";
 import {
-    BOOT2DOCKER_HOSTS, clusterStack, controllers, ensureWorkloads, etcdHealthy, kubeconfigPath, kubectl, leaseHolder, nodeOf, podsOf,
+    clusterStack, controllers, ensureWorkloads, etcdHealthy, hosts, kubeconfigPath, kubectl, leaseHolder, nodeOf, podsOf,
     readyNodes, vipHolders, workers,
 } from "../e2eCluster";
 import { engineEvents } from "../engineEvents";
@@ -55,15 +55,16 @@ async function etcdLeader(via: TestHost): Promise<TestHost> {
     return leader;
 }
 
-/** Removes a test host for good, its data disk too, without warning (as a VM deleted), and puts a blank one at its address. */
-async function loseAndReplace(host: TestHost): Promise<{ removedAt: number; blankAt: number }> {
-    await run("docker", ["rm", "--force", "--volumes", host.name]);
-    await run("docker", ["volume", "rm", "--force", `${host.name}-disk`]);
-    const removedAt = Date.now();
-    // The cluster runs without it a while (the VIP and etcd's leadership move), as after a real loss.
+/**
+ * Loses a test host for good, its data disk too, without warning (as a VM deleted), and puts a blank one of its kind at
+ * its address (`scripts/hosts.sh replace`); then lets the cluster run without it a while, as after a real loss.
+ */
+async function loseAndReplace(host: TestHost): Promise<{ replacedSeconds: number }> {
+    const start = Date.now();
+    await run("bash", ["scripts/hosts.sh", "replace", String(hosts.indexOf(host))], { cwd: ROOT, timeout: 300_000 });
+    const replacedSeconds = (Date.now() - start) / 1000;
     await sleep(20_000);
-    await run("bash", ["scripts/hosts.sh", "up", "7", "--boot2docker", BOOT2DOCKER_HOSTS.join(",")], { cwd: ROOT, timeout: 600_000 });
-    return { removedAt, blankAt: Date.now() };
+    return { replacedSeconds };
 }
 
 /** The acknowledged writes missing from the cluster. */
@@ -121,14 +122,14 @@ report.run(async () => {
         const poller = pollApi(kubeconfigPath, "/readyz");
         let writes: Writes | undefined;
         try {
-            const { removedAt, blankAt } = await loseAndReplace(lost);
+            const { replacedSeconds } = await loseAndReplace(lost);
             const up = await rebuild(stack, holder);
             writes = await writer.stop();
             const availability = await poller.stop();
             const after = await members(survivor);
             report.timings.controller = {
                 lost: holder, oldMember: lostMember.id, members: after, writes: { ...writes, acknowledged: writes.acknowledged.length },
-                availability, blankAfterSeconds: (blankAt - removedAt) / 1000, up,
+                availability, replacedSeconds, up,
             };
             assert.equal(after.length, 3, `members: ${JSON.stringify(after)}`);
             assert.deepEqual(after.filter(m => m.status !== "started" || m.learner), [], "members not started, or learners");
@@ -141,7 +142,7 @@ report.run(async () => {
             await assertAvailable(availability, CONTROLLER_LOSS, `the loss and rebuild of ${holder}`, controllers.filter(c => c !== lost));
             await eventually(120, async () => assert.deepEqual(await readyNodes(), workerNames(3)));
             await stack.preview({ expectNoChanges: true });
-            return `${holder} (etcd leader and VIP holder) lost; blank host after ${((blankAt - removedAt) / 1000).toFixed(0)}s; ` +
+            return `${holder} (etcd leader and VIP holder) lost, a blank host in its place in ${replacedSeconds.toFixed(0)}s; ` +
                 `pulumi up ${up.seconds.toFixed(0)}s (${up.changed.length} steps of ${holder}); member ${lostMember.id} replaced by ` +
                 `${after.find(m => m.name === holder)!.id}; ${describeWrites(writes, writes.acknowledged.length)}; ${describeAvailability(availability)}`;
         } finally {
@@ -159,7 +160,7 @@ report.run(async () => {
         const prefix = `recovery-worker-${Date.now()}`;
         const writer = startWriter(kubeconfigPath, prefix);
         try {
-            const { removedAt, blankAt } = await loseAndReplace(lost);
+            const { replacedSeconds } = await loseAndReplace(lost);
             const up = await rebuild(stack, node);
             // The up ends once the node's install saw it Ready (worker.sh); measured again here from the up's start.
             await eventually(60, async () => assert.deepEqual(await readyNodes(), workerNames(3)));
@@ -175,7 +176,7 @@ report.run(async () => {
             const missing = await lostWrites(writes, prefix);
             assert.deepEqual(missing, [], `${missing.length} acknowledged writes lost`);
             report.timings.worker = {
-                lost: node, up, readyAfterSeconds: readyAfter, blankAfterSeconds: (blankAt - removedAt) / 1000,
+                lost: node, up, readyAfterSeconds: readyAfter, replacedSeconds,
                 writes: { ...writes, acknowledged: writes.acknowledged.length },
             };
             assert.ok(readyAfter <= WORKER_READY_SECONDS, `${node} Ready ${readyAfter.toFixed(0)}s after the up began`);
