@@ -110,22 +110,20 @@ join_running_cluster() {
     fi
     line=$(own_member_line "$members")
     id=${line%%,*}
-    case "$line" in
-    "")
-        ;;
-    *", unstarted, "*)
-        # Added and never started: a member of the cluster being made (kept as it is), or a learner added by an
-        # interrupted join (started as one).
+    # Its client URLs are published by the member itself once it runs: without them it never ran. (The name cannot
+    # tell: the members a cluster is made with have theirs from --initial-cluster, and show as "started" before.)
+    if [ -n "$line" ] && [ -z "$(echo "$line" | awk -F', ' '{ print $5 }')" ]; then
+        # Never ran: a member of the cluster being made (it starts as one of them), or a learner an interrupted join
+        # added (it starts as that learner).
         case "$line" in *", true") cluster_state=existing ;; esac
-        [ "$cluster_state" = existing ] && echo "$KDW_NODE: joining the running cluster as learner $id (added earlier)"
+        [ "$cluster_state" = new ] || echo "$KDW_NODE: joining the running cluster as learner $id (added earlier)"
         return 0
-        ;;
-    *)
-        # Started before, with data that is gone: the member this controller's lost machine ran.
+    fi
+    if [ -n "$line" ]; then
+        # Ran before, with data that is gone: the member this controller's lost machine ran.
         echo "$KDW_NODE: removing member $id, which this controller ran before its machine was lost"
         etcdctl_others member remove "$id" >/dev/null
-        ;;
-    esac
+    fi
     added=$(etcdctl_others member add "$KDW_NODE" --peer-urls="$self_peer" --learner)
     echo "$KDW_NODE: joining the running cluster as a learner: $(echo "$added" | head -n 1)"
     cluster_state=existing

@@ -69,6 +69,8 @@ cmd_replace() { # cmd_replace INDEX...: hosts lost for good, and blank ones of t
 		kinds+=("$(host_kind "$name")")
 		images+=("$(docker inspect -f '{{.Config.Image}}' "$name")")
 	done
+	# The host image's CA bundle goes into the new hosts' files (the image is built already: this only names it).
+	ensure_host_image
 	make_host_files
 	local n=0 start
 	for i in "$@"; do
