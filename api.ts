@@ -6,6 +6,9 @@
 // `clusterConfig` takes the same settings as the stack's config (docs/configuration.md) and throws a ConfigError that
 // names every setting that is wrong, before anything is made.
 export { HostOutput, KubeCluster, KubeClusterArgs } from "./components/cluster";
+// A program that keeps its cluster's `machines` output can find lost machines as this project's entry does (main.ts):
+// `replacedMachines(recordedMachines(<that output, read back>))` gives KubeClusterArgs.replacedMachines.
+export { MachineRecord, recordedMachines, replacedMachines } from "./host/identity";
 export {
     BinarySource, ClusterConfig, clusterConfig, ConfigError, GenericHost, HostProfileSetting, NodePlan, NodeRole, RawConfig,
     Versions,
