@@ -2,6 +2,20 @@
 import * as assert from "node:assert/strict";
 import { eventually, kubectlWith, readyNodes as readyNodesOf, ssh, TestHost } from "./harness";
 
+/** An etcd member as `etcdctl member list -w simple` shows it. */
+export interface EtcdMember { id: string; status: string; name: string; peerUrl: string; learner: boolean }
+
+/**
+ * After a controller's machine was lost and rebuilt: as many members as controllers, each started and voting (no
+ * learner), named after the controllers, and the lost member's id gone.
+ */
+export function assertRejoined(members: EtcdMember[], lostId: string, controllerNames: string[]): void {
+    assert.equal(members.length, controllerNames.length, `members: ${JSON.stringify(members)}`);
+    assert.deepEqual(members.filter(m => m.status !== "started" || m.learner), [], "members not started, or learners");
+    assert.ok(!members.some(m => m.id === lostId), `the lost member ${lostId} is still a member`);
+    assert.deepEqual(members.map(m => m.name).sort(), [...controllerNames].sort());
+}
+
 export function clusterClient(kubeconfigPath: string, controllers: TestHost[]) {
     const kubectl = kubectlWith(kubeconfigPath);
 
@@ -15,6 +29,11 @@ export function clusterClient(kubeconfigPath: string, controllers: TestHost[]) {
         kubectl,
         etcdctl,
         readyNodes,
+        /** etcd's members as a controller lists them ("<id>, <status>, <name>, <peer>, <client>, <is learner>"). */
+        async etcdMembers(via: TestHost): Promise<EtcdMember[]> {
+            return (await etcdctl(via, "member list -w simple")).trim().split("\n").map(l => l.split(", "))
+                .map(([id, status, name, peerUrl, , learner]) => ({ id, status, name, peerUrl, learner: learner === "true" }));
+        },
         async expectReady(names: string[], seconds: number) {
             await eventually(seconds, async () => assert.deepEqual(await readyNodes(), [...names].sort()));
         },

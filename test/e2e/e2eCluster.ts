@@ -31,7 +31,7 @@ export const workerOfKind = (kind: TestHost["kind"]) => workers.find(w => w.kind
 /** The smoke test's web server, as scripts/images.sh builds it. */
 export const image = `${registry.address}/kdw-smoke:2`;
 export const writeConfig = (workerCount: number, extra: Record<string, unknown> = {}) => writeStackConfig(STACK, workerCount, extra);
-export const { kubectl, etcdctl, readyNodes, expectReady, podsOf, etcdHealthy } = clusterClient(kubeconfigPath, controllers);
+export const { kubectl, etcdctl, etcdMembers, readyNodes, expectReady, podsOf, etcdHealthy } = clusterClient(kubeconfigPath, controllers);
 /** The environment of a scenario's Pulumi and docker-machine commands. */
 export const stackEnv = (stack: string) => ({ ...stackSecretsEnv(), MACHINE_STORAGE_PATH: machineStorage(stack) });
 

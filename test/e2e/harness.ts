@@ -71,6 +71,13 @@ export function ssh(host: TestHost, command: string, timeoutMs = 120_000): Promi
 }
 
 /** Copies local files or folders into a folder on a test host. */
+/**
+ * Loses test host `index` for good, its data disk too, without warning, and puts a blank one of its kind at its
+ * address (`scripts/hosts.sh replace`, on the set KDW_HOSTS_INSTANCE names).
+ */
+export const replaceHost = (index: number) =>
+    run("bash", ["scripts/hosts.sh", "replace", String(index)], { cwd: ROOT, timeout: 300_000 });
+
 export function scp(host: TestHost, sources: string[], remoteDir: string): Promise<string> {
     return run("scp", [...sshOptions(host), "-r", "-q", ...sources, `${host.sshUser}@${host.ip}:${remoteDir}/`], { timeout: 300_000 });
 }

@@ -16,7 +16,8 @@ import * as path from "node:path";
 import { validateConfig } from "../../../config";
 import { sweepCommand } from "../../../components/machineHost";
 import { engineEvents, resourceName } from "../engineEvents";
-import { eventually, hostsState, ROOT, run, ssh, WORK } from "../harness";
+import { assertRejoined, clusterClient } from "../cluster";
+import { eventually, hostsState, replaceHost, ROOT, run, ssh, WORK } from "../harness";
 import { leftoversOn } from "../leftovers";
 import { Scenario } from "../scenario";
 import { machineStorage, writeStackConfig } from "../stackConfig";
@@ -394,29 +395,24 @@ async function interrupted(command: "up" | "destroy", point: KillPoint, next: "u
     });
 }
 
-/** The etcd members ("<id>, <status>, <name>, <peer URL>, <client URL>, <is learner>") as controller-0 lists them. */
-const etcdMembers = async () => (await ssh(cluster[0], "docker exec kdw-etcd etcdctl --endpoints=https://127.0.0.1:2379 " +
-    "--cacert=/etc/etcd/ca.pem --cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem member list -w simple"))
-    .trim().split("\n").map(l => l.split(", "));
+/** Looks at the cluster through its admin kubeconfig and controller-0's etcdctl. */
+const clusterView = clusterClient(kubeconfigPath, cluster.slice(0, 3));
 
 /** kdw-controller-1's member id before its loss, to check that it is gone after. */
 let lostMember = "";
 
 /** Loses controller 1 for good: its test host and data disk removed, a blank host at its address (hosts.sh replace). */
 async function loseController(): Promise<string> {
-    lostMember = (await etcdMembers()).find(m => m[2] === "kdw-controller-1")?.[0] ?? "";
+    lostMember = (await clusterView.etcdMembers(cluster[0])).find(m => m.name === "kdw-controller-1")?.id ?? "";
     assert.ok(lostMember, "kdw-controller-1 is not an etcd member before its loss");
-    await run("bash", ["scripts/hosts.sh", "replace", "1"], { cwd: ROOT, timeout: 300_000 });
+    await replaceHost(1);
     return `kdw-controller-1 (member ${lostMember}) lost, a blank host in its place`;
 }
 
 async function etcdRejoined(): Promise<string> {
-    const members = await etcdMembers();
-    assert.equal(members.length, 3, members.join("; "));
-    assert.deepEqual(members.filter(m => m[1] !== "started" || m[5] !== "false"), [], "members not started, or learners");
-    assert.ok(!members.some(m => m[0] === lostMember), `the lost member ${lostMember} is still a member`);
-    assert.deepEqual(members.map(m => m[2]).sort(), ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
-    return members.map(m => `${m[2]} ${m[0]}`).join(", ");
+    const members = await clusterView.etcdMembers(cluster[0]);
+    assertRejoined(members, lostMember, ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
+    return members.map(m => `${m.name} ${m.id}`).join(", ");
 }
 
 const first = (op: string, suffix: string, delayMs: number, name: string): KillPoint =>
