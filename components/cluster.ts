@@ -101,7 +101,7 @@ export class KubeCluster extends pulumi.ComponentResource {
         // etcd: every member starts with the full --initial-cluster; they form one cluster together.
         const etcd = controllerHosts.map(host => {
             const member = new EtcdMember(`${host.nodeName}-etcd`, {
-                host, members, etcdCa, clusterName: cfg.clusterName,
+                host, members, memberHosts: controllerHosts, etcdCa, clusterName: cfg.clusterName,
                 image: `${cfg.imageRepository}/etcd:${cfg.versions.etcd.slice(1)}-0`, rollsAfter: previousRoll(),
             }, part);
             rolls.push(member.rolled);

@@ -10,6 +10,12 @@ export interface EtcdMemberArgs {
     host: MachineHost;
     /** Every member, this one included: all start with the same --initial-cluster. */
     members: pulumi.Input<Member[]>;
+    /**
+     * Every member's host, this one's included. A member of a cluster being made answers only once a quorum of its
+     * fellows runs, so it starts when every host is ready, not as soon as its own is: on a busy machine one host's
+     * preparation can outlast another member's wait.
+     */
+    memberHosts: MachineHost[];
     etcdCa: CertAuthority;
     image: string;
     clusterName: string;
@@ -59,7 +65,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 // by its public key, which a renewal of the CA's certificate keeps.
                 KDW_CLUSTER_ID: createHash("sha256").update(caKey).digest("hex"),
             })),
-        }, { parent: this, dependsOn: [host.ready], rollsAfter: args.rollsAfter, formerName: `${name}-run` });
+        }, { parent: this, dependsOn: args.memberHosts.map(h => h.ready), rollsAfter: args.rollsAfter, formerName: `${name}-run` });
 
         this.rolled = run.roll;
         this.clientUrl = host.ip.apply(clientUrl);

@@ -126,12 +126,18 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
-    test(`${label}: etcd members start with the whole cluster and the apiservers use every member`, async () => {
+    test(`${label}: etcd members start with the whole cluster, once every controller is ready, and the apiservers use every member`, async () => {
         const { resources } = await run();
         const initialCluster = controllerNames.map(n => `${n}=https://${mockIp(n)}:2380`).join(",");
         const servers = controllerNames.map(n => `https://${mockIp(n)}:2379`).join(",");
         for (const name of controllerNames) {
-            const etcd = named(resources, `${name}-etcd-install`).inputs.create as string;
+            const install = named(resources, `${name}-etcd-install`);
+            // Started when every member's host is ready: a new cluster's member answers only once a quorum runs.
+            for (const other of controllerNames) {
+                assert.ok(install.dependencies.includes(named(resources, `${other}-prepare`).urn),
+                    `${name}'s etcd starts before ${other}'s host is ready`);
+            }
+            const etcd = install.inputs.create as string;
             assert.match(etcd, new RegExp(`--initial-cluster=${initialCluster}( |')`));
             assert.match(etcd, new RegExp(`--name=${name} `));
             // The data's owner is the cluster of the etcd CA's key (mocked keys are "PUBLIC KEY OF <name>").

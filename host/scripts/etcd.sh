@@ -11,7 +11,10 @@
 #              KDW_CLUSTER_ID (the sha256 of the etcd CA's public key, PEM: which cluster the member belongs to)
 set -eu
 name=kdw-etcd
-roll_timeout=180
+# How long a member may take to answer, to be healthy again, to catch up: a member of a cluster being made answers only
+# once a quorum of its fellows runs, and on a busy machine their starts can be minutes apart. A member that crashes
+# is found sooner, by its restarts.
+wait_timeout=180
 data="$KDW_DATA/etcd"
 # Which cluster the data belongs to, beside it (etcd warns of files it does not know in its data folder).
 owner="$KDW_DATA/etcd.cluster"
@@ -53,7 +56,7 @@ wait_answers() {
     until answers; do
         elapsed=$(($(date +%s) - start))
         restarts=$(docker inspect --format '{{.RestartCount}}' "$name" 2>/dev/null || echo 0)
-        if [ "$elapsed" -ge 60 ] || [ "$restarts" -ge 3 ]; then
+        if [ "$elapsed" -ge "$wait_timeout" ] || [ "$restarts" -ge 3 ]; then
             echo "$KDW_NODE ($(hostname)): the etcd member does not answer on https://127.0.0.1:2379 after ${elapsed}s" \
                 "($restarts restarts); its last log lines:" >&2
             docker logs --tail 30 "$name" >&2 2>&1 || true
@@ -145,7 +148,7 @@ promote_if_learner() {
     start=$(date +%s)
     until out=$(etcdctl_others member promote "$id" 2>&1); do
         elapsed=$(($(date +%s) - start))
-        if [ "$elapsed" -ge "$roll_timeout" ]; then
+        if [ "$elapsed" -ge "$wait_timeout" ]; then
             echo "$KDW_NODE: learner $id not promoted after ${elapsed}s: $out" >&2
             exit 1
         fi
@@ -182,7 +185,7 @@ wait_healthy_with_quorum() {
     start=$(date +%s)
     until etcdctl_with docker exec "$name" etcdctl --endpoints=https://127.0.0.1:2379 endpoint health >/dev/null 2>&1; do
         elapsed=$(($(date +%s) - start))
-        if [ "$elapsed" -ge "$roll_timeout" ]; then
+        if [ "$elapsed" -ge "$wait_timeout" ]; then
             echo "$KDW_NODE: the etcd member is not healthy in a cluster with quorum ${elapsed}s after its restart;" \
                 "the members' health and its last log lines:" >&2
             health_lines >&2
