@@ -6,6 +6,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/test-stacks.sh
+source scripts/test-stacks.sh
 bash scripts/images.sh
 npx tsc -p .
 node bin/test/bench/bench.js

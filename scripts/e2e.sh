@@ -14,6 +14,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/test-stacks.sh
+source scripts/test-stacks.sh
 images=()
 for name in "$@"; do
     # The conformance tests' own images.

@@ -38,19 +38,10 @@ mkdir -p "$KDW_REPO_ROOT/.cache/state"
 # metadata=skip: the file backend writes no `.attrs` file beside each state file. A run killed while it wrote one left it
 # empty, and every later command of that stack failed with "failed to load checkpoint: EOF".
 export PULUMI_BACKEND_URL="file://$KDW_REPO_ROOT/.cache/state?metadata=skip"
-# The passphrase that encrypts the stacks' secrets (every private key, the encryption key): yours when you set
-# PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE before sourcing; otherwise a random one made once for this
-# user on this machine, in a private file outside the repository (keep it: without it a stack's secrets are lost).
-if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-  kdw_passphrase_file="${XDG_CONFIG_HOME:-$HOME/.config}/kube-dumb-way/passphrase"
-  if [ ! -s "$kdw_passphrase_file" ]; then
-    mkdir -p "$(dirname "$kdw_passphrase_file")"
-    (umask 077 && head -c 32 /dev/urandom | base64 > "$kdw_passphrase_file.new" && mv "$kdw_passphrase_file.new" "$kdw_passphrase_file")
-    echo "scripts/env.sh: made $kdw_passphrase_file, the passphrase of this machine's stacks' secrets; keep it" >&2
-  fi
-  export PULUMI_CONFIG_PASSPHRASE_FILE="$kdw_passphrase_file"
-  unset kdw_passphrase_file
-fi
+# No passphrase is set here: your stacks' secrets (every private key, the encryption key) are protected by the one you
+# give Pulumi (it asks, or reads PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE), or by the secrets provider
+# you choose at `pulumi stack init --secrets-provider`. The test stacks get theirs from the test tooling
+# (scripts/test-stacks.sh), never from here.
 export PULUMI_SKIP_UPDATE_CHECK=true
 # `npm test` type-checks the program (tsc); each preview and up then only transpiles it, instead of type-checking it and
 # @pulumi/kubernetes's large declarations again (tens of CPU seconds, minutes on a busy machine).

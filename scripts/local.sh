@@ -16,6 +16,8 @@ up)
     bash scripts/toolchain.sh
     # shellcheck source=scripts/env.sh
     source scripts/env.sh
+    # shellcheck source=scripts/test-stacks.sh
+    source scripts/test-stacks.sh
     bash scripts/hosts.sh up 6
     bash scripts/images.sh
     npx tsc -p .
@@ -31,6 +33,8 @@ up)
 down)
     # shellcheck source=scripts/env.sh
     source scripts/env.sh
+    # shellcheck source=scripts/test-stacks.sh
+    source scripts/test-stacks.sh
     export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines/$stack"
     if pulumi stack select "$stack" >/dev/null 2>&1; then
         pulumi destroy --yes --skip-preview --stack "$stack"

@@ -76,7 +76,6 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
     const root = path.join(HOST_SCRIPT_DIR, "..", "..");
     const files = [
         ...readdirSync(path.join(root, "scripts")).filter(f => f.endsWith(".sh")).map(f => path.join("scripts", f)),
-        // hosts.sh's files, each on its own: shellcheck reports nothing in a file it only reaches through `source`.
         // Sourced files, each on its own: shellcheck reports nothing in a file it only follows from a `source`.
         ...["scripts/hosts/lib", "scripts/toolchain"].flatMap(dir =>
             readdirSync(path.join(root, dir)).filter(f => f.endsWith(".sh")).map(f => path.join(dir, f))),
@@ -88,6 +87,49 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
     assert.ok(files.length >= 8, `only ${files.join(", ")}`);
     const result = spawnSync("shellcheck", ["--external-sources", "--severity=style", ...files], { cwd: root, encoding: "utf8" });
     assert.equal(result.status, 0, result.stdout + result.stderr);
+});
+
+/** `env` after sourcing the given scripts of the project in bash, with no passphrase set and HOME a scratch folder. */
+function envAfterSourcing(scripts: string[], extra: Record<string, string> = {}): { env: Map<string, string>; home: string } {
+    const root = path.join(HOST_SCRIPT_DIR, "..", "..");
+    const home = mkdtempSync(path.join(os.tmpdir(), "kdw-home-"));
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: home, ...extra };
+    const out = execFileSync("bash", ["-c", `${scripts.map(s => `source ${s} 2>/dev/null;`).join(" ")} env -0`],
+        { cwd: root, env, encoding: "utf8" });
+    const entries = out.split("\0").filter(Boolean).map(e => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as [string, string]);
+    return { env: new Map(entries), home };
+}
+
+test("sourcing scripts/env.sh sets no stack passphrase and makes no passphrase file: Pulumi asks the user for theirs", () => {
+    const { env, home } = envAfterSourcing(["scripts/env.sh"]);
+    assert.ok(env.get("PULUMI_BACKEND_URL")?.startsWith("file://"), "env.sh was not sourced");
+    assert.deepEqual([...env.keys()].filter(k => k.startsWith("PULUMI_CONFIG_PASSPHRASE")), []);
+    assert.deepEqual(readdirSync(home, { recursive: true }), [], "env.sh wrote into HOME");
+});
+
+test("scripts/test-stacks.sh: the test stacks' passphrase is the user's when set, else a random file of the work tree's, " +
+    "mode 0600, kept between runs", () => {
+    const tree = mkdtempSync(path.join(os.tmpdir(), "kdw-tree-"));
+    const first = envAfterSourcing(["scripts/test-stacks.sh"], { KDW_REPO_ROOT: tree }).env;
+    const file = path.join(tree, ".cache", "test-passphrase");
+    assert.equal(first.get("PULUMI_CONFIG_PASSPHRASE_FILE"), file);
+    assert.equal(first.get("PULUMI_CONFIG_PASSPHRASE"), undefined);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const passphrase = readFileSync(file, "utf8").trim();
+    assert.ok(Buffer.from(passphrase, "base64").length === 32, `not 32 random bytes: ${passphrase.length} characters`);
+    envAfterSourcing(["scripts/test-stacks.sh"], { KDW_REPO_ROOT: tree });
+    assert.equal(readFileSync(file, "utf8").trim(), passphrase, "a second run made another passphrase");
+    const other = mkdtempSync(path.join(os.tmpdir(), "kdw-tree-"));
+    envAfterSourcing(["scripts/test-stacks.sh"], { KDW_REPO_ROOT: other });
+    assert.notEqual(readFileSync(path.join(other, ".cache", "test-passphrase"), "utf8").trim(), passphrase,
+        "two work trees share a passphrase");
+    const owns: Record<string, string>[] = [
+        { PULUMI_CONFIG_PASSPHRASE: "mine" }, { PULUMI_CONFIG_PASSPHRASE: "" }, { PULUMI_CONFIG_PASSPHRASE_FILE: "/mine" }];
+    for (const own of owns) {
+        const kept = envAfterSourcing(["scripts/test-stacks.sh"], { KDW_REPO_ROOT: other, ...own }).env;
+        for (const [k, v] of Object.entries(own)) { assert.equal(kept.get(k), v, `${k} not kept`); }
+        if (!("PULUMI_CONFIG_PASSPHRASE_FILE" in own)) { assert.equal(kept.get("PULUMI_CONFIG_PASSPHRASE_FILE"), undefined); }
+    }
 });
 
 test("shellcheck: the generated docker-machine create script", () => {

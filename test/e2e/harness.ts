@@ -90,7 +90,7 @@ export function requireEnv(name: string): string {
     return value;
 }
 
-/** The passphrase (or its file) that scripts/env.sh chose for the stacks' secrets, for the Automation API's CLI. */
+/** The passphrase (or its file) of the test stacks' secrets (scripts/test-stacks.sh), for the Automation API's CLI. */
 export function stackSecretsEnv(): Record<string, string> {
     for (const name of ["PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_CONFIG_PASSPHRASE"]) {
         const value = process.env[name];
@@ -98,7 +98,8 @@ export function stackSecretsEnv(): Record<string, string> {
             return { [name]: value };
         }
     }
-    throw new Error("neither PULUMI_CONFIG_PASSPHRASE_FILE nor PULUMI_CONFIG_PASSPHRASE is set: run `source scripts/env.sh` first");
+    throw new Error("neither PULUMI_CONFIG_PASSPHRASE_FILE nor PULUMI_CONFIG_PASSPHRASE is set: run the suites through " +
+        "scripts/e2e.sh (npm run e2e), which sets the test stacks' passphrase, or source scripts/test-stacks.sh first");
 }
 
 export type Kubectl = (...args: string[]) => Promise<string>;
