@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KubeCluster } from "./components/cluster";
 import { ConfigError, loadConfig } from "./config";
+import { SecretsEncryption } from "./config/types";
 
 function readConfig() {
     try {
@@ -13,10 +14,13 @@ function readConfig() {
     }
 }
 
-/** The stack. `replacedMachines`: by node name, the machine each found-lost one replaces (host/identity.ts). */
-export function stack(replacedMachines: Record<string, string> = {}) {
+/**
+ * The stack. `replacedMachines`: by node name, the machine each found-lost one replaces (host/identity.ts).
+ * `runningSecretsEncryption`: the provider the running cluster encrypts Secrets with (config/upgrade.ts).
+ */
+export function stack(replacedMachines: Record<string, string> = {}, runningSecretsEncryption?: SecretsEncryption) {
     const cfg = readConfig();
-    const cluster = new KubeCluster(cfg.clusterName, { config: cfg, replacedMachines });
+    const cluster = new KubeCluster(cfg.clusterName, { config: cfg, replacedMachines, runningSecretsEncryption });
     return {
         kubeconfig: cluster.kubeconfig,
         apiServerEndpoint: cluster.apiServerEndpoint,
@@ -24,6 +28,7 @@ export function stack(replacedMachines: Record<string, string> = {}) {
         controllers: cluster.controllers,
         workers: cluster.workers,
         kubernetesVersion: cluster.kubernetesVersion,
+        secretsEncryption: cluster.secretsEncryption,
         machines: cluster.machines,
     };
 }

@@ -8,7 +8,8 @@ import { ClusterAddons } from "./addons";
 import { ApiServerVip } from "./apiServerVip";
 import { WorkerBinaries } from "./workerBinaries";
 import { CertAuthority } from "./certAuthority";
-import { ClusterConfig, NodePlan } from "../config/types";
+import { ClusterConfig, DEFAULT_SECRETS_ENCRYPTION, NodePlan, SecretsEncryption } from "../config/types";
+import { secretsEncryptionProblem } from "../config/upgrade";
 import { ControlPlane } from "./controlPlane";
 import { EtcdMember } from "./etcdMember";
 import { kubeconfig as renderKubeconfig } from "../render/kubeconfig";
@@ -30,6 +31,12 @@ export interface KubeClusterArgs {
      * `machines` output): the id of the machine it replaces, by node name. Such a machine is made again.
      */
     replacedMachines?: Record<string, string>;
+    /**
+     * How the running cluster encrypts Secrets at rest (the stack's `secretsEncryption` output; aescbc for a cluster
+     * made before it was recorded), none for a new cluster. Kept when `config.secretsEncryption` is unset; another
+     * provider there is refused.
+     */
+    runningSecretsEncryption?: SecretsEncryption;
 }
 
 export interface HostOutput {
@@ -51,6 +58,8 @@ export class KubeCluster extends pulumi.ComponentResource {
      * the previous value): the next update's upgrade check starts from it (config/upgrade.ts).
      */
     readonly kubernetesVersion: pulumi.Output<string>;
+    /** How Secrets are encrypted at rest, once every control plane has it: the next update keeps it. */
+    readonly secretsEncryption: pulumi.Output<SecretsEncryption>;
     /** Each machine as the next update checks it is still there (host/identity.ts), by node name. */
     readonly machines: pulumi.Output<Record<string, MachineRecord>>;
 
@@ -70,7 +79,13 @@ export class KubeCluster extends pulumi.ComponentResource {
         // pins, before any machine is made.
         const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions }, part);
 
-        // The key that encrypts Secrets at rest in etcd.
+        // The key that encrypts Secrets at rest in etcd, and the provider that does: the running cluster's (a change of
+        // provider needs the others to read both while the apiservers roll, which key rotation will bring).
+        const refused = secretsEncryptionProblem(args.runningSecretsEncryption, cfg.secretsEncryption);
+        if (refused) {
+            throw new Error(refused);
+        }
+        const secretsEncryption = args.runningSecretsEncryption ?? cfg.secretsEncryption ?? DEFAULT_SECRETS_ENCRYPTION;
         const encryptionKey = new command.local.Command("encryption-key", {
             create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))"`,
             logging: "none",
@@ -118,7 +133,7 @@ export class KubeCluster extends pulumi.ComponentResource {
         const controlPlanes = controllerHosts.map(host => {
             const controlPlane = new ControlPlane(`${host.nodeName}-control-plane`, {
                 host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
-                encryptionKey: pulumi.secret(encryptionKey.stdout), issuerHosts: [endpointHost, controllerHosts[0].ip],
+                encryptionKey: pulumi.secret(encryptionKey.stdout), secretsEncryption, issuerHosts: [endpointHost, controllerHosts[0].ip],
                 rollsAfter: previousRoll(),
             }, { ...part, dependsOn: etcd });
             rolls.push(controlPlane.rolled);
@@ -185,12 +200,13 @@ export class KubeCluster extends pulumi.ComponentResource {
         this.controllers = controllerHosts.map(h => ({ name: h.nodeName, ip: h.ip }));
         this.workers = workerHosts.map((h, i) => ({ name: h.nodeName, ip: h.ip, podCidr: workerNodes[i].podCidr }));
         this.kubernetesVersion = pulumi.all(rolls.map(r => r.urn)).apply(() => cfg.versions.kubernetes);
+        this.secretsEncryption = pulumi.all(controlPlanes.map(c => c.rolled.urn)).apply(() => secretsEncryption);
         const hosts = [...controllerHosts, ...workerHosts];
         this.machines = pulumi.all(hosts.map(h => h.record)).apply(records =>
             Object.fromEntries(records.map((r, i) => [hosts[i].nodeName, r])));
         this.registerOutputs({
             kubeconfig: this.kubeconfig, apiServerEndpoint: this.apiServerEndpoint, caCertificate: this.caCertificate,
-            kubernetesVersion: this.kubernetesVersion, machines: this.machines,
+            kubernetesVersion: this.kubernetesVersion, secretsEncryption: this.secretsEncryption, machines: this.machines,
         });
     }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { CertAuthority, IssuedCert } from "./certAuthority";
-import { ClusterConfig } from "../config/types";
+import { ClusterConfig, SecretsEncryption } from "../config/types";
 import { admissionConfigFile, ADMISSION_CONFIG_PATH } from "../render/admission";
 import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "../render/flags";
 import { kubeconfig } from "../render/kubeconfig";
@@ -26,8 +26,10 @@ export interface ControlPlaneArgs {
     certs: ControlPlaneCerts;
     /** The etcd members the apiserver uses, all of them. */
     members: pulumi.Input<Member[]>;
-    /** Secret: the aescbc key for secrets at rest, base64 of 32 bytes. */
+    /** Secret: the key for secrets at rest, base64 of 32 bytes. */
     encryptionKey: pulumi.Input<string>;
+    /** The provider that encrypts them with it. */
+    secretsEncryption: SecretsEncryption;
     /** The hosts of the service-account issuer URLs, the API endpoint clients use first (see apiserverArgs). */
     issuerHosts: pulumi.Input<pulumi.Input<string>[]>;
     /** What a change waits for before it reaches this controller: the previous roll (the last etcd member's first). */
@@ -75,7 +77,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: at("ca.pem"), content: clusterCa.certPem },
                 {
                     path: at("encryption-config.yaml"), mode: secret,
-                    content: pulumi.output(args.encryptionKey).apply(encryptionConfigYaml),
+                    content: pulumi.output(args.encryptionKey).apply(key => encryptionConfigYaml(args.secretsEncryption, key)),
                 },
                 {
                     path: at("kube-controller-manager.kubeconfig"), mode: secret,

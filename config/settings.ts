@@ -9,7 +9,7 @@ import {
     knownPins, must, odd, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
     withinLifetime,
 } from "./rules";
-import { DEFAULT_POD_SECURITY, HOST_PROFILES } from "./types";
+import { DEFAULT_POD_SECURITY, HOST_PROFILES, SECRETS_ENCRYPTION_PROVIDERS } from "./types";
 
 /** A setting's type, as Pulumi.yaml declares it (`string[]`: an array of strings). */
 export type Type = "integer" | "string" | "string[]" | "object[]" | "object";
@@ -139,6 +139,12 @@ export const SETTINGS = {
         "An audit Policy (audit.k8s.io/v1, YAML or JSON) for the apiservers, a file on the machine running Pulumi, read " +
         "when the program runs (a relative path from the project folder); empty for the program's own " +
         "(host/scripts/audit-policy.yaml); a change rolls the control planes one at a time.", auditPolicy),
+    secretsEncryption: text("",
+        "How Secrets are encrypted at rest in etcd: secretbox or aescbc; empty for the provider the cluster runs " +
+            "(secretbox for a new cluster, aescbc for one made before secretbox was the default). A running cluster " +
+            "keeps its provider: another one is refused until key rotation moves a cluster over.",
+        must(v => v === "" || (SECRETS_ENCRYPTION_PROVIDERS as readonly string[]).includes(v),
+            `must be ${SECRETS_ENCRYPTION_PROVIDERS.join(" or ")}, or empty for the provider the cluster runs`)),
 };
 
 export type Name = keyof typeof SETTINGS;

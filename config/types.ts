@@ -9,6 +9,15 @@ export const PROJECT = "kube-dumb-way";
 export type HostProfileSetting = "auto" | "systemd" | "boot2docker";
 export const HOST_PROFILES: readonly HostProfileSetting[] = ["auto", "systemd", "boot2docker"];
 
+/**
+ * How Secrets are encrypted at rest: secretbox (XSalsa20 and Poly1305, authenticated, the one Kubernetes' documentation
+ * ranks above aescbc among local keys), or aescbc, which clusters made before secretbox was the default run.
+ */
+export const SECRETS_ENCRYPTION_PROVIDERS = ["secretbox", "aescbc"] as const;
+export type SecretsEncryption = typeof SECRETS_ENCRYPTION_PROVIDERS[number];
+/** The provider of a new cluster. */
+export const DEFAULT_SECRETS_ENCRYPTION: SecretsEncryption = "secretbox";
+
 /** Pod Security Admission's levels, most permissive first. */
 export const POD_SECURITY_LEVELS = ["privileged", "baseline", "restricted"] as const;
 export type PodSecurityLevel = typeof POD_SECURITY_LEVELS[number];
@@ -84,6 +93,8 @@ export interface ClusterConfig extends Pick<Values, "namePrefix" | "clusterCidr"
     podSecurity: PodSecurity;
     /** The text of the audit Policy given by auditPolicyFile; none for the program's own. */
     auditPolicy?: string;
+    /** The secretsEncryption setting; none when unset: the provider the cluster runs, secretbox for a new one. */
+    secretsEncryption?: SecretsEncryption;
     kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
     workers: NodePlan[];

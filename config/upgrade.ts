@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import { SETTINGS } from "./settings";
-import { PINNED_VERSIONS, PROJECT } from "./types";
+import { PINNED_VERSIONS, PROJECT, SECRETS_ENCRYPTION_PROVIDERS, SecretsEncryption } from "./types";
 
 const KEY = `${PROJECT}:kubernetesVersion`;
 
@@ -45,11 +45,40 @@ export function resizeProblem(deployed: unknown, requested: number): string | un
         `${deployed.length}, or build a new cluster with ${requested} (pulumi destroy, then pulumi up).`;
 }
 
+/** Why the cluster cannot go from the secrets-encryption provider it runs to `requested`, or nothing. */
+export function secretsEncryptionProblem(running: SecretsEncryption | undefined, requested: SecretsEncryption | undefined):
+    string | undefined {
+    if (!running || !requested || running === requested) {
+        return undefined;
+    }
+    return `${PROJECT}:secretsEncryption ${requested} differs from ${running}, which encrypts the running cluster's ` +
+        "Secrets: a running cluster cannot move to another provider yet (that comes with key rotation, which rewrites " +
+        `every Secret). Leave ${PROJECT}:secretsEncryption unset (or ${running}) to keep it, or build a new cluster ` +
+        `with ${requested} (pulumi destroy, then pulumi up).`;
+}
+
 /** What the stack's last update left, as the next update reads it back: its outputs, each undefined on a new stack. */
 export interface DeployedCluster {
     kubernetesVersion: unknown;
     controllers: unknown;
     machines: unknown;
+    secretsEncryption: unknown;
+}
+
+/**
+ * The provider that encrypts the running cluster's Secrets: the one its last update recorded; aescbc for a cluster made
+ * before the provider was recorded (the only one there was then); none for a new cluster.
+ */
+export function runningSecretsEncryption(deployed: DeployedCluster): SecretsEncryption | undefined {
+    const recorded = SECRETS_ENCRYPTION_PROVIDERS.find(p => p === deployed.secretsEncryption);
+    if (recorded) {
+        return recorded;
+    }
+    if (deployed.secretsEncryption !== undefined) {
+        throw new pulumi.RunError(`The stack's output secretsEncryption is ${JSON.stringify(deployed.secretsEncryption)}, ` +
+            `not one of ${SECRETS_ENCRYPTION_PROVIDERS.join(", ")}: its state was changed by hand. Nothing was changed.`);
+    }
+    return deployed.kubernetesVersion !== undefined ? "aescbc" : undefined;
 }
 
 /** Reads the stack's own last outputs (a StackReference to itself), before anything else is registered. */
@@ -57,11 +86,15 @@ export async function deployedCluster(): Promise<DeployedCluster> {
     const self = new pulumi.StackReference("deployed",
         { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
     const output = async (name: string) => (await self.getOutputDetails(name)).value;
-    return { kubernetesVersion: await output("kubernetesVersion"), controllers: await output("controllers"), machines: await output("machines") };
+    return {
+        kubernetesVersion: await output("kubernetesVersion"), controllers: await output("controllers"),
+        machines: await output("machines"), secretsEncryption: await output("secretsEncryption"),
+    };
 }
 
 /**
- * Refuses a change the running cluster cannot take (an unsupported Kubernetes version change, a new controller count)
+ * Refuses a change the running cluster cannot take (an unsupported Kubernetes version change, a new controller count,
+ * another secrets-encryption provider)
  * before anything is registered but the read of the stack's own last outputs. Every problem found is named.
  */
 export function refuseUnsupportedChange(deployed: DeployedCluster): void {
@@ -70,6 +103,8 @@ export function refuseUnsupportedChange(deployed: DeployedCluster): void {
         upgradeProblem(typeof deployed.kubernetesVersion === "string" ? deployed.kubernetesVersion : undefined,
             config.get("kubernetesVersion") ?? PINNED_VERSIONS.kubernetes),
         resizeProblem(deployed.controllers, Number(config.get("controllers") ?? SETTINGS.controllers.default)),
+        secretsEncryptionProblem(runningSecretsEncryption(deployed),
+            SECRETS_ENCRYPTION_PROVIDERS.find(p => p === config.get("secretsEncryption"))),
     ].filter(p => p !== undefined);
     if (problems.length > 0) {
         throw new pulumi.RunError(`Refused (nothing was changed): ${problems.join("\n")}`);

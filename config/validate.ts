@@ -5,7 +5,9 @@ import {
     auditPolicyText, binarySourceOf, genericHostsOf, podSecurityOf, problem, renewBeforeHours, Rule, versionsOf,
 } from "./rules";
 import { Name, RawConfig, Setting, SETTINGS, Type, Values } from "./settings";
-import { ClusterConfig, ConfigError, HostProfileSetting, NodePlan, NodeRole, PROJECT, ValidationContext } from "./types";
+import {
+    ClusterConfig, ConfigError, HostProfileSetting, NodePlan, NodeRole, PROJECT, SecretsEncryption, ValidationContext,
+} from "./types";
 
 const IS: Record<Type, (value: unknown) => boolean> = {
     integer: value => typeof value === "number" && Number.isInteger(value),
@@ -79,6 +81,7 @@ function clusterConfigOf(s: Values, ctx: ValidationContext): ClusterConfig {
         apiServerExtraArgs: Object.fromEntries(Object.entries(s.apiServerExtraArgs).map(([flag, v]) => [flag, String(v)])),
         podSecurity: podSecurityOf(s.podSecurity),
         auditPolicy: auditPolicyText(s.auditPolicyFile, ctx),
+        secretsEncryption: (s.secretsEncryption || undefined) as SecretsEncryption | undefined,
         kubeletEvictionHard: s.kubeletEvictionHard as Record<string, string>,
         controllers: nodes("controller", s.controllers, 0),
         workers: nodes("worker", s.workers, s.controllers),

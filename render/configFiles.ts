@@ -2,7 +2,7 @@
 // library: no template, no hand-made indentation or quoting. Pure: the same arguments give the same text.
 import * as yaml from "js-yaml";
 import * as toml from "smol-toml";
-import { ClusterConfig, NodePlan } from "../config/types";
+import { ClusterConfig, NodePlan, SECRETS_ENCRYPTION_PROVIDERS, SecretsEncryption } from "../config/types";
 import { TLS_CIPHER_SUITES } from "./flags";
 import { HostLayout } from "./layout";
 
@@ -26,11 +26,23 @@ export function kubeconfigYaml(args: {
     });
 }
 
-/** Secrets at rest, encrypted with one aescbc key; what was written before encryption stays readable (identity). */
-export const encryptionConfigYaml = (key: string) => toYaml({
+/**
+ * Secrets at rest, encrypted by the cluster's provider with its one key (32 random bytes, base64: what both secretbox
+ * and aescbc take). The other provider reads with the same key (never writes): a Secret stored by either stays
+ * readable whatever an apiserver was started with; and what was written before encryption too (identity). etcd's
+ * value names its provider and key (`k8s:enc:secretbox:v1:key1:`), so each is read only by its own.
+ */
+export const encryptionConfigYaml = (provider: SecretsEncryption, key: string) => toYaml({
     apiVersion: "apiserver.config.k8s.io/v1",
     kind: "EncryptionConfiguration",
-    resources: [{ resources: ["secrets"], providers: [{ aescbc: { keys: [{ name: "key1", secret: key }] } }, { identity: {} }] }],
+    resources: [{
+        resources: ["secrets"],
+        providers: [
+            ...[provider, ...SECRETS_ENCRYPTION_PROVIDERS.filter(p => p !== provider)]
+                .map(p => ({ [p]: { keys: [{ name: "key1", secret: key }] } })),
+            { identity: {} },
+        ],
+    }],
 });
 
 /** The scheduler's configuration, at the path its container sees. */

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
+import * as yaml from "js-yaml";
 import { relativePath } from "../host/binaries";
 import { WORKER_BINARIES } from "../config";
 import { HOST_SCRIPT_DIR } from "../host/remote";
@@ -154,8 +155,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
-    test(`${label}: every control plane's roll sends the admission configuration (Pod Security's defaults) and the ` +
-        "program's audit policy, which its apiserver's flags name", async () => {
+    test(`${label}: every control plane's roll sends the admission configuration (Pod Security's defaults), the ` +
+        "program's audit policy, which its apiserver's flags name, and secretbox's encryption configuration", async () => {
         const { resources } = await run();
         const policy = readFileSync(path.join(HOST_SCRIPT_DIR, "audit-policy.yaml"), "utf8");
         for (const name of controllerNames) {
@@ -168,6 +169,13 @@ export function graphTests(label: string, controllers: number, workers: number, 
                     warn: "restricted", "warn-version": "latest",
                 }, `${step}: Pod Security's defaults`);
             }
+            // A new cluster's Secrets: secretbox, the other provider reading with the same key, identity last.
+            const encryption = yaml.load(filesOf(named(resources, `${name}-control-plane-roll`))
+                .get("/etc/kdw/control-plane/encryption-config.yaml") ?? "") as any;
+            const providers = encryption?.resources?.[0]?.providers;
+            assert.deepEqual(providers?.map((p: object) => Object.keys(p)[0]), ["secretbox", "aescbc", "identity"]);
+            assert.deepEqual(providers[0].secretbox.keys, [{ name: "key1", secret: Buffer.alloc(32, 7).toString("base64") }]);
+            assert.deepEqual(providers[1].aescbc.keys, providers[0].secretbox.keys);
             const cp = named(resources, `${name}-control-plane-install`).inputs.create as string;
             assert.match(cp, /--admission-control-config-file=\/etc\/kubernetes\/admission-config\.yaml /);
             assert.match(cp, /--audit-policy-file=\/etc\/kubernetes\/audit-policy\.yaml /);

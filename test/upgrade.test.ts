@@ -1,7 +1,7 @@
 // The version skew policy as the program applies it to a change of kubernetesVersion.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { resizeProblem, upgradeProblem } from "../config/upgrade";
+import { resizeProblem, runningSecretsEncryption, secretsEncryptionProblem, upgradeProblem } from "../config/upgrade";
 
 test("upgrade path: a new cluster, the same version, a patch and the next minor are supported", () => {
     assert.equal(upgradeProblem(undefined, "v1.37.2"), undefined);
@@ -37,4 +37,22 @@ test("resize: the same count, a new cluster or an invalid count pass; any other 
     assert.equal(resizeProblem(three, Number("abc")), undefined);
     assert.match(resizeProblem(three, 5) ?? "", /^kube-dumb-way:controllers 5 differs from the 3 controllers the cluster runs: .*Set kube-dumb-way:controllers back to 3/);
     assert.match(resizeProblem(three, 1) ?? "", /^kube-dumb-way:controllers 1 differs from the 3 /);
+});
+
+test("secrets' encryption: a new cluster takes the setting; a running one keeps its provider, another is refused naming both", () => {
+    assert.equal(secretsEncryptionProblem(undefined, "aescbc"), undefined);
+    assert.equal(secretsEncryptionProblem("aescbc", undefined), undefined);
+    assert.equal(secretsEncryptionProblem("secretbox", "secretbox"), undefined);
+    assert.match(secretsEncryptionProblem("secretbox", "aescbc") ?? "",
+        /^kube-dumb-way:secretsEncryption aescbc differs from secretbox, which encrypts .* unset \(or secretbox\) to keep it/);
+});
+
+test("secrets' encryption of the running cluster: as recorded; aescbc when a cluster ran before it was recorded; none when new", () => {
+    const deployed = { kubernetesVersion: undefined, controllers: undefined, machines: undefined, secretsEncryption: undefined };
+    assert.equal(runningSecretsEncryption(deployed), undefined);
+    assert.equal(runningSecretsEncryption({ ...deployed, kubernetesVersion: "v1.37.2" }), "aescbc");
+    assert.equal(runningSecretsEncryption({ ...deployed, kubernetesVersion: "v1.37.2", secretsEncryption: "secretbox" }), "secretbox");
+    assert.equal(runningSecretsEncryption({ ...deployed, secretsEncryption: "aescbc" }), "aescbc");
+    assert.throws(() => runningSecretsEncryption({ ...deployed, secretsEncryption: "rot13" }),
+        /The stack's output secretsEncryption is "rot13", not one of secretbox, aescbc: its state was changed by hand/);
 });

@@ -164,8 +164,8 @@ export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> =
     "5.3.2": { why: "a manual check: no namespace has NetworkPolicies, which the bridge CNI would not enforce (5.3.1)." },
     "5.4.1": { why: "a manual check: the program's own pods (CoreDNS) take no secret; users' pods are theirs." },
     "5.4.2": {
-        why: "a manual check: secrets stay in etcd, encrypted at rest with aescbc under a key the program makes.",
-        shownBy: "cluster: encryption at rest: a secret is stored as k8s:enc:aescbc:v1:key1 in etcd",
+        why: "a manual check: secrets stay in etcd, encrypted at rest with secretbox under a key the program makes.",
+        shownBy: "cluster: encryption at rest: a secret is stored as k8s:enc:secretbox:v1:key1 in etcd",
     },
     "5.5.1": { why: "a manual check: there is no ImagePolicyWebhook; images come from the configured imageRepository." },
     "5.6.1": { why: "a manual check: namespaces are the users' to make; the program's own objects are in kube-system." },

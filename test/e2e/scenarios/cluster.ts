@@ -194,11 +194,14 @@ report.run(async () => {
         await expectReady(workerNames(3), 180);
     });
 
-    await report.check("encryption at rest: a secret is stored as k8s:enc:aescbc:v1:key1 in etcd", async () => {
+    await report.check("encryption at rest: a secret is stored as k8s:enc:secretbox:v1:key1 in etcd (a new cluster's " +
+        "provider), not in the clear, and reads back through the API", async () => {
         await kubectl("create", "secret", "generic", "kdw-e2e", "--from-literal=mykey=mydata");
         const raw = await etcdctl(controllers[0], "get /registry/secrets/default/kdw-e2e --print-value-only");
-        assert.ok(raw.startsWith("k8s:enc:aescbc:v1:key1"), `stored as: ${JSON.stringify(raw.slice(0, 40))}`);
+        assert.ok(raw.startsWith("k8s:enc:secretbox:v1:key1:"), `stored as: ${JSON.stringify(raw.slice(0, 40))}`);
         assert.ok(!raw.includes("mydata"), "the value is readable in etcd");
+        const read = await kubectl("get", "secret", "kdw-e2e", "-o", "jsonpath={.data.mykey}");
+        assert.equal(Buffer.from(read.trim(), "base64").toString(), "mydata");
     });
 
     await securityChecks(image);
