@@ -9,8 +9,9 @@ export { HostOutput, KubeCluster, KubeClusterArgs } from "./components/cluster";
 // A program that keeps its cluster's `machines` output can find lost machines as this project's entry does (main.ts):
 // `replacedMachines(recordedMachines(<that output, read back>))` gives KubeClusterArgs.replacedMachines.
 export { MachineRecord, recordedMachines, replacedMachines } from "./host/identity";
-// A program that keeps its cluster's `secretsEncryption` output gives it back as KubeClusterArgs.runningSecretsEncryption,
-// so that a cluster keeps the provider it was made with (a cluster made before that output: aescbc).
+// A program that keeps its cluster's outputs gives `runningEncryption(<them, read back>)` as
+// KubeClusterArgs.runningEncryption, so that the cluster keeps its provider and key, and rotates them safely.
+export { DeployedCluster, RunningEncryption, runningEncryption } from "./config/upgrade";
 export { SecretsEncryption } from "./config/types";
 export {
     BinarySource, ClusterConfig, clusterConfig, ConfigError, GenericHost, HostProfileSetting, NodePlan, NodeRole, RawConfig,

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KubeCluster } from "./components/cluster";
 import { ConfigError, loadConfig } from "./config";
-import { SecretsEncryption } from "./config/types";
+import { RunningEncryption } from "./config/upgrade";
 
 function readConfig() {
     try {
@@ -16,11 +16,11 @@ function readConfig() {
 
 /**
  * The stack. `replacedMachines`: by node name, the machine each found-lost one replaces (host/identity.ts).
- * `runningSecretsEncryption`: the provider the running cluster encrypts Secrets with (config/upgrade.ts).
+ * `runningEncryption`: how the running cluster encrypts Secrets at rest (config/upgrade.ts).
  */
-export function stack(replacedMachines: Record<string, string> = {}, runningSecretsEncryption?: SecretsEncryption) {
+export function stack(replacedMachines: Record<string, string> = {}, runningEncryption?: RunningEncryption) {
     const cfg = readConfig();
-    const cluster = new KubeCluster(cfg.clusterName, { config: cfg, replacedMachines, runningSecretsEncryption });
+    const cluster = new KubeCluster(cfg.clusterName, { config: cfg, replacedMachines, runningEncryption });
     return {
         kubeconfig: cluster.kubeconfig,
         apiServerEndpoint: cluster.apiServerEndpoint,
@@ -29,6 +29,7 @@ export function stack(replacedMachines: Record<string, string> = {}, runningSecr
         workers: cluster.workers,
         kubernetesVersion: cluster.kubernetesVersion,
         secretsEncryption: cluster.secretsEncryption,
+        encryptionKeyGeneration: cluster.encryptionKeyGeneration,
         machines: cluster.machines,
     };
 }

@@ -2,11 +2,11 @@
 // change the running cluster cannot take (a Kubernetes version change the skew policy does not allow, a new controller
 // count, another secrets-encryption provider) before any resource is registered (config/upgrade.ts), reads every recorded machine's host to find those lost
 // since (host/identity.ts), then builds the cluster (index.ts, the recipe). Its exports are the stack outputs.
-import { deployedCluster, refuseUnsupportedChange, runningSecretsEncryption } from "./config/upgrade";
+import { deployedCluster, refuseUnsupportedChange, runningEncryption } from "./config/upgrade";
 import { recordedMachines, replacedMachines } from "./host/identity";
 import { stack } from "./index";
 
 export = deployedCluster().then(async deployed => {
     refuseUnsupportedChange(deployed);
-    return stack(await replacedMachines(recordedMachines(deployed.machines)), runningSecretsEncryption(deployed));
+    return stack(await replacedMachines(recordedMachines(deployed.machines)), runningEncryption(deployed));
 });

@@ -9,7 +9,9 @@ import { ApiServerVip } from "./apiServerVip";
 import { WorkerBinaries } from "./workerBinaries";
 import { CertAuthority } from "./certAuthority";
 import { ClusterConfig, DEFAULT_SECRETS_ENCRYPTION, NodePlan, SecretsEncryption } from "../config/types";
-import { secretsEncryptionProblem } from "../config/upgrade";
+import { encryptionProblem, RunningEncryption } from "../config/upgrade";
+import { EncryptionAtRest } from "./encryptionAtRest";
+import { derivedEncryptionKey, EncryptionKey } from "../render/configFiles";
 import { ControlPlane } from "./controlPlane";
 import { EtcdMember } from "./etcdMember";
 import { kubeconfig as renderKubeconfig } from "../render/kubeconfig";
@@ -32,11 +34,11 @@ export interface KubeClusterArgs {
      */
     replacedMachines?: Record<string, string>;
     /**
-     * How the running cluster encrypts Secrets at rest (the stack's `secretsEncryption` output; aescbc for a cluster
-     * made before it was recorded), none for a new cluster. Kept when `config.secretsEncryption` is unset; another
-     * provider there is refused.
+     * How the running cluster encrypts Secrets at rest (config/upgrade.ts `runningEncryption`, from the stack's
+     * `secretsEncryption` and `encryptionKeyGeneration` outputs), none for a new cluster: its provider is kept when
+     * `config.secretsEncryption` is unset, and a change it cannot take is refused.
      */
-    runningSecretsEncryption?: SecretsEncryption;
+    runningEncryption?: RunningEncryption;
 }
 
 export interface HostOutput {
@@ -58,8 +60,12 @@ export class KubeCluster extends pulumi.ComponentResource {
      * the previous value): the next update's upgrade check starts from it (config/upgrade.ts).
      */
     readonly kubernetesVersion: pulumi.Output<string>;
-    /** How Secrets are encrypted at rest, once every control plane has it: the next update keeps it. */
+    /**
+     * How Secrets are encrypted at rest, and the key's generation, once every apiserver encrypts so and reads no older
+     * key: the next update starts from them (config/upgrade.ts).
+     */
     readonly secretsEncryption: pulumi.Output<SecretsEncryption>;
+    readonly encryptionKeyGeneration: pulumi.Output<number>;
     /** Each machine as the next update checks it is still there (host/identity.ts), by node name. */
     readonly machines: pulumi.Output<Record<string, MachineRecord>>;
 
@@ -79,22 +85,29 @@ export class KubeCluster extends pulumi.ComponentResource {
         // pins, before any machine is made.
         const binaries = new WorkerBinaries("worker-binaries", { source: cfg.binarySource, versions: cfg.versions }, part);
 
-        // The key that encrypts Secrets at rest in etcd, and the provider that does: the running cluster's (a change of
-        // provider needs the others to read both while the apiservers roll, which key rotation will bring).
-        const refused = secretsEncryptionProblem(args.runningSecretsEncryption, cfg.secretsEncryption);
+        // Secrets at rest in etcd: the provider (the running cluster's unless the config names one) and the key's
+        // generation, checked against what the cluster runs. Generation 0 is the cluster's first key, made at random;
+        // a later one is derived from the key seed (render/configFiles.ts), so any generation can be made again.
+        const refused = encryptionProblem(args.runningEncryption, cfg.secretsEncryption, cfg.encryptionKeyGeneration);
         if (refused) {
             throw new Error(refused);
         }
-        const secretsEncryption = args.runningSecretsEncryption ?? cfg.secretsEncryption ?? DEFAULT_SECRETS_ENCRYPTION;
-        const encryptionKey = new command.local.Command("encryption-key", {
+        const secretsEncryption = cfg.secretsEncryption ?? args.runningEncryption?.provider ?? DEFAULT_SECRETS_ENCRYPTION;
+        const randomKey = (keyName: string, opts: pulumi.CustomResourceOptions) => new command.local.Command(keyName, {
             create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))"`,
             logging: "none",
-        }, { ...part, additionalSecretOutputs: ["stdout"] });
+        }, { ...opts, additionalSecretOutputs: ["stdout"] });
+        const encryptionKey = randomKey("encryption-key", part);
+        // Parts made since the Cluster component came, never at the top level: no alias.
+        const encryptionKeySeed = randomKey("encryption-key-seed", { parent: this });
+        const keyOf = (generation: number): pulumi.Output<EncryptionKey> => pulumi.secret(generation === 0
+            ? encryptionKey.stdout.apply(secret => ({ generation, secret }))
+            : encryptionKeySeed.stdout.apply(seed => derivedEncryptionKey(seed, generation)));
 
         // Hosts, all created in parallel once docker-machine has its certificates. Each host's sweep waits for the
         // cluster's keys, so that a destroy removes the keys after every host's data (etcd's, encrypted Secrets).
         const certificates = machineCertificates(cfg, { ...part, dependsOn: [binaries] });
-        const clusterKeys = [...clusterCa.own, ...etcdCa.own, encryptionKey];
+        const clusterKeys = [...clusterCa.own, ...etcdCa.own, encryptionKey, encryptionKeySeed];
         const machineHost = (node: NodePlan) => new MachineHost(node.name, {
             node, cluster: cfg, certificates, clusterKeys, replaces: args.replacedMachines?.[node.name],
         }, part);
@@ -123,6 +136,22 @@ export class KubeCluster extends pulumi.ComponentResource {
             return member;
         });
 
+        // The admin's kubeconfig.
+        const admin = clusterCa.issue("admin", pki.adminCert());
+        const adminKubeconfig = (server: pulumi.Input<string>) => renderKubeconfig({
+            clusterName: cfg.clusterName, server, caPem: clusterCa.certPem, user: "admin", ...admin,
+        });
+        const kubeconfig = adminKubeconfig(apiServerUrl);
+
+        // The apiservers' encryption configuration: in place before each first starts; a new key rolls in phases.
+        const generation = cfg.encryptionKeyGeneration;
+        const encryption = new EncryptionAtRest("encryption", {
+            controllers: controllerHosts, provider: secretsEncryption, generation, current: keyOf(generation),
+            previous: generation > 0 ? keyOf(generation - 1) : undefined, apiServerPort: cfg.apiServerPort,
+            adminKubeconfig: kubeconfig, rollsAfter: previousRoll(),
+        }, { parent: this });
+        rolls.push(encryption.rolled);
+
         // The control plane on every controller, against all etcd members.
         const controlPlaneCerts = {
             apiserver: clusterCa.issue("apiserver", controllerIps.apply(ips => pki.apiserverCert(cfg, ips))),
@@ -130,22 +159,15 @@ export class KubeCluster extends pulumi.ComponentResource {
             apiserverEtcdClient: etcdCa.issue("apiserver-etcd-client", pki.apiserverEtcdClientCert()),
             serviceAccount: clusterCa.keyPair("service-account"),
         };
-        const controlPlanes = controllerHosts.map(host => {
+        const controlPlanes = controllerHosts.map((host, i) => {
             const controlPlane = new ControlPlane(`${host.nodeName}-control-plane`, {
                 host, cluster: cfg, clusterCa, etcdCa, members, certs: controlPlaneCerts,
-                encryptionKey: pulumi.secret(encryptionKey.stdout), secretsEncryption, issuerHosts: [endpointHost, controllerHosts[0].ip],
+                encryptionConfigured: encryption.installed[i], issuerHosts: [endpointHost, controllerHosts[0].ip],
                 rollsAfter: previousRoll(),
             }, { ...part, dependsOn: etcd });
             rolls.push(controlPlane.rolled);
             return controlPlane;
         });
-
-        // The admin's kubeconfig.
-        const admin = clusterCa.issue("admin", pki.adminCert());
-        const adminKubeconfig = (server: pulumi.Input<string>) => renderKubeconfig({
-            clusterName: cfg.clusterName, server, caPem: clusterCa.certPem, user: "admin", ...admin,
-        });
-        const kubeconfig = adminKubeconfig(apiServerUrl);
 
         // The API's virtual IP, when set: kube-vip on every controller; done when the API answers on it.
         const apiVip = cfg.apiServerVip === undefined ? undefined : new ApiServerVip("api-vip", {
@@ -200,13 +222,15 @@ export class KubeCluster extends pulumi.ComponentResource {
         this.controllers = controllerHosts.map(h => ({ name: h.nodeName, ip: h.ip }));
         this.workers = workerHosts.map((h, i) => ({ name: h.nodeName, ip: h.ip, podCidr: workerNodes[i].podCidr }));
         this.kubernetesVersion = pulumi.all(rolls.map(r => r.urn)).apply(() => cfg.versions.kubernetes);
-        this.secretsEncryption = pulumi.all(controlPlanes.map(c => c.rolled.urn)).apply(() => secretsEncryption);
+        this.secretsEncryption = encryption.rolled.urn.apply(() => secretsEncryption);
+        this.encryptionKeyGeneration = encryption.rolled.urn.apply(() => generation);
         const hosts = [...controllerHosts, ...workerHosts];
         this.machines = pulumi.all(hosts.map(h => h.record)).apply(records =>
             Object.fromEntries(records.map((r, i) => [hosts[i].nodeName, r])));
         this.registerOutputs({
             kubeconfig: this.kubeconfig, apiServerEndpoint: this.apiServerEndpoint, caCertificate: this.caCertificate,
-            kubernetesVersion: this.kubernetesVersion, secretsEncryption: this.secretsEncryption, machines: this.machines,
+            kubernetesVersion: this.kubernetesVersion, secretsEncryption: this.secretsEncryption,
+            encryptionKeyGeneration: this.encryptionKeyGeneration, machines: this.machines,
         });
     }
 }

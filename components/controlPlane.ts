@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { CertAuthority, IssuedCert } from "./certAuthority";
-import { ClusterConfig, SecretsEncryption } from "../config/types";
+import { ClusterConfig } from "../config/types";
 import { admissionConfigFile, ADMISSION_CONFIG_PATH } from "../render/admission";
 import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "../render/flags";
 import { kubeconfig } from "../render/kubeconfig";
 import { MachineHost } from "./machineHost";
 import { controllerManagerCert, schedulerCert } from "../render/pki";
-import { encryptionConfigYaml, schedulerConfigYaml } from "../render/configFiles";
+import { schedulerConfigYaml } from "../render/configFiles";
 import { hostScript, rollingStep } from "../host/remote";
 
 /** Certificates every controller shares; issued once so that adding nothing re-issues nothing. */
@@ -26,15 +26,16 @@ export interface ControlPlaneArgs {
     certs: ControlPlaneCerts;
     /** The etcd members the apiserver uses, all of them. */
     members: pulumi.Input<Member[]>;
-    /** Secret: the key for secrets at rest, base64 of 32 bytes. */
-    encryptionKey: pulumi.Input<string>;
-    /** The provider that encrypts them with it. */
-    secretsEncryption: SecretsEncryption;
+    /** Done when this controller's encryption configuration is in place (EncryptionAtRest), for the apiserver's start. */
+    encryptionConfigured: pulumi.Resource;
     /** The hosts of the service-account issuer URLs, the API endpoint clients use first (see apiserverArgs). */
     issuerHosts: pulumi.Input<pulumi.Input<string>[]>;
-    /** What a change waits for before it reaches this controller: the previous roll (the last etcd member's first). */
+    /** What a change waits for before it reaches this controller: the previous roll (the encryption's last). */
     rollsAfter: pulumi.Resource[];
 }
+
+/** The libraries of the scripts that restart a controller's apiserver (control-plane.sh, encryption.sh). */
+export const APISERVER_SCRIPT_LIBRARIES = ["lib-control-plane.sh"];
 
 /**
  * kube-apiserver, kube-controller-manager and kube-scheduler as containers on one controller. Controllers start
@@ -61,6 +62,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             machineId: host.machineId,
             connection: host.connection,
             script: hostScript("control-plane.sh"),
+            libraries: APISERVER_SCRIPT_LIBRARIES,
             files: [
                 { path: at("pki/ca.pem"), content: clusterCa.certPem },
                 { path: at("pki/ca-key.pem"), content: clusterCa.keyPem, mode: secret },
@@ -75,10 +77,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: at("pki/service-account-key.pem"), content: certs.serviceAccount.keyPem, mode: secret },
                 // The control plane reads its CA at /etc/kubernetes/pki; the readiness check reads it here.
                 { path: at("ca.pem"), content: clusterCa.certPem },
-                {
-                    path: at("encryption-config.yaml"), mode: secret,
-                    content: pulumi.output(args.encryptionKey).apply(key => encryptionConfigYaml(args.secretsEncryption, key)),
-                },
+
                 {
                     path: at("kube-controller-manager.kubeconfig"), mode: secret,
                     content: clientKubeconfig("system:kube-controller-manager", controllerManager),
@@ -99,7 +98,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 KDW_CONTROLLER_MANAGER_ARGS: controllerManagerArgs(cluster).join(" "),
                 KDW_SCHEDULER_ARGS: schedulerArgs().join(" "),
             })),
-        }, { parent: this, dependsOn: [host.ready], rollsAfter: args.rollsAfter, formerName: `${name}-run` });
+        }, { parent: this, dependsOn: [host.ready, args.encryptionConfigured], rollsAfter: args.rollsAfter, formerName: `${name}-run` });
 
         this.rolled = run.roll;
         this.apiserverUrl = host.ip.apply(ip => `https://${ip}:${cluster.apiServerPort}`);

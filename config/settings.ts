@@ -139,10 +139,15 @@ export const SETTINGS = {
         "An audit Policy (audit.k8s.io/v1, YAML or JSON) for the apiservers, a file on the machine running Pulumi, read " +
         "when the program runs (a relative path from the project folder); empty for the program's own " +
         "(host/scripts/audit-policy.yaml); a change rolls the control planes one at a time.", auditPolicy),
+    encryptionKeyGeneration: integer(0,
+        "Which generation of the key encrypts Secrets at rest: raise it by one to rotate the key (a new key reads on " +
+            "every apiserver, then writes, every Secret is rewritten with it, then the old key is dropped, each step " +
+            "one controller at a time); it never goes down.",
+        atLeast(0)),
     secretsEncryption: text("",
         "How Secrets are encrypted at rest in etcd: secretbox or aescbc; empty for the provider the cluster runs " +
             "(secretbox for a new cluster, aescbc for one made before secretbox was the default). A running cluster " +
-            "keeps its provider: another one is refused until key rotation moves a cluster over.",
+            "moves to another provider with a key rotation: raise encryptionKeyGeneration by one with it.",
         must(v => v === "" || (SECRETS_ENCRYPTION_PROVIDERS as readonly string[]).includes(v),
             `must be ${SECRETS_ENCRYPTION_PROVIDERS.join(" or ")}, or empty for the provider the cluster runs`)),
 };

@@ -95,6 +95,8 @@ export interface ClusterConfig extends Pick<Values, "namePrefix" | "clusterCidr"
     auditPolicy?: string;
     /** The secretsEncryption setting; none when unset: the provider the cluster runs, secretbox for a new one. */
     secretsEncryption?: SecretsEncryption;
+    /** The key's generation that encrypts Secrets (0: the first key); raised by one, a rotation. */
+    encryptionKeyGeneration: number;
     kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
     workers: NodePlan[];

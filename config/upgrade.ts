@@ -45,16 +45,50 @@ export function resizeProblem(deployed: unknown, requested: number): string | un
         `${deployed.length}, or build a new cluster with ${requested} (pulumi destroy, then pulumi up).`;
 }
 
-/** Why the cluster cannot go from the secrets-encryption provider it runs to `requested`, or nothing. */
-export function secretsEncryptionProblem(running: SecretsEncryption | undefined, requested: SecretsEncryption | undefined):
-    string | undefined {
-    if (!running || !requested || running === requested) {
+/** How the running cluster encrypts Secrets at rest. */
+export interface RunningEncryption {
+    provider: SecretsEncryption;
+    /** The generation of the key that writes. */
+    generation: number;
+    /** Whether its last update recorded them: a cluster made before lists one provider and one key, and reads no other. */
+    recorded: boolean;
+}
+
+/**
+ * Why the cluster cannot go from the encryption it runs to the provider and key generation asked for, or nothing. A
+ * rotation goes one generation up at a time, never down (a Secret written with a later key would become unreadable),
+ * and a new provider comes with one (its phases are what make the change safe).
+ */
+export function encryptionProblem(running: RunningEncryption | undefined, provider: SecretsEncryption | undefined,
+    generation: number): string | undefined {
+    if (!running || !Number.isInteger(generation)) {
+        // A new cluster, or a generation validation reports on its own.
         return undefined;
     }
-    return `${PROJECT}:secretsEncryption ${requested} differs from ${running}, which encrypts the running cluster's ` +
-        "Secrets: a running cluster cannot move to another provider yet (that comes with key rotation, which rewrites " +
-        `every Secret). Leave ${PROJECT}:secretsEncryption unset (or ${running}) to keep it, or build a new cluster ` +
-        `with ${requested} (pulumi destroy, then pulumi up).`;
+    const [providerKey, generationKey] = [`${PROJECT}:secretsEncryption`, `${PROJECT}:encryptionKeyGeneration`];
+    const newProvider = provider !== undefined && provider !== running.provider;
+    if (!running.recorded && (generation > 0 || newProvider)) {
+        return `${newProvider ? `${providerKey} ${provider}` : `${generationKey} ${generation}`} cannot be applied yet: ` +
+            `the cluster was made before its apiservers read more than one key (${running.provider}, key generation 0). ` +
+            `Run pulumi up once with ${providerKey} unset and ${generationKey} 0 (it makes every apiserver read both ` +
+            "providers), then set them again.";
+    }
+    if (generation < running.generation) {
+        return `${generationKey} ${generation} is below ${running.generation}, the generation that encrypts the running ` +
+            `cluster's Secrets: a key rotation only goes forward (the older key was dropped once every Secret was ` +
+            `rewritten). Set ${generationKey} to ${running.generation}, or ${running.generation + 1} to rotate again.`;
+    }
+    if (generation > running.generation + 1) {
+        return `${generationKey} ${generation} would rotate the key ${generation - running.generation} generations at ` +
+            `once, from ${running.generation}: a rotation goes one generation per pulumi up. Set ${running.generation + 1}, ` +
+            "run pulumi up, and go on one at a time.";
+    }
+    if (newProvider && generation === running.generation) {
+        return `${providerKey} ${provider} differs from ${running.provider}, which encrypts the running cluster's ` +
+            `Secrets: a cluster moves to another provider with a key rotation. Raise ${generationKey} to ` +
+            `${running.generation + 1} with it, or leave ${providerKey} unset (or ${running.provider}) to keep it.`;
+    }
+    return undefined;
 }
 
 /** What the stack's last update left, as the next update reads it back: its outputs, each undefined on a new stack. */
@@ -63,22 +97,25 @@ export interface DeployedCluster {
     controllers: unknown;
     machines: unknown;
     secretsEncryption: unknown;
+    encryptionKeyGeneration: unknown;
 }
 
 /**
- * The provider that encrypts the running cluster's Secrets: the one its last update recorded; aescbc for a cluster made
- * before the provider was recorded (the only one there was then); none for a new cluster.
+ * How the running cluster encrypts Secrets: as its last update recorded; aescbc with the first key for a cluster made
+ * before they were recorded (all there was then); none for a new cluster.
  */
-export function runningSecretsEncryption(deployed: DeployedCluster): SecretsEncryption | undefined {
-    const recorded = SECRETS_ENCRYPTION_PROVIDERS.find(p => p === deployed.secretsEncryption);
-    if (recorded) {
-        return recorded;
+export function runningEncryption(deployed: DeployedCluster): RunningEncryption | undefined {
+    const { secretsEncryption: provider, encryptionKeyGeneration: generation } = deployed;
+    if (provider === undefined && generation === undefined) {
+        return deployed.kubernetesVersion !== undefined ? { provider: "aescbc", generation: 0, recorded: false } : undefined;
     }
-    if (deployed.secretsEncryption !== undefined) {
-        throw new pulumi.RunError(`The stack's output secretsEncryption is ${JSON.stringify(deployed.secretsEncryption)}, ` +
-            `not one of ${SECRETS_ENCRYPTION_PROVIDERS.join(", ")}: its state was changed by hand. Nothing was changed.`);
+    const recorded = SECRETS_ENCRYPTION_PROVIDERS.find(p => p === provider);
+    if (!recorded || typeof generation !== "number" || !Number.isInteger(generation) || generation < 0) {
+        throw new pulumi.RunError(`The stack's outputs secretsEncryption ${JSON.stringify(provider)} and ` +
+            `encryptionKeyGeneration ${JSON.stringify(generation)} are not a provider (${SECRETS_ENCRYPTION_PROVIDERS.join(", ")}) ` +
+            "and a generation (0 or more): the state was changed by hand. Nothing was changed.");
     }
-    return deployed.kubernetesVersion !== undefined ? "aescbc" : undefined;
+    return { provider: recorded, generation, recorded: true };
 }
 
 /** Reads the stack's own last outputs (a StackReference to itself), before anything else is registered. */
@@ -89,12 +126,13 @@ export async function deployedCluster(): Promise<DeployedCluster> {
     return {
         kubernetesVersion: await output("kubernetesVersion"), controllers: await output("controllers"),
         machines: await output("machines"), secretsEncryption: await output("secretsEncryption"),
+        encryptionKeyGeneration: await output("encryptionKeyGeneration"),
     };
 }
 
 /**
  * Refuses a change the running cluster cannot take (an unsupported Kubernetes version change, a new controller count,
- * another secrets-encryption provider)
+ * a key rotation that skips or goes back, a new provider without one)
  * before anything is registered but the read of the stack's own last outputs. Every problem found is named.
  */
 export function refuseUnsupportedChange(deployed: DeployedCluster): void {
@@ -103,8 +141,9 @@ export function refuseUnsupportedChange(deployed: DeployedCluster): void {
         upgradeProblem(typeof deployed.kubernetesVersion === "string" ? deployed.kubernetesVersion : undefined,
             config.get("kubernetesVersion") ?? PINNED_VERSIONS.kubernetes),
         resizeProblem(deployed.controllers, Number(config.get("controllers") ?? SETTINGS.controllers.default)),
-        secretsEncryptionProblem(runningSecretsEncryption(deployed),
-            SECRETS_ENCRYPTION_PROVIDERS.find(p => p === config.get("secretsEncryption"))),
+        encryptionProblem(runningEncryption(deployed),
+            SECRETS_ENCRYPTION_PROVIDERS.find(p => p === config.get("secretsEncryption")),
+            Number(config.get("encryptionKeyGeneration") ?? SETTINGS.encryptionKeyGeneration.default)),
     ].filter(p => p !== undefined);
     if (problems.length > 0) {
         throw new pulumi.RunError(`Refused (nothing was changed): ${problems.join("\n")}`);

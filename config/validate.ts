@@ -82,6 +82,7 @@ function clusterConfigOf(s: Values, ctx: ValidationContext): ClusterConfig {
         podSecurity: podSecurityOf(s.podSecurity),
         auditPolicy: auditPolicyText(s.auditPolicyFile, ctx),
         secretsEncryption: (s.secretsEncryption || undefined) as SecretsEncryption | undefined,
+        encryptionKeyGeneration: s.encryptionKeyGeneration,
         kubeletEvictionHard: s.kubeletEvictionHard as Record<string, string>,
         controllers: nodes("controller", s.controllers, 0),
         workers: nodes("worker", s.workers, s.controllers),

@@ -230,12 +230,28 @@ export function rollingStep(name: string, args: HostStepArgs, opts: RollingStepO
         // A stack made with the plain step: its `down` runs before this `up` (once, on every host at once).
         deleteBeforeReplace: true, aliases: opts.formerName ? [{ name: opts.formerName }] : undefined,
     });
-    const rolled = new command.remote.Command(`${name}-roll`, {
-        connection,
-        update: roll,
-        delete: commandLine("down"),
-        stdin,
-        addPreviousOutputInEnv: false,
-    }, { parent: opts.parent, dependsOn: [install, ...(opts.beforeRoll ? [opts.beforeRoll(digest)] : opts.rollsAfter)] });
+    const rolled = rollCommand(`${name}-roll`, { connection, roll, stdin, down: commandLine("down") },
+        { parent: opts.parent, dependsOn: [install, ...(opts.beforeRoll ? [opts.beforeRoll(digest)] : opts.rollsAfter)] });
     return { install, roll: rolled, digest };
+}
+
+/** A step that runs nothing when created (no `create`: the command provider does not even connect), `roll` on change. */
+function rollCommand(name: string, args: {
+    connection: pulumi.Input<HostConnection>; roll: pulumi.Input<string>; stdin: pulumi.Input<string>; down?: pulumi.Input<string>;
+}, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(name, {
+        connection: args.connection, update: args.roll, delete: args.down, stdin: args.stdin, addPreviousOutputInEnv: false,
+    }, opts);
+}
+
+/**
+ * A step that only rolls: nothing when created, the script's `roll` on every change of what it sends, after
+ * `rollsAfter`; nothing when deleted. For a change that reaches running hosts one at a time and that a new host does
+ * not need (a key rotation's intermediate phases).
+ */
+export function rollOnlyStep(name: string, args: Omit<HostStepArgs, "machineId">,
+    opts: { parent: pulumi.Resource; rollsAfter: pulumi.Resource[] }): command.remote.Command {
+    const roll = stepEnv(args).apply(e => scriptCommand(stepScript(args), "roll", e));
+    return rollCommand(name, { connection: remoteConnection(args.connection), roll, stdin: fileBundle(args.files ?? []) },
+        { parent: opts.parent, dependsOn: opts.rollsAfter });
 }

@@ -1,5 +1,6 @@
 // The configuration files the cluster's programs read, built as objects and serialised by a YAML (or TOML, or JSON)
 // library: no template, no hand-made indentation or quoting. Pure: the same arguments give the same text.
+import { hkdfSync } from "crypto";
 import * as yaml from "js-yaml";
 import * as toml from "smol-toml";
 import { ClusterConfig, NodePlan, SECRETS_ENCRYPTION_PROVIDERS, SecretsEncryption } from "../config/types";
@@ -26,24 +27,59 @@ export function kubeconfigYaml(args: {
     });
 }
 
+/** One generation of the key that encrypts Secrets at rest: 32 bytes, base64 (what secretbox and aescbc both take). */
+export interface EncryptionKey {
+    generation: number;
+    secret: string;
+}
+
 /**
- * Secrets at rest, encrypted by the cluster's provider with its one key (32 random bytes, base64: what both secretbox
- * and aescbc take). The other provider reads with the same key (never writes): a Secret stored by either stays
- * readable whatever an apiserver was started with; and what was written before encryption too (identity). etcd's
- * value names its provider and key (`k8s:enc:secretbox:v1:key1:`), so each is read only by its own.
+ * Generation `generation` (1 or later) of the key, derived from the cluster's key seed (HKDF-SHA256): any generation can
+ * be made again from the seed, which stays in the Pulumi state, and one generation's key tells nothing of another's.
+ * Generation 0 is the cluster's first key, made at random before there were generations.
  */
-export const encryptionConfigYaml = (provider: SecretsEncryption, key: string) => toYaml({
+export function derivedEncryptionKey(seed: string, generation: number): EncryptionKey {
+    const key = hkdfSync("sha256", Buffer.from(seed, "base64"), Buffer.alloc(0),
+        `kube-dumb-way secrets encryption key ${generation}`, 32);
+    return { generation, secret: Buffer.from(key).toString("base64") };
+}
+
+/** A key's name in the configuration, and so in etcd's values (`k8s:enc:secretbox:v1:key1:`): key1 is generation 0. */
+export const encryptionKeyName = (generation: number) => `key${generation + 1}`;
+
+/**
+ * Secrets at rest: the first provider's first key encrypts every Secret written; every key listed reads. Each key is
+ * listed for both providers, the cluster's first: the other only reads (etcd's value names its provider and key, so
+ * each value is read only by its own), and a Secret stored by either stays readable whatever an apiserver runs. Then
+ * identity: what was written before encryption.
+ */
+export const encryptionConfigYaml = (provider: SecretsEncryption, keys: EncryptionKey[]) => toYaml({
     apiVersion: "apiserver.config.k8s.io/v1",
     kind: "EncryptionConfiguration",
     resources: [{
         resources: ["secrets"],
         providers: [
-            ...[provider, ...SECRETS_ENCRYPTION_PROVIDERS.filter(p => p !== provider)]
-                .map(p => ({ [p]: { keys: [{ name: "key1", secret: key }] } })),
+            ...keys.flatMap(key => [provider, ...SECRETS_ENCRYPTION_PROVIDERS.filter(p => p !== provider)].map(p =>
+                ({ [p]: { keys: [{ name: encryptionKeyName(key.generation), secret: key.secret }] } }))),
             { identity: {} },
         ],
     }],
 });
+
+/**
+ * The encryption configuration of each phase of a key rotation (Kubernetes' documented order), from the previous
+ * key to the current one: `read`, the current key added as a reader while the previous one still writes, on every
+ * apiserver before any writes with it; `write`, the current key writes, the previous one still reads; then, once every
+ * Secret has been rewritten, `final`: the current key alone. Without a previous key the three are the same.
+ */
+export function encryptionPhases(provider: SecretsEncryption, current: EncryptionKey, previous?: EncryptionKey) {
+    const final = encryptionConfigYaml(provider, [current]);
+    return {
+        read: previous ? encryptionConfigYaml(provider, [previous, current]) : final,
+        write: previous ? encryptionConfigYaml(provider, [current, previous]) : final,
+        final,
+    };
+}
 
 /** The scheduler's configuration, at the path its container sees. */
 export const schedulerConfigYaml = () => toYaml({

@@ -44,11 +44,12 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const count = (t: string) => ofType(resources, t).length;
         const issued = 2 * C /* etcd server + peer */ + 2 * C /* controller-manager, scheduler */ + W /* kubelets */
             + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */ + V /* kube-vip */;
-        assert.equal(count("command:local:Command"), 2 * hosts + 3 + 3 * W,
-            "docker-machine + ssh key per host, docker-machine's certificates, the encryption key, the wait for the API's " +
-            "OpenAPI document, binaries + drain + uncordon per worker");
-        assert.equal(count("command:remote:Command"), 3 * hosts + 4 * C + 2 * W + 2 * V * C,
-            "probe + prepare + route table per host, etcd and control plane (and kube-vip) install + roll per controller, install + roll per worker");
+        assert.equal(count("command:local:Command"), 2 * hosts + 5 + 3 * W,
+            "docker-machine + ssh key per host, docker-machine's certificates, the encryption key and its seed, the " +
+            "rewrite of Secrets, the wait for the API's OpenAPI document, binaries + drain + uncordon per worker");
+        assert.equal(count("command:remote:Command"), 3 * hosts + 8 * C + 2 * W + 2 * V * C,
+            "probe + prepare + route table per host, etcd, control plane, encryption (and kube-vip) install + roll " +
+            "and the encryption's read and write phases per controller, install + roll per worker");
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
         assert.equal(count("tls:index/certRequest:CertRequest"), issued);
@@ -104,7 +105,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
             assert.ok(types.length > 1, `${r.type} ${r.name} has no parent`);
             const part = types[0] === "dumbway:index:Cluster";
             // Parts made since the Cluster component came, never at the top level, so with no alias.
-            const newPart = ["api-serves-openapi"].includes(r.name);
+            const newPart = ["api-serves-openapi", "encryption-key-seed", "encryption"].includes(r.name);
             assert.equal(part, parts.has(r.type) || newPart || ["encryption-key", "docker-machine-certs", "cluster"].includes(r.name),
                 `${r.type} ${r.name} ${part ? "should not be" : "should be"} one of the cluster's own parts`);
             // Children of the parts follow their parents' aliases (the engine derives them), so only parts carry one.
@@ -155,8 +156,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
-    test(`${label}: every control plane's roll sends the admission configuration (Pod Security's defaults), the ` +
-        "program's audit policy, which its apiserver's flags name, and secretbox's encryption configuration", async () => {
+    test(`${label}: every control plane's roll sends the admission configuration (Pod Security's defaults) and the ` +
+        "program's audit policy, which its apiserver's flags name", async () => {
         const { resources } = await run();
         const policy = readFileSync(path.join(HOST_SCRIPT_DIR, "audit-policy.yaml"), "utf8");
         for (const name of controllerNames) {
@@ -169,18 +170,38 @@ export function graphTests(label: string, controllers: number, workers: number, 
                     warn: "restricted", "warn-version": "latest",
                 }, `${step}: Pod Security's defaults`);
             }
-            // A new cluster's Secrets: secretbox, the other provider reading with the same key, identity last.
-            const encryption = yaml.load(filesOf(named(resources, `${name}-control-plane-roll`))
-                .get("/etc/kdw/control-plane/encryption-config.yaml") ?? "") as any;
-            const providers = encryption?.resources?.[0]?.providers;
-            assert.deepEqual(providers?.map((p: object) => Object.keys(p)[0]), ["secretbox", "aescbc", "identity"]);
-            assert.deepEqual(providers[0].secretbox.keys, [{ name: "key1", secret: Buffer.alloc(32, 7).toString("base64") }]);
-            assert.deepEqual(providers[1].aescbc.keys, providers[0].secretbox.keys);
             const cp = named(resources, `${name}-control-plane-install`).inputs.create as string;
             assert.match(cp, /--admission-control-config-file=\/etc\/kubernetes\/admission-config\.yaml /);
             assert.match(cp, /--audit-policy-file=\/etc\/kubernetes\/audit-policy\.yaml /);
             assert.match(cp, /KDW_AUDIT_LOGS=\/var\/log\/kdw /, "the audit log's folder on a systemd host");
         }
+    });
+
+    test(`${label}: a new cluster's encryption at rest: secretbox with generation 0 (key1), aescbc reading with the same ` +
+        "key, identity last; written before each apiserver first starts; its read and write phases, and the rewrite, " +
+        "run nothing when created", async () => {
+        const { resources } = await run();
+        const providersOf = (step: string) => {
+            const files = filesOf(named(resources, step));
+            assert.deepEqual([...files.keys()], ["/etc/kdw/control-plane/encryption-config.yaml"], step);
+            return (yaml.load(files.get("/etc/kdw/control-plane/encryption-config.yaml")!) as any).resources[0].providers;
+        };
+        const key1 = [{ name: "key1", secret: Buffer.alloc(32, 7).toString("base64") }];
+        for (const name of controllerNames) {
+            for (const step of ["read", "write", "install", "roll"].map(p => `${name}-encryption-${p}`)) {
+                assert.deepEqual(providersOf(step), [{ secretbox: { keys: key1 } }, { aescbc: { keys: key1 } }, { identity: {} }], step);
+            }
+            for (const phase of ["read", "write"]) {
+                const inputs = named(resources, `${name}-encryption-${phase}`).inputs;
+                assert.equal(inputs.create, undefined, `${phase} runs when created`);
+                assert.match(inputs.update, new RegExp(`KDW_PHASE=${phase} .* roll`, "s"));
+            }
+            assert.ok(named(resources, `${name}-control-plane-install`).dependencies.includes(named(resources, `${name}-encryption-install`).urn),
+                `${name}'s apiserver starts before its encryption configuration is written`);
+        }
+        const rewrite = named(resources, "encryption-rewrite-secrets").inputs;
+        assert.equal(rewrite.create, undefined);
+        assert.match(rewrite.update, /^KDW_ENCRYPTION='secretbox key generation 0' sh -c /);
     });
 
     test(`${label}: the apiserver certificate names every controller and the kubernetes service`, async () => {
@@ -232,8 +253,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
     test(`${label}: key material travels only as secret stdin, never on a command line`, async () => {
         const { resources } = await run();
         const carriers = ofType(resources, "command:remote:Command")
-            .filter(r => /-(etcd|control-plane|kube-vip|node)-(install|roll)$/.test(r.name));
-        assert.equal(carriers.length, 2 * (2 * C + W) + 2 * V * C);
+            .filter(r => /-(etcd|control-plane|kube-vip|node)-(install|roll)$|-encryption-(install|roll|read|write)$/.test(r.name));
+        assert.equal(carriers.length, 2 * (2 * C + W) + 2 * V * C + 4 * C);
         for (const r of carriers) {
             assert.ok(isSecretValue(r.inputs.stdin), `${r.name}'s stdin is not secret`);
             assert.ok(Buffer.from(reveal(r.inputs.stdin)).toString().length > 0);
@@ -253,7 +274,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const { resources } = await run();
         for (const r of ofType(resources, "command:remote:Command")) {
             if (r.name.endsWith("-install")) {
-                assert.deepEqual(reveal(r.inputs.triggers), [`${r.name.replace(/-(etcd|control-plane|kube-vip|node)-install$/, "")}-machine-id`],
+                assert.deepEqual(reveal(r.inputs.triggers), [`${r.name.replace(/-(etcd|encryption|control-plane|kube-vip|node)-install$/, "")}-machine-id`],
                     `${r.name} replaces on something else than its machine`);
                 assert.equal(r.inputs.update, "cat >/dev/null", `${r.name} acts on updates`);
             } else if (r.name.endsWith("-roll")) {
@@ -261,6 +282,11 @@ export function graphTests(label: string, controllers: number, workers: number, 
                 assert.equal(r.inputs.create, undefined, `${r.name} runs something when created`);
                 assert.match(reveal(r.inputs.update), / kdw roll$/);
                 assert.match(reveal(r.inputs.delete), / kdw down$/);
+            } else if (/-encryption-(read|write)$/.test(r.name)) { // a rotation's intermediate phases: roll only
+                assert.equal(r.inputs.triggers, undefined, `${r.name} can be replaced`);
+                assert.equal(r.inputs.create, undefined, `${r.name} runs something when created`);
+                assert.match(reveal(r.inputs.update), / kdw roll$/);
+                assert.equal(r.inputs.delete, undefined, `${r.name} runs something when deleted`);
             } else if (!r.name.endsWith("-probe")) { // the probe only reads the host, once
                 // The prepare and route-table steps: a change runs `up` again; nothing replaces them (their `down`
                 // sweeps the host or its routes), a new machine too is a change of their command line.
@@ -311,13 +337,18 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.deepEqual(addons.dependencies.filter(u => /-(roll|drain|uncordon)$/.test(u) || /WorkerNode::[^:]+$/.test(u)), []);
     });
 
-    test(`${label}: changes roll one host at a time: etcd members, then control planes, ${V ? "then kube-vip, " : ""}then workers (drain, roll, uncordon)`, async () => {
+    test(`${label}: changes roll one host at a time: etcd members, then the encryption's phases (read, write, the ` +
+        `rewrite of Secrets, final), then control planes, ${V ? "then kube-vip, " : ""}then workers (drain, roll, uncordon)`, async () => {
         const { resources } = await run();
         const urn = (name: string) => named(resources, name).urn;
         const dependsOn = (name: string, on: string) =>
             assert.ok(named(resources, name).dependencies.includes(urn(on)), `${name} does not wait for ${on}`);
         const chain = [
             ...controllerNames.map(n => `${n}-etcd-roll`),
+            ...controllerNames.map(n => `${n}-encryption-read`),
+            ...controllerNames.map(n => `${n}-encryption-write`),
+            "encryption-rewrite-secrets",
+            ...controllerNames.map(n => `${n}-encryption-roll`),
             ...controllerNames.map(n => `${n}-control-plane-roll`),
             ...(V ? controllerNames.map(n => `${n}-kube-vip-roll`) : []),
             ...workerNames.flatMap(n => [`${n}-node-drain`, `${n}-node-roll`, `${n}-node-uncordon`]),
@@ -326,7 +357,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
             dependsOn(chain[i], chain[i - 1]);
         }
         // The first `up` is not chained: installs wait only for their own host (and workers for the control plane).
-        for (const name of [...controllerNames.map(n => `${n}-etcd-install`), ...controllerNames.map(n => `${n}-control-plane-install`),
+        for (const name of [...controllerNames.map(n => `${n}-etcd-install`), ...controllerNames.map(n => `${n}-encryption-install`),
+            ...controllerNames.map(n => `${n}-control-plane-install`),
             ...(V ? controllerNames.map(n => `${n}-kube-vip-install`) : []), ...workerNames.map(n => `${n}-node-install`)]) {
             const rollsBefore = named(resources, name).dependencies.filter(u => /-(roll|drain|uncordon)$/.test(u));
             assert.deepEqual(rollsBefore, [], `${name} waits for another host's roll`);

@@ -78,6 +78,8 @@ export function clusterMocks(probe: string, deployed: Record<string, unknown> | 
                 state.stdout = `-----BEGIN RSA PRIVATE KEY-----\n${args.name}\n-----END RSA PRIVATE KEY-----\n`;
             } else if (args.type === "command:local:Command" && args.name === "encryption-key") {
                 state.stdout = Buffer.alloc(32, 7).toString("base64");
+            } else if (args.type === "command:local:Command" && args.name === "encryption-key-seed") {
+                state.stdout = Buffer.alloc(32, 9).toString("base64");
             } else if (args.type === "command:remote:Command" && args.name.endsWith("-probe")) {
                 state.stdout = probe;
             } else if (args.type === "pulumi:pulumi:StackReference") {

@@ -13,6 +13,6 @@ test("entry: 3 controllers running, 5 asked for, a version two minors on and sec
     const message = error?.message ?? "";
     assert.match(message, /Refused \(nothing was changed\): kube-dumb-way:kubernetesVersion v1\.\d+\.\d+ would upgrade the cluster from v1\.35\.4 across 2 minor versions/);
     assert.match(message, /kube-dumb-way:controllers 5 differs from the 3 controllers the cluster runs: the control plane cannot be resized in place yet .* Set kube-dumb-way:controllers back to 3, or build a new cluster with 5 \(pulumi destroy, then pulumi up\)\./);
-    assert.match(message, /kube-dumb-way:secretsEncryption secretbox differs from aescbc, which encrypts the running cluster's Secrets: .* Leave kube-dumb-way:secretsEncryption unset \(or aescbc\) to keep it, or build a new cluster with secretbox/);
+    assert.match(message, /kube-dumb-way:secretsEncryption secretbox cannot be applied yet: the cluster was made before its apiservers read more than one key \(aescbc, key generation 0\)\. Run pulumi up once with kube-dumb-way:secretsEncryption unset and kube-dumb-way:encryptionKeyGeneration 0/);
     assert.deepEqual(resources.map(r => r.type), ["pulumi:pulumi:StackReference"]);
 });

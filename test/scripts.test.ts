@@ -12,6 +12,7 @@ import { validateConfig } from "../config";
 import { HOST_SCRIPT_LIBRARIES, machineCreateScript, sweepCommand } from "../components/machineHost";
 import { HOST_SCRIPT_DIR, hostScript, LOCAL_SCRIPT_DIR, localScript, render, scriptCommand, shellQuote, stepScript, withAdminKubeconfig } from "../host/remote";
 import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
+import { APISERVER_SCRIPT_LIBRARIES } from "../components/controlPlane";
 
 /** A scratch folder, removed when the test process ends. */
 const scratchDirs: string[] = [];
@@ -50,7 +51,8 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
     const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });
     const sent: Record<string, string> = {
         "etcd.sh": stepScript({ script: hostScript("etcd.sh"), files: [] }),
-        "control-plane.sh": stepScript({ script: hostScript("control-plane.sh"), files: [] }),
+        "control-plane.sh": stepScript({ script: hostScript("control-plane.sh"), files: [], libraries: APISERVER_SCRIPT_LIBRARIES }),
+        "encryption.sh": stepScript({ script: hostScript("encryption.sh"), files: [], libraries: APISERVER_SCRIPT_LIBRARIES }),
         "worker.sh": stepScript({ script: hostScript("worker.sh"), files: [], libraries: WORKER_SCRIPT_LIBRARIES }),
         "host.sh": stepScript({ script: hostScript("host.sh"), files: [], libraries: HOST_SCRIPT_LIBRARIES }),
         "pod-routes.sh": stepScript({ script: hostScript("pod-routes.sh"), files: [] }),
@@ -58,6 +60,7 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
         // Run on the machine running Pulumi, with the admin kubeconfig's library.
         "node-drain.sh": withAdminKubeconfig("node-drain.sh"),
         "api-ready.sh": withAdminKubeconfig("api-ready.sh"),
+        "rewrite-secrets.sh": withAdminKubeconfig("rewrite-secrets.sh"),
     };
     for (const [file, text] of Object.entries(sent)) {
         const composed = path.join(dir, file);

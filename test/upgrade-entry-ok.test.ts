@@ -13,9 +13,10 @@ test("entry: one minor up goes on to the cluster, and the kubernetesVersion outp
     assert.ok(ofType(resources, "dumbway:index:ControlPlane").length === 3);
     assert.match(await promiseOf(outputs.kubernetesVersion), /^v1\.37\.\d+$/);
     for (const i of [0, 1, 2]) {
-        const config = yaml.load(filesOf(named(resources, `kdw-controller-${i}-control-plane-roll`))
+        const config = yaml.load(filesOf(named(resources, `kdw-controller-${i}-encryption-roll`))
             .get("/etc/kdw/control-plane/encryption-config.yaml") ?? "") as any;
         assert.deepEqual(config?.resources?.[0]?.providers?.map((p: object) => Object.keys(p)[0]), ["aescbc", "secretbox", "identity"]);
     }
     assert.equal(await promiseOf(outputs.secretsEncryption), "aescbc");
+    assert.equal(await promiseOf(outputs.encryptionKeyGeneration), 0);
 });

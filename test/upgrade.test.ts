@@ -1,7 +1,7 @@
 // The version skew policy as the program applies it to a change of kubernetesVersion.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { resizeProblem, runningSecretsEncryption, secretsEncryptionProblem, upgradeProblem } from "../config/upgrade";
+import { encryptionProblem, resizeProblem, runningEncryption, upgradeProblem } from "../config/upgrade";
 
 test("upgrade path: a new cluster, the same version, a patch and the next minor are supported", () => {
     assert.equal(upgradeProblem(undefined, "v1.37.2"), undefined);
@@ -39,20 +39,38 @@ test("resize: the same count, a new cluster or an invalid count pass; any other 
     assert.match(resizeProblem(three, 1) ?? "", /^kube-dumb-way:controllers 1 differs from the 3 /);
 });
 
-test("secrets' encryption: a new cluster takes the setting; a running one keeps its provider, another is refused naming both", () => {
-    assert.equal(secretsEncryptionProblem(undefined, "aescbc"), undefined);
-    assert.equal(secretsEncryptionProblem("aescbc", undefined), undefined);
-    assert.equal(secretsEncryptionProblem("secretbox", "secretbox"), undefined);
-    assert.match(secretsEncryptionProblem("secretbox", "aescbc") ?? "",
-        /^kube-dumb-way:secretsEncryption aescbc differs from secretbox, which encrypts .* unset \(or secretbox\) to keep it/);
+test("encryption at rest: a new cluster takes any setting; a running one rotates one generation up at a time, never " +
+    "down, and changes provider only with a rotation", () => {
+    const running = { provider: "secretbox", generation: 2, recorded: true } as const;
+    assert.equal(encryptionProblem(undefined, "aescbc", 7), undefined);
+    assert.equal(encryptionProblem(running, undefined, 2), undefined);
+    assert.equal(encryptionProblem(running, "secretbox", 3), undefined);
+    assert.equal(encryptionProblem(running, "aescbc", 3), undefined);
+    assert.match(encryptionProblem(running, undefined, 1) ?? "",
+        /^kube-dumb-way:encryptionKeyGeneration 1 is below 2, the generation that encrypts .* Set kube-dumb-way:encryptionKeyGeneration to 2, or 3 to rotate again\.$/);
+    assert.match(encryptionProblem(running, undefined, 4) ?? "",
+        /^kube-dumb-way:encryptionKeyGeneration 4 would rotate the key 2 generations at once, from 2: .* Set 3, run pulumi up/);
+    assert.match(encryptionProblem(running, "aescbc", 2) ?? "",
+        /^kube-dumb-way:secretsEncryption aescbc differs from secretbox, .* Raise kube-dumb-way:encryptionKeyGeneration to 3 with it, or leave kube-dumb-way:secretsEncryption unset \(or secretbox\) to keep it\.$/);
+    const unrecorded = { provider: "aescbc", generation: 0, recorded: false } as const;
+    assert.equal(encryptionProblem(unrecorded, undefined, 0), undefined);
+    assert.equal(encryptionProblem(unrecorded, "aescbc", 0), undefined);
+    for (const [provider, generation] of [[undefined, 1], ["secretbox", 1], ["secretbox", 0]] as const) {
+        assert.match(encryptionProblem(unrecorded, provider, generation) ?? "",
+            /cannot be applied yet: the cluster was made before its apiservers read more than one key \(aescbc, key generation 0\)\. Run pulumi up once with kube-dumb-way:secretsEncryption unset and kube-dumb-way:encryptionKeyGeneration 0/);
+    }
 });
 
-test("secrets' encryption of the running cluster: as recorded; aescbc when a cluster ran before it was recorded; none when new", () => {
-    const deployed = { kubernetesVersion: undefined, controllers: undefined, machines: undefined, secretsEncryption: undefined };
-    assert.equal(runningSecretsEncryption(deployed), undefined);
-    assert.equal(runningSecretsEncryption({ ...deployed, kubernetesVersion: "v1.37.2" }), "aescbc");
-    assert.equal(runningSecretsEncryption({ ...deployed, kubernetesVersion: "v1.37.2", secretsEncryption: "secretbox" }), "secretbox");
-    assert.equal(runningSecretsEncryption({ ...deployed, secretsEncryption: "aescbc" }), "aescbc");
-    assert.throws(() => runningSecretsEncryption({ ...deployed, secretsEncryption: "rot13" }),
-        /The stack's output secretsEncryption is "rot13", not one of secretbox, aescbc: its state was changed by hand/);
+test("encryption of the running cluster: as recorded; aescbc and the first key when a cluster ran before they were " +
+    "recorded; none when new; an output changed by hand refused", () => {
+    const deployed = { kubernetesVersion: undefined, controllers: undefined, machines: undefined, secretsEncryption: undefined,
+        encryptionKeyGeneration: undefined };
+    assert.equal(runningEncryption(deployed), undefined);
+    assert.deepEqual(runningEncryption({ ...deployed, kubernetesVersion: "v1.37.2" }), { provider: "aescbc", generation: 0, recorded: false });
+    assert.deepEqual(runningEncryption({ ...deployed, kubernetesVersion: "v1.37.2", secretsEncryption: "secretbox", encryptionKeyGeneration: 3 }),
+        { provider: "secretbox", generation: 3, recorded: true });
+    for (const [provider, generation] of [["rot13", 0], ["aescbc", undefined], ["aescbc", -1], ["aescbc", 1.5], [undefined, 0]]) {
+        assert.throws(() => runningEncryption({ ...deployed, secretsEncryption: provider, encryptionKeyGeneration: generation }),
+            /The stack's outputs secretsEncryption .* are not a provider \(secretbox, aescbc\) and a generation \(0 or more\): the state was changed by hand/);
+    }
 });

@@ -2,6 +2,7 @@
 # then waits until this apiserver reports ready and the controller-manager and scheduler report healthy. `roll` is the
 # same on a running controller, its kube-vip (if any) stepping aside meanwhile: its caller rolls one controller at a
 # time, each healthy before the next.
+# Uses lib-control-plane.sh. The encryption configuration is encryption.sh's (key rotations have phases of their own).
 # Environment: KDW_NODE KDW_ETC KDW_AUDIT_LOGS KDW_IMAGE_PREFIX KDW_VERSION KDW_PORT KDW_APISERVER_ARGS
 #              KDW_CONTROLLER_MANAGER_ARGS KDW_SCHEDULER_ARGS
 set -eu
@@ -17,31 +18,6 @@ start() { # component, flags
     docker run --detach --name "kdw-$1" --restart always --network host \
         --volume "$KDW_ETC/control-plane:/etc/kubernetes:ro" --volume "$KDW_AUDIT_LOGS:/var/log/kubernetes" \
         "$image" "$1" $2 >/dev/null
-}
-
-wait_healthy() { # component, URL, seconds, curl options...
-    component=$1 url=$2 limit=$3
-    shift 3
-    start=$(date +%s)
-    until curl --silent --fail --max-time 5 "$@" "$url" >/dev/null 2>&1; do
-        elapsed=$(($(date +%s) - start))
-        if [ "$elapsed" -ge "$limit" ]; then
-            echo "$KDW_NODE ($(hostname)): $component not healthy at $url after ${elapsed}s; its last log lines:" >&2
-            docker logs --tail 30 "kdw-$component" >&2 2>&1 || true
-            return 1
-        fi
-        sleep 1
-    done
-    echo "$component healthy after $(($(date +%s) - start))s"
-}
-
-# On a roll, this controller's kube-vip steps aside while the apiserver behind it restarts: stopped, it gives up the
-# Lease and the API's virtual IP, which another controller takes at once, instead of holding the address while this
-# apiserver is down. It starts again however the roll ends.
-step_aside_kube_vip() {
-    [ "$(docker inspect --format '{{.State.Running}}' kdw-kube-vip 2>/dev/null)" = true ] || return 0
-    docker stop --time 5 kdw-kube-vip >/dev/null
-    trap 'docker start kdw-kube-vip >/dev/null' EXIT
 }
 
 case "$1" in

@@ -1,5 +1,6 @@
 // Key material to look for where it must not be: the stack's stored state, its plain outputs, the CLI's output.
 import * as assert from "node:assert/strict";
+import { derivedEncryptionKey } from "../../render/configFiles";
 
 /**
  * Every key a state holds (given as `pulumi stack export --show-secrets` prints it), in each form it could leak
@@ -38,13 +39,23 @@ export function keyMaterial(state: { deployment: { resources?: unknown[] } }): {
         const at = Math.floor(encoded.length * 0.6 / 4) * 4;
         needles.push({ what: `key ${i}: base64 of its PEM`, text: encoded.slice(at, at + 80) });
     });
-    const encryption = resources.find(r => r.urn.endsWith("::encryption-key"))?.outputs?.stdout;
-    assert.ok(typeof encryption === "string" && encryption.length >= 44, "no encryption key in the state");
-    const bytes = Buffer.from(encryption, "base64");
-    needles.push({ what: "encryption key: base64", text: encryption });
-    needles.push({ what: "encryption key: hex", text: bytes.toString("hex") });
-    needles.push({ what: "encryption key: base64 of its base64", text: Buffer.from(encryption).toString("base64").slice(4, 56) });
-    needles.push({ what: "encryption key: bytes", text: bytes.toString("latin1").slice(0, 16) });
+    // The first encryption key, the seed of the later ones, and the key of the generation the stack runs.
+    const stdoutOf = (name: string) => {
+        const value = resources.find(r => r.urn.endsWith(`::${name}`))?.outputs?.stdout;
+        assert.ok(typeof value === "string" && value.length >= 44, `no ${name} in the state`);
+        return value;
+    };
+    const seed = stdoutOf("encryption-key-seed");
+    const generation = Number(resources.find(r => r.type === "pulumi:pulumi:Stack")?.outputs?.encryptionKeyGeneration ?? 0);
+    const keys = [["encryption key", stdoutOf("encryption-key")], ["encryption key seed", seed],
+        ...(generation > 0 ? [[`encryption key ${generation}`, derivedEncryptionKey(seed, generation).secret]] : [])];
+    for (const [what, key] of keys) {
+        const bytes = Buffer.from(key, "base64");
+        needles.push({ what: `${what}: base64`, text: key });
+        needles.push({ what: `${what}: hex`, text: bytes.toString("hex") });
+        needles.push({ what: `${what}: base64 of its base64`, text: Buffer.from(key).toString("base64").slice(4, 56) });
+        needles.push({ what: `${what}: bytes`, text: bytes.toString("latin1").slice(0, 16) });
+    }
     // The cluster CA and etcd CA, a key per signed certificate, the SSH keys of the machines.
     const signed = resources.filter(r => r.type === "tls:index/locallySignedCert:LocallySignedCert").length;
     assert.ok(pems.size >= signed + 2, `only ${pems.size} private keys in the state, for ${signed} signed certificates and 2 CAs`);

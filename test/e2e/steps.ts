@@ -31,8 +31,8 @@ export function stepRecorder() {
 
 /** Rolls of one host must not overlap another's: each roll step starts after the previous host's has finished. */
 export function assertOneHostAtATime(steps: ResourceStep[]) {
-    const hostOf = (name: string) => name.replace(/-(etcd|control-plane|kube-vip|node)-(roll|drain|uncordon)$/, "");
-    const rollSteps = steps.filter(s => /-(roll|drain|uncordon)$/.test(s.name));
+    const hostOf = (name: string) => name.replace(/-(etcd|encryption|control-plane|kube-vip|node)-(roll|drain|uncordon|read|write)$/, "");
+    const rollSteps = steps.filter(s => /-(roll|drain|uncordon)$|-encryption-(read|write)$/.test(s.name));
     for (let i = 1; i < rollSteps.length; i++) {
         const before = rollSteps[i - 1];
         if (hostOf(before.name) !== hostOf(rollSteps[i].name)) {

@@ -1,7 +1,7 @@
-// Writes measured, not assumed: creates a ConfigMap every 200 ms through the admin kubeconfig (a new TLS connection
-// each time, as the availability poller asks) while something disruptive runs, and keeps the name of every write the
-// API acknowledged (201 Created). After the disruption, every acknowledged ConfigMap must be there: a write the API
-// said it committed and then lost is lost data. A write that failed may or may not have landed; it is only counted.
+// Writes measured, not assumed: creates a ConfigMap (or a Secret) every 200 ms through the admin kubeconfig (a new TLS
+// connection each time, as the availability poller asks) while something disruptive runs, and keeps the name of every
+// write the API acknowledged (201 Created). After the disruption, every acknowledged object must be there: a write the
+// API said it committed and then lost is lost data. A write that failed may or may not have landed; it is only counted.
 import { readFileSync } from "node:fs";
 import * as https from "node:https";
 import { kubeconfigTls } from "./apiPoller";
@@ -14,13 +14,17 @@ export interface Writes {
     errors: string[];
 }
 
-/** The label every written ConfigMap carries, with the writer's prefix as its value. */
+/** The label every written object carries, with the writer's prefix as its value. */
 export const WRITER_LABEL = "kdw-writer";
 
-/** Starts writing ConfigMaps `<prefix>-<n>` in the default namespace every `everyMs`; `stop()` ends it. */
-export function startWriter(kubeconfigPath: string, prefix: string, everyMs = 200) {
+/** What a written object holds: its number, as `n`. */
+export const writtenValue = (kind: "ConfigMap" | "Secret", n: number): Record<string, string> =>
+    ({ n: kind === "Secret" ? Buffer.from(String(n)).toString("base64") : String(n) });
+
+/** Starts writing ConfigMaps (or Secrets) `<prefix>-<n>` in the default namespace every `everyMs`; `stop()` ends it. */
+export function startWriter(kubeconfigPath: string, prefix: string, everyMs = 200, kind: "ConfigMap" | "Secret" = "ConfigMap") {
     const { server, tls } = kubeconfigTls(readFileSync(kubeconfigPath, "utf8"));
-    const url = new URL("/api/v1/namespaces/default/configmaps", server);
+    const url = new URL(`/api/v1/namespaces/default/${kind === "Secret" ? "secrets" : "configmaps"}`, server);
     let attempted = 0;
     let failed = 0;
     const acknowledged: string[] = [];
@@ -29,7 +33,7 @@ export function startWriter(kubeconfigPath: string, prefix: string, everyMs = 20
     const write = () => {
         const name = `${prefix}-${++attempted}`;
         const body = JSON.stringify({
-            apiVersion: "v1", kind: "ConfigMap", metadata: { name, labels: { [WRITER_LABEL]: prefix } }, data: { n: String(attempted) },
+            apiVersion: "v1", kind, metadata: { name, labels: { [WRITER_LABEL]: prefix } }, data: writtenValue(kind, attempted),
         });
         const attempt = new Promise<void>(resolve => {
             const fail = (message: string) => {

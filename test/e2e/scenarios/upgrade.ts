@@ -1,7 +1,8 @@
 // Day 2 under load: a 3+3 cluster brought up at the previous Kubernetes minor (the toolchain's bin-previous/) runs a
 // web server (3 replicas, a PodDisruptionBudget of minAvailable 2, a NodePort Service); the API and the Service are
 // polled every 0.5 s while `pulumi up` upgrades the cluster to the pinned version, then while a flag change reaches the
-// apiservers only. Unsupported version changes are refused first. Writes .cache/e2e/upgrade.json and ends with
+// apiservers only, then while the key that encrypts Secrets is rotated (with a change of provider) as Secrets are
+// written. Unsupported version changes and rotations are refused first. Writes .cache/e2e/upgrade.json and ends with
 // "N passed, N failed".
 //
 //   source scripts/env.sh && npm run hosts:up -- 6 && npm run e2e:upgrade
@@ -10,12 +11,13 @@ import * as assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { assertAvailable, Availability, describeAvailability, pollApi, ROLL_BOUND } from "../apiPoller";
+import { assertAvailable, Availability, describeAvailability, pollApi, POLL_SECONDS, ROLL_BOUND } from "../apiPoller";
 import { clusterClient } from "../cluster";
 import { assertOneHostAtATime, describeSteps, stepRecorder } from "../steps";
 import { destroyStack, eventually, freshStack, hostsState, requireEnv, ROOT, run, ssh, stackSecretsEnv, WORK } from "../harness";
 import { Scenario } from "../scenario";
 import { machineStorage, writeStackConfig } from "../stackConfig";
+import { describeWrites, startWriter, writtenValue, Writes, WRITER_LABEL } from "../writer";
 
 const STACK = "upgrade";
 const report = new Scenario("upgrade");
@@ -303,7 +305,79 @@ async function main() {
         return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; order: ${describeSteps(flag.steps.filter(s => s.name.endsWith("-roll")))}`;
     });
 
-    await destroy(stack, writeConfig, {});
+    const rotated = { apiServerExtraArgs: { "event-ttl": "2h" }, encryptionKeyGeneration: 1, secretsEncryption: "aescbc" };
+    const rotation = stepRecorder();
+    await report.check("key rotation under load (encryptionKeyGeneration 0 → 1, secretbox → aescbc): the new key reads on " +
+        "every apiserver, then writes, every Secret is rewritten, then the old key is dropped, each phase one controller " +
+        "at a time; every Secret written before and during it reads back with its value, every Secret in etcd is under " +
+        `aescbc key2, no controller keeps key1; the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ` +
+        `${ROLL_BOUND.maxFailed} failed; then no change to preview`, async () => {
+        const before = Array.from({ length: 20 }, (_, i) => ({
+            apiVersion: "v1", kind: "Secret", metadata: { name: `rotation-before-${i}`, labels: { [WRITER_LABEL]: "rotation-before" } },
+            data: writtenValue("Secret", i),
+        }));
+        await run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: before }) });
+        writeConfig(rotated);
+        const prefix = `rotation-${Date.now()}`;
+        const api = pollApi(kubeconfigPath);
+        const writer = startWriter(kubeconfigPath, prefix, POLL_SECONDS * 1000, "Secret");
+        const start = Date.now();
+        let apiResult: Availability;
+        let writes: Writes;
+        try {
+            await stack.up({ onEvent: rotation.onEvent, onOutput: line => process.stdout.write(`     | ${line}`) });
+        } finally {
+            writes = await writer.stop();
+            apiResult = await api.stop();
+        }
+        const seconds = (Date.now() - start) / 1000;
+        report.timings.rotation = { seconds, api: apiResult, writes: { ...writes, acknowledged: writes.acknowledged.length }, steps: rotation.steps };
+        const order = rotation.steps.filter(s => s.op === "update" && !s.name.endsWith("-install")).map(s => s.name);
+        assert.deepEqual(order, [
+            ...controllerNames.map(n => `${n}-encryption-read`), ...controllerNames.map(n => `${n}-encryption-write`),
+            "encryption-rewrite-secrets", ...controllerNames.map(n => `${n}-encryption-roll`),
+        ], "what rolled, in order");
+        assert.deepEqual(rotation.steps.filter(s => s.name.endsWith("-install")).map(s => `${s.op} ${s.name}`).sort(),
+            controllerNames.map(n => `update ${n}-encryption-install`), "installs other than the encryption's recorded inputs");
+        assertOneHostAtATime(rotation.steps);
+        // Every Secret, read back through the API with its value.
+        const values = new Map((JSON.parse(await kubectl("get", "secrets", "-l", WRITER_LABEL, "-o", "json")).items as any[])
+            .map(s => [s.metadata.name as string, s.data?.n as string]));
+        const unread = [...before.map((s, i) => [s.metadata.name, i] as const),
+            ...writes.acknowledged.map(name => [name, Number(name.split("-").pop())] as const)]
+            .filter(([name, n]) => values.get(name) !== writtenValue("Secret", n).n).map(([name]) => name);
+        assert.deepEqual(unread, [], "Secrets missing or not read back with their value");
+        assert.ok(writes.acknowledged.length > 100, `only ${writes.acknowledged.length} Secrets written during the rotation: nothing was measured`);
+        const maxFailedWrites = Math.floor(ROLL_BOUND.maxGapSeconds / POLL_SECONDS);
+        assert.ok(writes.failed <= maxFailedWrites, `${writes.failed} writes failed, at most ${maxFailedWrites} allowed`);
+        // In etcd, every Secret under the new key (the value's prefix names provider and key).
+        const stored = JSON.parse(await cluster.etcdctl(controllers[0], "get /registry/secrets/ --prefix -w json")).kvs as { key: string; value: string }[];
+        const notRewritten = stored.map(kv => [Buffer.from(kv.key, "base64").toString(), Buffer.from(kv.value, "base64").toString("latin1")])
+            .filter(([, value]) => !value.startsWith("k8s:enc:aescbc:v1:key2:")).map(([key, value]) => `${key}: ${value.slice(0, 24)}`);
+        assert.deepEqual(notRewritten, [], "Secrets in etcd not under aescbc key2");
+        assert.ok(stored.length >= before.length + writes.acknowledged.length, `only ${stored.length} Secrets in etcd`);
+        for (const c of controllers) {
+            const folder = (await ssh(c, "docker inspect --format '{{range .Mounts}}{{if eq .Destination \"/etc/kubernetes\"}}{{.Source}}{{end}}{{end}}' kdw-kube-apiserver")).trim();
+            const names = [...(await ssh(c, `cat ${folder}/encryption-config.yaml`)).matchAll(/name: (key\d+)/g)].map(m => m[1]);
+            assert.deepEqual(names, ["key2", "key2"], `${c.name}'s encryption configuration names ${names.join(", ")}`);
+        }
+        const outputs = await stack.outputs();
+        assert.deepEqual([outputs.secretsEncryption?.value, outputs.encryptionKeyGeneration?.value], ["aescbc", 1]);
+        await assertAvailable(apiResult, ROLL_BOUND, "the key rotation", controllers);
+        await stack.preview({ expectNoChanges: true });
+        return `${seconds.toFixed(0)}s; ${stored.length} Secrets in etcd under aescbc key2; ${describeWrites(writes, writes.acknowledged.length)}; ` +
+            `${describeAvailability(apiResult)}; order: ${describeSteps(rotation.steps.filter(s => s.op === "update" && !s.name.endsWith("-install")))}`;
+    });
+
+    await report.check("refused before anything changes: the key's generation back to 0, and two generations on", async () => {
+        const back = await refusal({ ...rotated, encryptionKeyGeneration: 0 }, rotated, () => stack.preview());
+        const skip = await refusal({ ...rotated, encryptionKeyGeneration: 3 }, rotated, () => stack.preview());
+        assert.match(back?.message ?? "accepted", /kube-dumb-way:encryptionKeyGeneration 0 is below 1, the generation that encrypts the running cluster's Secrets/);
+        assert.match(skip?.message ?? "accepted", /kube-dumb-way:encryptionKeyGeneration 3 would rotate the key 2 generations at once, from 1/);
+        return [back, skip].map(e => e!.message.split("\n").find(l => l.includes("encryptionKeyGeneration"))?.trim()).join("; ");
+    });
+
+    await destroy(stack, writeConfig, rotated);
 }
 
 async function destroy(stack: auto.Stack, writeConfig: (extra: Record<string, unknown>) => void, extra: Record<string, unknown>) {
