@@ -537,3 +537,91 @@ test("fetch-binaries.sh downloads once, checks each pinned sha256 and refuses a 
     assert.match(tampered.stderr, /portmap has sha256 [0-9a-f]{64}, but kube-dumb-way:binaryChecksums pins/);
     assert.deepEqual(readdirSync(dir).sort(), ["cni", "kubelet"], "a rejected download was kept");
 });
+
+test("rewrite-secrets.sh: replaces what it read, once per key; a conflict runs the whole rewrite again, up to 5 times, " +
+    "then fails naming the way out; credentials alone changed: nothing", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-rewrite-"));
+    // A kubectl that records its arguments and fails `replace` as many times as the file `conflicts` says.
+    writeFileSync(path.join(dir, "kubectl"), `#!/bin/sh
+echo "$*" >> "${dir}/calls"
+case "$*" in
+*" replace -f -")
+    cat > "${dir}/replaced"
+    left=$(cat "${dir}/conflicts")
+    if [ "$left" -gt 0 ]; then echo $((left - 1)) > "${dir}/conflicts"; echo 'Operation cannot be fulfilled: the object has been modified' >&2; exit 1; fi ;;
+*"-o json") echo '{"kind":"List","items":[]}' ;;
+*) printf 'default a Opaque 1 1d\\nkube-system b Opaque 1 1d\\n' ;;
+esac
+`, { mode: 0o755 });
+    const rewrite = (conflicts: number, previousStdout?: string) => {
+        writeFileSync(path.join(dir, "conflicts"), String(conflicts));
+        rmSync(path.join(dir, "calls"), { force: true });
+        const env: Record<string, string> = { PATH: `${dir}:${process.env.PATH}`, KDW_ENCRYPTION: "aescbc key generation 1" };
+        if (previousStdout !== undefined) { env.PULUMI_COMMAND_STDOUT = previousStdout; }
+        const result = spawnSync("sh", ["-c", withAdminKubeconfig("rewrite-secrets.sh").replace(/sleep 2/g, "sleep 0")],
+            { input: "apiVersion: v1\nkind: Config\n", env, encoding: "utf8" });
+        const calls = existsSync(path.join(dir, "calls")) ? readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : [];
+        return { ...result, replaces: calls.filter(c => c.endsWith("replace -f -")).length };
+    };
+    const done = "every Secret rewritten with aescbc key generation 1";
+    const ok = rewrite(0);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout.trim(), done);
+    assert.match(ok.stderr, /rewrote 2 Secrets \(attempt 1\)/);
+    assert.equal(ok.replaces, 1);
+    assert.equal(readFileSync(path.join(dir, "replaced"), "utf8").trim(), '{"kind":"List","items":[]}', "replace got what get read");
+    const retried = rewrite(2);
+    assert.equal(retried.status, 0, retried.stderr);
+    assert.equal(retried.replaces, 3);
+    const failed = rewrite(9);
+    assert.equal(failed.status, 1);
+    assert.equal(failed.replaces, 5);
+    assert.match(failed.stderr, /could not rewrite every Secret with aescbc key generation 1 after 5 attempts; .*the object has been modified.*run pulumi up again/s);
+    const skipped = rewrite(0, done);
+    assert.equal(skipped.status, 0);
+    assert.equal(skipped.stdout.trim(), done);
+    assert.equal(skipped.replaces, 0, "rewrote again for the same key");
+    assert.equal(rewrite(0, "every Secret rewritten with secretbox key generation 0").replaces, 1, "a new key not rewritten");
+});
+
+test("encryption.sh roll: writes the configuration; restarts the running apiserver (and waits for /readyz) only when " +
+    "it started before the file was last written, as after a run killed between the write and the restart", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-encryption-"));
+    const etc = path.join(dir, "etc");
+    // A docker whose apiserver runs since the time in `started` (or not at all when it is empty); restarts recorded.
+    writeFileSync(path.join(dir, "docker"), `#!/bin/sh
+echo "$*" >> "${dir}/calls"
+case "$*" in
+"inspect --format {{.State.Running}} {{.State.StartedAt}} kdw-kube-apiserver")
+    started=$(cat "${dir}/started"); [ -n "$started" ] && echo "true $started" || exit 1 ;;
+"inspect --format {{.State.Running}} kdw-kube-vip") echo false ;;
+esac
+`, { mode: 0o755 });
+    writeFileSync(path.join(dir, "curl"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const script = stepScript({ script: hostScript("encryption.sh"), files: [], libraries: APISERVER_SCRIPT_LIBRARIES });
+    const roll = (content: string, started: string) => {
+        writeFileSync(path.join(dir, "started"), started);
+        rmSync(path.join(dir, "calls"), { force: true });
+        const bundle = `${etc}/control-plane/encryption-config.yaml 0600 ${Buffer.from(content).toString("base64")}\n`;
+        const result = spawnSync("sh", ["-c", script, "encryption.sh", "roll"], {
+            input: bundle, encoding: "utf8",
+            env: { PATH: `${dir}:${process.env.PATH}`, KDW_NODE: "c0", KDW_ETC: etc, KDW_PORT: "6443", KDW_PHASE: "read" },
+        });
+        assert.equal(result.status, 0, result.stderr);
+        const calls = existsSync(path.join(dir, "calls")) ? readFileSync(path.join(dir, "calls"), "utf8") : "";
+        return { out: result.stdout, restarted: calls.includes("restart --time 30 kdw-kube-apiserver") };
+    };
+    const iso = (ms: number) => new Date(ms).toISOString().replace("Z", "123456Z");
+    const config = path.join(etc, "control-plane", "encryption-config.yaml");
+    assert.match(roll("one", "").out, /the apiserver does not run, it reads it when it starts/);
+    assert.equal(readFileSync(config, "utf8"), "one");
+    assert.equal(statSync(config).mode & 0o777, 0o600);
+    // Started an hour before the file was written: restarted.
+    assert.ok(roll("two", iso(Date.now() - 3_600_000)).restarted, "an apiserver older than its configuration kept running");
+    // The same content again, the apiserver still older (a run killed after the write): restarted all the same.
+    assert.ok(roll("two", iso(Date.now() - 3_600_000)).restarted, "a killed run's write was never read");
+    // Started after the write: nothing to do.
+    const current = roll("two", iso(Date.now() + 60_000));
+    assert.equal(current.restarted, false);
+    assert.match(current.out, /already reads the encryption configuration \(read\)/);
+});

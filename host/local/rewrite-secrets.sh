@@ -2,8 +2,15 @@
 # that now encrypts (a key rotation's step between its `write` and `final` phases; Kubernetes' documented way): the
 # apiserver stores again a value it read with any other key. A Secret changed between the read and the write is a
 # conflict, and the whole rewrite runs again (it is idempotent); up to 5 times.
-# Environment: KDW_ENCRYPTION (the provider and key generation it rewrites for, for the messages)
+# Environment: KDW_ENCRYPTION (the provider and key generation it rewrites for)
+#              PULUMI_COMMAND_STDOUT (the command provider: this step's output last time)
 set -eu
+done_line="every Secret rewritten with $KDW_ENCRYPTION"
+if [ "${PULUMI_COMMAND_STDOUT:-}" = "$done_line" ]; then
+    # Done for this key: only the credentials given here changed (a renewal). Nothing to do.
+    echo "$done_line"
+    exit 0
+fi
 admin_kubeconfig "rewrites every Secret with the key that now encrypts them"
 attempt=1
 # shellcheck disable=SC2154 # $kubeconfig: admin_kubeconfig's file (lib-admin-kubeconfig.sh)
@@ -11,7 +18,8 @@ while :; do
     count=$(kubectl --kubeconfig "$kubeconfig" get secrets --all-namespaces --no-headers 2>/dev/null | wc -l)
     if out=$(kubectl --kubeconfig "$kubeconfig" get secrets --all-namespaces -o json |
         kubectl --kubeconfig "$kubeconfig" replace -f - 2>&1 >/dev/null); then
-        echo "rewrote $count Secrets with $KDW_ENCRYPTION (attempt $attempt)"
+        echo "rewrote $count Secrets (attempt $attempt)" >&2
+        echo "$done_line"
         exit 0
     fi
     if [ "$attempt" -ge 5 ]; then

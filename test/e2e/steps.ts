@@ -3,7 +3,7 @@
 import * as assert from "node:assert/strict";
 import { engineEvents, resourceName, ResourceStep } from "./engineEvents";
 
-const HOST_STEP = /-(install|roll|drain|uncordon)$/;
+const HOST_STEP = /-(install|roll|drain|uncordon)$|-encryption-(read|write)$|-rewrite-secrets$/;
 
 export function stepRecorder() {
     const events = engineEvents();
