@@ -1,6 +1,7 @@
 // Looking at a running cluster from the e2e suites: kubectl through the admin kubeconfig, etcdctl on a controller.
 import * as assert from "node:assert/strict";
-import { eventually, kubectlWith, readyNodes as readyNodesOf, ssh, TestHost } from "./harness";
+import { eventually, kubectlWith, readyNodes as readyNodesOf, run, ssh, TestHost } from "./harness";
+import { writtenValue, WRITER_LABEL } from "./writer";
 
 /** An etcd member as `etcdctl member list -w simple` shows it. */
 export interface EtcdMember { id: string; status: string; name: string; peerUrl: string; learner: boolean }
@@ -41,6 +42,38 @@ export function clusterClient(kubeconfigPath: string, controllers: TestHost[]) {
             const pods = JSON.parse(await kubectl("get", "pods", "-l", `app=${app}`, "-o", "json")).items as any[];
             return pods.filter(p => p.status.phase === "Running" && p.metadata.deletionTimestamp === undefined)
                 .map(p => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName }));
+        },
+        /** Creates `count` Secrets `<label>-<n>`, labelled `kdw-writer=<label>`, each holding its number (writtenValue). */
+        async createSecrets(label: string, count: number): Promise<void> {
+            const items = Array.from({ length: count }, (_, n) => ({
+                apiVersion: "v1", kind: "Secret", metadata: { name: `${label}-${n}`, labels: { [WRITER_LABEL]: label } },
+                data: writtenValue("Secret", n),
+            }));
+            await run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"],
+                { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+        },
+        /** The Secrets (named `<label>-<n>`) that the API does not give back with their number. */
+        async secretsNotReadBack(names: string[]): Promise<string[]> {
+            const values = new Map((JSON.parse(await kubectl("get", "secrets", "-l", WRITER_LABEL, "-o", "json")).items as any[])
+                .map(s => [s.metadata.name as string, s.data?.n as string]));
+            return names.filter(name => values.get(name) !== writtenValue("Secret", Number(name.split("-").pop())).n);
+        },
+        /**
+         * After a key rotation: every Secret in etcd stored under `prefix` (`k8s:enc:<provider>:v1:<key>:`, read on
+         * controller 0), and every controller's encryption configuration naming `key` alone (once per provider).
+         * Returns how many Secrets etcd holds.
+         */
+        async assertEncryptedUnder(prefix: string, key: string): Promise<number> {
+            const stored = JSON.parse(await etcdctl(controllers[0], "get /registry/secrets/ --prefix -w json")).kvs as { key: string; value: string }[];
+            const others = stored.map(kv => [Buffer.from(kv.key, "base64").toString(), Buffer.from(kv.value, "base64").toString("latin1")])
+                .filter(([, value]) => !value.startsWith(prefix)).map(([name, value]) => `${name}: ${value.slice(0, 24)}`);
+            assert.deepEqual(others, [], `Secrets in etcd not under ${prefix}`);
+            for (const c of controllers) {
+                const folder = (await ssh(c, "docker inspect --format '{{range .Mounts}}{{if eq .Destination \"/etc/kubernetes\"}}{{.Source}}{{end}}{{end}}' kdw-kube-apiserver")).trim();
+                const names = [...(await ssh(c, `cat ${folder}/encryption-config.yaml`)).matchAll(/name: (key\d+)/g)].map(m => m[1]);
+                assert.deepEqual(names, [key, key], `${c.name}'s encryption configuration names ${names.join(", ")}`);
+            }
+            return stored.length;
         },
         /** Every etcd member answers healthy (within `seconds`). */
         async etcdHealthy(seconds: number) {

@@ -1,6 +1,7 @@
 // Interrupted runs end to end: the real CLI's process group is killed with SIGKILL (as a closed terminal, a lost SSH
 // session or a CI timeout kills it) at points spread over a `pulumi up` from nothing, once during a `pulumi destroy`,
-// and once during the `pulumi up` that rebuilds a controller lost for good. After each kill: what it left (in-flight
+// once during the `pulumi up` that rebuilds a controller lost for good, and once mid-way through a rotation of the key
+// that encrypts Secrets. After each kill: what it left (in-flight
 // steps, pending operations, and on every host), `pulumi cancel`, then alternately `pulumi up` (succeeds, all workers
 // Ready, `pulumi preview --expect-no-changes` passes) and `pulumi destroy` (empty stack, no machine, and on every host
 // no container, process, route, unit, rule, mount or file of ours). Each scenario first checks the state it starts from
@@ -415,6 +416,22 @@ async function etcdRejoined(): Promise<string> {
     return members.map(m => `${m.name} ${m.id}`).join(", ");
 }
 
+/** Secrets made before the rotation killed part-way (issue 22: 200), each to be read back with its value after. */
+const ROTATION_SECRETS = 200;
+
+async function startRotation(): Promise<string> {
+    await clusterView.createSecrets("rotation", ROTATION_SECRETS);
+    writeStackConfig(STACK, 3, { encryptionKeyGeneration: 1 });
+    return `${ROTATION_SECRETS} Secrets made; encryptionKeyGeneration 0 → 1`;
+}
+
+async function rotationDone(): Promise<string> {
+    const unread = await clusterView.secretsNotReadBack(Array.from({ length: ROTATION_SECRETS }, (_, n) => `rotation-${n}`));
+    assert.deepEqual(unread, [], "Secrets missing or not read back with their value");
+    const stored = await clusterView.assertEncryptedUnder("k8s:enc:secretbox:v1:key2:", "key2");
+    return `${ROTATION_SECRETS} Secrets read back; ${stored} Secrets in etcd, all under secretbox key2; every controller reads key2 alone`;
+}
+
 const first = (op: string, suffix: string, delayMs: number, name: string): KillPoint =>
     ({ name, delayMs, matches: (o, resource) => o === op && resource.endsWith(suffix) });
 
@@ -440,6 +457,11 @@ async function main() {
     await interrupted("up", first("create-replacement", "-etcd-install", 3000, "while a lost controller's etcd member rejoins"), "up",
         loseController);
     await report.check("after the rebuilt controller's up: 3 started voting etcd members, no learner, the lost member gone", etcdRejoined);
+    // A key rotation killed part-way (docs/day2.md): the new key reads everywhere, and writes on the first controller.
+    await interrupted("up", first("update", "-encryption-write", 3000, "mid-rotation of the key that encrypts Secrets"), "up",
+        startRotation);
+    await report.check("after the rotation's up: every Secret reads back with its value, every one in etcd under the new " +
+        "key (secretbox key2), no controller keeps key1", rotationDone);
     await report.check("final destroy", destroyCleans);
     report.timings.totalSeconds = Math.round((Date.now() - start) / 1000);
 }

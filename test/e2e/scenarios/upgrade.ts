@@ -17,7 +17,7 @@ import { assertOneHostAtATime, describeSteps, stepRecorder } from "../steps";
 import { destroyStack, eventually, freshStack, hostsState, requireEnv, ROOT, run, ssh, stackSecretsEnv, WORK } from "../harness";
 import { Scenario } from "../scenario";
 import { machineStorage, writeStackConfig } from "../stackConfig";
-import { describeWrites, startWriter, writtenValue, Writes, WRITER_LABEL } from "../writer";
+import { describeWrites, startWriter, Writes } from "../writer";
 
 const STACK = "upgrade";
 const report = new Scenario("upgrade");
@@ -305,6 +305,8 @@ async function main() {
         return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; order: ${describeSteps(flag.steps.filter(s => s.name.endsWith("-roll")))}`;
     });
 
+    /** Secrets made before the rotation (issue 22: 200), besides those written during it. */
+    const SECRETS_BEFORE = 200;
     const rotated = { apiServerExtraArgs: { "event-ttl": "2h" }, encryptionKeyGeneration: 1, secretsEncryption: "aescbc" };
     const rotation = stepRecorder();
     await report.check("key rotation under load (encryptionKeyGeneration 0 → 1, secretbox → aescbc): the new key reads on " +
@@ -312,11 +314,8 @@ async function main() {
         "at a time; every Secret written before and during it reads back with its value, every Secret in etcd is under " +
         `aescbc key2, no controller keeps key1; the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ` +
         `${ROLL_BOUND.maxFailed} failed; then no change to preview`, async () => {
-        const before = Array.from({ length: 20 }, (_, i) => ({
-            apiVersion: "v1", kind: "Secret", metadata: { name: `rotation-before-${i}`, labels: { [WRITER_LABEL]: "rotation-before" } },
-            data: writtenValue("Secret", i),
-        }));
-        await run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: before }) });
+        const before = Array.from({ length: SECRETS_BEFORE }, (_, n) => `rotation-before-${n}`);
+        await cluster.createSecrets("rotation-before", SECRETS_BEFORE);
         writeConfig(rotated);
         const prefix = `rotation-${Date.now()}`;
         const api = pollApi(kubeconfigPath);
@@ -340,32 +339,18 @@ async function main() {
         assert.deepEqual(rotation.steps.filter(s => s.name.endsWith("-install")).map(s => `${s.op} ${s.name}`).sort(),
             controllerNames.map(n => `update ${n}-encryption-install`), "installs other than the encryption's recorded inputs");
         assertOneHostAtATime(rotation.steps);
-        // Every Secret, read back through the API with its value.
-        const values = new Map((JSON.parse(await kubectl("get", "secrets", "-l", WRITER_LABEL, "-o", "json")).items as any[])
-            .map(s => [s.metadata.name as string, s.data?.n as string]));
-        const unread = [...before.map((s, i) => [s.metadata.name, i] as const),
-            ...writes.acknowledged.map(name => [name, Number(name.split("-").pop())] as const)]
-            .filter(([name, n]) => values.get(name) !== writtenValue("Secret", n).n).map(([name]) => name);
+        const unread = await cluster.secretsNotReadBack([...before, ...writes.acknowledged]);
         assert.deepEqual(unread, [], "Secrets missing or not read back with their value");
         assert.ok(writes.acknowledged.length > 100, `only ${writes.acknowledged.length} Secrets written during the rotation: nothing was measured`);
         const maxFailedWrites = Math.floor(ROLL_BOUND.maxGapSeconds / POLL_SECONDS);
         assert.ok(writes.failed <= maxFailedWrites, `${writes.failed} writes failed, at most ${maxFailedWrites} allowed`);
-        // In etcd, every Secret under the new key (the value's prefix names provider and key).
-        const stored = JSON.parse(await cluster.etcdctl(controllers[0], "get /registry/secrets/ --prefix -w json")).kvs as { key: string; value: string }[];
-        const notRewritten = stored.map(kv => [Buffer.from(kv.key, "base64").toString(), Buffer.from(kv.value, "base64").toString("latin1")])
-            .filter(([, value]) => !value.startsWith("k8s:enc:aescbc:v1:key2:")).map(([key, value]) => `${key}: ${value.slice(0, 24)}`);
-        assert.deepEqual(notRewritten, [], "Secrets in etcd not under aescbc key2");
-        assert.ok(stored.length >= before.length + writes.acknowledged.length, `only ${stored.length} Secrets in etcd`);
-        for (const c of controllers) {
-            const folder = (await ssh(c, "docker inspect --format '{{range .Mounts}}{{if eq .Destination \"/etc/kubernetes\"}}{{.Source}}{{end}}{{end}}' kdw-kube-apiserver")).trim();
-            const names = [...(await ssh(c, `cat ${folder}/encryption-config.yaml`)).matchAll(/name: (key\d+)/g)].map(m => m[1]);
-            assert.deepEqual(names, ["key2", "key2"], `${c.name}'s encryption configuration names ${names.join(", ")}`);
-        }
+        const stored = await cluster.assertEncryptedUnder("k8s:enc:aescbc:v1:key2:", "key2");
+        assert.ok(stored >= before.length + writes.acknowledged.length, `only ${stored} Secrets in etcd`);
         const outputs = await stack.outputs();
         assert.deepEqual([outputs.secretsEncryption?.value, outputs.encryptionKeyGeneration?.value], ["aescbc", 1]);
         await assertAvailable(apiResult, ROLL_BOUND, "the key rotation", controllers);
         await stack.preview({ expectNoChanges: true });
-        return `${seconds.toFixed(0)}s; ${stored.length} Secrets in etcd under aescbc key2; ${describeWrites(writes, writes.acknowledged.length)}; ` +
+        return `${seconds.toFixed(0)}s; ${stored} Secrets in etcd under aescbc key2; ${describeWrites(writes, writes.acknowledged.length)}; ` +
             `${describeAvailability(apiResult)}; order: ${describeSteps(rotation.steps.filter(s => s.op === "update" && !s.name.endsWith("-install")))}`;
     });
 
