@@ -70,7 +70,9 @@ export function clusterClient(kubeconfigPath: string, controllers: TestHost[]) {
             assert.deepEqual(others, [], `Secrets in etcd not under ${prefix}`);
             for (const c of controllers) {
                 const folder = (await ssh(c, "docker inspect --format '{{range .Mounts}}{{if eq .Destination \"/etc/kubernetes\"}}{{.Source}}{{end}}{{end}}' kdw-kube-apiserver")).trim();
-                const names = [...(await ssh(c, `cat ${folder}/encryption-config.yaml`)).matchAll(/name: (key\d+)/g)].map(m => m[1]);
+                // The file is root's (0600); boot2docker's SSH user is docker, with sudo.
+                const text = await ssh(c, `$([ "$(id -u)" = 0 ] || echo sudo -n) cat ${folder}/encryption-config.yaml`);
+                const names = [...text.matchAll(/name: (key\d+)/g)].map(m => m[1]);
                 assert.deepEqual(names, [key, key], `${c.name}'s encryption configuration names ${names.join(", ")}`);
             }
             return stored.length;
