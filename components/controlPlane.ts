@@ -77,7 +77,6 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: at("pki/service-account-key.pem"), content: certs.serviceAccount.keyPem, mode: secret },
                 // The control plane reads its CA at /etc/kubernetes/pki; the readiness check reads it here.
                 { path: at("ca.pem"), content: clusterCa.certPem },
-
                 {
                     path: at("kube-controller-manager.kubeconfig"), mode: secret,
                     content: clientKubeconfig("system:kube-controller-manager", controllerManager),

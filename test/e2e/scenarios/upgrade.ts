@@ -11,13 +11,13 @@ import * as assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { assertAvailable, Availability, describeAvailability, pollApi, POLL_SECONDS, ROLL_BOUND } from "../apiPoller";
+import { assertAvailable, describeAvailability, pollApi, POLL_SECONDS, ROLL_BOUND } from "../apiPoller";
 import { clusterClient } from "../cluster";
 import { assertOneHostAtATime, describeSteps, stepRecorder } from "../steps";
 import { destroyStack, eventually, freshStack, hostsState, requireEnv, ROOT, run, ssh, stackSecretsEnv, WORK } from "../harness";
 import { Scenario } from "../scenario";
 import { machineStorage, writeStackConfig } from "../stackConfig";
-import { describeWrites, startWriter, Writes } from "../writer";
+import { describeWrites, startWriter } from "../writer";
 
 const STACK = "upgrade";
 const report = new Scenario("upgrade");
@@ -156,6 +156,25 @@ async function main() {
         }
     };
 
+    /**
+     * `pulumi up`, its engine events to `onEvent`, while `watchers` (pollers, a writer) run: each stopped once the up
+     * ends, however it ends, and its result given back with the up's time in seconds.
+     */
+    const upWhile = async <W extends Record<string, { stop(): Promise<unknown> }>>(
+        onEvent: (e: auto.EngineEvent) => void, watchers: W) => {
+        const start = Date.now();
+        let failed: { error: unknown } | undefined;
+        await stack.up({ onEvent, onOutput: line => process.stdout.write(`     | ${line}`) }).catch(error => { failed = { error }; });
+        const results = {} as { [K in keyof W]: Awaited<ReturnType<W[K]["stop"]>> };
+        for (const name of Object.keys(watchers) as (keyof W)[]) {
+            results[name] = await watchers[name].stop() as Awaited<ReturnType<W[typeof name]["stop"]>>;
+        }
+        if (failed) {
+            throw failed.error;
+        }
+        return { seconds: (Date.now() - start) / 1000, ...results };
+    };
+
     const first = stepRecorder();
     const upOk = await report.check(`pulumi up at the previous minor ${previous}: hosts install in parallel, rolls are created without running`, async () => {
         const start = Date.now();
@@ -221,18 +240,8 @@ async function main() {
     await report.check(`upgrade ${previous} → ${pinned} under load: one host at a time; polled every 0.5 s, the API's longest ` +
         `gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed, no Service request failed`, async () => {
         writeConfig({});
-        const api = pollApi(kubeconfigPath);
-        const service = pollService(nodePort, upgrade.busy);
-        const start = Date.now();
-        let apiResult: Availability;
-        let serviceResult: { requests: number; failures: string[] };
-        try {
-            await stack.up({ onEvent: upgrade.onEvent, onOutput: line => process.stdout.write(`     | ${line}`) });
-        } finally {
-            apiResult = await api.stop();
-            serviceResult = await service.stop();
-        }
-        const seconds = (Date.now() - start) / 1000;
+        const { seconds, api: apiResult, service: serviceResult } = await upWhile(upgrade.onEvent,
+            { api: pollApi(kubeconfigPath), service: pollService(nodePort, upgrade.busy) });
         const order = upgrade.steps.filter(s => s.op === "update" && /-(roll|drain|uncordon)$/.test(s.name)).map(s => s.name);
         report.timings.upgrade = {
             seconds, api: apiResult, service: { requests: serviceResult.requests, failed: serviceResult.failures.length, failures: serviceResult.failures.slice(0, 20) },
@@ -280,15 +289,7 @@ async function main() {
     await report.check("a flag for the apiservers only (apiServerExtraArgs event-ttl=2h) rolls the control planes one at a time; " +
         `polled every 0.5 s, the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed`, async () => {
         writeConfig({ apiServerExtraArgs: { "event-ttl": "2h" } });
-        const api = pollApi(kubeconfigPath);
-        const start = Date.now();
-        let apiResult: Availability;
-        try {
-            await stack.up({ onEvent: flag.onEvent });
-        } finally {
-            apiResult = await api.stop();
-        }
-        const seconds = (Date.now() - start) / 1000;
+        const { seconds, api: apiResult } = await upWhile(flag.onEvent, { api: pollApi(kubeconfigPath) });
         report.timings.flagChange = { seconds, api: apiResult, steps: flag.steps };
         assert.deepEqual(flag.steps.map(s => `${s.op} ${s.name}`).sort(), [
             ...controllerNames.map(n => `update ${n}-control-plane-install`),
@@ -317,19 +318,9 @@ async function main() {
         const before = Array.from({ length: SECRETS_BEFORE }, (_, n) => `rotation-before-${n}`);
         await cluster.createSecrets("rotation-before", SECRETS_BEFORE);
         writeConfig(rotated);
-        const prefix = `rotation-${Date.now()}`;
-        const api = pollApi(kubeconfigPath);
-        const writer = startWriter(kubeconfigPath, prefix, POLL_SECONDS * 1000, "Secret");
-        const start = Date.now();
-        let apiResult: Availability;
-        let writes: Writes;
-        try {
-            await stack.up({ onEvent: rotation.onEvent, onOutput: line => process.stdout.write(`     | ${line}`) });
-        } finally {
-            writes = await writer.stop();
-            apiResult = await api.stop();
-        }
-        const seconds = (Date.now() - start) / 1000;
+        const { seconds, writes, api: apiResult } = await upWhile(rotation.onEvent, {
+            writes: startWriter(kubeconfigPath, `rotation-${Date.now()}`, POLL_SECONDS * 1000, "Secret"), api: pollApi(kubeconfigPath),
+        });
         report.timings.rotation = { seconds, api: apiResult, writes: { ...writes, acknowledged: writes.acknowledged.length }, steps: rotation.steps };
         const order = rotation.steps.filter(s => s.op === "update" && !s.name.endsWith("-install")).map(s => s.name);
         assert.deepEqual(order, [
