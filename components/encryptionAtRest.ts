@@ -53,13 +53,11 @@ export class EncryptionAtRest extends pulumi.ComponentResource {
             })),
         });
         let after = args.rollsAfter;
-        const chain = (phase: "read" | "write") => args.controllers.map(host => {
-            const roll = rollOnlyStep(`${host.nodeName}-encryption-${phase}`, step(host, phase), { parent: this, rollsAfter: after });
-            after = [roll];
-            return roll;
-        });
-        chain("read");
-        chain("write");
+        for (const phase of ["read", "write"] as const) {
+            for (const host of args.controllers) {
+                after = [rollOnlyStep(`${host.nodeName}-encryption-${phase}`, step(host, phase), { parent: this, rollsAfter: after })];
+            }
+        }
         const encryption = shellQuote(`${args.provider} key generation ${args.generation}`);
         const rewrite = new command.local.Command(`${name}-rewrite-secrets`, {
             update: `KDW_ENCRYPTION=${encryption} sh -c ${shellQuote(withAdminKubeconfig("rewrite-secrets.sh"))} kdw`,
