@@ -18,6 +18,7 @@ import { kubeconfig as renderKubeconfig } from "../render/kubeconfig";
 import { machineCertificates, MachineHost } from "./machineHost";
 import { MachineRecord } from "../host/identity";
 import * as pki from "../render/pki";
+import { NetworkPolicyEnforcement } from "./networkPolicy";
 import { PodRoute } from "./podRoute";
 import { WorkerNode } from "./workerNode";
 import { shellQuote, withAdminKubeconfig } from "../host/remote";
@@ -213,8 +214,11 @@ export class KubeCluster extends pulumi.ComponentResource {
 
         // The add-ons need Ready workers for their pods, not the workers' roll chain (on a first `up` a chain of steps
         // that run nothing, made one after another: 36 of them for 12 workers).
-        new ClusterAddons("addons", { cluster: cfg, provider, deletedWith: certificates },
-            { ...part, dependsOn: workerNodes.map(w => w.installed) });
+        const addonsAfter = { ...part, dependsOn: workerNodes.map(w => w.installed) };
+        new ClusterAddons("addons", { cluster: cfg, provider, deletedWith: certificates }, addonsAfter);
+        if (cfg.networkPolicy === "kube-router") {
+            new NetworkPolicyEnforcement("network-policy", { cluster: cfg, provider, deletedWith: certificates }, addonsAfter);
+        }
 
         this.kubeconfig = kubeconfig;
         this.apiServerEndpoint = apiServerUrl;

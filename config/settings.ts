@@ -9,7 +9,7 @@ import {
     knownPins, must, odd, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
     withinLifetime,
 } from "./rules";
-import { DEFAULT_POD_SECURITY, HOST_PROFILES, SECRETS_ENCRYPTION_PROVIDERS } from "./types";
+import { DEFAULT_POD_SECURITY, HOST_PROFILES, NETWORK_POLICY_ENFORCERS, SECRETS_ENCRYPTION_PROVIDERS } from "./types";
 
 /** A setting's type, as Pulumi.yaml declares it (`string[]`: an array of strings). */
 export type Type = "integer" | "string" | "string[]" | "object[]" | "object";
@@ -139,6 +139,10 @@ export const SETTINGS = {
         "An audit Policy (audit.k8s.io/v1, YAML or JSON) for the apiservers, a file on the machine running Pulumi, read " +
         "when the program runs (a relative path from the project folder); empty for the program's own " +
         "(host/scripts/audit-policy.yaml); a change rolls the control planes one at a time.", auditPolicy),
+    networkPolicy: text("kube-router",
+        "What enforces NetworkPolicy: kube-router (its policy controller alone, on every worker; Services and routes " +
+            "stay kube-proxy's and the program's) or none (policies are then accepted and not enforced).",
+        oneOf(NETWORK_POLICY_ENFORCERS)),
     encryptionKeyGeneration: integer(0,
         "Which generation of the key encrypts Secrets at rest: raise it by one to rotate the key (a new key reads on " +
             "every apiserver, then writes, every Secret is rewritten with it, then the old key is dropped, each step " +

@@ -16,6 +16,10 @@ export const HOST_PROFILES: readonly HostProfileSetting[] = ["auto", "systemd", 
 export const SECRETS_ENCRYPTION_PROVIDERS = ["secretbox", "aescbc"] as const;
 export type SecretsEncryption = typeof SECRETS_ENCRYPTION_PROVIDERS[number];
 /** The provider of a new cluster. */
+/** What can enforce NetworkPolicy (the networkPolicy setting); none leaves policies unenforced. */
+export const NETWORK_POLICY_ENFORCERS = ["kube-router", "none"] as const;
+export type NetworkPolicyEnforcer = typeof NETWORK_POLICY_ENFORCERS[number];
+
 export const DEFAULT_SECRETS_ENCRYPTION: SecretsEncryption = "secretbox";
 
 /** Pod Security Admission's levels, most permissive first. */
@@ -97,6 +101,7 @@ export interface ClusterConfig extends Pick<Values, "namePrefix" | "clusterCidr"
     secretsEncryption?: SecretsEncryption;
     /** The key's generation that encrypts Secrets (0: the first key); raised by one, a rotation. */
     encryptionKeyGeneration: number;
+    networkPolicy: NetworkPolicyEnforcer;
     kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
     workers: NodePlan[];

@@ -392,6 +392,18 @@ build_kube_vip() {
   install_bins out/kube-vip
 }
 
+# kube-router: only its NetworkPolicy controller runs (components/networkPolicy.ts). The one release the proxy serves
+# names dependencies with advisories since published; Go's minimal version selection lets this wrapper raise them, as
+# kube-router's own later releases did, without a change to kube-router's source.
+build_kube_router() {
+  local v="$V_kubeRouter" m=github.com/cloudnativelabs/kube-router/v2
+  wrapper kube-router 1.26.0
+  go get "$m@$v"
+  CGO_ENABLED=0 go build -trimpath -o out/kube-router \
+    -ldflags "-s -w -X $m/pkg/version.Version=$v -X $m/pkg/version.BuildDate=$(modtime "$m@$v")" "$m/cmd/kube-router"
+  install_bins out/kube-router
+}
+
 # ---------------------------------------------------------------------------------------------------
 # The runner
 
@@ -485,6 +497,7 @@ spawn cni-plugins "$V_cniPlugins" "github.com/containernetworking/plugins@$V_cni
   cni/bridge cni/host-local cni/loopback cni/portmap
 spawn pause "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" pause
 spawn kube-vip "$V_kubeVip" "github.com/kube-vip/kube-vip@$V_kubeVip" kube-vip
+spawn kube-router "$V_kubeRouter" "github.com/cloudnativelabs/kube-router/v2@$V_kubeRouter" kube-router
 spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench" kube-bench
 # Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
 spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost

@@ -117,6 +117,8 @@ test("the generic driver needs a host per node, each with address, user and an e
 
 test("an unknown host profile is rejected", () => {
     rejects({ hostProfile: "coreos" }, "hostProfile", /one of auto, systemd, boot2docker/);
+    rejects({ networkPolicy: "calico" }, "networkPolicy", /one of kube-router, none/);
+    rejects({ networkPolicy: false }, "networkPolicy", /must be a string/);
 });
 
 test("driver flags must belong to the chosen driver", () => {

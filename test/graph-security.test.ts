@@ -1,5 +1,5 @@
-// A 1+1 cluster with podSecurity and auditPolicyFile set: what each control plane's roll sends follows them, and a bad
-// policy file stops the program before it registers anything.
+// A 1+1 cluster with podSecurity and auditPolicyFile set, and NetworkPolicy not enforced: what each control plane's roll
+// sends follows them, no policy controller is made, and a bad policy file stops the program before it registers anything.
 import * as assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -15,7 +15,7 @@ writeFileSync(path.join(dir, "policy.yaml"), POLICY);
 let result: Promise<ProgramRun> | undefined;
 const run = () => (result ??= runProgram({
     controllers: 1, workers: 1, binarySource: fakeBinaryFolder(), auditPolicyFile: path.join(dir, "policy.yaml"),
-    podSecurity: { enforce: "restricted", exemptNamespaces: ["kube-system", "monitoring"] },
+    podSecurity: { enforce: "restricted", exemptNamespaces: ["kube-system", "monitoring"] }, networkPolicy: "none",
 }));
 
 test("podSecurity and auditPolicyFile: the control plane's install and roll send the given levels and the file's policy", async () => {
@@ -31,4 +31,10 @@ test("podSecurity and auditPolicyFile: the control plane's install and roll send
         }, step);
         assert.deepEqual(pss.exemptions.namespaces, ["kube-system", "monitoring"], step);
     }
+});
+
+test("networkPolicy none: no policy controller, nothing of kube-router's in the cluster", async () => {
+    const { resources, error } = await run();
+    assert.equal(error, undefined);
+    assert.deepEqual(resources.filter(r => /NetworkPolicy|kube-router|DaemonSet/.test(`${r.type} ${r.name}`)).map(r => r.name), []);
 });

@@ -8,6 +8,7 @@ import * as yaml from "js-yaml";
 import { relativePath } from "../host/binaries";
 import { WORKER_BINARIES } from "../config";
 import { HOST_SCRIPT_DIR } from "../host/remote";
+import * as versions from "../versions.json";
 import { filesOf, isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
 /** `vip`: the apiServerVip the run was configured with, if any. */
@@ -37,6 +38,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("dumbway:index:WorkerBinaries"), 1);
         assert.equal(count("dumbway:index:ClusterAddons"), 1);
         assert.equal(count("dumbway:index:ApiServerVip"), V);
+        assert.equal(count("dumbway:index:NetworkPolicyEnforcement"), 1);
     });
 
     test(`${label}: custom resources per kind`, async () => {
@@ -56,6 +58,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("tls:index/privateKey:PrivateKey"), issued + 2 /* CAs */ + 1 /* service accounts */);
         assert.equal(count("kubernetes:core/v1:Node"), W);
         assert.equal(count("kubernetes:apps/v1:Deployment"), 1);
+        assert.equal(count("kubernetes:apps/v1:DaemonSet"), 1, "kube-router's policy controller");
         assert.equal(count("pulumi:providers:kubernetes"), 1 + V, "the cluster's, and with a VIP one to bootstrap it");
         assert.equal(count("kubernetes:rbac.authorization.k8s.io/v1:Role"), V);
         assert.equal(count("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"), V);
@@ -95,7 +98,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const { resources } = await run();
         const parts = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
             "dumbway:index:ControlPlane", "dumbway:index:WorkerNode", "dumbway:index:PodRoute",
-            "dumbway:index:WorkerBinaries", "dumbway:index:ClusterAddons", "dumbway:index:ApiServerVip"]);
+            "dumbway:index:WorkerBinaries", "dumbway:index:ClusterAddons", "dumbway:index:ApiServerVip",
+            "dumbway:index:NetworkPolicyEnforcement"]);
         const clusters = resources.filter(r => r.type === "dumbway:index:Cluster");
         assert.deepEqual(clusters.map(c => c.urn.split("::")[2]), ["dumbway:index:Cluster"], "not one unparented Cluster");
         for (const r of resources.filter(r => r.type !== "dumbway:index:Cluster")) {
@@ -328,13 +332,38 @@ export function graphTests(label: string, controllers: number, workers: number, 
         }
     });
 
-    test(`${label}: the add-ons wait for the workers' first install, not for their roll chain`, async () => {
+    test(`${label}: the add-ons and the policy controller wait for the workers' first install, not for their roll chain`, async () => {
         const { resources } = await run();
-        const addons = ofType(resources, "dumbway:index:ClusterAddons")[0];
-        for (const name of workerNames) {
-            assert.ok(addons.dependencies.includes(named(resources, `${name}-node-install`).urn), `add-ons do not wait for ${name}`);
+        for (const type of ["dumbway:index:ClusterAddons", "dumbway:index:NetworkPolicyEnforcement"]) {
+            const addons = ofType(resources, type)[0];
+            for (const name of workerNames) {
+                assert.ok(addons.dependencies.includes(named(resources, `${name}-node-install`).urn), `${type} does not wait for ${name}`);
+            }
+            assert.deepEqual(addons.dependencies.filter(u => /-(roll|drain|uncordon)$/.test(u) || /WorkerNode::[^:]+$/.test(u)), []);
         }
-        assert.deepEqual(addons.dependencies.filter(u => /-(roll|drain|uncordon)$/.test(u) || /WorkerNode::[^:]+$/.test(u)), []);
+    });
+
+    test(`${label}: NetworkPolicy is enforced by kube-router's policy controller alone, on every worker, in the worker's network`, async () => {
+        const { resources } = await run();
+        const [daemonSet] = ofType(resources, "kubernetes:apps/v1:DaemonSet");
+        const pod = daemonSet.inputs.spec.template.spec;
+        assert.equal(daemonSet.inputs.metadata.namespace, "kube-system");
+        assert.equal(pod.hostNetwork, true, "the rules go in the worker's own network namespace");
+        assert.deepEqual(pod.tolerations, [{ operator: "Exists" }], "on every worker, cordoned or tainted");
+        const [container] = pod.containers;
+        assert.equal(container.image, `docker.io/cloudnativelabs/kube-router:${versions.kubeRouter}`);
+        assert.equal(container.securityContext.privileged, true);
+        assert.deepEqual(container.args.filter((a: string) => /^--run-/.test(a)),
+            ["--run-firewall=true", "--run-router=false", "--run-service-proxy=false"]);
+        assert.ok(container.args.includes("--service-cluster-ip-range=10.32.0.0/24"), container.args.join(" "));
+        assert.ok(container.args.includes("--hostname-override=$(NODE_NAME)"));
+        assert.deepEqual(container.env, [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }]);
+        assert.deepEqual(pod.volumes, [{ name: "xtables-lock", hostPath: { path: "/run/xtables.lock", type: "FileOrCreate" } }],
+            "iptables' lock is the one kube-proxy takes on the same worker");
+        const [role] = ofType(resources, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+            .filter(r => r.name === "network-policy-kube-router");
+        const verbs = new Set(role.inputs.rules.flatMap((rule: { verbs: string[] }) => rule.verbs));
+        assert.deepEqual([...verbs].sort(), ["get", "list", "watch"], "it writes nothing through the API");
     });
 
     test(`${label}: changes roll one host at a time: etcd members, then the encryption's phases (read, write, the ` +
