@@ -2,7 +2,7 @@
 # Builds the cluster's images from the toolchain's binaries (no base image: each is a `docker import` of a folder with
 # static binaries) and pushes them to the test hosts' registry, under the names the program pulls:
 #   <registry>/etcd:<etcd>-0  kube-apiserver|kube-controller-manager|kube-scheduler:<kubernetes> and :<kubernetesPrevious>
-#   pause:<pause>  coredns/coredns:<coredns>  kube-vip/kube-vip:<kubeVip>
+#   pause:<pause>  coredns/coredns:<coredns>  kube-vip/kube-vip:<kubeVip>  cloudnativelabs/kube-router:<kubeRouter>
 #   kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
 # An image whose inputs did not change since it was last pushed is skipped.
 #
@@ -87,6 +87,54 @@ image "pause:$(v pause)" '["/pause"]' "$bin/pause=pause"
 image "coredns/coredns:$(v coredns)" '["/coredns"]' "$bin/coredns=coredns"
 # Where a mirror keeps kube-vip (ghcr.io/kube-vip/kube-vip upstream): see kubeVipImage in components/apiServerVip.ts.
 image "kube-vip/kube-vip:$(v kubeVip)" '["/kube-vip"]' "$bin/kube-vip=kube-vip"
+
+# kube-router's image, laid out as upstream's: the binary, and the iptables (nf_tables and legacy) and ipset it runs,
+# here from Debian's packages with the libraries they need and busybox for a shell. iptables-wrapper-installer.sh is
+# upstream's own (kube-router's module): its wrapper picks, on each worker, the mode that worker's kube-proxy uses.
+kube_router_image() {
+    local ref="$registry/cloudnativelabs/kube-router:$(v kubeRouter)" module installer debs want stamp root start=$SECONDS
+    module="$(go mod download -json "github.com/cloudnativelabs/kube-router/v2@$(v kubeRouter)" | node -e '
+        let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => console.log(JSON.parse(s).Dir));')"
+    installer="$module/build/image-assets/iptables-wrapper-installer.sh"
+    debs="$cache/kube-router-debs"
+    if [ ! -f "$debs/complete" ]; then
+        rm -rf "$debs" && mkdir -p "$debs"
+        # iptables and ipset and every package they depend on (libc included), as apt resolves them here.
+        local packages
+        packages="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+            --no-enhances iptables ipset | grep -v '^ ' | grep -v '^<' | sort -u)"
+        (cd "$debs" && apt-get download -q $packages >/dev/null 2>&1) ||
+            (apt-get update -qq && cd "$debs" && apt-get download -q $packages >/dev/null)
+        touch "$debs/complete"
+    fi
+    want="$(sha256sum "$bin/kube-router" "$installer" "$busybox" "$here/images.sh" | cut -d' ' -f1 | sha256sum | cut -c1-16) $(cd "$debs" && ls ./*.deb | tr '\n' ' ')"
+    stamp="$(stamp_of "$ref")"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && in_registry "cloudnativelabs/kube-router:$(v kubeRouter)"; then
+        echo "[images] $ref cached"
+        return 0
+    fi
+    root="$(mktemp -d)"
+    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$root"; done
+    rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/locale" "$root/usr/share/lintian"
+    mkdir -p "$root/bin" "$root/tmp" "$root/run" "$root/usr/local/bin" && chmod 1777 "$root/tmp"
+    install -m 0755 "$busybox" "$root/bin/busybox"
+    for applet in sh grep wc rm ln cat; do ln -sf busybox "$root/bin/$applet"; done
+    install -m 0755 "$bin/kube-router" "$root/usr/local/bin/kube-router"
+    ln -sf xtables-nft-multi "$root/usr/sbin/iptables"
+    install -m 0755 "$installer" "$root/iptables-wrapper-installer.sh"
+    chroot "$root" /bin/sh /iptables-wrapper-installer.sh --no-sanity-check
+    [ "$(readlink "$root/usr/sbin/iptables-save")" = /usr/sbin/iptables-wrapper ] ||
+        { echo "[images] kube-router: iptables-save is not upstream's wrapper after its installer ran" >&2; exit 1; }
+    chroot "$root" /usr/sbin/ipset --version >/dev/null ||
+        { echo "[images] kube-router: ipset does not run in the image" >&2; exit 1; }
+    tar -C "$root" -c . | docker import --change 'ENTRYPOINT ["/usr/local/bin/kube-router"]' \
+        --change 'ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$ref" >/dev/null
+    rm -rf "$root"
+    docker push -q "$ref" >/dev/null
+    echo "$want" > "$stamp"
+    echo "[images] $ref pushed in $((SECONDS - start))s"
+}
+kube_router_image
 
 # The smoke-test image: busybox with its applets linked, and a page for httpd to serve.
 smoke="$cache/smoke"

@@ -92,8 +92,9 @@ kdw_kill_leftovers() {
     kdw_kill_prefix "$KDW_HOME/"
 }
 
-# kube-proxy's and the kubelet's KUBE-* chains, the CNI plugins' CNI-* chains, rules that jump to them from other
-# chains, and our own rules (commented kdw-...). Docker's and everyone else's rules stay.
+# kube-proxy's, the kubelet's and kube-router's KUBE-* chains, the CNI plugins' CNI-* chains, rules that jump to them
+# from other chains, and our own rules (commented kdw-...). Docker's and everyone else's rules stay. Then kube-router's
+# ipsets (KUBE-SRC-*, KUBE-DST-*), which its rules no longer hold.
 kdw_remove_iptables() {
     for tool in iptables ip6tables; do
         command -v "$tool" >/dev/null 2>&1 || continue
@@ -108,6 +109,10 @@ kdw_remove_iptables() {
             for chain in $chains; do "$tool" -t "$table" -F "$chain" 2>/dev/null || true; done
             for chain in $chains; do "$tool" -t "$table" -X "$chain" 2>/dev/null || true; done
         done
+    done
+    command -v ipset >/dev/null 2>&1 || return 0
+    ipset list -n 2>/dev/null | grep -E '^(inet6:)?KUBE-(SRC|DST)-' | while read -r set; do
+        ipset destroy "$set" 2>/dev/null || true
     done
 }
 

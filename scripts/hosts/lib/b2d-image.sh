@@ -31,7 +31,7 @@ b2d_image_key() {
 
 # The boot2docker kind's root filesystem, made as boot2docker is made: busybox for /bin/sh and the usual tools, and
 # beside it, as Tiny Core extensions in /usr/local, the programs boot2docker ships (Docker, containerd, runc, sshd,
-# sudo, iptables in legacy mode, iproute2's ip, curl, openssl), taken from the Debian base with its libraries.
+# sudo, iptables in legacy mode, ipset, iproute2's ip, curl, openssl), taken from the Debian base with its libraries.
 # No bash, no systemd, no coreutils.
 build_b2d_rootfs() { # build_b2d_rootfs TARFILE DEBS_DIR
 	local tarfile=$1 debs=$2 work src root c
@@ -90,6 +90,8 @@ build_b2d_rootfs() { # build_b2d_rootfs TARFILE DEBS_DIR
 	for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
 		ln -s xtables-legacy-multi "$root/usr/local/sbin/$tool"
 	done
+	# ipset, as iptables: a worker's NetworkPolicy rules match on kube-router's sets, and its sweep removes them.
+	take usr/sbin/ipset usr/local/sbin/ipset
 	take usr/bin/sudo usr/local/bin/sudo 4755
 	cp -a "$src/usr/libexec/sudo" "$root/usr/libexec/"
 	cp -a "$src/etc/pam.d" "$src/etc/security" "$root/etc/"

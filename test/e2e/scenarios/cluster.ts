@@ -1,8 +1,8 @@
 // The cluster as a user meets it after `up`: the API's virtual IP, etcd, the API through the cluster CA, Ready
 // workers, encryption at rest, Pod Security and the audit log, then the smoke tests of Kubernetes the Hard Way
 // (a deployment, port-forward, logs, exec, a NodePort Service, DNS, pod to pod across workers, the service IP) and
-// the same across the two host kinds, on a daemon set with a web server on every worker. Leaves its workloads (web,
-// kinds) for the scenarios after it.
+// the same across the two host kinds, on a daemon set with a web server on every worker, and NetworkPolicy enforced on
+// both kinds. Leaves its workloads (web, kinds) for the scenarios after it.
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -17,6 +17,84 @@ import { asRoot, eventually, ROOT, run, ssh, workerNames } from "../harness";
 import { Scenario } from "../scenario";
 
 const report = new Scenario("cluster");
+
+/** How soon a policy must take effect on every worker (issue 22), in ms. */
+const POLICY_EFFECT_MS = 5000;
+
+/** Of `ips`, those whose web server answers a pod within a second, asked from pod `pod` of namespace `namespace`. */
+async function reachableFrom(namespace: string, pod: string, ips: string[]): Promise<string[]> {
+    const probe = ips.map(ip => `(wget -q -T 1 -O /dev/null http://${ip}/ && echo ${ip}) &`).join(" ") + " wait";
+    const out = await kubectl("exec", "-n", namespace, pod, "--", "sh", "-c", probe);
+    return out.split("\n").map(l => l.trim()).filter(l => ips.includes(l)).sort();
+}
+
+/** Polls until `reachableFrom` gives `want`; how long that took from `since`, in ms, or throws after 30 s. */
+async function msUntilReachable(since: number, namespace: string, pod: string, ips: string[], want: string[]): Promise<number> {
+    let seen: string[] = [];
+    while (Date.now() - since < 30_000) {
+        seen = await reachableFrom(namespace, pod, ips);
+        if (JSON.stringify(seen) === JSON.stringify([...want].sort())) return Date.now() - since;
+    }
+    throw new Error(`after 30 s ${namespace}/${pod} reaches ${JSON.stringify(seen)}, not ${JSON.stringify(want)}`);
+}
+
+/**
+ * NetworkPolicy is enforced on every worker, of both host kinds (nf_tables and legacy iptables): a web server on each
+ * worker in one namespace, a client pod in another; a default-deny policy cuts the client off, an allow policy for
+ * its namespace lets it back in, and a pod of a third namespace stays out.
+ */
+async function networkPolicyChecks() {
+    const [server, client] = ["kdw-np-server", "kdw-np-client"];
+    const labels = { app: "np-server" };
+    await report.check(`NetworkPolicy: a default-deny policy cuts a pod off from another namespace's web servers on every worker within ${POLICY_EFFECT_MS / 1000} s; an allow policy for its namespace lets it back in as fast, and only it`, async () => {
+        await kubectl("rollout", "status", "-n", "kube-system", "daemonset/kube-router", "--timeout=180s");
+        await apply(
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: server } },
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: client } },
+            {
+                apiVersion: "apps/v1", kind: "DaemonSet", metadata: { name: "np-server", namespace: server },
+                spec: {
+                    selector: { matchLabels: labels },
+                    template: { metadata: { labels }, spec: { containers: [{ name: "web", image, ports: [{ containerPort: 80 }] }] } },
+                },
+            },
+            {
+                apiVersion: "v1", kind: "Pod", metadata: { name: "client", namespace: client },
+                spec: { containers: [{ name: "client", image, command: ["sleep", "3600"] }] },
+            });
+        try {
+            await kubectl("rollout", "status", "-n", server, "daemonset/np-server", "--timeout=180s");
+            await kubectl("wait", "-n", client, "--for=condition=Ready", "pod/client", "--timeout=180s");
+            const servers = JSON.parse(await kubectl("get", "pods", "-n", server, "-o", "json")).items as any[];
+            const ips = servers.map(p => p.status.podIP as string).sort();
+            assert.deepEqual(servers.map(p => p.spec.nodeName).sort(), workerNames(3), "a web server on every worker");
+            const [outsider] = await podsOf("web");
+            assert.deepEqual(await reachableFrom(client, "client", ips), ips, "before any policy");
+            assert.deepEqual(await reachableFrom("default", outsider.name, ips), ips, "before any policy, from default");
+
+            await apply({
+                apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "default-deny", namespace: server },
+                spec: { podSelector: {}, policyTypes: ["Ingress"] },
+            });
+            const denied = await msUntilReachable(Date.now(), client, "client", ips, []);
+            assert.ok(denied <= POLICY_EFFECT_MS, `the deny took ${denied} ms`);
+
+            await apply({
+                apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "allow-client", namespace: server },
+                spec: {
+                    podSelector: {}, policyTypes: ["Ingress"],
+                    ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": client } } }] }],
+                },
+            });
+            const allowed = await msUntilReachable(Date.now(), client, "client", ips, ips);
+            assert.ok(allowed <= POLICY_EFFECT_MS, `the allow took ${allowed} ms`);
+            assert.deepEqual(await reachableFrom("default", outsider.name, ips), [], "a pod of default still reaches them");
+            return `denied in ${denied} ms, allowed in ${allowed} ms, on ${workers.map(w => `${nodeOf(w)} (${w.kind})`).join(", ")}`;
+        } finally {
+            await kubectl("delete", "namespace", server, client, "--wait=false");
+        }
+    });
+}
 
 /** `kubectl apply --dry-run=server` of `manifest`: its exit status and what it printed, warnings (stderr) included. */
 async function dryRunApply(manifest: object): Promise<{ status: number; output: string }> {
@@ -281,6 +359,8 @@ report.run(async () => {
         assert.deepEqual(nodes, workerNames(3));
         return workers.map(w => `${nodeOf(w)} (${w.kind})`).join(", ");
     });
+
+    await networkPolicyChecks();
 
     await kindChecks(report, "after up");
 });
