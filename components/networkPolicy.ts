@@ -19,13 +19,12 @@ export const kubeRouterImage = (cluster: ClusterConfig) =>
     `${cluster.imageRepository === SETTINGS.imageRepository.default ? "docker.io" : cluster.imageRepository}` +
     `/cloudnativelabs/kube-router:${versions.kubeRouter}`;
 
-/** Where kube-router answers its liveness probe on every worker (its default port). */
-export const KUBE_ROUTER_HEALTH_PORT = 20244;
-
 /**
  * kube-router's command line with only its NetworkPolicy controller on: the routes stay ours (PodRoute) and Services
  * kube-proxy's. The service range tells it which destinations are Services (reached before kube-proxy's DNAT); the
- * node is found by the name the kubelet registered.
+ * node is found by the name the kubelet registered. No health or metrics port: v2.1.0 serves Go's net/http/pprof on
+ * them, on every address of the worker, to anyone (upstream stopped in v2.4.0); a controller that fails exits, and the
+ * kubelet starts it again.
  */
 export function kubeRouterArgs(cluster: ClusterConfig): string[] {
     return [
@@ -34,7 +33,7 @@ export function kubeRouterArgs(cluster: ClusterConfig): string[] {
         "--run-service-proxy=false",
         "--hostname-override=$(NODE_NAME)",
         `--service-cluster-ip-range=${cluster.serviceCidr}`,
-        `--health-port=${KUBE_ROUTER_HEALTH_PORT}`,
+        "--health-port=0",
         "--metrics-port=0",
         "--v=1",
     ];
@@ -96,10 +95,6 @@ export class NetworkPolicyEnforcement extends pulumi.ComponentResource {
                             env: [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }],
                             // It writes the worker's iptables rules and ipsets, as kube-proxy does.
                             securityContext: { privileged: true },
-                            livenessProbe: {
-                                httpGet: { path: "/healthz", port: KUBE_ROUTER_HEALTH_PORT, host: "127.0.0.1" },
-                                initialDelaySeconds: 10, periodSeconds: 5,
-                            },
                             resources: { requests: { cpu: "50m", memory: "64Mi" } },
                             // iptables' lock, shared with kube-proxy on the same worker.
                             volumeMounts: [{ name: "xtables-lock", mountPath: "/run/xtables.lock" }],

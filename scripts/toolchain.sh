@@ -34,12 +34,12 @@ export CGO_ENABLED=0
 export PULUMI_SKIP_UPDATE_CHECK=true
 JOBS="${KDW_TOOLCHAIN_JOBS:-2}"
 
-# All pinned versions as shell variables: V_kubernetes, V_plugins_tls, ...
+# All pinned versions as shell variables: V_kubernetes, V_plugins_tls, ... (a module path's dots and slashes as "_").
 eval "$(node -e '
   const v = require(process.argv[1]);
   const out = (k, x) => typeof x === "object"
     ? Object.entries(x).forEach(([k2, y]) => out(k + "_" + k2, y))
-    : console.log("V_" + k + "=" + JSON.stringify(String(x)));
+    : console.log(("V_" + k).replace(/[^A-Za-z0-9_]/g, "_") + "=" + JSON.stringify(String(x)));
   Object.entries(v).filter(([k]) => k !== "$comment").forEach(([k, x]) => out(k, x));
 ' "$KDW_VERSIONS_FILE")"
 
@@ -393,12 +393,13 @@ build_kube_vip() {
 }
 
 # kube-router: only its NetworkPolicy controller runs (components/networkPolicy.ts). The one release the proxy serves
-# names dependencies with advisories since published; Go's minimal version selection lets this wrapper raise them, as
-# kube-router's own later releases did, without a change to kube-router's source.
+# names dependencies with advisories since published; Go's minimal version selection lets this wrapper raise them
+# (versions.json's kubeRouterRaisedModules), as kube-router's own later releases did, without a change to its source.
 build_kube_router() {
   local v="$V_kubeRouter" m=github.com/cloudnativelabs/kube-router/v2
   wrapper kube-router 1.26.0
-  go get "$m@$v"
+  # shellcheck disable=SC2046 # one module@version per word
+  go get "$m@$v" $(node -e 'for (const [m, v] of Object.entries(require(process.argv[1]).kubeRouterRaisedModules)) console.log(`${m}@${v}`)' "$KDW_VERSIONS_FILE")
   CGO_ENABLED=0 go build -trimpath -o out/kube-router \
     -ldflags "-s -w -X $m/pkg/version.Version=$v -X $m/pkg/version.BuildDate=$(modtime "$m@$v")" "$m/cmd/kube-router"
   install_bins out/kube-router

@@ -357,6 +357,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
             ["--run-firewall=true", "--run-router=false", "--run-service-proxy=false"]);
         assert.ok(container.args.includes("--service-cluster-ip-range=10.32.0.0/24"), container.args.join(" "));
         assert.ok(container.args.includes("--hostname-override=$(NODE_NAME)"));
+        assert.ok(container.args.includes("--health-port=0") && container.args.includes("--metrics-port=0"),
+            "no port of kube-router's open on the workers (v2.1.0 serves pprof on them)");
         assert.deepEqual(container.env, [{ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }]);
         assert.deepEqual(pod.volumes, [{ name: "xtables-lock", hostPath: { path: "/run/xtables.lock", type: "FileOrCreate" } }],
             "iptables' lock is the one kube-proxy takes on the same worker");
