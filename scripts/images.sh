@@ -92,7 +92,7 @@ image "kube-vip/kube-vip:$(v kubeVip)" '["/kube-vip"]' "$bin/kube-vip=kube-vip"
 # here from Debian's packages with the libraries they need and busybox for a shell. iptables-wrapper-installer.sh is
 # upstream's own (kube-router's module): its wrapper picks, on each worker, the mode that worker's kube-proxy uses.
 kube_router_image() {
-    local name ref module installer debs want stamp root start=$SECONDS packages=()
+    local name ref module installer debs want stamp root start=$SECONDS debian_packages=()
     name="cloudnativelabs/kube-router:$(v kubeRouter)"
     ref="$registry/$name"
     module="$(go mod download -json "github.com/cloudnativelabs/kube-router/v2@$(v kubeRouter)" | node -e '
@@ -102,10 +102,10 @@ kube_router_image() {
     if [ ! -f "$debs/complete" ]; then
         rm -rf "$debs" && mkdir -p "$debs"
         # iptables and ipset and every package they depend on (libc included), as apt resolves them here.
-        mapfile -t packages < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+        mapfile -t debian_packages < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
             --no-replaces --no-enhances iptables ipset | grep -v '^ ' | grep -v '^<' | sort -u)
-        (cd "$debs" && apt-get download -q "${packages[@]}" >/dev/null 2>&1) ||
-            (apt-get update -qq && cd "$debs" && apt-get download -q "${packages[@]}" >/dev/null)
+        (cd "$debs" && apt-get download -q "${debian_packages[@]}" >/dev/null 2>&1) ||
+            (apt-get update -qq && cd "$debs" && apt-get download -q "${debian_packages[@]}" >/dev/null)
         touch "$debs/complete"
     fi
     want="$(sha256sum "$bin/kube-router" "$installer" "$busybox" "$here/images.sh" | cut -d' ' -f1 | sha256sum | cut -c1-16) $(cd "$debs" && find . -name '*.deb' | sort | tr '\n' ' ')"
