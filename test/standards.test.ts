@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { hostLayout } from "../render/layout";
-import { readDryRun, tallyConformance } from "./e2e/conformance";
+import { CONFORMANCE_CANNOT_PASS_HERE, conformanceSelection, readDryRun, tallyConformance } from "./e2e/conformance";
 import {
     adminConfPaths, auditMaps, judgeBench, kubeBenchConfig, mapAudits, NOT_APPLICABLE, readKubeBench, staleWarnings, tallyOf, TARGET_SECTION,
     WARN_EXPLAINED,
@@ -222,4 +222,22 @@ test("conformance tallies: every test the run reports counts, matched to the dry
     assert.deepEqual([mixed.ran, mixed.passed, mixed.failed, mixed.skipped, mixed.unexpected], [3, 1, 2, 1, ["[sig-apps] E"]]);
     assert.deepEqual(mixed.notPassing.map(t => `${t.state}: ${t.why}`),
         ["failed: timed out", "timedout: slow", "skipped: skipped by the test itself"]);
+});
+
+test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests, no other; SCTP's skipped, with a reason", () => {
+    const [focus, skip] = conformanceSelection();
+    const focused = new RegExp(focus.replace("--ginkgo.focus=", ""));
+    const skipped = new RegExp(skip.replace("--ginkgo.skip=", ""));
+    const netpol = "[sig-network] Netpol NetworkPolicy between server and client should support a 'default-deny-ingress' policy [Feature:NetworkPolicy]";
+    const sctp = "[sig-network] Netpol [Feature:SCTPConnectivity] [LinuxOnly] NetworkPolicy between server and client using SCTP " +
+        "should support a 'default-deny-ingress' policy [Feature:NetworkPolicy]";
+    assert.ok(focused.test(netpol) && !skipped.test(netpol));
+    assert.ok(focused.test("[sig-network] DNS should provide DNS for the cluster [Conformance]"));
+    assert.ok(!focused.test("[sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]"));
+    assert.ok(!focused.test("[sig-network] Networking should check kube-proxy urls [Feature:Networking-IPv4]"));
+    assert.ok(focused.test(sctp) && skipped.test(sctp), "SCTP's NetworkPolicy tests are selected, then skipped");
+    for (const [pattern, why] of Object.entries(CONFORMANCE_CANNOT_PASS_HERE)) {
+        assert.ok(skipped.source.includes(pattern), pattern);
+        assert.ok(why.length > 40, `${pattern}: the reason is said`);
+    }
 });
