@@ -28,7 +28,9 @@ export PULUMI_HOME="$TC/pulumi-home"
 mkdir -p "$BIN" "$TC/plugins" "$LOGS" "$WORK" "$STATE" "$STORE" "$PULUMI_HOME"
 rm -f "$STATE"/*.failed
 
-export GOFLAGS="-mod=mod -buildvcs=false"
+# -dwarf=false: every item is linked with -s -w, which drops the debug information the compiler would still make;
+# not making it saves about a fifth of the compile time (etcd cold: user+sys 156.8 s -> 124.6 s), the binaries the same.
+export GOFLAGS="-mod=mod -buildvcs=false -gcflags=all=-dwarf=false"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 export CGO_ENABLED=0
 export PULUMI_SKIP_UPDATE_CHECK=true

@@ -8,7 +8,7 @@
 # any pinned version, or of the recipe, gives a new folder; an old folder is left alone.
 
 # Bump when the way things are built changes (flags, wrapper modules) so a fresh folder is used.
-KDW_TOOLCHAIN_RECIPE=1
+KDW_TOOLCHAIN_RECIPE=2
 
 KDW_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 KDW_VERSIONS_FILE="$KDW_REPO_ROOT/versions.json"
