@@ -20,6 +20,7 @@ import { MachineRecord } from "../host/identity";
 import * as pki from "../render/pki";
 import { NetworkPolicyEnforcement } from "./networkPolicy";
 import { PodRoute } from "./podRoute";
+import { ResourceMetrics } from "./resourceMetrics";
 import { WorkerNode } from "./workerNode";
 import { shellQuote, withAdminKubeconfig } from "../host/remote";
 
@@ -81,6 +82,10 @@ export class KubeCluster extends pulumi.ComponentResource {
         const certLifetime = { validityHours: cfg.certValidityHours, renewBeforeHours: cfg.certRenewBeforeHours };
         const clusterCa = new CertAuthority("cluster-ca", { commonName: cfg.clusterName, ...certLifetime }, part);
         const etcdCa = new CertAuthority("etcd-ca", { commonName: `${cfg.clusterName}-etcd`, ...certLifetime }, part);
+        // The aggregation layer's own CA, as kubeadm makes it: extension API servers trust it for the aggregator alone.
+        const frontProxyCa = new CertAuthority("front-proxy-ca", {
+            commonName: `${cfg.clusterName}-front-proxy`, ...certLifetime,
+        }, { parent: this });
 
         // Workers' binaries: taken from a folder (checked with the config) or fetched once and checked against their
         // pins, before any machine is made.
@@ -159,6 +164,8 @@ export class KubeCluster extends pulumi.ComponentResource {
             apiserverKubeletClient: clusterCa.issue("apiserver-kubelet-client", pki.apiserverKubeletClientCert()),
             apiserverEtcdClient: etcdCa.issue("apiserver-etcd-client", pki.apiserverEtcdClientCert()),
             serviceAccount: clusterCa.keyPair("service-account"),
+            frontProxyClient: frontProxyCa.issue("front-proxy-client", pki.frontProxyClientCert()),
+            frontProxyCaPem: frontProxyCa.certPem,
         };
         const controlPlanes = controllerHosts.map((host, i) => {
             const controlPlane = new ControlPlane(`${host.nodeName}-control-plane`, {
@@ -214,10 +221,16 @@ export class KubeCluster extends pulumi.ComponentResource {
 
         // The add-ons need Ready workers for their pods, not the workers' roll chain (on a first `up` a chain of steps
         // that run nothing, made one after another: 36 of them for 12 workers).
-        const addonsAfter = { ...part, dependsOn: workerNodes.map(w => w.installed) };
-        new ClusterAddons("addons", { cluster: cfg, provider, deletedWith: certificates }, addonsAfter);
+        const workersReady = workerNodes.map(w => w.installed);
+        const addonArgs = { cluster: cfg, provider, deletedWith: certificates };
+        new ClusterAddons("addons", addonArgs, { ...part, dependsOn: workersReady });
+        // Add-ons made since the Cluster component came, never at the top level: no alias.
+        const laterAddon = { parent: this, dependsOn: workersReady };
         if (cfg.networkPolicy === "kube-router") {
-            new NetworkPolicyEnforcement("network-policy", { cluster: cfg, provider, deletedWith: certificates }, addonsAfter);
+            new NetworkPolicyEnforcement("network-policy", addonArgs, laterAddon);
+        }
+        if (cfg.resourceMetrics === "metrics-server") {
+            new ResourceMetrics("resource-metrics", { ...addonArgs, clusterCa }, laterAddon);
         }
 
         this.kubeconfig = kubeconfig;

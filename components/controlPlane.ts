@@ -16,6 +16,9 @@ export interface ControlPlaneCerts {
     apiserverKubeletClient: IssuedCert;
     apiserverEtcdClient: IssuedCert;
     serviceAccount: { publicKeyPem: pulumi.Output<string>; keyPem: pulumi.Output<string> };
+    /** The aggregator's client certificate, and the front-proxy CA that signs it (what extension servers trust). */
+    frontProxyClient: IssuedCert;
+    frontProxyCaPem: pulumi.Output<string>;
 }
 
 export interface ControlPlaneArgs {
@@ -75,6 +78,9 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: at("pki/apiserver-kubelet-client-key.pem"), content: certs.apiserverKubeletClient.keyPem, mode: secret },
                 { path: at("pki/service-account.pem"), content: certs.serviceAccount.publicKeyPem },
                 { path: at("pki/service-account-key.pem"), content: certs.serviceAccount.keyPem, mode: secret },
+                { path: at("pki/front-proxy-ca.pem"), content: certs.frontProxyCaPem },
+                { path: at("pki/front-proxy-client.pem"), content: certs.frontProxyClient.certPem },
+                { path: at("pki/front-proxy-client-key.pem"), content: certs.frontProxyClient.keyPem, mode: secret },
                 // The control plane reads its CA at /etc/kubernetes/pki; the readiness check reads it here.
                 { path: at("ca.pem"), content: clusterCa.certPem },
                 {

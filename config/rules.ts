@@ -304,7 +304,8 @@ const APISERVER_FLAGS_SET_BY: Record<string, string> = {
     ...Object.fromEntries(["etcd-servers", "etcd-cafile", "etcd-certfile", "etcd-keyfile"]
         .map(flag => [flag, "the etcd members it runs and their certificates"])),
     ...Object.fromEntries(["client-ca-file", "tls-cert-file", "tls-private-key-file", "kubelet-certificate-authority",
-        "kubelet-client-certificate", "kubelet-client-key", "service-account-key-file", "service-account-signing-key-file"]
+        "kubelet-client-certificate", "kubelet-client-key", "service-account-key-file", "service-account-signing-key-file",
+        "proxy-client-cert-file", "proxy-client-key-file", "requestheader-client-ca-file", "requestheader-allowed-names"]
         .map(flag => [flag, "the certificates and keys it makes (renewed by kube-dumb-way:certRenewBeforeHours)"])),
 };
 

@@ -9,7 +9,9 @@ import {
     knownPins, must, odd, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
     withinLifetime,
 } from "./rules";
-import { DEFAULT_POD_SECURITY, HOST_PROFILES, NETWORK_POLICY_ENFORCERS, SECRETS_ENCRYPTION_PROVIDERS } from "./types";
+import {
+    DEFAULT_POD_SECURITY, HOST_PROFILES, NETWORK_POLICY_ENFORCERS, RESOURCE_METRICS_PROVIDERS, SECRETS_ENCRYPTION_PROVIDERS,
+} from "./types";
 
 /** A setting's type, as Pulumi.yaml declares it (`string[]`: an array of strings). */
 export type Type = "integer" | "string" | "string[]" | "object[]" | "object";
@@ -143,6 +145,10 @@ export const SETTINGS = {
         "What enforces NetworkPolicy: kube-router (its policy controller alone, on every worker; Services and routes " +
             "stay kube-proxy's and the program's) or none (policies are then accepted and not enforced).",
         oneOf(NETWORK_POLICY_ENFORCERS)),
+    resourceMetrics: text("metrics-server",
+        "What serves the resource metrics API (metrics.k8s.io: kubectl top, autoscaling on CPU and memory): " +
+            "metrics-server (behind the apiservers' aggregation layer, every connection verified) or none.",
+        oneOf(RESOURCE_METRICS_PROVIDERS)),
     encryptionKeyGeneration: integer(0,
         "Which generation of the key encrypts Secrets at rest: raise it by one to rotate the key (a new key reads on " +
             "every apiserver, then writes, every Secret is rewritten with it, then the old key is dropped, each step " +

@@ -19,6 +19,9 @@ export type SecretsEncryption = typeof SECRETS_ENCRYPTION_PROVIDERS[number];
 /** What can enforce NetworkPolicy (the networkPolicy setting); none leaves policies unenforced. */
 export const NETWORK_POLICY_ENFORCERS = ["kube-router", "none"] as const;
 export type NetworkPolicyEnforcer = typeof NETWORK_POLICY_ENFORCERS[number];
+/** What serves the resource metrics API (the resourceMetrics setting); none leaves `kubectl top` without an answer. */
+export const RESOURCE_METRICS_PROVIDERS = ["metrics-server", "none"] as const;
+export type ResourceMetricsProvider = typeof RESOURCE_METRICS_PROVIDERS[number];
 
 export const DEFAULT_SECRETS_ENCRYPTION: SecretsEncryption = "secretbox";
 
@@ -102,6 +105,7 @@ export interface ClusterConfig extends Pick<Values, "namePrefix" | "clusterCidr"
     /** The key's generation that encrypts Secrets (0: the first key); raised by one, a rotation. */
     encryptionKeyGeneration: number;
     networkPolicy: NetworkPolicyEnforcer;
+    resourceMetrics: ResourceMetricsProvider;
     kubeletEvictionHard: Record<string, string>;
     controllers: NodePlan[];
     workers: NodePlan[];

@@ -6,8 +6,8 @@ import {
 } from "./rules";
 import { Name, RawConfig, Setting, SETTINGS, Type, Values } from "./settings";
 import {
-    ClusterConfig, ConfigError, HostProfileSetting, NetworkPolicyEnforcer, NodePlan, NodeRole, PROJECT, SecretsEncryption,
-    ValidationContext,
+    ClusterConfig, ConfigError, HostProfileSetting, NetworkPolicyEnforcer, NodePlan, NodeRole, PROJECT, ResourceMetricsProvider,
+    SecretsEncryption, ValidationContext,
 } from "./types";
 
 const IS: Record<Type, (value: unknown) => boolean> = {
@@ -85,6 +85,7 @@ function clusterConfigOf(s: Values, ctx: ValidationContext): ClusterConfig {
         secretsEncryption: (s.secretsEncryption || undefined) as SecretsEncryption | undefined,
         encryptionKeyGeneration: s.encryptionKeyGeneration,
         networkPolicy: s.networkPolicy as NetworkPolicyEnforcer,
+        resourceMetrics: s.resourceMetrics as ResourceMetricsProvider,
         kubeletEvictionHard: s.kubeletEvictionHard as Record<string, string>,
         controllers: nodes("controller", s.controllers, 0),
         workers: nodes("worker", s.workers, s.controllers),

@@ -2,6 +2,7 @@
 // Paths are as the containers see them: etcd mounts its folder at /etc/etcd, the control plane at /etc/kubernetes.
 import { ClusterConfig } from "../config/types";
 import { ADMISSION_CONFIG_PATH } from "./admission";
+import { FRONT_PROXY_CLIENT } from "./pki";
 
 export interface Member {
     name: string;
@@ -77,6 +78,17 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         `--etcd-keyfile=${PKI}/etcd-client-key.pem`,
         `--etcd-servers=${etcdServers(members)}`,
         "--event-ttl=1h",
+        // The aggregation layer (metrics-server's API): requests forwarded with the front-proxy client certificate, the
+        // user and groups in headers that extension servers believe only from that certificate. Routed to a Service's
+        // endpoints, not its cluster IP: the controllers run no kube-proxy, but reach every pod by the routes.
+        "--enable-aggregator-routing=true",
+        `--proxy-client-cert-file=${PKI}/front-proxy-client.pem`,
+        `--proxy-client-key-file=${PKI}/front-proxy-client-key.pem`,
+        `--requestheader-client-ca-file=${PKI}/front-proxy-ca.pem`,
+        `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-username-headers=X-Remote-User",
         "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml",
         `--kubelet-certificate-authority=${PKI}/ca.pem`,
         `--kubelet-client-certificate=${PKI}/apiserver-kubelet-client.pem`,

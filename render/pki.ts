@@ -27,6 +27,14 @@ export const schedulerCert = (): CertSpec => clientCert("system:kube-scheduler",
 export const apiserverKubeletClientCert = (): CertSpec => clientCert(APISERVER_KUBELET_CLIENT);
 export const apiserverEtcdClientCert = (): CertSpec => clientCert("kube-apiserver-etcd-client");
 
+/**
+ * The apiserver's identity when its aggregator forwards a request to an extension API server (metrics-server): signed
+ * by the front-proxy CA, which extension servers trust only for this name (--requestheader-allowed-names), so that no
+ * client certificate of the cluster CA can pass itself off as the aggregator and name any user it likes.
+ */
+export const FRONT_PROXY_CLIENT = "front-proxy-client";
+export const frontProxyClientCert = (): CertSpec => clientCert(FRONT_PROXY_CLIENT);
+
 /** kube-vip's own identity: RBAC lets it hold its Lease and nothing else. */
 export const KUBE_VIP_USER = "kube-vip";
 export const kubeVipCert = (): CertSpec => clientCert(KUBE_VIP_USER);
@@ -78,6 +86,19 @@ export const etcdPeerCert = (memberName: string, ip: string): CertSpec => ({
     ipAddresses: [ip],
     usages: ["server", "client"],
 });
+
+/**
+ * A Service's serving certificate for the aggregator, which checks it against the name `<service>.<namespace>.svc`
+ * (and, with aggregator routing, connects to the Service's endpoints by address, not by this name).
+ */
+export function serviceServingCert(service: string, namespace: string, clusterDomain: string): CertSpec {
+    return {
+        commonName: `${service}.${namespace}.svc`,
+        dnsNames: [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`],
+        ipAddresses: [],
+        usages: ["server"],
+    };
+}
 
 /** x509 key usages for @pulumi/tls's allowedUses. */
 export function allowedUses(usages: CertUsage[]): string[] {

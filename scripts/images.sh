@@ -3,6 +3,7 @@
 # static binaries) and pushes them to the test hosts' registry, under the names the program pulls:
 #   <registry>/etcd:<etcd>-0  kube-apiserver|kube-controller-manager|kube-scheduler:<kubernetes> and :<kubernetesPrevious>
 #   pause:<pause>  coredns/coredns:<coredns>  kube-vip/kube-vip:<kubeVip>  cloudnativelabs/kube-router:<kubeRouter>
+#   metrics-server/metrics-server:<metricsServer>
 #   kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
 # An image whose inputs did not change since it was last pushed is skipped.
 #
@@ -87,6 +88,7 @@ image "pause:$(v pause)" '["/pause"]' "$bin/pause=pause"
 image "coredns/coredns:$(v coredns)" '["/coredns"]' "$bin/coredns=coredns"
 # Where a mirror keeps kube-vip (ghcr.io/kube-vip/kube-vip upstream): see kubeVipImage in components/apiServerVip.ts.
 image "kube-vip/kube-vip:$(v kubeVip)" '["/kube-vip"]' "$bin/kube-vip=kube-vip"
+image "metrics-server/metrics-server:$(v metricsServer)" '["/metrics-server"]' "$bin/metrics-server=metrics-server"
 
 # kube-router's image, laid out as upstream's: the binary, and the iptables (nf_tables and legacy) and ipset it runs,
 # here from Debian's packages with the libraries they need and busybox for a shell. iptables-wrapper-installer.sh is

@@ -407,6 +407,18 @@ build_kube_router() {
   install_bins out/kube-router
 }
 
+# metrics-server: the resource metrics API behind `kubectl top` and CPU autoscaling (components/resourceMetrics.ts).
+# Its version lives where client-go's version package reads it, as its own Makefile sets it.
+build_metrics_server() {
+  local v="$V_metricsServer" m=sigs.k8s.io/metrics-server
+  wrapper metrics-server 1.26.0
+  go get "$m@$v"
+  go build -trimpath -o out/metrics-server \
+    -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/client-go/pkg/version.buildDate=$(modtime "$m@$v")" \
+    "$m/cmd/metrics-server"
+  install_bins out/metrics-server
+}
+
 # ---------------------------------------------------------------------------------------------------
 # The runner
 
@@ -501,6 +513,7 @@ spawn cni-plugins "$V_cniPlugins" "github.com/containernetworking/plugins@$V_cni
 spawn pause "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" pause
 spawn kube-vip "$V_kubeVip" "github.com/kube-vip/kube-vip@$V_kubeVip" kube-vip
 spawn kube-router "$V_kubeRouter" "github.com/cloudnativelabs/kube-router/v2@$V_kubeRouter" kube-router
+spawn metrics-server "$V_metricsServer" "sigs.k8s.io/metrics-server@$V_metricsServer" metrics-server
 spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench" kube-bench
 # Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
 spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost

@@ -119,6 +119,7 @@ test("an unknown host profile is rejected", () => {
     rejects({ hostProfile: "coreos" }, "hostProfile", /one of auto, systemd, boot2docker/);
     rejects({ networkPolicy: "calico" }, "networkPolicy", /one of kube-router, none/);
     rejects({ networkPolicy: false }, "networkPolicy", /must be a string/);
+    rejects({ resourceMetrics: "prometheus-adapter" }, "resourceMetrics", /one of metrics-server, none/);
 });
 
 test("driver flags must belong to the chosen driver", () => {

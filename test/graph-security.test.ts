@@ -1,5 +1,6 @@
-// A 1+1 cluster with podSecurity and auditPolicyFile set, and NetworkPolicy not enforced: what each control plane's roll
-// sends follows them, no policy controller is made, and a bad policy file stops the program before it registers anything.
+// A 1+1 cluster with podSecurity and auditPolicyFile set, NetworkPolicy not enforced and no resource metrics: what each
+// control plane's roll sends follows them, no policy controller and no metrics-server are made, and a bad policy file
+// stops the program before it registers anything.
 import * as assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -16,6 +17,7 @@ let result: Promise<ProgramRun> | undefined;
 const run = () => (result ??= runProgram({
     controllers: 1, workers: 1, binarySource: fakeBinaryFolder(), auditPolicyFile: path.join(dir, "policy.yaml"),
     podSecurity: { enforce: "restricted", exemptNamespaces: ["kube-system", "monitoring"] }, networkPolicy: "none",
+    resourceMetrics: "none",
 }));
 
 test("podSecurity and auditPolicyFile: the control plane's install and roll send the given levels and the file's policy", async () => {
@@ -37,4 +39,11 @@ test("networkPolicy none: no policy controller, nothing of kube-router's in the 
     const { resources, error } = await run();
     assert.equal(error, undefined);
     assert.deepEqual(resources.filter(r => /NetworkPolicy|kube-router|DaemonSet/.test(`${r.type} ${r.name}`)).map(r => r.name), []);
+});
+
+test("resourceMetrics none: no metrics-server, no APIService; the aggregation layer is still there for others' servers", async () => {
+    const { resources, error } = await run();
+    assert.equal(error, undefined);
+    assert.deepEqual(resources.filter(r => /ResourceMetrics|metrics-server|APIService/.test(`${r.type} ${r.name}`)).map(r => r.name), []);
+    assert.ok(filesOf(named(resources, "kdw-controller-0-control-plane-install")).has("/etc/kdw/control-plane/pki/front-proxy-ca.pem"));
 });

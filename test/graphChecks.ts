@@ -30,7 +30,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const { resources } = await run();
         const count = (t: string) => ofType(resources, t).length;
         assert.equal(count("dumbway:index:MachineHost"), hosts);
-        assert.equal(count("dumbway:index:CertAuthority"), 2);
+        assert.equal(count("dumbway:index:CertAuthority"), 3, "the cluster's, etcd's and the front proxy's");
         assert.equal(count("dumbway:index:EtcdMember"), C);
         assert.equal(count("dumbway:index:ControlPlane"), C);
         assert.equal(count("dumbway:index:WorkerNode"), W);
@@ -39,29 +39,32 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("dumbway:index:ClusterAddons"), 1);
         assert.equal(count("dumbway:index:ApiServerVip"), V);
         assert.equal(count("dumbway:index:NetworkPolicyEnforcement"), 1);
+        assert.equal(count("dumbway:index:ResourceMetrics"), 1);
     });
 
     test(`${label}: custom resources per kind`, async () => {
         const { resources } = await run();
         const count = (t: string) => ofType(resources, t).length;
         const issued = 2 * C /* etcd server + peer */ + 2 * C /* controller-manager, scheduler */ + W /* kubelets */
-            + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */ + V /* kube-vip */;
+            + 5 /* apiserver, its kubelet and etcd clients, admin, kube-proxy */ + V /* kube-vip */
+            + 2 /* the aggregator's front-proxy client, metrics-server's serving certificate */;
         assert.equal(count("command:local:Command"), 2 * hosts + 5 + 3 * W,
             "docker-machine + ssh key per host, docker-machine's certificates, the encryption key and its seed, the " +
             "rewrite of Secrets, the wait for the API's OpenAPI document, binaries + drain + uncordon per worker");
         assert.equal(count("command:remote:Command"), 3 * hosts + 8 * C + 2 * W + 2 * V * C,
             "probe + prepare + route table per host, etcd, control plane, encryption (and kube-vip) install + roll " +
             "and the encryption's read and write phases per controller, install + roll per worker");
-        assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 2);
+        assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 3);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
         assert.equal(count("tls:index/certRequest:CertRequest"), issued);
-        assert.equal(count("tls:index/privateKey:PrivateKey"), issued + 2 /* CAs */ + 1 /* service accounts */);
+        assert.equal(count("tls:index/privateKey:PrivateKey"), issued + 3 /* CAs */ + 1 /* service accounts */);
         assert.equal(count("kubernetes:core/v1:Node"), W);
-        assert.equal(count("kubernetes:apps/v1:Deployment"), 1);
+        assert.equal(count("kubernetes:apps/v1:Deployment"), 2, "CoreDNS, metrics-server");
+        assert.equal(count("kubernetes:apiregistration.k8s.io/v1:APIService"), 1, "metrics.k8s.io");
         assert.equal(count("kubernetes:apps/v1:DaemonSet"), 1, "kube-router's policy controller");
         assert.equal(count("pulumi:providers:kubernetes"), 1 + V, "the cluster's, and with a VIP one to bootstrap it");
         assert.equal(count("kubernetes:rbac.authorization.k8s.io/v1:Role"), V);
-        assert.equal(count("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"), V);
+        assert.equal(count("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"), V + 1, "kube-vip's, and metrics-server's auth reader");
     });
 
     test(`${label}: leaf certificates renew in the configured window; the CAs live ten times as long`, async () => {
@@ -99,7 +102,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const parts = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
             "dumbway:index:ControlPlane", "dumbway:index:WorkerNode", "dumbway:index:PodRoute",
             "dumbway:index:WorkerBinaries", "dumbway:index:ClusterAddons", "dumbway:index:ApiServerVip",
-            "dumbway:index:NetworkPolicyEnforcement"]);
+            "dumbway:index:NetworkPolicyEnforcement", "dumbway:index:ResourceMetrics"]);
         const clusters = resources.filter(r => r.type === "dumbway:index:Cluster");
         assert.deepEqual(clusters.map(c => c.urn.split("::")[2]), ["dumbway:index:Cluster"], "not one unparented Cluster");
         for (const r of resources.filter(r => r.type !== "dumbway:index:Cluster")) {
@@ -109,7 +112,8 @@ export function graphTests(label: string, controllers: number, workers: number, 
             assert.ok(types.length > 1, `${r.type} ${r.name} has no parent`);
             const part = types[0] === "dumbway:index:Cluster";
             // Parts made since the Cluster component came, never at the top level, so with no alias.
-            const newPart = ["api-serves-openapi", "encryption-key-seed", "encryption"].includes(r.name);
+            const newPart = ["api-serves-openapi", "encryption-key-seed", "encryption", "front-proxy-ca", "network-policy",
+                "resource-metrics"].includes(r.name);
             assert.equal(part, parts.has(r.type) || newPart || ["encryption-key", "docker-machine-certs", "cluster"].includes(r.name),
                 `${r.type} ${r.name} ${part ? "should not be" : "should be"} one of the cluster's own parts`);
             // Children of the parts follow their parents' aliases (the engine derives them), so only parts carry one.
@@ -334,7 +338,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
 
     test(`${label}: the add-ons and the policy controller wait for the workers' first install, not for their roll chain`, async () => {
         const { resources } = await run();
-        for (const type of ["dumbway:index:ClusterAddons", "dumbway:index:NetworkPolicyEnforcement"]) {
+        for (const type of ["dumbway:index:ClusterAddons", "dumbway:index:NetworkPolicyEnforcement", "dumbway:index:ResourceMetrics"]) {
             const addons = ofType(resources, type)[0];
             for (const name of workerNames) {
                 assert.ok(addons.dependencies.includes(named(resources, `${name}-node-install`).urn), `${type} does not wait for ${name}`);
@@ -366,6 +370,49 @@ export function graphTests(label: string, controllers: number, workers: number, 
             .filter(r => r.name === "network-policy-kube-router");
         const verbs = new Set(role.inputs.rules.flatMap((rule: { verbs: string[] }) => rule.verbs));
         assert.deepEqual([...verbs].sort(), ["get", "list", "watch"], "it writes nothing through the API");
+    });
+
+    test(`${label}: the aggregation layer: every control plane gets the front-proxy CA (not the cluster's) and the ` +
+        `aggregator's client certificate, signed by it`, async () => {
+        const { resources } = await run();
+        for (const host of controllerNames) {
+            const files = filesOf(named(resources, `${host}-control-plane-install`));
+            assert.equal(files.get("/etc/kdw/control-plane/pki/front-proxy-ca.pem"), "CERTIFICATE front-proxy-ca-cert", host);
+            assert.equal(files.get("/etc/kdw/control-plane/pki/front-proxy-client.pem"), "CERTIFICATE front-proxy-client-cert", host);
+            assert.equal(files.get("/etc/kdw/control-plane/pki/front-proxy-client-key.pem"), "PRIVATE KEY OF front-proxy-client-key", host);
+        }
+        const client = named(resources, "front-proxy-client-cert");
+        assert.equal(client.inputs.caCertPem, "CERTIFICATE front-proxy-ca-cert");
+        assert.deepEqual(client.inputs.allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
+        assert.deepEqual(named(resources, "front-proxy-client-csr").inputs.subject, { commonName: "front-proxy-client" });
+    });
+
+    test(`${label}: metrics-server serves the resource metrics API behind the aggregator, every connection verified`, async () => {
+        const { resources } = await run();
+        const [apiService] = ofType(resources, "kubernetes:apiregistration.k8s.io/v1:APIService");
+        assert.equal(apiService.inputs.metadata.name, "v1beta1.metrics.k8s.io");
+        assert.deepEqual(apiService.inputs.spec.service, { name: "metrics-server", namespace: "kube-system" });
+        assert.equal(apiService.inputs.spec.insecureSkipTLSVerify, undefined);
+        assert.equal(Buffer.from(apiService.inputs.spec.caBundle, "base64").toString(), "CERTIFICATE cluster-ca-cert",
+            "the aggregator trusts metrics-server's certificate by the cluster CA");
+        const serving = named(resources, "resource-metrics-metrics-server-serving-csr");
+        assert.deepEqual(serving.inputs.dnsNames, ["metrics-server.kube-system.svc", "metrics-server.kube-system.svc.cluster.local"]);
+        assert.equal(named(resources, "resource-metrics-metrics-server-serving-cert").inputs.caCertPem, "CERTIFICATE cluster-ca-cert");
+        const secret = named(resources, "resource-metrics-metrics-server-tls");
+        assert.equal(secret.inputs.type, "kubernetes.io/tls");
+        assert.ok(isSecretValue(secret.inputs.stringData) || isSecretValue(secret.inputs.stringData["tls.key"]),
+            "the serving key stays a Pulumi secret");
+        const deployment = ofType(resources, "kubernetes:apps/v1:Deployment").find(d => d.inputs.metadata.name === "metrics-server")!;
+        const pod = deployment.inputs.spec.template.spec;
+        const [container] = pod.containers;
+        assert.equal(container.image, `registry.k8s.io/metrics-server/metrics-server:${versions.metricsServer}`);
+        assert.ok(container.args.includes("--kubelet-certificate-authority=/etc/metrics-server/kubelet-ca/ca.crt"), container.args.join(" "));
+        assert.deepEqual(container.args.filter((a: string) => /insecure/.test(a)), [], "kubelets are verified");
+        assert.ok(container.args.includes("--tls-cert-file=/etc/metrics-server/tls/tls.crt"));
+        assert.deepEqual(pod.volumes.map((v: { name: string; secret?: unknown; configMap?: unknown }) => [v.name, v.secret ?? v.configMap ?? "emptyDir"]),
+            [["tmp", "emptyDir"], ["tls", { secretName: "metrics-server-tls" }], ["kubelet-ca", { name: "kube-root-ca.crt" }]]);
+        assert.equal(container.securityContext.runAsNonRoot, true);
+        assert.equal(container.securityContext.readOnlyRootFilesystem, true);
     });
 
     test(`${label}: changes roll one host at a time: etcd members, then the encryption's phases (read, write, the ` +

@@ -70,6 +70,19 @@ test("kube-apiserver: what the CIS benchmark (cis-1.11) asks of its flags", () =
     assert.ok(controllerManagerArgs(cfg).includes("--terminated-pod-gc-threshold=1000"));
 });
 
+test("kube-apiserver: the aggregation layer trusts the front-proxy CA for the front-proxy client alone, and routes to endpoints", () => {
+    const args = apiserverArgs(cfg, members[0], members, ["192.168.99.10"]);
+    for (const flag of ["--requestheader-client-ca-file=/etc/kubernetes/pki/front-proxy-ca.pem",
+        "--requestheader-allowed-names=front-proxy-client", "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group", "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        "--proxy-client-cert-file=/etc/kubernetes/pki/front-proxy-client.pem",
+        "--proxy-client-key-file=/etc/kubernetes/pki/front-proxy-client-key.pem", "--enable-aggregator-routing=true"]) {
+        assert.ok(args.includes(flag), `missing ${flag}`);
+    }
+    assert.notEqual(args.find(a => a.startsWith("--requestheader-client-ca-file=")), "--requestheader-client-ca-file=/etc/kubernetes/pki/ca.pem",
+        "a client certificate of the cluster CA must not pass for the aggregator");
+});
+
 test("admission configuration: Pod Security enforces baseline, warns and audits restricted, all at latest, kube-system exempt", () => {
     const file = JSON.parse(admissionConfigFile(cfg.podSecurity));
     assert.equal(`${file.apiVersion} ${file.kind}`, "apiserver.config.k8s.io/v1 AdmissionConfiguration");

@@ -112,6 +112,7 @@ expect "agnhost is the version the e2e suite of $k8s asks for" \
 expect "kube-bench version is $(V kubeBench)" "$(V kubeBench | sed 's/^v//')" kube-bench version
 expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 expect "kube-router --version is $(V kubeRouter)" "version $(V kubeRouter), built on 20" kube-router --version
+expect "metrics-server --version is $(V metricsServer)" "$(V metricsServer)" metrics-server --version
 
 if node -e '
     const fs = require("fs"), crypto = require("crypto"), path = require("path");
