@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import * as tls from "node:tls";
 import { assertAvailable, describeAvailability, pollApi, ROLL_BOUND } from "./apiPoller";
-import { asRoot, pidOfCommand, processAgeCommand, TestHost } from "./harness";
+import { asRoot, pidOfCommand, processAgeCommand, run, TestHost } from "./harness";
 import { assertOneHostAtATime, describeSteps, stepRecorder } from "./steps";
 
 export interface RenewalContext {
@@ -200,8 +200,14 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     assert.ok(adminCert, "the kubeconfig output has no client certificate");
     const adminSerial = normalSerial(new X509Certificate(Buffer.from(adminCert, "base64")).serialNumber);
     assert.ok(newSerials.has(adminSerial), "the kubeconfig output's client certificate is not a re-issued one");
-    // Every re-issued certificate is in use somewhere: served, on a host, or the admin's.
-    const inUse = new Set([...after.values(), ...[...onDisk.values()].map(c => c.serial), adminSerial]);
+    // metrics-server's serving certificate is in the Secret its pod mounts (it reloads the files when they change).
+    const metricsServing = (await run("kubectl", ["--kubeconfig", ctx.kubeconfigPath, "-n", "kube-system", "get", "secret",
+        "metrics-server-tls", "-o", "jsonpath={.data.tls\\.crt}"])).trim();
+    assert.ok(metricsServing, "the Secret metrics-server-tls holds no certificate");
+    const metricsSerial = normalSerial(new X509Certificate(Buffer.from(metricsServing, "base64")).serialNumber);
+    assert.ok(newSerials.has(metricsSerial), "metrics-server's Secret holds a certificate that is not a re-issued one");
+    // Every re-issued certificate is in use somewhere: served, on a host, the admin's or in metrics-server's Secret.
+    const inUse = new Set([...after.values(), ...[...onDisk.values()].map(c => c.serial), adminSerial, metricsSerial]);
     const unused = [...signedAfter].filter(([, serial]) => !inUse.has(serial)).map(([name]) => name);
     assert.deepEqual(unused, [], "re-issued certificates found in use nowhere");
     const notRestarted = [...await processAges(ctx)].filter(([, age]) => age > upSeconds).map(([name, age]) => `${name} (${age}s)`);
