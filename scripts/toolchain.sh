@@ -269,8 +269,9 @@ build_kubernetes() { kubernetes_release kubernetes "$V_kubernetes" "$BIN"; }
 # The previous minor, for upgrades: its own folder with bin/'s layout (see PREVIOUS below).
 build_kubernetes_previous() { kubernetes_release kubernetes-previous "$V_kubernetesPrevious" "$PREVIOUS"; }
 
-# The conformance suite of the same release: the e2e test binary and agnhost, the program its test pods run (the
-# image tag the suite asks for is agnhost's VERSION file, stamped into the binary as upstream's Makefile does).
+# The conformance suite of the same release: the e2e test binary, agnhost, the program its test pods run (the image
+# tag the suite asks for is agnhost's VERSION file, stamped into the binary as upstream's Makefile does), and the
+# Ginkgo CLI at the version the suite is built with, which runs it over several processes as sonobuoy does.
 build_kubernetes_e2e() {
   local v="$V_kubernetes" agnhost=k8s.io/kubernetes/test/images/agnhost
   kubernetes_module kubernetes-e2e
@@ -279,7 +280,8 @@ build_kubernetes_e2e() {
   go test -c -trimpath -ldflags "$K8S_LDFLAGS" -o out/e2e.test k8s.io/kubernetes/test/e2e
   go build -trimpath -ldflags "-s -w -X main.Version=$(cat "$(moddir "k8s.io/kubernetes@$v")/test/images/agnhost/VERSION")" \
     -o out/agnhost "$agnhost"
-  install_bins out/e2e.test out/agnhost
+  go build -trimpath -ldflags "-s -w" -o out/ginkgo github.com/onsi/ginkgo/v2/ginkgo
+  install_bins out/e2e.test out/agnhost out/ginkgo
 }
 
 # kube-bench (the CIS benchmark runner): served by the proxy but missing from the checksum database, with its version
@@ -516,7 +518,7 @@ spawn kube-router "$V_kubeRouter" "github.com/cloudnativelabs/kube-router/v2@$V_
 spawn metrics-server "$V_metricsServer" "sigs.k8s.io/metrics-server@$V_metricsServer" metrics-server
 spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench" kube-bench
 # Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
-spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost
+spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost ginkgo
 spawn apiserver-lb "$(source_version "$KDW_REPO_ROOT/tools/apiserver-lb")" kube-dumb-way/tools/apiserver-lb kdw-apiserver-lb
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || true; done
 

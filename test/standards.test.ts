@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { hostLayout } from "../render/layout";
-import { CONFORMANCE_CANNOT_PASS_HERE, conformanceSelection, readDryRun, tallyConformance } from "./e2e/conformance";
+import { CONFORMANCE_CANNOT_PASS_HERE, conformanceSelection, ginkgoCliSelection, readDryRun, tallyConformance } from "./e2e/conformance";
 import {
     adminConfPaths, auditMaps, judgeBench, kubeBenchConfig, mapAudits, NOT_APPLICABLE, readKubeBench, staleWarnings, tallyOf, TARGET_SECTION,
     WARN_EXPLAINED,
@@ -224,7 +224,7 @@ test("conformance tallies: every test the run reports counts, matched to the dry
         ["failed: timed out", "timedout: slow", "skipped: skipped by the test itself"]);
 });
 
-test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests, no other; SCTP's skipped, with a reason", () => {
+test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests, sig-api-machinery's webhook and sig-auth's issuer discovery [Conformance] tests, no other; SCTP's skipped, with a reason", () => {
     const [focus, skip] = conformanceSelection();
     const focused = new RegExp(focus.replace("--ginkgo.focus=", ""));
     const skipped = new RegExp(skip.replace("--ginkgo.skip=", ""));
@@ -234,10 +234,26 @@ test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests
     assert.ok(focused.test(netpol) && !skipped.test(netpol));
     assert.ok(focused.test("[sig-network] DNS should provide DNS for the cluster [Conformance]"));
     assert.ok(!focused.test("[sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]"));
+    for (const name of ["[sig-api-machinery] AdmissionWebhook [Privileged:ClusterAdmin] should be able to deny pod and configmap creation [Conformance]",
+        "[sig-api-machinery] CustomResourceConversionWebhook [Privileged:ClusterAdmin] should be able to convert from CR v1 to CR v2 [Conformance]",
+        "[sig-auth] ServiceAccounts ServiceAccountIssuerDiscovery should support OIDC discovery of service account issuer [Conformance]"]) {
+        assert.ok(focused.test(name) && !skipped.test(name), name);
+    }
+    assert.ok(!focused.test("[sig-api-machinery] ResourceQuota should create a ResourceQuota and capture the life of a pod. [Conformance]"));
+    assert.ok(!focused.test("[sig-auth] ServiceAccounts should mount an API token into pods [Conformance]"));
+    assert.ok(!focused.test("[sig-api-machinery] AdmissionWebhook [Privileged:ClusterAdmin] should not be conformance"),
+        "webhook tests outside the conformance suite");
     assert.ok(!focused.test("[sig-network] Networking should check kube-proxy urls [Feature:Networking-IPv4]"));
     assert.ok(focused.test(sctp) && skipped.test(sctp), "SCTP's NetworkPolicy tests are selected, then skipped");
     for (const [pattern, why] of Object.entries(CONFORMANCE_CANNOT_PASS_HERE)) {
         assert.ok(skipped.source.includes(pattern), pattern);
         assert.ok(why.length > 40, `${pattern}: the reason is said`);
     }
+});
+
+test("conformance selection: the Ginkgo CLI's run selects as the dry run of e2e.test does (the same patterns, its own flag names)", () => {
+    const dry = conformanceSelection();
+    const cli = ginkgoCliSelection();
+    assert.deepEqual(cli.map(a => a.split("=")[0]), ["--focus", "--skip"]);
+    assert.deepEqual(cli.map(a => a.slice(a.indexOf("=") + 1)), dry.map(a => a.slice(a.indexOf("=") + 1)));
 });

@@ -2,11 +2,17 @@
 // the unit tests read it directly.
 
 /**
- * The tests this suite runs: every [Conformance] test of sig-network (DNS and Services among them), and sig-network's
+ * The tests this suite runs: every [Conformance] test of sig-network (DNS and Services among them); sig-network's
  * NetworkPolicy tests (Netpol, [Feature:NetworkPolicy]: what a policy must allow and deny, probed between pods of three
- * namespaces on every worker).
+ * namespaces on every worker); sig-api-machinery's [Conformance] tests of admission and CRD conversion webhooks (the
+ * apiservers reach a webhook's pods by their addresses, with no kube-proxy on the controllers); sig-auth's discovery
+ * of the service-account issuer (OIDC), which a pod reaches through the clients' endpoint.
  */
-export const CONFORMANCE_FOCUS = String.raw`\[sig-network\].*(\[Conformance\]|\[Feature:NetworkPolicy\])`;
+export const CONFORMANCE_FOCUS = [
+    String.raw`\[sig-network\].*(\[Conformance\]|\[Feature:NetworkPolicy\])`,
+    String.raw`\[sig-api-machinery\] (AdmissionWebhook|CustomResourceConversionWebhook) .*\[Conformance\]`,
+    String.raw`\[sig-auth\] ServiceAccounts ServiceAccountIssuerDiscovery .*\[Conformance\]`,
+].join("|");
 
 /**
  * Selected tests that cannot pass here for a reason outside the cluster, by a regular expression of their name, with
@@ -21,6 +27,18 @@ export const CONFORMANCE_CANNOT_PASS_HERE: Record<string, string> = {
 export function conformanceSelection(): string[] {
     const skip = Object.keys(CONFORMANCE_CANNOT_PASS_HERE);
     return [`--ginkgo.focus=${CONFORMANCE_FOCUS}`, ...(skip.length ? [`--ginkgo.skip=${skip.join("|")}`] : [])];
+}
+
+/**
+ * Ginkgo processes the run is spread over, as sonobuoy and hydrophone run the suite (Ginkgo runs the [Serial] tests
+ * alone, after the others): most of the time of a NetworkPolicy test goes to waiting on probes between pods, so more
+ * processes than this machine's two cores.
+ */
+export const CONFORMANCE_PROCS = 4;
+
+/** The same selection as the Ginkgo CLI's flags (e2e.test's own without their `ginkgo.` prefix). */
+export function ginkgoCliSelection(): string[] {
+    return conformanceSelection().map(arg => arg.replace(/^--ginkgo\./, "--"));
 }
 
 interface SpecReport {

@@ -109,6 +109,15 @@ expect "e2e.test --version is $k8s" "$k8s" e2e.test --version
 expect "agnhost is the version the e2e suite of $k8s asks for" \
   "$(cat "$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse(require("fs").readFileSync(0)).Dir')/test/images/agnhost/VERSION")" \
   agnhost --version
+# The Ginkgo that Kubernetes' go.mod names (the library inside e2e.test); the CLI must be the same release.
+ginkgo_release="$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse(require("fs").readFileSync(0)).GoMod' |
+  xargs go mod edit -json | node -p 'JSON.parse(require("fs").readFileSync(0)).Require.find(r => r.Path === "github.com/onsi/ginkgo/v2").Version.slice(1)')" ||
+  ginkgo_release=""
+if [ -z "$ginkgo_release" ]; then
+  fail "ginkgo is the version e2e.test of $k8s is built with" "Kubernetes $k8s's go.mod names no github.com/onsi/ginkgo/v2"
+else
+  expect "ginkgo is the version e2e.test of $k8s is built with ($ginkgo_release)" "Ginkgo Version $ginkgo_release" ginkgo version
+fi
 expect "kube-bench version is $(V kubeBench)" "$(V kubeBench | sed 's/^v//')" kube-bench version
 expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 expect "kube-router --version is $(V kubeRouter)" "version $(V kubeRouter), built on 20" kube-router --version

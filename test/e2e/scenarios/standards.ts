@@ -1,5 +1,6 @@
 // The cluster measured against the standards: Kubernetes' own conformance tests of sig-network (DNS, Services,
-// networking; the e2e.test binary of the pinned release) and the CIS Kubernetes Benchmark (kube-bench) on a controller
+// networking, NetworkPolicy), of admission and conversion webhooks and of the service-account issuer's discovery (the
+// e2e.test binary of the pinned release) and the CIS Kubernetes Benchmark (kube-bench) on a controller
 // and a worker of each host kind and, for its policies, through the API; on a 3+3 cluster that the program brings up on
 // the local test hosts (a controller and a worker of them of the boot2docker kind) through the Automation API, then
 // destroys. Writes .cache/e2e/standards.json (the tallies under `timings`) and ends with "N passed, N failed".
@@ -20,7 +21,10 @@ import {
     adminConfPaths, auditMaps, BENCHMARK, BenchTally, BenchTarget, judgeBench, kubeBenchConfig, mapAudits, NOT_APPLICABLE, readKubeBench,
     staleWarnings, tallyOf, TARGETS, WARN_EXPLAINED,
 } from "../kubeBench";
-import { CONFORMANCE_CANNOT_PASS_HERE, conformanceSelection, ConformanceTally, readDryRun, tallyConformance } from "../conformance";
+import {
+    CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_PROCS, conformanceSelection, ConformanceTally, ginkgoCliSelection, readDryRun,
+    tallyConformance,
+} from "../conformance";
 import { Scenario } from "../scenario";
 import { machineStorage, writeStackConfig } from "../stackConfig";
 
@@ -45,8 +49,9 @@ function runLogged(cmd: string, args: string[], log: string, env: NodeJS.Process
 }
 
 /**
- * The sig-network conformance tests: Ginkgo's dry run of the selection counts them (nothing runs), then the run must
- * run exactly those and pass every one, matched by name; its report is read whole, not through the selection again.
+ * The selected conformance tests: Ginkgo's dry run of the selection counts them (nothing runs), then the run, over
+ * CONFORMANCE_PROCS processes, must run exactly those and pass every one, matched by name; its report is read whole,
+ * not through the selection again.
  */
 async function conformance(): Promise<string> {
     const dir = path.join(WORK, "conformance");
@@ -64,9 +69,12 @@ async function conformance(): Promise<string> {
     report.timings.conformanceDryRun = { willRun: dryRun.willRun, total: dryRun.total };
     console.log(`     dry run: Ran ${dryRun.willRun} of ${dryRun.total} Specs`);
 
+    // The run: the Ginkgo CLI spreads the same selection over several e2e.test processes and merges their reports.
     const start = Date.now();
-    const code = await runLogged(e2eTest, [...common, `--report-dir=${dir}`,
-        `--ginkgo.json-report=${path.join(dir, "ginkgo.json")}`, "--ginkgo.timeout=2h"],
+    const ginkgo = path.join(requireEnv("KDW_TOOLCHAIN_HOME"), "bin", "ginkgo");
+    const code = await runLogged(ginkgo, ["run", `--procs=${CONFORMANCE_PROCS}`, ...ginkgoCliSelection(), "--no-color",
+        "--timeout=2h", `--output-dir=${dir}`, "--json-report=ginkgo.json", e2eTest, "--",
+        `--kubeconfig=${kubeconfigPath}`, "--provider=skeleton", `--report-dir=${dir}`],
     path.join(dir, "e2e.log"), env, 150 * 60_000);
     const tally: ConformanceTally = {
         ...tallyConformance(readFileSync(path.join(dir, "ginkgo.json"), "utf8"), dryRun),
@@ -401,8 +409,9 @@ async function main() {
             anonymousOnlyHealth);
         await report.check("audit log: the admin's changes and its read of a secret are recorded, without bodies, by the " +
             "apiservers (CIS 3.2.1, 3.2.2)", auditLogRecords);
-        await report.check(`conformance: sig-network [Conformance] and [Feature:NetworkPolicy] tests (e2e.test ${versions.kubernetes}): ` +
-            "every test Ginkgo's dry run selects ran and passed, and no other", conformance);
+        await report.check(`conformance: sig-network [Conformance] and [Feature:NetworkPolicy] tests, sig-api-machinery's ` +
+            `webhook and sig-auth's issuer discovery [Conformance] tests (e2e.test ${versions.kubernetes}): every test ` +
+            "Ginkgo's dry run selects ran and passed, and no other", conformance);
     } else {
         await report.check("standards after up", async () => { throw new Error("not run: pulumi up failed"); });
     }
