@@ -74,10 +74,15 @@ moddir() {
       const j = JSON.parse(s); if (j.Error) { console.error(j.Error); process.exit(1); } console.log(j.Dir); });'
 }
 
-# modtime MODULE@VERSION: the commit time the proxy records, as 2026-01-02T03:04:05Z.
+# modtime MODULE@VERSION: the commit time the proxy records, as 2026-01-02T03:04:05Z, from the module's .info file in
+# the module cache (`go mod download -json` prints a Time only when it downloads the module itself). Fails without one,
+# rather than stamp an empty build date.
 modtime() {
   go mod download -json "$1" | node -e '
-    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => console.log(JSON.parse(s).Time || ""));'
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
+      const j = JSON.parse(s), time = j.Time || (j.Info && JSON.parse(require("fs").readFileSync(j.Info, "utf8")).Time);
+      if (!time) { console.error(`no commit time for ${process.argv[1]}`); process.exit(1); }
+      console.log(time); });' "$1"
 }
 
 # copy_replaces GOMOD: repeat in ./go.mod the replace directives of GOMOD that point at another module
@@ -400,23 +405,25 @@ build_kube_vip() {
 # names dependencies with advisories since published; Go's minimal version selection lets this wrapper raise them
 # (versions.json's kubeRouterRaisedModules), as kube-router's own later releases did, without a change to its source.
 build_kube_router() {
-  local v="$V_kubeRouter" m=github.com/cloudnativelabs/kube-router/v2
+  local v="$V_kubeRouter" m=github.com/cloudnativelabs/kube-router/v2 date
+  date="$(modtime "$m@$v")"
   wrapper kube-router 1.26.0
   # shellcheck disable=SC2046 # one module@version per word
   go get "$m@$v" $(node -e 'for (const [m, v] of Object.entries(require(process.argv[1]).kubeRouterRaisedModules)) console.log(`${m}@${v}`)' "$KDW_VERSIONS_FILE")
   CGO_ENABLED=0 go build -trimpath -o out/kube-router \
-    -ldflags "-s -w -X $m/pkg/version.Version=$v -X $m/pkg/version.BuildDate=$(modtime "$m@$v")" "$m/cmd/kube-router"
+    -ldflags "-s -w -X $m/pkg/version.Version=$v -X $m/pkg/version.BuildDate=$date" "$m/cmd/kube-router"
   install_bins out/kube-router
 }
 
 # metrics-server: the resource metrics API behind `kubectl top` and CPU autoscaling (components/resourceMetrics.ts).
 # Its version lives where client-go's version package reads it, as its own Makefile sets it.
 build_metrics_server() {
-  local v="$V_metricsServer" m=sigs.k8s.io/metrics-server
+  local v="$V_metricsServer" m=sigs.k8s.io/metrics-server date
+  date="$(modtime "$m@$v")"
   wrapper metrics-server 1.26.0
   go get "$m@$v"
   go build -trimpath -o out/metrics-server \
-    -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/client-go/pkg/version.buildDate=$(modtime "$m@$v")" \
+    -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$v -X k8s.io/client-go/pkg/version.buildDate=$date" \
     "$m/cmd/metrics-server"
   install_bins out/metrics-server
 }

@@ -90,6 +90,9 @@ expect "bin-previous/manifest.json lists every worker binary, kubelet at $previo
   console.log(missing.length === 0 && kubelet.version === process.argv[2] ? "ok" : "missing " + missing + ", kubelet " + kubelet?.version);
 ' "$KDW_PREVIOUS_BINARY_DIR" "$previous"
 expect "kubectl client is $k8s" "Client Version: $k8s" kubectl version --client
+# The build date the toolchain stamps is the release's commit time as the module proxy records it, never empty.
+k8s_time="$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse(require("fs").readFileSync(JSON.parse(require("fs").readFileSync(0)).Info)).Time')"
+expect "kubectl's build date is Kubernetes $k8s's commit time ($k8s_time)" "\"buildDate\": \"$k8s_time\"" kubectl version --client -o json
 expect "etcd --version is $(V etcd)" "etcd Version: $(V etcd | sed 's/^v//')" etcd --version
 expect "etcdctl version is $(V etcd)" "etcdctl version: $(V etcd | sed 's/^v//')" etcdctl version
 expect "containerd --version is $(V containerd)" " $(V containerd) " containerd --version
