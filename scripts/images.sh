@@ -94,7 +94,7 @@ image "metrics-server/metrics-server:$(v metricsServer)" '["/metrics-server"]' "
 # here from Debian's packages with the libraries they need and busybox for a shell. iptables-wrapper-installer.sh is
 # upstream's own (kube-router's module): its wrapper picks, on each worker, the mode that worker's kube-proxy uses.
 kube_router_image() {
-    local name ref module installer debs want stamp root start=$SECONDS debian_packages=()
+    local name ref module installer debs want stamp image_root start=$SECONDS debian_packages=()
     name="cloudnativelabs/kube-router:$(v kubeRouter)"
     ref="$registry/$name"
     module="$(go mod download -json "github.com/cloudnativelabs/kube-router/v2@$(v kubeRouter)" | node -e '
@@ -116,23 +116,23 @@ kube_router_image() {
         echo "[images] $ref cached"
         return 0
     fi
-    root="$(mktemp -d)"
-    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$root"; done
-    rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/locale" "$root/usr/share/lintian"
-    mkdir -p "$root/bin" "$root/tmp" "$root/run" "$root/usr/local/bin" && chmod 1777 "$root/tmp"
-    install -m 0755 "$busybox" "$root/bin/busybox"
-    for applet in sh grep wc rm ln cat; do ln -sf busybox "$root/bin/$applet"; done
-    install -m 0755 "$bin/kube-router" "$root/usr/local/bin/kube-router"
-    ln -sf xtables-nft-multi "$root/usr/sbin/iptables"
-    install -m 0755 "$installer" "$root/iptables-wrapper-installer.sh"
-    chroot "$root" /bin/sh /iptables-wrapper-installer.sh --no-sanity-check
-    [ "$(readlink "$root/usr/sbin/iptables-save")" = /usr/sbin/iptables-wrapper ] ||
+    image_root="$(mktemp -d)"
+    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$image_root"; done
+    rm -rf "$image_root/usr/share/doc" "$image_root/usr/share/man" "$image_root/usr/share/locale" "$image_root/usr/share/lintian"
+    mkdir -p "$image_root/bin" "$image_root/tmp" "$image_root/run" "$image_root/usr/local/bin" && chmod 1777 "$image_root/tmp"
+    install -m 0755 "$busybox" "$image_root/bin/busybox"
+    for applet in sh grep wc rm ln cat; do ln -sf busybox "$image_root/bin/$applet"; done
+    install -m 0755 "$bin/kube-router" "$image_root/usr/local/bin/kube-router"
+    ln -sf xtables-nft-multi "$image_root/usr/sbin/iptables"
+    install -m 0755 "$installer" "$image_root/iptables-wrapper-installer.sh"
+    chroot "$image_root" /bin/sh /iptables-wrapper-installer.sh --no-sanity-check
+    [ "$(readlink "$image_root/usr/sbin/iptables-save")" = /usr/sbin/iptables-wrapper ] ||
         { echo "[images] kube-router: iptables-save is not upstream's wrapper after its installer ran" >&2; exit 1; }
-    chroot "$root" /usr/sbin/ipset --version >/dev/null ||
+    chroot "$image_root" /usr/sbin/ipset --version >/dev/null ||
         { echo "[images] kube-router: ipset does not run in the image" >&2; exit 1; }
-    tar -C "$root" -c . | docker import --change 'ENTRYPOINT ["/usr/local/bin/kube-router"]' \
+    tar -C "$image_root" -c . | docker import --change 'ENTRYPOINT ["/usr/local/bin/kube-router"]' \
         --change 'ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$ref" >/dev/null
-    rm -rf "$root"
+    rm -rf "$image_root"
     docker push -q "$ref" >/dev/null
     echo "$want" > "$stamp"
     echo "[images] $ref pushed in $((SECONDS - start))s"
