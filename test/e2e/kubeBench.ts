@@ -151,6 +151,8 @@ export const WARN_EXPLAINED: Record<string, { why: string; shownBy?: string }> =
             "but kube-system (the apiservers' admission configuration, kube-dumb-way:podSecurity).",
         shownBy: "cluster: Pod Security: a privileged pod in default is refused (server dry run) for violating baseline",
     },
+    "5.2.2": { why: "kube-router's policy controller runs privileged in kube-system (exempt from Pod Security), as kube-proxy would: it writes the worker's iptables rules and ipsets; baseline (5.2.1) refuses privileged pods everywhere else." },
+    "5.2.5": { why: "kube-router's policy controller shares the worker's network namespace in kube-system, where its rules must go; baseline (5.2.1) refuses host networking everywhere else." },
     "5.2.7": { why: "a manual check: baseline (5.2.1) admits root containers; restricted, which refuses them, only warns and audits." },
     "5.2.8": { why: "a manual check: baseline (5.2.1) admits the runtime's default capabilities, NET_RAW among them; restricted, which drops them, only warns and audits." },
     "5.2.9": { why: "CoreDNS adds NET_BIND_SERVICE (all others dropped) to serve port 53, as upstream's CoreDNS does." },
