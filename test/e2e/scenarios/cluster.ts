@@ -1,4 +1,4 @@
-// The cluster as a user meets it after `up`: `kubectl top`, the API's virtual IP, etcd, the API through the cluster CA, Ready
+// The cluster as a user meets it after `up`: the API's virtual IP, etcd, the API through the cluster CA, Ready
 // workers, encryption at rest, Pod Security and the audit log, then the smoke tests of Kubernetes the Hard Way
 // (a deployment, port-forward, logs, exec, a NodePort Service, DNS, pod to pod across workers, the service IP) and
 // the same across the two host kinds, on a daemon set with a web server on every worker, and NetworkPolicy enforced on
@@ -18,44 +18,39 @@ import { Scenario } from "../scenario";
 
 const report = new Scenario("cluster");
 
-/** How soon after `up` ends `kubectl top` must answer for every worker (issue 23), in s. */
-const TOP_WITHIN_S = 90;
-
-/**
- * `kubectl top`'s answer once it has metrics for every worker: the nodes it measures, and of the pods it measures the
- * nodes they run on. Throws while a worker or its pods have none yet.
- */
-async function topOfEveryWorker(): Promise<string> {
-    const nodes = (await kubectl("top", "nodes", "--no-headers")).trim().split("\n").map(l => l.trim().split(/\s+/));
-    const measured = nodes.filter(([, cpu, , memory]) => /^\d+m$/.test(cpu) && /^\d+Mi$/.test(memory)).map(([name]) => name);
-    assert.deepEqual(measured.sort(), workerNames(3), `kubectl top nodes: ${nodes.map(n => n.join(" ")).join("; ")}`);
-    const pods = (await kubectl("top", "pods", "-A", "--no-headers")).trim().split("\n").map(l => l.trim().split(/\s+/));
-    const placed = JSON.parse(await kubectl("get", "pods", "-A", "-o", "json")).items as
-        { metadata: { namespace: string; name: string }; spec: { nodeName?: string } }[];
-    const nodeOfPod = new Map(placed.map(p => [`${p.metadata.namespace}/${p.metadata.name}`, p.spec.nodeName]));
-    const podNodes = [...new Set(pods.filter(([, , cpu]) => /^\d+m$/.test(cpu)).map(([ns, name]) => nodeOfPod.get(`${ns}/${name}`)))];
-    assert.deepEqual(podNodes.sort(), workerNames(3), "kubectl top pods: pods measured on these workers only");
-    return `${measured.length} nodes, ${pods.length} pods`;
-}
-
 /** How soon a policy must take effect on every worker (issue 22), in ms. */
 const POLICY_EFFECT_MS = 5000;
 
-/** Of `ips`, those whose web server answers a pod within a second, asked from pod `pod` of namespace `namespace`. */
-async function reachableFrom(namespace: string, pod: string, ips: string[]): Promise<string[]> {
-    const probe = ips.map(ip => `(wget -q -T 1 -O /dev/null http://${ip}/ && echo ${ip}) &`).join(" ") + " wait";
+/**
+ * Of `ips`, those whose web server answers a pod within `seconds`, asked from pod `pod` of namespace `namespace`. The
+ * time limit is busybox's `timeout`: the smoke image's busybox (Debian's static 1.35.0) crashes on `wget -T`.
+ */
+async function reachableFrom(namespace: string, pod: string, ips: string[], seconds = 1): Promise<string[]> {
+    const probe = ips.map(ip => `(timeout ${seconds} wget -q -O /dev/null http://${ip}/ && echo ${ip}) &`).join(" ") + " wait";
     const out = await kubectl("exec", "-n", namespace, pod, "--", "sh", "-c", probe);
     return out.split("\n").map(l => l.trim()).filter(l => ips.includes(l)).sort();
 }
 
-/** Polls until `reachableFrom` gives `want`; how long that took from `since`, in ms, or throws after 30 s. */
+/** How long a server that no longer answers is given before it counts as cut off: a slow answer is not a denial. */
+const CUT_OFF_CONFIRM_S = 5;
+
+/**
+ * Polls until `reachableFrom` gives `want`; how long that took from `since`, in ms, or throws after 30 s. A server
+ * seen answering is proof; one seen not answering within a second is asked again with more time before it counts as
+ * cut off (the time is that of the first sighting).
+ */
 async function msUntilReachable(since: number, namespace: string, pod: string, ips: string[], want: string[]): Promise<number> {
+    const wanted = JSON.stringify([...want].sort());
     let seen: string[] = [];
     while (Date.now() - since < 30_000) {
         seen = await reachableFrom(namespace, pod, ips);
-        if (JSON.stringify(seen) === JSON.stringify([...want].sort())) return Date.now() - since;
+        if (JSON.stringify(seen) !== wanted) continue;
+        const at = Date.now() - since;
+        if (want.length === ips.length) return at;
+        seen = await reachableFrom(namespace, pod, ips, CUT_OFF_CONFIRM_S);
+        if (JSON.stringify(seen) === wanted) return at;
     }
-    throw new Error(`after 30 s ${namespace}/${pod} reaches ${JSON.stringify(seen)}, not ${JSON.stringify(want)}`);
+    throw new Error(`after 30 s ${namespace}/${pod} reaches ${JSON.stringify(seen)}, not ${wanted}`);
 }
 
 /**
@@ -110,7 +105,7 @@ async function networkPolicyChecks() {
             });
             const allowed = await msUntilReachable(Date.now(), client, "client", ips, ips);
             assert.ok(allowed <= POLICY_EFFECT_MS, `the allow took ${allowed} ms`);
-            assert.deepEqual(await reachableFrom("default", outsider.name, ips), [], "a pod of default still reaches them");
+            assert.deepEqual(await reachableFrom("default", outsider.name, ips, CUT_OFF_CONFIRM_S), [], "a pod of default still reaches them");
             return `denied in ${denied} ms, allowed in ${allowed} ms, on ${workers.map(w => `${nodeOf(w)} (${w.kind})`).join(", ")}`;
         } finally {
             await kubectl("delete", "namespace", server, client, "--wait=false");
@@ -223,17 +218,6 @@ async function securityChecks(image: string) {
 
 report.run(async () => {
     const stack = await clusterStack(report);
-    await report.check(`kubectl top: nodes and pods have metrics within ${TOP_WITHIN_S} s of up's end, on every worker of ` +
-        "both host kinds (metrics-server behind the aggregation layer, kubelets verified by the cluster CA)", async () => {
-        const [last] = await stack.history(1);
-        assert.ok(last?.endTime, "the stack's last update has no end time");
-        const upEnded = new Date(last.endTime).getTime();
-        const deadline = upEnded + TOP_WITHIN_S * 1000;
-        const answer = await eventually(Math.max(0, (deadline - Date.now()) / 1000), topOfEveryWorker, 2000);
-        const seconds = (Date.now() - upEnded) / 1000;
-        assert.ok(seconds <= TOP_WITHIN_S, `kubectl top answered for every worker ${seconds.toFixed(0)} s after up's end`);
-        return `${answer}, ${seconds.toFixed(0)} s after up's end`;
-    });
     await report.check("virtual IP: the kubeconfig and the endpoint use it, one controller holds it (the Lease's holder), " +
         "kube-vip may hold its Lease and nothing else", async () => {
         const outputs = await stack.outputs();
