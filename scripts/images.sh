@@ -9,7 +9,7 @@
 #
 #   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh [conformance]
 #
-# `conformance` adds the images the Kubernetes conformance tests of sig-network run (test/e2e/scenarios/standards.ts): see the end.
+# `conformance` adds the images the standards suite's Kubernetes conformance tests run (test/e2e/scenarios/standards.ts): see the end.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -233,3 +233,17 @@ for applet in $("$busybox" --list); do
     [ "$applet" = busybox ] || links+=("@busybox=bin/$applet")
 done
 for ref in $(tags_of busybox); do image "$ref" '["/bin/sh"]' "$busybox=bin/busybox" "${links[@]}"; done
+
+# The sample API server that the aggregator test registers, and the etcd it keeps its objects in: the toolchain's builds
+# of the versions the suite names (versions.json conformanceImages; its sample-apiserver 1.N.P is k8s.io/sample-apiserver
+# v0.N.P, as upstream tags it), each refused if the suite asks for another.
+sample_apiserver="sample-apiserver:$(v conformanceImages.sampleApiserver | sed 's/^v0\./1./')"
+sample_etcd="etcd:$(v conformanceImages.etcd | sed 's/^v//')-0"
+for ref in "$sample_apiserver" "$sample_etcd"; do
+    tags_of "${ref%%:*}" | grep -qx "$ref" || {
+        echo "[images] the e2e suite asks for $(tags_of "${ref%%:*}" | tr '\n' ' ')not $ref: set versions.json conformanceImages to match" >&2
+        exit 1
+    }
+done
+image "$sample_apiserver" '["/kube-sample-apiserver"]' "$bin/conformance/kube-sample-apiserver=kube-sample-apiserver"
+image "$sample_etcd" '[]' "$bin/conformance/etcd=usr/local/bin/etcd"

@@ -310,16 +310,32 @@ build_pause() {
 
 # etcd: the server's main package is in the repository's root module, which the proxy does not serve at
 # 3.6.x; scripts/toolchain/etcd/main.go is the same one-line main over the served server/v3 module.
-build_etcd() {
-  local v="$V_etcd"
+# etcd_release VERSION DEST ETCDCTL: etcd (and etcdctl when ETCDCTL is yes) of VERSION into DEST.
+etcd_release() {
+  local v="$1" dest="$2" etcdctl="$3"
   mkdir -p etcd && cp "$recipes/etcd/main.go" etcd/
   wrapper etcd 1.26.0
-  go mod edit -require "go.etcd.io/etcd/server/v3@$v" -require "go.etcd.io/etcd/etcdctl/v3@$v"
+  go mod edit -require "go.etcd.io/etcd/server/v3@$v"
+  [ "$etcdctl" != yes ] || go mod edit -require "go.etcd.io/etcd/etcdctl/v3@$v"
   go mod tidy
-  go get "go.etcd.io/etcd/etcdctl/v3@$v"
+  [ "$etcdctl" != yes ] || go get "go.etcd.io/etcd/etcdctl/v3@$v"
   go build -trimpath -ldflags "-s -w" -o out/etcd ./etcd
-  go build -trimpath -ldflags "-s -w" -o out/etcdctl go.etcd.io/etcd/etcdctl/v3
-  install_bins out/etcd out/etcdctl
+  [ "$etcdctl" != yes ] || go build -trimpath -ldflags "-s -w" -o out/etcdctl go.etcd.io/etcd/etcdctl/v3
+  mkdir -p "$dest" && mv -f out/etcd* "$dest/"
+}
+build_etcd() { etcd_release "$V_etcd" "$BIN" yes; }
+
+# What the conformance suite's test pods run that is built from Go modules, at the versions its e2e.test names
+# (versions.json conformanceImages), in bin/conformance/ (scripts/images.sh makes the images): the sample API server
+# that the aggregator test registers, and the etcd release it stores its objects in, apart from the cluster's etcd.
+build_conformance_etcd() { etcd_release "$V_conformanceImages_etcd" "$BIN/conformance" no; }
+build_sample_apiserver() {
+  local v="$V_conformanceImages_sampleApiserver" m=k8s.io/sample-apiserver
+  wrapper sample-apiserver 1.26.0
+  go get "$m@$v"
+  mkdir -p out "$BIN/conformance"
+  go build -trimpath -ldflags "-s -w" -o out/kube-sample-apiserver "$m"
+  mv -f out/kube-sample-apiserver "$BIN/conformance/"
 }
 
 build_containerd() {
@@ -523,6 +539,9 @@ spawn pause "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" pause
 spawn kube-vip "$V_kubeVip" "github.com/kube-vip/kube-vip@$V_kubeVip" kube-vip
 spawn kube-router "$V_kubeRouter" "github.com/cloudnativelabs/kube-router/v2@$V_kubeRouter" kube-router
 spawn metrics-server "$V_metricsServer" "sigs.k8s.io/metrics-server@$V_metricsServer" metrics-server
+spawn conformance-etcd "$V_conformanceImages_etcd" "go.etcd.io/etcd/server/v3@$V_conformanceImages_etcd" conformance/etcd
+spawn sample-apiserver "$V_conformanceImages_sampleApiserver" "k8s.io/sample-apiserver@$V_conformanceImages_sampleApiserver" \
+  conformance/kube-sample-apiserver
 spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench" kube-bench
 # Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
 spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost ginkgo

@@ -224,7 +224,7 @@ test("conformance tallies: every test the run reports counts, matched to the dry
         ["failed: timed out", "timedout: slow", "skipped: skipped by the test itself"]);
 });
 
-test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests, sig-api-machinery's webhook and sig-auth's issuer discovery [Conformance] tests, no other; SCTP's skipped, with a reason", () => {
+test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests, sig-api-machinery's webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods [Conformance] tests, no other; SCTP's skipped, with a reason", () => {
     const [focus, skip] = conformanceSelection();
     const focused = new RegExp(focus.replace("--ginkgo.focus=", ""));
     const skipped = new RegExp(skip.replace("--ginkgo.skip=", ""));
@@ -233,10 +233,15 @@ test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests
         "should support a 'default-deny-ingress' policy [Feature:NetworkPolicy]";
     assert.ok(focused.test(netpol) && !skipped.test(netpol));
     assert.ok(focused.test("[sig-network] DNS should provide DNS for the cluster [Conformance]"));
-    assert.ok(!focused.test("[sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]"));
+    assert.ok(!focused.test("[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] should perform rolling updates and roll backs of template modifications [Conformance]"));
+    assert.ok(!focused.test("[sig-node] Container Runtime blackbox test on terminated container should report termination message [Conformance]"));
     for (const name of ["[sig-api-machinery] AdmissionWebhook [Privileged:ClusterAdmin] should be able to deny pod and configmap creation [Conformance]",
         "[sig-api-machinery] CustomResourceConversionWebhook [Privileged:ClusterAdmin] should be able to convert from CR v1 to CR v2 [Conformance]",
-        "[sig-auth] ServiceAccounts ServiceAccountIssuerDiscovery should support OIDC discovery of service account issuer [Conformance]"]) {
+        "[sig-auth] ServiceAccounts ServiceAccountIssuerDiscovery should support OIDC discovery of service account issuer [Conformance]",
+        "[sig-api-machinery] Aggregator Should be able to support the 1.17 Sample API Server using the current Aggregator [LinuxOnly] [Conformance]",
+        "[sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]",
+        "[sig-apps] ReplicaSet should serve a basic image on each replica with a public image [Conformance]",
+        "[sig-node] Pods should be submitted and removed [Conformance] [NodeConformance]"]) {
         assert.ok(focused.test(name) && !skipped.test(name), name);
     }
     assert.ok(!focused.test("[sig-api-machinery] ResourceQuota should create a ResourceQuota and capture the life of a pod. [Conformance]"));

@@ -4,14 +4,18 @@
 /**
  * The tests this suite runs: every [Conformance] test of sig-network (DNS and Services among them); sig-network's
  * NetworkPolicy tests (Netpol, [Feature:NetworkPolicy]: what a policy must allow and deny, probed between pods of three
- * namespaces on every worker); sig-api-machinery's [Conformance] tests of admission and CRD conversion webhooks (the
- * apiservers reach a webhook's pods by their addresses, with no kube-proxy on the controllers); sig-auth's discovery
- * of the service-account issuer (OIDC), which a pod reaches through the clients' endpoint.
+ * namespaces on every worker); sig-api-machinery's [Conformance] tests of admission and CRD conversion webhooks and of
+ * the aggregation layer (the apiservers reach a webhook's or an aggregated API server's pods by their addresses, with
+ * no kube-proxy on the controllers); sig-auth's discovery of the service-account issuer (OIDC), which a pod reaches
+ * through the clients' endpoint; and a slice of the workloads' own: sig-apps' Deployment and ReplicaSet, sig-node's
+ * Pods [Conformance] tests.
  */
 export const CONFORMANCE_FOCUS = [
     String.raw`\[sig-network\].*(\[Conformance\]|\[Feature:NetworkPolicy\])`,
-    String.raw`\[sig-api-machinery\] (AdmissionWebhook|CustomResourceConversionWebhook) .*\[Conformance\]`,
+    String.raw`\[sig-api-machinery\] (AdmissionWebhook|CustomResourceConversionWebhook|Aggregator) .*\[Conformance\]`,
     String.raw`\[sig-auth\] ServiceAccounts ServiceAccountIssuerDiscovery .*\[Conformance\]`,
+    String.raw`\[sig-apps\] (Deployment|ReplicaSet) .*\[Conformance\]`,
+    String.raw`\[sig-node\] Pods .*\[Conformance\]`,
 ].join("|");
 
 /**

@@ -121,6 +121,14 @@ if [ -z "$ginkgo_release" ]; then
 else
   expect "ginkgo is the version e2e.test of $k8s is built with ($ginkgo_release)" "Ginkgo Version $ginkgo_release" ginkgo version
 fi
+# The conformance suite's own images built from Go modules: the versions versions.json names, which are the tags its
+# e2e.test asks for (etcd:3.7.0-0 is etcd v3.7.0; sample-apiserver:1.29.2 is k8s.io/sample-apiserver v0.29.2).
+sample_etcd="$(V conformanceImages.etcd)" sample_apiserver="$(V conformanceImages.sampleApiserver)"
+expect "conformance/etcd --version is $sample_etcd" "etcd Version: ${sample_etcd#v}" "$KDW_TOOLCHAIN_HOME/bin/conformance/etcd" --version
+expect "conformance/kube-sample-apiserver is k8s.io/sample-apiserver $sample_apiserver" \
+  "$(printf 'mod\tk8s.io/sample-apiserver\t%s' "$sample_apiserver")" go version -m "$KDW_TOOLCHAIN_HOME/bin/conformance/kube-sample-apiserver"
+expect "e2e.test asks for etcd:${sample_etcd#v}-0" "/etcd:${sample_etcd#v}-0" e2e.test --list-images
+expect "e2e.test asks for sample-apiserver:1.${sample_apiserver#v0.}" "/sample-apiserver:1.${sample_apiserver#v0.}" e2e.test --list-images
 expect "kube-bench version is $(V kubeBench)" "$(V kubeBench | sed 's/^v//')" kube-bench version
 expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 expect "kube-router --version is $(V kubeRouter)" "version $(V kubeRouter), built on 20" kube-router --version

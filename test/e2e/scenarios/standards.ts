@@ -409,8 +409,9 @@ async function main() {
             anonymousOnlyHealth);
         await report.check("audit log: the admin's changes and its read of a secret are recorded, without bodies, by the " +
             "apiservers (CIS 3.2.1, 3.2.2)", auditLogRecords);
-        await report.check(`conformance: sig-network [Conformance] and [Feature:NetworkPolicy] tests, sig-api-machinery's ` +
-            `webhook and sig-auth's issuer discovery [Conformance] tests (e2e.test ${versions.kubernetes}): every test ` +
+        await report.check(`conformance: sig-network [Conformance] and [Feature:NetworkPolicy] tests; sig-api-machinery's ` +
+            "webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods " +
+            `[Conformance] tests (e2e.test ${versions.kubernetes}): every test ` +
             "Ginkgo's dry run selects ran and passed, and no other", conformance);
     } else {
         await report.check("standards after up", async () => { throw new Error("not run: pulumi up failed"); });
