@@ -13,9 +13,13 @@ health_timeout=120
 worker_etc="$KDW_ETC/worker"
 boot_step="$KDW_HOME/boot.d/50-worker"
 # Service addresses are virtual: kube-proxy translates every packet for a port a service has, before these chains. A
-# packet still addressed to the service range (a port no service has) is refused here instead of going to the default
-# gateway, where whatever answers there (a proxy, say) would pass for the service.
-service_range="-d $KDW_SERVICE_CIDR -m comment --comment kdw-service-range -j REJECT"
+# packet still addressed to the service range (a port no service has) must not go to the default gateway, where
+# whatever answers there (a proxy, say) would pass for the service. This host's own packets are refused (filter
+# OUTPUT). Pods' packets are dropped in mangle's FORWARD, which comes after the translation and before the filter
+# table: there, kube-router's NetworkPolicy chain is always first and accepts whatever a policy allows, so a rule of
+# ours in filter's FORWARD would never see them (REJECT is the filter table's only).
+service_range_output="-d $KDW_SERVICE_CIDR -m comment --comment kdw-service-range -j REJECT"
+service_range_forward="-d $KDW_SERVICE_CIDR -m comment --comment kdw-service-range -j DROP"
 
 # Puts a program in place by renaming a copy over it: a running program is replaced, never written into (and
 # boot2docker's busybox has no `install`).
@@ -35,18 +39,19 @@ install_binaries() {
     done
 }
 
-service_range_rule() { # -C | -I, chain
-    if [ "$1" = -I ]; then set -- -I "$2" 1; fi
-    # shellcheck disable=SC2086 # the rule is meant to split into words
-    iptables "$@" $service_range 2>/dev/null
+# The service range's rules as shell commands, each added (first in its chain) unless there; a cluster made before
+# refused pods' packets in filter's FORWARD, where kube-router's chain came first: that rule goes.
+service_range_commands() {
+    echo "iptables -D FORWARD $service_range_output 2>/dev/null || true"
+    echo "iptables -C OUTPUT $service_range_output 2>/dev/null || iptables -I OUTPUT 1 $service_range_output"
+    echo "iptables -t mangle -C FORWARD $service_range_forward 2>/dev/null ||" \
+        "iptables -t mangle -I FORWARD 1 $service_range_forward"
 }
 
 # The service range's rules at boot; on boot2docker also the services, which systemd starts elsewhere.
 write_boot_step() {
     {
-        for chain in FORWARD OUTPUT; do
-            echo "iptables -C $chain $service_range 2>/dev/null || iptables -I $chain 1 $service_range"
-        done
+        service_range_commands
         if [ "$KDW_PROFILE" = boot2docker ]; then
             for service in $KDW_SERVICES; do
                 echo "$KDW_HOME/bin/kdw-service start $service \$(cat $worker_etc/$service.cmd)"
@@ -139,7 +144,7 @@ up | roll)
     kdw_write_files
     install_binaries
     mkdir -p "$KDW_DATA/containerd" "$KDW_RUN/containerd" "$KDW_DATA/cni" "$KDW_KUBELET_DIR" "$KDW_LOGS"
-    for chain in FORWARD OUTPUT; do service_range_rule -C "$chain" || service_range_rule -I "$chain"; done
+    eval "$(service_range_commands)"
     write_boot_step
     # The kubelet renews its client certificate itself and keeps it under pki/; a certificate sent now (a re-issue by
     # the program, a new CA) must win over one it renewed before, so it starts again from its kubeconfig's.
