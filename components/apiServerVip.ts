@@ -43,6 +43,9 @@ export const kubeVipRules = () => [
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [KUBE_VIP_LEASE], verbs: ["get", "update"] },
 ];
 
+/** The library of the scripts that stop a controller's kube-vip while its apiserver serves: it hands the address over. */
+export const VIP_HANDOVER_LIBRARY = "lib-vip-handover.sh";
+
 /**
  * The API's virtual IP: kube-vip on every controller, one of which holds the address at a time, with its own identity
  * allowed to hold its Lease and nothing else. Finishes when the API answers on the address. kube-vip starts on every
@@ -85,9 +88,13 @@ export class ApiServerVip extends pulumi.ComponentResource {
                 machineId: host.machineId,
                 connection: host.connection,
                 script: hostScript("kube-vip.sh"),
+                libraries: [VIP_HANDOVER_LIBRARY],
                 files: [
                     { path: dir.apply(d => `${d}/ca.pem`), content: clusterCa.certPem },
                     { path: dir.apply(d => `${d}/kube-vip.kubeconfig`), content: localKubeconfig, mode: "0600" },
+                    // The same identity for the hand-over of the address (lib-vip-handover.sh), which reads the Lease.
+                    { path: dir.apply(d => `${d}/client.pem`), content: cert.certPem },
+                    { path: dir.apply(d => `${d}/client-key.pem`), content: cert.keyPem, mode: "0600" },
                 ],
                 env: pulumi.all([host.layout, host.ip]).apply(([l, ip]) => ({
                     KDW_ETC: l.etc,
@@ -96,6 +103,7 @@ export class ApiServerVip extends pulumi.ComponentResource {
                     KDW_HOST_IP: ip,
                     KDW_VIP: args.vip,
                     KDW_PORT: String(cluster.apiServerPort),
+                    KDW_LEASE: KUBE_VIP_LEASE,
                     KDW_KUBE_VIP_ARGS: kubeVipArgs(cluster, args.vip, host.nodeName).join(" "),
                 })),
             }, {

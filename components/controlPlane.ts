@@ -9,6 +9,7 @@ import { MachineHost } from "./machineHost";
 import { controllerManagerCert, schedulerCert } from "../render/pki";
 import { schedulerConfigYaml } from "../render/configFiles";
 import { hostScript, rollingStep } from "../host/remote";
+import { VIP_HANDOVER_LIBRARY } from "./apiServerVip";
 
 /** Certificates every controller shares; issued once so that adding nothing re-issues nothing. */
 export interface ControlPlaneCerts {
@@ -38,7 +39,7 @@ export interface ControlPlaneArgs {
 }
 
 /** The libraries of the scripts that restart a controller's apiserver (control-plane.sh, encryption.sh). */
-export const APISERVER_SCRIPT_LIBRARIES = ["lib-control-plane.sh"];
+export const APISERVER_SCRIPT_LIBRARIES = ["lib-control-plane.sh", VIP_HANDOVER_LIBRARY];
 
 /**
  * kube-apiserver, kube-controller-manager and kube-scheduler as containers on one controller. Controllers start

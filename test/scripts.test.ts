@@ -13,6 +13,7 @@ import { HOST_SCRIPT_LIBRARIES, machineCreateScript, sweepCommand } from "../com
 import { HOST_SCRIPT_DIR, hostScript, LOCAL_SCRIPT_DIR, localScript, render, scriptCommand, shellQuote, stepScript, withAdminKubeconfig } from "../host/remote";
 import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
 import { APISERVER_SCRIPT_LIBRARIES } from "../components/controlPlane";
+import { VIP_HANDOVER_LIBRARY } from "../components/apiServerVip";
 
 /** A scratch folder, removed when the test process ends. */
 const scratchDirs: string[] = [];
@@ -56,7 +57,7 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
         "worker.sh": stepScript({ script: hostScript("worker.sh"), files: [], libraries: WORKER_SCRIPT_LIBRARIES }),
         "host.sh": stepScript({ script: hostScript("host.sh"), files: [], libraries: HOST_SCRIPT_LIBRARIES }),
         "pod-routes.sh": stepScript({ script: hostScript("pod-routes.sh"), files: [] }),
-        "kube-vip.sh": stepScript({ script: hostScript("kube-vip.sh"), files: [] }),
+        "kube-vip.sh": stepScript({ script: hostScript("kube-vip.sh"), files: [], libraries: [VIP_HANDOVER_LIBRARY] }),
         // Run on the machine running Pulumi, with the admin kubeconfig's library.
         "node-drain.sh": withAdminKubeconfig("node-drain.sh"),
         "api-ready.sh": withAdminKubeconfig("api-ready.sh"),
@@ -447,9 +448,10 @@ test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the 
     const inNs = (cmd: string, input = "") => spawnSync("ip", ["netns", "exec", ns, "sh", "-c", cmd],
         { encoding: "utf8", input, env: { ...process.env, PATH: `${dir}/stubs:${process.env.PATH}` } });
     inNs("ip link add kdw0 type veth peer name kdw1 && ip addr add 192.168.99.10/24 dev kdw0 && ip link set kdw0 up && ip link set kdw1 up");
-    const script = `${hostScript("lib-files.sh")}\n${hostScript("kube-vip.sh")}`;
+    const script = stepScript({ script: hostScript("kube-vip.sh"), files: [], libraries: [VIP_HANDOVER_LIBRARY] });
     const env = (vip: string) => ({ KDW_ETC: `${dir}/etc`, KDW_IMAGE: "registry.example/kube-vip/kube-vip:v0.9.2",
-        KDW_NODE: "kdw-controller-0", KDW_HOST_IP: "192.168.99.10", KDW_VIP: vip, KDW_PORT: "6443", KDW_KUBE_VIP_ARGS: "manager --arp" });
+        KDW_NODE: "kdw-controller-0", KDW_HOST_IP: "192.168.99.10", KDW_VIP: vip, KDW_PORT: "6443", KDW_LEASE: "plndr-cp-lock",
+        KDW_KUBE_VIP_ARGS: "manager --arp" });
     const files = `${dir}/etc/kube-vip/kube-vip.kubeconfig 0600 ${Buffer.from("kubeconfig\n").toString("base64")}\n`;
     const calls = () => (spawnSync("cat", [`${dir}/calls`], { encoding: "utf8" }).stdout ?? "").trim().split("\n").filter(Boolean);
     const vipAddresses = () => inNs("ip -o -4 addr show | awk '$4 ~ /^192\\.168\\.99\\.250\\// { print $2 }'").stdout.trim();
@@ -481,6 +483,59 @@ test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the 
         assert.ok(off.stderr.includes(`kube-dumb-way:apiServerVip ${vip} is not a host address of kdw-controller-0's network ${network} (kdw0)`), off.stderr);
         assert.equal(calls().length, before, "something ran before the VIP was refused");
     }
+});
+
+test("the VIP's hand-over in a network namespace: the holder keeps answering on the address after kube-vip stops, until the Lease names another controller and two announcements have passed; a controller that does not hold it only stops kube-vip", (t) => {
+    const { ns } = networkNamespace(t);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-handover-"));
+    execFileSync("mkdir", ["-p", `${dir}/stubs`, `${dir}/etc/kube-vip`]);
+    writeFileSync(`${dir}/etc/kube-vip/handover`, "192.168.99.250 6443 plndr-cp-lock kdw-controller-0\n");
+    // Stand-ins that log what they are asked, with whether this host holds the address then: docker stop (kube-vip,
+    // which drops the address as it stops), curl (the apiserver, answering the Lease's holders in turn from a file), and
+    // sleep; ip, awk and sed are real.
+    const holds = "$(ip -o -4 addr show | grep -c ' 192.168.99.250/32 ')";
+    writeFileSync(`${dir}/stubs/docker`, `#!/bin/sh
+echo "docker $* (holds ${holds})" >> ${dir}/calls
+[ "$1" != stop ] || ip addr del 192.168.99.250/32 dev kdw0 2>/dev/null || true
+`, { mode: 0o755 });
+    writeFileSync(`${dir}/stubs/curl`, `#!/bin/sh
+holder=$(head -n 1 ${dir}/holders); [ "$(wc -l < ${dir}/holders)" -le 1 ] || sed -i 1d ${dir}/holders
+echo "lease read: $holder (holds ${holds})" >> ${dir}/calls
+echo '{"kind":"Lease","spec":{"holderIdentity":"'"$holder"'","leaseDurationSeconds":5}}'
+`, { mode: 0o755 });
+    writeFileSync(`${dir}/stubs/sleep`, `#!/bin/sh\necho "sleep $* (holds ${holds})" >> ${dir}/calls\n`, { mode: 0o755 });
+    const handOver = (holders: string[]) => {
+        writeFileSync(`${dir}/holders`, holders.join("\n") + "\n");
+        writeFileSync(`${dir}/calls`, "");
+        const r = spawnSync("ip", ["netns", "exec", ns, "sh", "-c", `${hostScript(VIP_HANDOVER_LIBRARY)}\nkdw_vip_hand_over`],
+            { encoding: "utf8", env: { ...process.env, KDW_ETC: `${dir}/etc`, PATH: `${dir}/stubs:${process.env.PATH}` } });
+        assert.equal(r.status, 0, r.stderr);
+        return { out: r.stdout, calls: readFileSync(`${dir}/calls`, "utf8").trim().split("\n") };
+    };
+
+    spawnSync("ip", ["netns", "exec", ns, "ip", "addr", "add", "192.168.99.250/32", "dev", "kdw0"]);
+    // Released by the stopping kube-vip (no holder), then taken by kdw-controller-1.
+    const held = handOver(["kdw-controller-0", "", "", "kdw-controller-1"]);
+    assert.deepEqual(held.calls, [
+        "lease read: kdw-controller-0 (holds 1)",
+        "docker stop --time 5 kdw-kube-vip (holds 1)",
+        "lease read:  (holds 1)", "sleep 1 (holds 1)",
+        "lease read:  (holds 1)", "sleep 1 (holds 1)",
+        "lease read: kdw-controller-1 (holds 1)",
+        "sleep 2 (holds 1)",
+    ], "the address was not kept until the new holder's announcements had passed");
+    assert.match(held.out, /the API's address 192\.168\.99\.250 handed over to kdw-controller-1 \(Lease taken within 2s\)/);
+    assert.equal(spawnSync("ip", ["netns", "exec", ns, "ip", "-o", "-4", "addr", "show"], { encoding: "utf8" }).stdout.includes("192.168.99.250/32"),
+        false, "the address stayed after the hand-over");
+
+    // Not the holder: kube-vip stops, nothing waits.
+    const notHeld = handOver(["kdw-controller-1"]);
+    assert.deepEqual(notHeld.calls, ["docker stop --time 5 kdw-kube-vip (holds 0)"]);
+
+    // Holds the address but its apiserver does not answer for the Lease: kube-vip stops, the address is not taken back.
+    spawnSync("ip", ["netns", "exec", ns, "ip", "addr", "add", "192.168.99.250/32", "dev", "kdw0"]);
+    const unanswered = handOver([""]);
+    assert.deepEqual(unanswered.calls, ["lease read:  (holds 1)", "docker stop --time 5 kdw-kube-vip (holds 1)"]);
 });
 
 test("kdw-routes loop in a network namespace: applies at start, and a deleted route comes back within one pass (10 s)", async (t) => {

@@ -3,7 +3,9 @@
 # carries the host's address and announces it by ARP. `up` (and `roll`, the same on a running controller: its caller
 # rolls one controller at a time, so that a holder that stops hands the address to another) returns once the API
 # answers on the virtual IP.
-# Environment: KDW_ETC KDW_IMAGE KDW_NODE KDW_HOST_IP KDW_VIP KDW_PORT KDW_KUBE_VIP_ARGS (the flags, space separated)
+# A running kube-vip that holds the address hands it over to another controller before it stops (lib-vip-handover.sh).
+# Environment: KDW_ETC KDW_IMAGE KDW_NODE KDW_HOST_IP KDW_VIP KDW_PORT KDW_LEASE KDW_KUBE_VIP_ARGS (the flags, space
+#              separated)
 set -eu
 name=kdw-kube-vip
 dir="$KDW_ETC/kube-vip"
@@ -67,9 +69,12 @@ up|roll)
         exit 1
     fi
     kdw_write_files
-    stop_kube_vip
-    # Recorded before kube-vip runs, so that a sweep after an interrupted run finds the address to remove.
+    # Recorded before kube-vip runs: for the sweep after an interrupted run, the address to remove; for a hand-over, the
+    # Lease that says who holds it.
     echo "$KDW_VIP" > "$dir/address"
+    echo "$KDW_VIP $KDW_PORT $KDW_LEASE $KDW_NODE" > "$dir/handover"
+    kdw_vip_hand_over
+    stop_kube_vip
     # kube-vip reads its kubeconfig at /etc/kubernetes/admin.conf whatever its flags say (this one is its own identity),
     # talks to the local apiserver (kubernetes_addr), and announces the address every second instead of every 3 s: a
     # new holder's first announcement is what moves clients over to it.

@@ -17,11 +17,13 @@ wait_healthy() { # component, URL, seconds, curl options...
     echo "$component healthy after $(($(date +%s) - start))s"
 }
 
-# On a roll, this controller's kube-vip steps aside while the apiserver behind it restarts: stopped, it gives up the
-# Lease and the API's virtual IP, which another controller takes at once, instead of holding the address while this
-# apiserver is down. It starts again however the roll ends.
+# On a roll, this controller's kube-vip steps aside while the apiserver behind it restarts: it hands the API's virtual
+# IP over to another controller (lib-vip-handover.sh) before the apiserver stops, instead of holding the address while
+# this apiserver is down. It starts again however the roll ends, also when a roll killed before left it stopped.
 step_aside_kube_vip() {
-    [ "$(docker inspect --format '{{.State.Running}}' kdw-kube-vip 2>/dev/null)" = true ] || return 0
-    docker stop --time 5 kdw-kube-vip >/dev/null
+    docker inspect kdw-kube-vip >/dev/null 2>&1 || return 0
     trap 'docker start kdw-kube-vip >/dev/null' EXIT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+    kdw_vip_hand_over
 }
