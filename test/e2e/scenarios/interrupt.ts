@@ -137,6 +137,15 @@ function lastLines(text: string, n = 15): string {
     return [...errors, "...", ...lines.slice(-n)].join("\n");
 }
 
+/** A preview that expects no changes, with each change's properties (--diff) for the report when there are some. */
+const previewNoChanges = () => pulumi(["preview", "--expect-no-changes", "--diff"]);
+
+/** What a failed previewNoChanges proposed: the resources and properties that change (--diff marks them ~, +, -). */
+function proposedChanges(output: string, n = 40): string {
+    const changes = output.split("\n").filter(l => /^\s*[-+~]/.test(l) && !/^\s*[-+~]+\s*$/.test(l));
+    return (changes.length > 0 ? changes.slice(0, n) : ["(no change line found)", ...output.trim().split("\n").slice(-n)]).join("\n");
+}
+
 /** The state as stored: resources other than the stack, and pending operations. */
 async function storedState(): Promise<{ resources: string[]; pending: string[] }> {
     const state = JSON.parse(await run("pulumi", ["stack", "export", "--stack", STACK], { cwd: ROOT, env }));
@@ -192,9 +201,9 @@ async function upConverges(): Promise<string> {
         { mode: 0o600 });
     await eventually(60, async () => assert.deepEqual(await readyWorkers(), ["kdw-worker-0", "kdw-worker-1", "kdw-worker-2"]));
     const refresh = await clearPendingCreates();
-    const preview = await pulumi(["preview", "--expect-no-changes"]);
+    const preview = await previewNoChanges();
     assert.ok(!preview.timedOut, `the preview after up timed out after ${preview.seconds}s:\n${lastLines(preview.output, 25)}`);
-    assert.equal(preview.code, 0, `the preview after up shows changes:\n${lastLines(preview.output, 25)}`);
+    assert.equal(preview.code, 0, `the preview after up shows changes:\n${proposedChanges(preview.output)}`);
     assert.deepEqual((await storedState()).pending, []);
     return `up ${up.seconds}s (all workers Ready)${stopped(up)}, ${refresh}, preview --expect-no-changes ${preview.seconds}s`;
 }
@@ -308,9 +317,9 @@ async function clusterProblems(): Promise<string[]> {
     if (ready.join(",") !== "kdw-worker-0,kdw-worker-1,kdw-worker-2") {
         problems.push(`Ready workers: ${ready.join(", ") || "none"}`);
     }
-    const preview = await pulumi(["preview", "--expect-no-changes"]);
+    const preview = await previewNoChanges();
     if (preview.code !== 0) {
-        problems.push(`preview --expect-no-changes: ${preview.timedOut ? "timed out" : "changes"}\n${lastLines(preview.output, 10)}`);
+        problems.push(`preview --expect-no-changes: ${preview.timedOut ? `timed out\n${lastLines(preview.output, 10)}` : `changes\n${proposedChanges(preview.output)}`}`);
     }
     return problems;
 }
