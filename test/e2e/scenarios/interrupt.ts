@@ -143,7 +143,9 @@ const previewNoChanges = () => pulumi(["preview", "--expect-no-changes", "--diff
 /** What a failed previewNoChanges proposed: the resources and properties that change (--diff marks them ~, +, -). */
 function proposedChanges(output: string, n = 40): string {
     const changes = output.split("\n").filter(l => /^\s*[-+~]/.test(l) && !/^\s*[-+~]+\s*$/.test(l));
-    return (changes.length > 0 ? changes.slice(0, n) : ["(no change line found)", ...output.trim().split("\n").slice(-n)]).join("\n");
+    // Each prefixed, so that CI's short list of failures (which drops engine progress lines) keeps them.
+    return (changes.length > 0 ? changes.slice(0, n).map(l => `change: ${l.trimEnd()}`)
+        : ["(no change line found)", ...output.trim().split("\n").slice(-n)]).join("\n");
 }
 
 /** The state as stored: resources other than the stack, and pending operations. */
