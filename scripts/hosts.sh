@@ -18,6 +18,9 @@
 #   KDW_HOSTS_INSTANCE=N       (1-9) a separate set beside the default one: its own network 192.168.(77+N).0/24,
 #                              registry, host names kdw-host-N-<i> and state folder state-N; dockerd is shared and
 #                              stopped by `down` only when no set is left
+#   KDW_HOSTS_CPU_SHARES=N     the hosts' CPU weight against other containers when the cores are busy (docker's
+#                              --cpu-shares, default 1024): CI gives the set that runs long throughput work (conformance)
+#                              less, so that the suites that measure the API's answers do not measure its load
 #
 # Writes $KDW_HOSTS_STATE_DIR/hosts.json ([{name, ip, kind, sshUser, sshKeyPath}])
 # and registry.json ({address, caCertPath}). See scripts/hosts/README.md.

@@ -58,5 +58,5 @@ test("boot2docker: kube-vip's files persist on the boot2docker disk, where Docke
     const step = named(resources, "kdw-controller-0-kube-vip-install").inputs;
     assert.match(step.create, /KDW_ETC=\/var\/lib\/boot2docker\/kdw\/etc /);
     const paths = bundleOf(step.stdin).map(f => f.path);
-    assert.deepEqual(paths, ["/var/lib/boot2docker/kdw/etc/kube-vip/ca.pem", "/var/lib/boot2docker/kdw/etc/kube-vip/kube-vip.kubeconfig"]);
+    assert.deepEqual(paths, ["ca.pem", "kube-vip.kubeconfig", "client.pem", "client-key.pem"].map(f => `/var/lib/boot2docker/kdw/etc/kube-vip/${f}`));
 });

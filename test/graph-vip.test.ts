@@ -33,6 +33,12 @@ test("VIP: kube-vip runs on every controller, elects through the local apiserver
         assert.equal(serverOf(kubeconfig.content), "https://127.0.0.1:6443", "kube-vip must elect through its own apiserver");
         assert.match(kubeconfig.content, /user: kube-vip\n/);
         assert.ok(files["/etc/kdw/kube-vip/ca.pem"]);
+        // The hand-over reads the Lease as kube-vip: the kubeconfig's own certificate and key, the key not world-readable.
+        const embedded = (field: string) => Buffer.from(new RegExp(`${field}: (\\S+)`).exec(kubeconfig.content)![1], "base64").toString();
+        assert.equal(files["/etc/kdw/kube-vip/client.pem"].content, embedded("client-certificate-data"));
+        assert.equal(files["/etc/kdw/kube-vip/client-key.pem"].content, embedded("client-key-data"));
+        assert.equal(files["/etc/kdw/kube-vip/client-key.pem"].mode, "0600");
+        assert.ok(create.includes("KDW_LEASE=plndr-cp-lock "), create);
     }
     const csr = named(resources, "api-vip-kube-vip-csr").inputs;
     assert.deepEqual(csr.subject, { commonName: "kube-vip" });

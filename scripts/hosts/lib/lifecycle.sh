@@ -19,7 +19,7 @@ create_host() { # create_host INDEX KIND IMAGE [DISK_TAR]: docker create, copy f
 	fi
 	docker create --name "$name" --hostname "$name" --network "$NET_NAME" --ip "$ip" \
 		--label "$LABEL=host" --label "$SET_LABEL" --label "$KIND_LABEL=$kind" --runtime "$RUNTIME" \
-		--privileged --cgroupns=private \
+		--privileged --cgroupns=private --cpu-shares "$CPU_SHARES" \
 		--security-opt seccomp=unconfined --security-opt apparmor=unconfined \
 		"${extra[@]}" "$image" /sbin/init >/dev/null
 	if [ "$kind" = boot2docker ]; then
