@@ -35,8 +35,10 @@ readonly SET_LABEL="io.kube-dumb-way.test-hosts.set=${INSTANCE:-0}"
 readonly RUNTIME=kdw-runc
 readonly BOOT_TIMEOUT=180
 readonly CPU_SHARES="${KDW_HOSTS_CPU_SHARES:-1024}"
-[[ "$CPU_SHARES" =~ ^[0-9]+$ ]] && [ "$CPU_SHARES" -ge 2 ] && [ "$CPU_SHARES" -le 262144 ] ||
-	{ echo "[hosts] error: KDW_HOSTS_CPU_SHARES must be a whole number from 2 to 262144 (got '$CPU_SHARES')" >&2; exit 1; }
+if ! [[ "$CPU_SHARES" =~ ^[0-9]{1,6}$ ]] || [ "$CPU_SHARES" -lt 2 ] || [ "$CPU_SHARES" -gt 262144 ]; then
+	echo "[hosts] error: KDW_HOSTS_CPU_SHARES must be a whole number from 2 to 262144 (got '$CPU_SHARES')" >&2
+	exit 1
+fi
 
 SSH_OPTS=(-i "$SSH_KEY" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
 	-o LogLevel=ERROR -o ConnectTimeout=5)
