@@ -4,6 +4,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { ownKubernetesObjects } from "./kubernetesOwnership";
 import { ClusterAddons } from "./addons";
 import { ApiServerVip } from "./apiServerVip";
 import { WorkerBinaries } from "./workerBinaries";
@@ -72,7 +73,7 @@ export class KubeCluster extends pulumi.ComponentResource {
     readonly machines: pulumi.Output<Record<string, MachineRecord>>;
 
     constructor(name: string, args: KubeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dumbway:index:Cluster", name, {}, opts);
+        super("dumbway:index:Cluster", name, {}, { ...opts, transformations: [...opts?.transformations ?? [], ownKubernetesObjects] });
         const cfg = args.config;
         // Its parts were the stack's own before this component held them: the alias keeps a stack made then as it is
         // (its parts' children follow their parents' aliases).

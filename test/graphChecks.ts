@@ -8,6 +8,7 @@ import * as yaml from "js-yaml";
 import { relativePath } from "../host/binaries";
 import { WORKER_BINARIES } from "../config";
 import { HOST_SCRIPT_DIR } from "../host/remote";
+import { PATCH_FORCE_ANNOTATION } from "../components/kubernetesOwnership";
 import * as versions from "../versions.json";
 import { filesOf, isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
@@ -232,6 +233,18 @@ export function graphTests(label: string, controllers: number, workers: number, 
             assert.deepEqual(csr.ipAddresses, [mockIp(name)]);
             const signed = named(resources, `${name}-node-kubelet-cert`).inputs;
             assert.deepEqual([...signed.allowedUses].sort(), ["client_auth", "digital_signature", "key_encipherment", "server_auth"]);
+        }
+    });
+
+    test(`${label}: every Kubernetes object of the cluster's is applied with patchForce (an object an interrupted create left under another field manager is taken over), and only those`, async () => {
+        const { resources } = await run();
+        const objects = resources.filter(r => r.type.startsWith("kubernetes:"));
+        assert.ok(objects.length >= 20, `only ${objects.length} Kubernetes objects`);
+        for (const r of objects) {
+            assert.equal(r.inputs.metadata?.annotations?.[PATCH_FORCE_ANNOTATION], "true", `${r.type} ${r.name}`);
+        }
+        for (const r of resources.filter(r => !r.type.startsWith("kubernetes:") && r.inputs?.metadata)) {
+            assert.equal(r.inputs.metadata.annotations?.[PATCH_FORCE_ANNOTATION], undefined, `${r.type} ${r.name}`);
         }
     });
 
