@@ -3,13 +3,13 @@
 // connections shows the gap and the failures.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { assertAvailable, Availability, AvailabilityBound, pollApi } from "./e2e/apiPoller";
+import { assertAvailable, Availability, AvailabilityBound, pollApi, POLLER_PRIORITY_RAISE } from "./e2e/apiPoller";
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
@@ -31,6 +31,8 @@ async function apiServer(handle: (req: import("node:http").IncomingMessage, res:
     const stopListening = async () => { server.closeAllConnections(); await new Promise(r => server.close(r)); };
     return {
         kubeconfig,
+        kubeconfigText: readFileSync(kubeconfig, "utf8"),
+        tls: { cert, key, port },
         stopListening,
         listenAgain: () => new Promise<void>(r => server.listen(port, "127.0.0.1", r)),
         close: async () => { await stopListening(); rmSync(dir, { recursive: true }); },
@@ -39,7 +41,7 @@ async function apiServer(handle: (req: import("node:http").IncomingMessage, res:
 
 test("poller: an API that answers every request 2.5 s late (a loaded machine) answers: nothing failed, no gap past the first answer", async () => {
     const api = await apiServer((_req, res) => { setTimeout(() => res.end("{}"), 2500); });
-    const poll = pollApi(api.kubeconfig);
+    const poll = await pollApi(api.kubeconfig);
     await sleep(5000);
     const a = await poll.stop();
     await api.close();
@@ -50,7 +52,7 @@ test("poller: an API that answers every request 2.5 s late (a loaded machine) an
 });
 
 test("poller: an API that resets every connection for 3 s shows a gap of at least 3 s; each GET is retried after 1 s, as client-go does, and none fails", async () => {
-    const start = Date.now();
+    let start = Infinity; // from the poller's first request, so that its start-up does not eat into the window
     const api = await apiServer((req, res) => {
         const t = Date.now() - start;
         if (t > 1000 && t < 4000) {
@@ -59,7 +61,8 @@ test("poller: an API that resets every connection for 3 s shows a gap of at leas
             res.end("{}");
         }
     });
-    const poll = pollApi(api.kubeconfig);
+    const poll = await pollApi(api.kubeconfig);
+    start = Date.now();
     await sleep(5500);
     const a = await poll.stop();
     await api.close();
@@ -71,7 +74,7 @@ test("poller: an API that resets every connection for 3 s shows a gap of at leas
 
 test("poller: an API that refuses connections for 3 s (nothing listens) shows a gap of at least 3 s and those requests failed", async () => {
     const api = await apiServer((_req, res) => res.end("{}"));
-    const poll = pollApi(api.kubeconfig);
+    const poll = await pollApi(api.kubeconfig);
     await sleep(1000);
     const refusing = Date.now();
     await api.stopListening();
@@ -96,17 +99,47 @@ test("poller: an API that refuses connections for 3 s (nothing listens) shows a 
     }
 });
 
+test("poller: runs in a process of its own at a CPU priority 10 above the suite's, so that a suite whose event loop is busy for 2 s (parsing the engine's events) measures no gap; its timer's lateness is reported", async () => {
+    // The API in a process of its own too, since this one's event loop is to be busy.
+    const api = await apiServer((_req, res) => res.end("{}"));
+    const { cert, key, port } = api.tls;
+    await api.close();
+    const server = spawn(process.execPath, ["-e", `require("node:https").createServer({ cert: process.env.CERT, key: process.env.KEY },
+        (_req, res) => res.end("{}")).listen(${port}, "127.0.0.1", () => console.log("listening"))`],
+        { env: { ...process.env, CERT: cert.toString(), KEY: key.toString() }, stdio: ["ignore", "pipe", "inherit"] });
+    try {
+        await new Promise(resolve => server.stdout!.once("data", resolve));
+        const kubeconfig = path.join(mkdtempSync(path.join(os.tmpdir(), "kdw-poller-")), "kubeconfig");
+        writeFileSync(kubeconfig, api.kubeconfigText, { mode: 0o600 });
+        const poll = await pollApi(kubeconfig);
+        assert.equal(os.getPriority(poll.pid), os.getPriority(process.pid) - POLLER_PRIORITY_RAISE);
+        await sleep(1000);
+        const busyUntil = Date.now() + 2000;
+        while (Date.now() < busyUntil) { /* the suite's event loop, busy */ }
+        await sleep(1000);
+        const a = await poll.stop();
+        assert.equal(a.failed, 0, JSON.stringify(a));
+        assert.ok(a.requests >= 7, JSON.stringify(a));
+        assert.ok(a.longestGapSeconds < 1.5, `the suite's busy loop showed as a gap: ${JSON.stringify(a)}`);
+        assert.ok(a.latestAskSeconds >= 0 && a.latestAskSeconds < 0.5, JSON.stringify(a));
+    } finally {
+        server.kill();
+    }
+});
+
 test("availability past its bound fails naming the gap's window and each failed request; within it, passes", async () => {
     const a: Availability = {
         requests: 40, failed: 1, longestGapSeconds: 5.2, errors: ["connect EHOSTUNREACH 192.168.79.250:6443"],
         slowestAnswerSeconds: 4.9, resetsRetried: 0,
         longestGapWindow: { from: "2026-12-03T08:00:01.000Z", to: "2026-12-03T08:00:06.200Z" },
         failures: [{ sent: "2026-12-03T08:00:02.000Z", seconds: 3.1, message: "connect EHOSTUNREACH 192.168.79.250:6443" }],
+        latestAskSeconds: 0.2,
     };
     await assertAvailable(a, new AvailabilityBound(5.5), "a test", []);
     await assert.rejects(assertAvailable(a, new AvailabilityBound(4.5), "a test", []), (err: Error) => {
         assert.deepEqual(err.message.split("\n"), [
-            "the API during a test: longest API gap 5.2s, 1/40 requests failed, slowest answer 4.9s, 0 resets retried " +
+            "the API during a test: longest API gap 5.2s, 1/40 requests failed, slowest answer 4.9s, 0 resets retried, " +
+            "poller at most 0.2s late " +
             "(connect EHOSTUNREACH 192.168.79.250:6443); at most 4.5s and 9 failed allowed",
             "longest gap from 2026-12-03T08:00:01.000Z to 2026-12-03T08:00:06.200Z",
             "request sent 2026-12-03T08:00:02.000Z failed after 3.1s: connect EHOSTUNREACH 192.168.79.250:6443",

@@ -7,146 +7,70 @@
 // a request in flight meets when the virtual IP moves to another controller, is retried after 1 s (client-go's
 // request.go retries a GET on a reset or an EOF, as if the server had said Retry-After: 1); any other error, or no
 // answer within the request's time, is a failure. Resets are counted and reported apart.
-import * as yaml from "js-yaml";
-import { readFileSync } from "node:fs";
-import * as https from "node:https";
+// The poller is an instrument: it runs in a process of its own (apiPollerProcess.ts) at a higher CPU priority than
+// everything else on the machine, so that what it measures is the API, not the event loop of the suite that starts it
+// (which parses the engine's events meanwhile) nor the machine's load on its own timer. How late its timer ever fired
+// is reported beside, so that a measurement it could not make on time says so.
+import { fork } from "node:child_process";
+import * as os from "node:os";
+import * as path from "node:path";
 import { ssh, TestHost } from "./harness";
+import { Availability } from "./apiPollerLoop";
 
-export interface Availability {
-    requests: number;
-    failed: number;
-    /** The longest time, in seconds, between two answered requests (or the start or the end of polling). */
-    longestGapSeconds: number;
-    /** The first few distinct failure messages. */
-    errors: string[];
-    /** The slowest answer, in seconds. */
-    slowestAnswerSeconds: number;
-    /** Connection resets, each retried after RETRY_AFTER_SECONDS. */
-    resetsRetried: number;
-    /** When the longest gap began and ended (ISO times), to read beside the hosts' logs. */
-    longestGapWindow: { from: string; to: string };
-    /** The first few failed requests: when each was sent, how long it took and why it failed. */
-    failures: { sent: string; seconds: number; message: string }[];
-}
+export { ANSWER_WITHIN_SECONDS, Availability, kubeconfigTls, RETRY_AFTER_SECONDS } from "./apiPollerLoop";
 
-/** How long a request may take before it counts as failed (and its wait as part of a gap). */
-export const ANSWER_WITHIN_SECONDS = 10;
+/** How much higher than the suite's the poller's CPU priority is (a nice value below it; needs root, as CI runs). */
+export const POLLER_PRIORITY_RAISE = 10;
 
-/** How long client-go waits before it retries a GET whose connection was reset (its artificial Retry-After). */
-export const RETRY_AFTER_SECONDS = 1;
-
-/** What client-go's IsConnectionReset and IsProbableEOF see in Node.js's terms ("socket hang up" is ECONNRESET). */
-const isConnectionReset = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || err.code === "EPIPE";
-
-/** The server, CA and client credentials of a kubeconfig's first cluster and user (as this program writes them). */
-export function kubeconfigTls(text: string) {
-    const config = yaml.load(text) as {
-        clusters?: { cluster: { server: string; "certificate-authority-data": string } }[];
-        users?: { user: { "client-certificate-data": string; "client-key-data": string } }[];
-    };
-    const cluster = config?.clusters?.[0]?.cluster;
-    const user = config?.users?.[0]?.user;
-    if (!cluster?.server || !user) {
-        throw new Error("the kubeconfig has no cluster with a server, or no user");
+/**
+ * Starts polling `apiPath` (default: the default namespace) every `everyMs` in a process of its own (see the top of
+ * this file); resolves once its first request is sent. `stop()` ends it and returns the figures.
+ */
+export async function pollApi(kubeconfigPath: string, apiPath = "/api/v1/namespaces/default", everyMs = POLL_SECONDS * 1000) {
+    const child = fork(path.join(__dirname, "apiPollerProcess.js"), [kubeconfigPath, apiPath, String(everyMs)],
+        { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const messages: unknown[] = [];
+    const waiters: ((message: unknown) => void)[] = [];
+    let exited: Error | undefined;
+    child.on("message", message => (waiters.shift() ?? (m => messages.push(m)))(message));
+    child.once("exit", code => {
+        exited = new Error(`the API poller exited (${code}) before it reported`);
+        waiters.splice(0).forEach(w => w(exited));
+    });
+    const next = () => new Promise<unknown>((resolve, reject) => {
+        const settle = (m: unknown) => (m instanceof Error ? reject(m) : resolve(m));
+        if (messages.length > 0) {
+            settle(messages.shift());
+        } else if (exited) {
+            reject(exited);
+        } else {
+            waiters.push(settle);
+        }
+    });
+    await new Promise<void>((resolve, reject) => child.once("spawn", resolve).once("error", reject));
+    try {
+        os.setPriority(child.pid!, os.getPriority(process.pid) - POLLER_PRIORITY_RAISE);
+    } catch (err) {
+        child.kill();
+        throw new Error(`the API poller's priority could not be raised (${(err as Error).message}): it needs root, as CI runs`);
+    }
+    const started = await next();
+    if (started !== "polling") {
+        child.kill();
+        throw new Error(`the API poller did not start: ${JSON.stringify(started)}`);
     }
     return {
-        server: cluster.server,
-        tls: {
-            ca: fromBase64(cluster["certificate-authority-data"]),
-            cert: fromBase64(user["client-certificate-data"]),
-            key: fromBase64(user["client-key-data"]),
-        },
-    };
-}
-
-const fromBase64 = (value: string) => Buffer.from(value, "base64");
-
-/** Starts polling `path` (default: the default namespace) every `everyMs`; `stop()` ends it and returns the figures. */
-export function pollApi(kubeconfigPath: string, path = "/api/v1/namespaces/default", everyMs = POLL_SECONDS * 1000) {
-    const { server, tls } = kubeconfigTls(readFileSync(kubeconfigPath, "utf8"));
-    const url = new URL(path, server);
-    const start = Date.now();
-    let lastAnswer = start;
-    let longestGap = 0;
-    let longestGapWindow = { from: start, to: start };
-    let requests = 0;
-    let failed = 0;
-    let slowest = 0;
-    const errors = new Set<string>();
-    const failures: Availability["failures"] = [];
-    const pending = new Set<Promise<void>>();
-
-    let resets = 0;
-    const gapUntil = (now: number) => {
-        if (now - lastAnswer > longestGap) {
-            longestGap = now - lastAnswer;
-            longestGapWindow = { from: lastAnswer, to: now };
-        }
-    };
-    const ask = () => {
-        requests++;
-        const sent = Date.now();
-        const deadline = sent + ANSWER_WITHIN_SECONDS * 1000;
-        const attempt = new Promise<void>(resolve => {
-            const fail = (message: string) => {
-                failed++;
-                errors.add(message);
-                if (failures.length < 10) {
-                    failures.push({ sent: new Date(sent).toISOString(), seconds: (Date.now() - sent) / 1000, message });
-                }
-                resolve();
-            };
-            const send = () => {
-                const req = https.request(url, { ...tls, agent: false, timeout: deadline - Date.now() }, res => {
-                    res.resume();
-                    res.on("end", () => {
-                        if (res.statusCode !== 200) {
-                            return fail(`HTTP ${res.statusCode}`);
-                        }
-                        const now = Date.now();
-                        slowest = Math.max(slowest, now - sent);
-                        gapUntil(now);
-                        lastAnswer = Math.max(lastAnswer, now);
-                        resolve();
-                    });
-                });
-                req.on("timeout", () => req.destroy(new Error(`no answer within ${ANSWER_WITHIN_SECONDS} s`)));
-                req.on("error", (err: NodeJS.ErrnoException) => {
-                    if (isConnectionReset(err) && Date.now() + RETRY_AFTER_SECONDS * 1000 < deadline) {
-                        resets++;
-                        setTimeout(send, RETRY_AFTER_SECONDS * 1000);
-                    } else {
-                        fail(err.message);
-                    }
-                });
-                req.end();
-            };
-            send();
-        });
-        pending.add(attempt);
-        attempt.finally(() => pending.delete(attempt));
-    };
-    ask();
-    const timer = setInterval(ask, everyMs);
-
-    return {
+        pid: child.pid!,
         async stop(): Promise<Availability> {
-            clearInterval(timer);
-            await Promise.all([...pending]);
-            gapUntil(Date.now());
-            return {
-                requests, failed, longestGapSeconds: longestGap / 1000, errors: [...errors].slice(0, 5),
-                slowestAnswerSeconds: slowest / 1000, resetsRetried: resets,
-                longestGapWindow: { from: new Date(longestGapWindow.from).toISOString(), to: new Date(longestGapWindow.to).toISOString() },
-                failures,
-            };
+            child.send("stop");
+            return await next() as Availability;
         },
     };
 }
 
 export const describeAvailability = (a: Availability) =>
     `longest API gap ${a.longestGapSeconds.toFixed(1)}s, ${a.failed}/${a.requests} requests failed, slowest answer ` +
-    `${a.slowestAnswerSeconds.toFixed(1)}s, ${a.resetsRetried} resets retried` +
+    `${a.slowestAnswerSeconds.toFixed(1)}s, ${a.resetsRetried} resets retried, poller at most ${a.latestAskSeconds.toFixed(1)}s late` +
     (a.errors.length ? ` (${a.errors.join("; ")})` : "");
 
 /** How often the poller asks, in seconds (pollApi's default). */

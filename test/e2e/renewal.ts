@@ -160,7 +160,7 @@ export async function certificateRenewal(ctx: RenewalContext): Promise<string> {
     ctx.writeConfig({ certRenewBeforeHours: 8760 });
     const replaced: string[] = [];
     const recorder = stepRecorder();
-    const poller = pollApi(ctx.kubeconfigPath);
+    const poller = await pollApi(ctx.kubeconfigPath);
     const start = Date.now();
     let availability;
     try {

@@ -109,7 +109,7 @@ report.run(async () => {
 
         const prefix = `recovery-controller-${Date.now()}`;
         const writer = startWriter(kubeconfigPath, prefix, WRITE_EVERY_SECONDS * 1000);
-        const poller = pollApi(kubeconfigPath, "/readyz");
+        const poller = await pollApi(kubeconfigPath, "/readyz");
         let writes: Writes | undefined;
         try {
             const { replacedSeconds } = await loseAndReplace(lost);

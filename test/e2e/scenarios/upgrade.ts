@@ -249,7 +249,7 @@ async function main() {
         `gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed, no Service request failed`, async () => {
         writeConfig({});
         const { seconds, api: apiResult, service: serviceResult } = await upWhile(upgrade.onEvent,
-            { api: pollApi(kubeconfigPath), service: pollService(nodePort, upgrade.busy) });
+            { api: await pollApi(kubeconfigPath), service: pollService(nodePort, upgrade.busy) });
         const order = upgrade.steps.filter(s => s.op === "update" && /-(roll|drain|uncordon)$/.test(s.name)).map(s => s.name);
         report.timings.upgrade = {
             seconds, api: apiResult, service: { requests: serviceResult.requests, failed: serviceResult.failures.length, slowestSeconds: serviceResult.slowestSeconds, failures: serviceResult.failures.slice(0, 20) },
@@ -297,7 +297,7 @@ async function main() {
     await report.check("a flag for the apiservers only (apiServerExtraArgs event-ttl=2h) rolls the control planes one at a time; " +
         `polled every 0.5 s, the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed`, async () => {
         writeConfig({ apiServerExtraArgs: { "event-ttl": "2h" } });
-        const { seconds, api: apiResult } = await upWhile(flag.onEvent, { api: pollApi(kubeconfigPath) });
+        const { seconds, api: apiResult } = await upWhile(flag.onEvent, { api: await pollApi(kubeconfigPath) });
         report.timings.flagChange = { seconds, api: apiResult, steps: flag.steps };
         assert.deepEqual(flag.steps.map(s => `${s.op} ${s.name}`).sort(), [
             ...controllerNames.map(n => `update ${n}-control-plane-install`),
@@ -327,7 +327,7 @@ async function main() {
         await cluster.createSecrets("rotation-before", SECRETS_BEFORE);
         writeConfig(rotated);
         const { seconds, writes, api: apiResult } = await upWhile(rotation.onEvent, {
-            writes: startWriter(kubeconfigPath, `rotation-${Date.now()}`, POLL_SECONDS * 1000, "Secret"), api: pollApi(kubeconfigPath),
+            writes: startWriter(kubeconfigPath, `rotation-${Date.now()}`, POLL_SECONDS * 1000, "Secret"), api: await pollApi(kubeconfigPath),
         });
         report.timings.rotation = { seconds, api: apiResult, writes: { ...writes, acknowledged: writes.acknowledged.length }, steps: rotation.steps };
         const order = rotation.steps.filter(s => s.op === "update" && !s.name.endsWith("-install")).map(s => s.name);

@@ -40,7 +40,7 @@ report.run(async () => {
             assert.notEqual(holder, previousHolder, "the VIP is on the controller lost before");
             previousHolder = holder;
             lost = controllers[Number(holder.split("-").pop())];
-            const poller = pollApi(kubeconfigPath, "/readyz");
+            const poller = await pollApi(kubeconfigPath, "/readyz");
             try {
                 await sleep(2000);
                 const stopping = Date.now();
