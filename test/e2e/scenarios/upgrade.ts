@@ -341,7 +341,9 @@ async function main() {
         const unread = await cluster.secretsNotReadBack([...before, ...writes.acknowledged]);
         assert.deepEqual(unread, [], "Secrets missing or not read back with their value");
         assert.ok(writes.acknowledged.length > 100, `only ${writes.acknowledged.length} Secrets written during the rotation: nothing was measured`);
-        assert.ok(writes.failed <= ROLL_BOUND.maxFailed, `${writes.failed} writes failed, at most ${ROLL_BOUND.maxFailed} allowed`);
+        assert.ok(writes.failed <= ROLL_BOUND.maxFailed,
+            `${writes.failed} writes failed, at most ${ROLL_BOUND.maxFailed} allowed: ${describeWrites(writes, writes.acknowledged.length - unread.length)}; ` +
+            `the API meanwhile: ${describeAvailability(apiResult)}`);
         const stored = await cluster.assertEncryptedUnder("k8s:enc:aescbc:v1:key2:", "key2");
         assert.ok(stored >= before.length + writes.acknowledged.length, `only ${stored} Secrets in etcd`);
         const outputs = await stack.outputs();
