@@ -8,7 +8,7 @@ import * as yaml from "js-yaml";
 import { relativePath } from "../host/binaries";
 import { WORKER_BINARIES } from "../config";
 import { HOST_SCRIPT_DIR } from "../host/remote";
-import { PATCH_FORCE_ANNOTATION } from "../components/kubernetesOwnership";
+import { PATCH_FORCE_ANNOTATION } from "../components/cluster";
 import * as versions from "../versions.json";
 import { filesOf, isSecretValue, mockIp, named, ofType, promiseOf, isSecretOutput, ProgramRun, reveal, routeTableOf } from "./program";
 
