@@ -9,7 +9,7 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { assertAvailable, Availability, AvailabilityBound, pollApi, POLLER_PRIORITY_RAISE } from "./e2e/apiPoller";
+import { assertAvailable, Availability, AvailabilityBound, INSTRUMENTS_CGROUP, pollApi, POLLER_PRIORITY_RAISE } from "./e2e/apiPoller";
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
@@ -99,7 +99,7 @@ test("poller: an API that refuses connections for 3 s (nothing listens) shows a 
     }
 });
 
-test("poller: runs in a process of its own at a CPU priority 10 above the suite's, so that a suite whose event loop is busy for 2 s (parsing the engine's events) measures no gap; its timer's lateness is reported", async () => {
+test("poller: runs in a process of its own, in a CPU cgroup that outweighs the test hosts', at a nice value 10 below the suite's, so that a suite whose event loop is busy for 2 s (parsing the engine's events) measures no gap; its timer's lateness is reported", async () => {
     // The API in a process of its own too, since this one's event loop is to be busy.
     const api = await apiServer((_req, res) => res.end("{}"));
     const { cert, key, port } = api.tls;
@@ -113,6 +113,8 @@ test("poller: runs in a process of its own at a CPU priority 10 above the suite'
         writeFileSync(kubeconfig, api.kubeconfigText, { mode: 0o600 });
         const poll = await pollApi(kubeconfig);
         assert.equal(os.getPriority(poll.pid), os.getPriority(process.pid) - POLLER_PRIORITY_RAISE);
+        assert.match(readFileSync(`/proc/${poll.pid}/cgroup`, "utf8"), new RegExp(`:(cpu[^:]*)?:/${INSTRUMENTS_CGROUP}\n`),
+            "the poller is not in the instruments' CPU cgroup");
         await sleep(1000);
         const busyUntil = Date.now() + 2000;
         while (Date.now() < busyUntil) { /* the suite's event loop, busy */ }
