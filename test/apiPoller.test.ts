@@ -122,6 +122,7 @@ test("poller: runs in a process of its own, in a CPU cgroup that outweighs the t
         while (Date.now() < busyUntil) { /* the suite's event loop, busy */ }
         await sleep(1000);
         const a = await poll.stop();
+        assert.deepEqual(await poll.stop(), a, "a second stop does not read the same figures");
         assert.equal(a.failed, 0, JSON.stringify(a));
         assert.ok(a.requests >= 7, JSON.stringify(a));
         assert.ok(a.longestGapSeconds < 1.5, `the suite's busy loop showed as a gap: ${JSON.stringify(a)}`);

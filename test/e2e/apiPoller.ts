@@ -64,7 +64,8 @@ export async function pollApi(kubeconfigPath: string, apiPath = "/api/v1/namespa
     const waiters: ((message: unknown) => void)[] = [];
     let exited: Error | undefined;
     child.on("message", message => (waiters.shift() ?? (m => messages.push(m)))(message));
-    child.once("exit", code => {
+    // "close", not "exit": Node may emit "exit" before the child's last message; "close" comes after its channel is drained.
+    child.once("close", code => {
         exited = new Error(`the API poller exited (${code}) before it reported`);
         waiters.splice(0).forEach(w => w(exited));
     });
@@ -91,11 +92,16 @@ export async function pollApi(kubeconfigPath: string, apiPath = "/api/v1/namespa
         child.kill();
         throw new Error(`the API poller did not start: ${JSON.stringify(started)}`);
     }
+    // A second stop (a check's finally after its body stopped the poller) reads the same figures again.
+    let figures: Promise<Availability> | undefined;
     return {
         pid: child.pid!,
-        async stop(): Promise<Availability> {
-            child.send("stop");
-            return await next() as Availability;
+        stop(): Promise<Availability> {
+            figures ??= (async () => {
+                child.send("stop");
+                return await next() as Availability;
+            })();
+            return figures;
         },
     };
 }
