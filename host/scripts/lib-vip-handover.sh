@@ -41,10 +41,17 @@ kdw_vip_hand_over() {
     fi
     read -r kdw_ho_vip kdw_ho_port kdw_ho_lease kdw_ho_identity < "$kdw_ho_handover"
     kdw_ho_interface=$(kdw_vip_interface "$kdw_ho_vip")
-    # Only a holder whose apiserver answers (it reads the Lease, which names this controller) keeps the address.
-    [ -z "$kdw_ho_interface" ] || [ "$(kdw_vip_lease_holder "$kdw_ho_port" "$kdw_ho_lease")" = "$kdw_ho_identity" ] || kdw_ho_interface=
+    kdw_ho_holder=
+    [ -z "$kdw_ho_interface" ] || kdw_ho_holder=$(kdw_vip_lease_holder "$kdw_ho_port" "$kdw_ho_lease")
     docker stop --time 5 kdw-kube-vip >/dev/null 2>&1 || true
     [ -n "$kdw_ho_interface" ] || return 0
+    # Only a holder whose apiserver answers (it reads the Lease, which names this controller) keeps the address. An
+    # address here that the Lease does not give this controller is a leftover (a hand-over killed part-way): it goes,
+    # so that this host does not answer on it while its apiserver restarts.
+    if [ "$kdw_ho_holder" != "$kdw_ho_identity" ]; then
+        ip addr del "$kdw_ho_vip/32" dev "$kdw_ho_interface" 2>/dev/null || true
+        return 0
+    fi
     ip addr add "$kdw_ho_vip/32" dev "$kdw_ho_interface" 2>/dev/null || true
     kdw_ho_waited=0
     kdw_ho_holder=$(kdw_vip_lease_holder "$kdw_ho_port" "$kdw_ho_lease")

@@ -28,10 +28,6 @@ export const CONFORMANCE_CANNOT_PASS_HERE: Record<string, string> = {
 };
 
 /**
- * Tests of the focus left out of the selection for now, by a regular expression of their name, with the reason
- * (docs/testing.md lists them): never run, so counted neither as run nor as skipped.
- */
-/**
  * Why the tests that run agnhost:2.55 (the suite's AgnhostPrev) are left out: 2.55 is no release's own agnhost, so
  * no module the proxy serves builds it (checked 2026-12-04: k8s.io/kubernetes v1.33.6 carries agnhost 2.53 and v1.34.0
  * 2.56 in test/images/agnhost/VERSION; 2.55 was built from a commit between them, and the proxy refuses versions that
@@ -40,6 +36,10 @@ export const CONFORMANCE_CANNOT_PASS_HERE: Record<string, string> = {
 const AGNHOST_PREVIOUS_REASON = "its pods run agnhost:2.55, which no Kubernetes release's tree builds (v1.33.6 has 2.53, " +
     "v1.34.0 2.56) and so no module the proxy serves; the toolchain builds the release's own, 2.66.1";
 
+/**
+ * Tests of the focus left out of the selection for now, by a regular expression of their name, with the reason
+ * (docs/testing.md lists them): never run, so counted neither as run nor as skipped.
+ */
 export const CONFORMANCE_LEFT_OUT: Record<string, string> = {
     [String.raw`\[sig-apps\] Deployment (RecreateDeployment should delete old pods and create new ones|should run the lifecycle of a Deployment) `]:
         AGNHOST_PREVIOUS_REASON,
