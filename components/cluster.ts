@@ -14,6 +14,7 @@ import { EncryptionAtRest } from "./encryptionAtRest";
 import { derivedEncryptionKey, EncryptionKey } from "../render/configFiles";
 import { ControlPlane } from "./controlPlane";
 import { EtcdMember } from "./etcdMember";
+import { EtcdSnapshots } from "./etcdSnapshots";
 import { kubeconfig as renderKubeconfig } from "../render/kubeconfig";
 import { machineCertificates, MachineHost } from "./machineHost";
 import { MachineRecord } from "../host/identity";
@@ -159,14 +160,20 @@ export class KubeCluster extends pulumi.ComponentResource {
         const previousRoll = () => rolls.slice(-1);
 
         // etcd: every member starts with the full --initial-cluster; they form one cluster together.
+        const etcdImage = `${cfg.imageRepository}/etcd:${cfg.versions.etcd.slice(1)}-0`;
         const etcd = controllerHosts.map(host => {
             const member = new EtcdMember(`${host.nodeName}-etcd`, {
                 host, members, memberHosts: controllerHosts, etcdCa, clusterName: cfg.clusterName,
-                image: `${cfg.imageRepository}/etcd:${cfg.versions.etcd.slice(1)}-0`, rollsAfter: previousRoll(),
+                image: etcdImage, rollsAfter: previousRoll(),
             }, part);
             rolls.push(member.rolled);
             return member;
         });
+        // Snapshots of etcd on every controller, on a schedule and before every roll of etcd or the control plane.
+        controllerHosts.forEach((host, i) => new EtcdSnapshots(`${host.nodeName}-etcd-snapshots`, {
+            host, settings: cfg.etcdSnapshots, image: etcdImage, member: etcd[i].installed,
+            endpoints: pulumi.all(etcd.map(m => m.clientUrl)).apply(urls => [urls[i], ...urls.filter((_, j) => j !== i)]),
+        }, part));
 
         // The admin's kubeconfig.
         const admin = clusterCa.issue("admin", pki.adminCert());

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { CertAuthority, IssuedCert } from "./certAuthority";
+import { ETCD_SNAPSHOT_LIBRARY } from "./etcdSnapshots";
 import { ClusterConfig } from "../config/types";
 import { admissionConfigFile, ADMISSION_CONFIG_PATH } from "../render/admission";
 import { apiserverArgs, controllerManagerArgs, Member, schedulerArgs } from "../render/flags";
@@ -66,7 +67,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             machineId: host.machineId,
             connection: host.connection,
             script: hostScript("control-plane.sh"),
-            libraries: APISERVER_SCRIPT_LIBRARIES,
+            libraries: [...APISERVER_SCRIPT_LIBRARIES, ETCD_SNAPSHOT_LIBRARY],
             files: [
                 { path: at("pki/ca.pem"), content: clusterCa.certPem },
                 { path: at("pki/ca-key.pem"), content: clusterCa.keyPem, mode: secret },

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { CertAuthority } from "./certAuthority";
+import { ETCD_SNAPSHOT_LIBRARY } from "./etcdSnapshots";
 import { ETCD_CLIENT_PORT, etcdArgs, Member } from "../render/flags";
 import { MachineHost } from "./machineHost";
 import { etcdPeerCert, etcdServerCert } from "../render/pki";
@@ -34,6 +35,8 @@ export class EtcdMember extends pulumi.ComponentResource {
     readonly clientUrl: pulumi.Output<string>;
     /** Done when a change has reached this member and it is healthy again. */
     readonly rolled: pulumi.Resource;
+    /** Done when the member first answers on its host. */
+    readonly installed: pulumi.Resource;
 
     constructor(name: string, args: EtcdMemberArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:EtcdMember", name, {}, opts);
@@ -46,6 +49,7 @@ export class EtcdMember extends pulumi.ComponentResource {
             machineId: host.machineId,
             connection: host.connection,
             script: hostScript("etcd.sh"),
+            libraries: [ETCD_SNAPSHOT_LIBRARY],
             files: [
                 { path: dir.apply(d => `${d}/ca.pem`), content: etcdCa.certPem },
                 { path: dir.apply(d => `${d}/server.pem`), content: server.certPem },
@@ -68,6 +72,7 @@ export class EtcdMember extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: args.memberHosts.map(h => h.ready), rollsAfter: args.rollsAfter, formerName: `${name}-run` });
 
         this.rolled = run.roll;
+        this.installed = run.install;
         this.clientUrl = host.ip.apply(clientUrl);
         this.registerOutputs({ clientUrl: this.clientUrl, install: run.install.id, roll: run.roll.id });
     }

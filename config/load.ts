@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "fs";
 import { inspectFolder } from "../host/binaries";
 import { Name, RawConfig, SETTINGS } from "./settings";
-import { ClusterConfig, ConfigError, PROJECT } from "./types";
+import { ClusterConfig, ConfigError, PROJECT, ValidationContext } from "./types";
 import { validateConfig } from "./validate";
 
 export const KEYS = Object.keys(SETTINGS) as Name[];
@@ -38,6 +38,18 @@ export function unknownSettings(names: string[]): string[] {
     });
 }
 
+/**
+ * Whether the stack's config holds the key as a secret (a part of it set with `--secret --path` makes the whole key
+ * one). The SDK keeps this function internal; without it no secret could be told apart, so its absence is an error.
+ */
+function isConfigSecret(fullKey: string): boolean {
+    const check = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+    if (!check) {
+        throw new Error("@pulumi/pulumi no longer has runtime.isConfigSecret, which tells secret settings apart");
+    }
+    return check(fullKey);
+}
+
 /** Malformed JSON is passed on as text, so that validation names the key and shows the value. */
 function parseJson(text: string): unknown {
     try {
@@ -64,16 +76,17 @@ export function loadConfig(): ClusterConfig {
         // Numbers, lists and objects arrive as JSON; every other key is text as given (a version "1.34" stays text).
         raw[key] = STRUCTURED.has(key) ? parseJson(text) : text;
     }
-    return clusterConfig(raw, unknownSettings(ours));
+    return clusterConfig(raw, unknownSettings(ours), key => isConfigSecret(`${PROJECT}:${key}`));
 }
 
 /**
  * Settings given in a program rather than a stack's config (the same keys and rules, `kube-dumb-way:` left out),
  * validated against this machine (binary folder, files): for `new KubeCluster(name, { config: clusterConfig({...}) })`.
  * Throws ConfigError naming every key that is wrong, and every name that is not a setting (`unknown`: by default,
- * `raw`'s own names are checked).
+ * `raw`'s own names are checked). `isSecret`: whether the stack's config holds a key as a secret (loadConfig's).
  */
-export function clusterConfig(raw: RawConfig, unknown = unknownSettings(Object.keys(raw))): ClusterConfig {
+export function clusterConfig(raw: RawConfig, unknown = unknownSettings(Object.keys(raw)),
+    isSecret?: ValidationContext["isSecret"]): ClusterConfig {
     let problems = unknown;
     try {
         const cfg = validateConfig(raw, {
@@ -81,6 +94,7 @@ export function clusterConfig(raw: RawConfig, unknown = unknownSettings(Object.k
             defaultBinaryDir: process.env.KDW_BINARY_DIR,
             binaryFolderProblems: (folder, checksums, versions) => inspectFolder(folder, checksums, versions).problems,
             readFile: file => readFileSync(file, "utf8"),
+            isSecret,
         });
         if (problems.length === 0) {
             return cfg;

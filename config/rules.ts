@@ -3,12 +3,13 @@
 // the reason names a key of its own (a field of one of the genericHosts, the binary folder's report). Every rule runs,
 // so that every problem is reported at once; a rule that needs a well-formed value skips a malformed one, whose own
 // rule reports it.
+import { X509Certificate } from "crypto";
 import * as yaml from "js-yaml";
 import * as semver from "semver";
 import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../render/net";
 import type { Values } from "./settings";
 import {
-    BinarySource, DEFAULT_POD_SECURITY, GenericHost, PINNED_VERSIONS, POD_SECURITY_LEVELS, PodSecurity, PROJECT, ValidationContext,
+    BinarySource, DEFAULT_POD_SECURITY, DEFAULT_STORE_REGION, EtcdSnapshots, GenericHost, SNAPSHOT_STORE_FIELDS, SnapshotStore, PINNED_VERSIONS, POD_SECURITY_LEVELS, PodSecurity, PROJECT, ValidationContext,
     Versions, WORKER_BINARIES,
 } from "./types";
 
@@ -413,3 +414,113 @@ export const auditPolicy: Rule<string> = (file, _, ctx) => {
     const why = notAuditPolicy(doc);
     return why ? `is ${file}, which is not an audit Policy: ${why}; ${wayOut}` : undefined;
 };
+
+const BUCKET = /^(?=.{3,63}$)[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
+const STORE_PREFIX = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+/** What a curl config line (`user = "key:secret"`) carries without escapes. */
+const PLAIN_CREDENTIAL = /^[^\s"\\]+$/;
+
+/** Why `text` is not an http(s) URL of a server alone (no path, query or credentials); nothing when it is one. */
+function notServerUrl(text: string): string | undefined {
+    let url: URL;
+    try {
+        url = new URL(text);
+    } catch {
+        return "is not a URL";
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+        return `has the scheme ${url.protocol.replace(/:$/, "")}, not https or http`;
+    }
+    if (url.username || url.password || url.search || url.hash || (url.pathname !== "/" && url.pathname !== "")) {
+        return "has more than a scheme, host and port (the bucket is its own field)";
+    }
+    return undefined;
+}
+
+/** The store's CA file, read and parsed: its text, or why it cannot be the store's CA. */
+function storeCaOf(file: string, ctx: ValidationContext): { pem?: string; problem?: string } {
+    if (!ctx.readFile) {
+        return { problem: `names caCertFile ${file}, but the program was given no way to read files (ValidationContext.readFile).` };
+    }
+    let pem: string;
+    try {
+        pem = ctx.readFile(file);
+    } catch (err) {
+        return { problem: `names caCertFile ${file}, which cannot be read on this machine (${(err as Error).message}).` };
+    }
+    try {
+        new X509Certificate(pem);
+    } catch (err) {
+        return { problem: `names caCertFile ${file}, which is not a PEM certificate (${(err as Error).message}).` };
+    }
+    return { pem };
+}
+
+export const snapshotStore: Rule<Record<string, unknown>> = (given, _, ctx) => {
+    if (Object.keys(given).length === 0) {
+        return undefined;
+    }
+    const reasons: string[] = [];
+    const known: readonly string[] = [...SNAPSHOT_STORE_FIELDS.required, ...SNAPSHOT_STORE_FIELDS.optional];
+    for (const field of Object.keys(given).filter(f => !known.includes(f))) {
+        reasons.push(`has the field "${field}"; it takes ${known.join(", ")}.`);
+    }
+    for (const field of SNAPSHOT_STORE_FIELDS.required.filter(f => typeof given[f] !== "string" || given[f] === "")) {
+        reasons.push(`has no ${field} (a non-empty string); it needs ${SNAPSHOT_STORE_FIELDS.required.join(", ")}.`);
+    }
+    for (const field of SNAPSHOT_STORE_FIELDS.optional.filter(f => f in given && typeof given[f] !== "string")) {
+        reasons.push(`gives ${field} ${JSON.stringify(given[field])}, which is not a string.`);
+    }
+    const text = (field: string) => (typeof given[field] === "string" ? given[field] as string : "");
+    const endpoint = text("endpoint");
+    const badUrl = endpoint && notServerUrl(endpoint);
+    if (badUrl) {
+        reasons.push(`gives endpoint ${JSON.stringify(endpoint)}, which ${badUrl}: like https://s3.example.com:9000.`);
+    }
+    if (text("bucket") && !BUCKET.test(text("bucket"))) {
+        reasons.push(`gives bucket ${JSON.stringify(text("bucket"))}, which is not a bucket name: 3 to 63 lowercase letters, ` +
+            "digits, '.' and '-', starting and ending with a letter or digit.");
+    }
+    if (text("prefix") && !STORE_PREFIX.test(text("prefix"))) {
+        reasons.push(`gives prefix ${JSON.stringify(text("prefix"))}: folder names of letters, digits, '.', '_' and '-' ` +
+            "joined by '/', with no '/' at either end.");
+    }
+    if (text("region") && !/^[a-z0-9-]+$/.test(text("region"))) {
+        reasons.push(`gives region ${JSON.stringify(text("region"))}: lowercase letters, digits and '-', like us-east-1.`);
+    }
+    for (const field of ["accessKeyId", "secretAccessKey"].filter(f => text(f) && !PLAIN_CREDENTIAL.test(text(f)))) {
+        reasons.push(`gives a ${field} with spaces, quotes or backslashes, which the hosts' S3 client cannot send.`);
+    }
+    if (text("accessKeyId").includes(":")) {
+        reasons.push("gives an accessKeyId with ':', which cannot be told apart from the secret key it is sent with.");
+    }
+    if (text("caCertFile")) {
+        const { problem: why } = storeCaOf(text("caCertFile"), ctx);
+        if (why) {
+            reasons.push(why);
+        }
+    }
+    if (text("secretAccessKey") && ctx.isSecret && !ctx.isSecret("etcdSnapshotStore")) {
+        reasons.push("holds secretAccessKey in the stack's config in plain text; set it as a secret: " +
+            `pulumi config set --secret --path '${PROJECT}:etcdSnapshotStore.secretAccessKey' <key>.`);
+    }
+    return reasons;
+};
+
+/** The etcd snapshot settings as the components take them (after `snapshotStore` checked the store). */
+export function etcdSnapshotsOf(s: Values, clusterName: string, ctx: ValidationContext): EtcdSnapshots {
+    const given = s.etcdSnapshotStore as Record<string, string>;
+    let store: SnapshotStore | undefined;
+    if (Object.keys(given).length > 0) {
+        store = {
+            endpoint: given.endpoint.replace(/\/$/, ""),
+            bucket: given.bucket,
+            region: given.region || DEFAULT_STORE_REGION,
+            prefix: given.prefix || clusterName,
+            accessKeyId: given.accessKeyId,
+            secretAccessKey: given.secretAccessKey,
+            ...(given.caCertFile ? { caCert: storeCaOf(given.caCertFile, ctx).pem } : {}),
+        };
+    }
+    return { everyMinutes: s.etcdSnapshotEveryMinutes, keep: s.etcdSnapshotKeep, ...(store ? { store } : {}) };
+}

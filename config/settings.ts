@@ -6,7 +6,7 @@ import { isIpv4 } from "../render/net";
 import {
     apartFromPods, apiServerFlags, atLeast, atMostPrefix, auditPolicy, between, binariesAvailable, cidr, DNS_NAME,
     dnsServiceAddress, driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, isHostAddress,
-    knownPins, must, odd, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
+    knownPins, must, odd, snapshotStore, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
     withinLifetime,
 } from "./rules";
 import {
@@ -160,6 +160,22 @@ export const SETTINGS = {
             "moves to another provider with a key rotation: raise encryptionKeyGeneration by one with it.",
         must(v => v === "" || (SECRETS_ENCRYPTION_PROVIDERS as readonly string[]).includes(v),
             `must be ${SECRETS_ENCRYPTION_PROVIDERS.join(" or ")}, or empty for the provider the cluster runs`)),
+    etcdSnapshotEveryMinutes: integer(360,
+        "Minutes between the snapshots each controller takes of its etcd member (every 6 hours, as k3s and RKE2); 0 for " +
+            "none on a schedule. One is also taken before every roll of etcd or the control plane. Each is verified " +
+            "(etcdutl snapshot status) and kept with its sha256 on the controller (/var/lib/kdw/etcd-snapshots; " +
+            "/var/lib/boot2docker/kdw/data/etcd-snapshots on boot2docker).",
+        atLeast(0)),
+    etcdSnapshotKeep: integer(5,
+        "How many snapshots each controller keeps, on its disk and in etcdSnapshotStore: the newest.", atLeast(1)),
+    etcdSnapshotStore: kind("object",
+        'must be an object like {"endpoint": "https://s3.example.com:9000", "bucket": "etcd", "accessKeyId": "..."}')({},
+        "An S3-compatible object store each snapshot is copied to, off the hosts: {endpoint (https://host:port), bucket, " +
+            "accessKeyId, secretAccessKey, region (us-east-1 if left out), prefix (the cluster's name if left out), " +
+            "caCertFile (a PEM file on the machine running Pulumi, for a store whose certificate the hosts' CAs do not " +
+            "sign)}; the secret key set as a secret (pulumi config set --secret --path " +
+            "'kube-dumb-way:etcdSnapshotStore.secretAccessKey' KEY); empty for none.",
+        snapshotStore),
 };
 
 export type Name = keyof typeof SETTINGS;

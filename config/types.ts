@@ -46,6 +46,37 @@ export const DEFAULT_POD_SECURITY: PodSecurity = {
     enforce: "baseline", warn: "restricted", audit: "restricted", exemptNamespaces: ["kube-system"],
 };
 
+/** An S3-compatible object store the etcd snapshots are copied to (the etcdSnapshotStore setting). */
+export interface SnapshotStore {
+    /** https://host[:port] (or http://), no path. */
+    endpoint: string;
+    bucket: string;
+    region: string;
+    /** The folder of the cluster's snapshots in the bucket: <prefix>/<node>/<snapshot>. */
+    prefix: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    /** The store's CA (PEM), when the hosts' own CAs do not sign its certificate. */
+    caCert?: string;
+}
+
+/** The etcd snapshots each controller takes (settings etcdSnapshot*). */
+export interface EtcdSnapshots {
+    /** Minutes between scheduled snapshots; 0: none on a schedule (still one before every roll). */
+    everyMinutes: number;
+    /** How many each controller keeps, on its disk and in the store: the newest. */
+    keep: number;
+    store?: SnapshotStore;
+}
+
+/** The fields of etcdSnapshotStore: required ones, and those with a default. */
+export const SNAPSHOT_STORE_FIELDS = {
+    required: ["endpoint", "bucket", "accessKeyId", "secretAccessKey"],
+    optional: ["region", "prefix", "caCertFile"],
+} as const;
+/** The region a store is signed for when none is given (most S3-compatible servers accept any). */
+export const DEFAULT_STORE_REGION = "us-east-1";
+
 export interface GenericHost {
     address: string;
     sshUser: string;
@@ -107,6 +138,7 @@ export interface ClusterConfig extends Pick<Values, "namePrefix" | "clusterCidr"
     networkPolicy: NetworkPolicyEnforcer;
     resourceMetrics: ResourceMetricsProvider;
     kubeletEvictionHard: Record<string, string>;
+    etcdSnapshots: EtcdSnapshots;
     controllers: NodePlan[];
     workers: NodePlan[];
 }
@@ -158,4 +190,9 @@ export interface ValidationContext {
     binaryFolderProblems?(folder: string, checksums: Record<string, string>, versions: Versions): string[];
     /** A local file's text (auditPolicyFile); throws when it cannot be read. Injected because it reads the file. */
     readFile?(path: string): string;
+    /**
+     * Whether the stack's config holds a key (or a part of it) as a secret; injected by the stack's loader. Settings
+     * given in code are not checked (the components keep them as secrets either way).
+     */
+    isSecret?(key: string): boolean;
 }

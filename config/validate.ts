@@ -2,7 +2,7 @@
 // the ClusterConfig the components take. Pure, so every rule is unit-tested without a Pulumi engine.
 import { formatCidr, hostAddress, parseCidr, subnet } from "../render/net";
 import {
-    auditPolicyText, binarySourceOf, genericHostsOf, podSecurityOf, problem, renewBeforeHours, Rule, versionsOf,
+    auditPolicyText, binarySourceOf, etcdSnapshotsOf, genericHostsOf, podSecurityOf, problem, renewBeforeHours, Rule, versionsOf,
 } from "./rules";
 import { Name, RawConfig, Setting, SETTINGS, Type, Values } from "./settings";
 import {
@@ -57,8 +57,9 @@ function clusterConfigOf(s: Values, ctx: ValidationContext): ClusterConfig {
             ...(role === "worker" ? { podCidr: subnet(pods, 24, index) } : {}),
             ...(s.machineDriver === "generic" ? { generic: hosts[offset + index] } : {}),
         }));
+    const clusterName = s.namePrefix === SETTINGS.namePrefix.default ? PROJECT : `${PROJECT}-${s.namePrefix}`;
     return {
-        clusterName: s.namePrefix === SETTINGS.namePrefix.default ? PROJECT : `${PROJECT}-${s.namePrefix}`,
+        clusterName,
         namePrefix: s.namePrefix,
         machine: {
             driver: s.machineDriver, memoryMb: s.machineMemory, cpus: s.machineCpus, diskMb: s.machineDiskSize,
@@ -87,6 +88,7 @@ function clusterConfigOf(s: Values, ctx: ValidationContext): ClusterConfig {
         networkPolicy: s.networkPolicy as NetworkPolicyEnforcer,
         resourceMetrics: s.resourceMetrics as ResourceMetricsProvider,
         kubeletEvictionHard: s.kubeletEvictionHard as Record<string, string>,
+        etcdSnapshots: etcdSnapshotsOf(s, clusterName, ctx),
         controllers: nodes("controller", s.controllers, 0),
         workers: nodes("worker", s.workers, s.controllers),
     };

@@ -28,4 +28,6 @@ mkdir -p .cache/e2e
     bash scripts/images.sh "${images[@]}"
     npx tsc -p .
 ) 9>.cache/e2e/build.lock
+# This set's object store, where the test stacks copy their etcd snapshots (it needs the toolchain's versitygw).
+bash scripts/hosts.sh object-store
 node bin/test/e2e/run.js "$@"

@@ -11,7 +11,9 @@
 #   scripts/hosts.sh reboot I...  reboot hosts as their kind reboots (in parallel) and wait until they answer
 #   scripts/hosts.sh replace I... lose hosts for good (container and data disk removed without warning) and put blank
 #                              ones of the same kind at their addresses, as a dead VM replaced; waits until they answer
-#   scripts/hosts.sh down      remove hosts, their disks, registry, network; stop dockerd if we started it
+#   scripts/hosts.sh object-store  start (or reuse) the set's S3-compatible object store (versitygw from the
+#                              toolchain: run after `npm run toolchain`), for etcd snapshots; writes object-store.json
+#   scripts/hosts.sh down      remove hosts, their disks, registry, object store, network; stop dockerd if we started it
 #   scripts/hosts.sh status    show what is running
 #   scripts/hosts.sh check     prove networking, registry pulls and nested privileged Docker
 #
@@ -23,7 +25,8 @@
 #                              less, so that the suites that measure the API's answers do not measure its load
 #
 # Writes $KDW_HOSTS_STATE_DIR/hosts.json ([{name, ip, kind, sshUser, sshKeyPath}])
-# and registry.json ({address, caCertPath}). See scripts/hosts/README.md.
+# and registry.json ({address, caCertPath}); `object-store` writes object-store.json ({endpoint, bucket, accessKeyId,
+# secretAccessKey, caCertFile}, 0600). See scripts/hosts/README.md.
 set -euo pipefail
 umask 022
 
@@ -57,6 +60,8 @@ source "$SCRIPT_DIR/hosts/lib/kinds.sh"
 source "$SCRIPT_DIR/hosts/lib/lifecycle.sh"
 # shellcheck source=scripts/hosts/lib/report.sh
 source "$SCRIPT_DIR/hosts/lib/report.sh"
+# shellcheck source=scripts/hosts/lib/object-store.sh
+source "$SCRIPT_DIR/hosts/lib/object-store.sh"
 # shellcheck source=scripts/hosts/lib/commands.sh
 source "$SCRIPT_DIR/hosts/lib/commands.sh"
 
@@ -73,6 +78,7 @@ replace)
 	shift
 	cmd_replace "$@"
 	;;
+object-store) cmd_object_store ;;
 down) cmd_down ;;
 status) cmd_status ;;
 check) cmd_check ;;

@@ -77,7 +77,8 @@ image() {
 
 etcd="$(v etcd)"
 kubernetes="$(v kubernetes)"
-image "etcd:${etcd#v}-0" '[]' "$bin/etcd=usr/local/bin/etcd" "$bin/etcdctl=usr/local/bin/etcdctl"
+image "etcd:${etcd#v}-0" '[]' "$bin/etcd=usr/local/bin/etcd" "$bin/etcdctl=usr/local/bin/etcdctl" \
+    "$bin/etcdutl=usr/local/bin/etcdutl"
 # The pinned release and the previous minor (the toolchain's bin-previous/), which upgrades start from.
 for release in "$kubernetes=$bin" "$(v kubernetesPrevious)=$KDW_PREVIOUS_BINARY_DIR"; do
     for component in kube-apiserver kube-controller-manager kube-scheduler; do

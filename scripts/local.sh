@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole cluster on this machine, from nothing: toolchain, local test hosts, images, `pulumi up` of the `local`
-# stack over the generic driver, then `kubectl get nodes -o wide`. `down` destroys the stack and removes the hosts.
+# The whole cluster on this machine, from nothing: toolchain, local test hosts, images, an object store for etcd
+# snapshots, `pulumi up` of the `local` stack over the generic driver, then `kubectl get nodes -o wide`. `down` destroys the stack and removes the hosts.
 #
 #   npm run up:local        # or: bash scripts/local.sh up
 #   npm run down:local
@@ -20,6 +20,7 @@ up)
     source scripts/test-stacks.sh
     bash scripts/hosts.sh up 6
     bash scripts/images.sh
+    bash scripts/hosts.sh object-store
     npx tsc -p .
     export MACHINE_STORAGE_PATH="$root/.cache/e2e/machines/$stack"
     pulumi stack select --create "$stack" >/dev/null

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -334,4 +335,59 @@ test("apiServerExtraArgs refuses the admission configuration and the audit polic
         /has "admission-control-config-file", which the program sets from kube-dumb-way:podSecurity; set that key instead/);
     rejects({ apiServerExtraArgs: { "audit-policy-file": "/etc/mine.yaml" } }, "apiServerExtraArgs",
         /has "audit-policy-file", which the program sets from kube-dumb-way:auditPolicyFile; set that key instead/);
+});
+
+test("etcd snapshots: every 6 hours, 5 kept, no object store by default; a store's defaults are us-east-1 and the cluster's name", () => {
+    assert.deepEqual(validateConfig(base, ctx).etcdSnapshots, { everyMinutes: 360, keep: 5 });
+    const store = { endpoint: "https://s3.example.com:9000/", bucket: "etcd", accessKeyId: "AKID", secretAccessKey: "s3cr3t" };
+    assert.deepEqual(validateConfig({ ...base, etcdSnapshotStore: store, etcdSnapshotEveryMinutes: 0, namePrefix: "lab" }, ctx).etcdSnapshots, {
+        everyMinutes: 0, keep: 5,
+        store: { endpoint: "https://s3.example.com:9000", bucket: "etcd", region: "us-east-1", prefix: "kube-dumb-way-lab", accessKeyId: "AKID", secretAccessKey: "s3cr3t" },
+    });
+    rejects({ etcdSnapshotKeep: 0 }, "etcdSnapshotKeep", /at least 1/);
+    rejects({ etcdSnapshotEveryMinutes: -1 }, "etcdSnapshotEveryMinutes", /at least 0/);
+});
+
+test("etcdSnapshotStore: each wrong field named with what it takes, before anything is made", () => {
+    const store = { endpoint: "https://s3.example.com", bucket: "etcd", accessKeyId: "AKID", secretAccessKey: "s3cr3t" };
+    rejects({ etcdSnapshotStore: { ...store, bucket: undefined } }, "etcdSnapshotStore", /has no bucket/);
+    rejects({ etcdSnapshotStore: { ...store, secretAccessKey: "" } }, "etcdSnapshotStore", /has no secretAccessKey/);
+    rejects({ etcdSnapshotStore: { ...store, endpoint: "s3.example.com" } }, "etcdSnapshotStore", /is not a URL/);
+    rejects({ etcdSnapshotStore: { ...store, endpoint: "ftp://s3.example.com" } }, "etcdSnapshotStore", /scheme ftp/);
+    rejects({ etcdSnapshotStore: { ...store, endpoint: "https://s3.example.com/etcd" } }, "etcdSnapshotStore", /the bucket is its own field/);
+    rejects({ etcdSnapshotStore: { ...store, bucket: "Etcd_Snapshots" } }, "etcdSnapshotStore", /not a bucket name/);
+    rejects({ etcdSnapshotStore: { ...store, prefix: "/backups/" } }, "etcdSnapshotStore", /no '\/' at either end/);
+    rejects({ etcdSnapshotStore: { ...store, secretAccessKey: "has \"quotes\"" } }, "etcdSnapshotStore", /cannot send/);
+    rejects({ etcdSnapshotStore: { ...store, accessKeyId: "a:b" } }, "etcdSnapshotStore", /with ':'/);
+    rejects({ etcdSnapshotStore: { ...store, bukket: "x" } }, "etcdSnapshotStore", /has the field "bukket"/);
+    rejects({ etcdSnapshotStore: "https://s3.example.com" }, "etcdSnapshotStore", /must be an object/);
+});
+
+test("etcdSnapshotStore: its secret key must be a secret in the stack's config; its CA file is read and must be a certificate", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-store-"));
+    try {
+        const store = { endpoint: "https://s3.example.com", bucket: "etcd", accessKeyId: "AKID", secretAccessKey: "s3cr3t" };
+        const withFiles = { ...ctx, readFile: (file: string) => readFileSync(file, "utf8") };
+        const reasons = (raw: RawConfig, isSecret?: (key: string) => boolean) => {
+            try {
+                validateConfig({ ...base, ...raw }, { ...withFiles, isSecret });
+            } catch (err) {
+                return (err as ConfigError).problems;
+            }
+            return [];
+        };
+        assert.match(reasons({ etcdSnapshotStore: store }, () => false).join("\n"),
+            /kube-dumb-way:etcdSnapshotStore holds secretAccessKey in the stack's config in plain text; set it as a secret: pulumi config set --secret --path/);
+        assert.deepEqual(reasons({ etcdSnapshotStore: store }, key => key === "etcdSnapshotStore"), []);
+        writeFileSync(path.join(dir, "not.pem"), "hello");
+        assert.match(reasons({ etcdSnapshotStore: { ...store, caCertFile: path.join(dir, "not.pem") } }).join("\n"), /which is not a PEM certificate/);
+        assert.match(reasons({ etcdSnapshotStore: { ...store, caCertFile: path.join(dir, "missing.pem") } }).join("\n"), /cannot be read on this machine/);
+        const ca = path.join(dir, "ca.pem");
+        execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+            "-subj", "/CN=store CA", "-keyout", path.join(dir, "ca-key.pem"), "-out", ca], { stdio: "ignore" });
+        const cfg = validateConfig({ ...base, etcdSnapshotStore: { ...store, caCertFile: ca } }, withFiles);
+        assert.equal(cfg.etcdSnapshots.store?.caCert, readFileSync(ca, "utf8"));
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
 });

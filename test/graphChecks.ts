@@ -33,6 +33,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("dumbway:index:MachineHost"), hosts);
         assert.equal(count("dumbway:index:CertAuthority"), 3, "the cluster's, etcd's and the front proxy's");
         assert.equal(count("dumbway:index:EtcdMember"), C);
+        assert.equal(count("dumbway:index:EtcdSnapshots"), C);
         assert.equal(count("dumbway:index:ControlPlane"), C);
         assert.equal(count("dumbway:index:WorkerNode"), W);
         assert.equal(count("dumbway:index:PodRoute"), hosts);
@@ -52,9 +53,9 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("command:local:Command"), 2 * hosts + 5 + 3 * W,
             "docker-machine + ssh key per host, docker-machine's certificates, the encryption key and its seed, the " +
             "rewrite of Secrets, the wait for the API's OpenAPI document, binaries + drain + uncordon per worker");
-        assert.equal(count("command:remote:Command"), 3 * hosts + 8 * C + 2 * W + 2 * V * C,
-            "probe + prepare + route table per host, etcd, control plane, encryption (and kube-vip) install + roll " +
-            "and the encryption's read and write phases per controller, install + roll per worker");
+        assert.equal(count("command:remote:Command"), 3 * hosts + 9 * C + 2 * W + 2 * V * C,
+            "probe + prepare + route table per host, etcd, control plane, encryption (and kube-vip) install + roll, " +
+            "the encryption's read and write phases and the etcd snapshots' service per controller, install + roll per worker");
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 3);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
         assert.equal(count("tls:index/certRequest:CertRequest"), issued);
@@ -103,7 +104,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const parts = new Set(["dumbway:index:MachineHost", "dumbway:index:CertAuthority", "dumbway:index:EtcdMember",
             "dumbway:index:ControlPlane", "dumbway:index:WorkerNode", "dumbway:index:PodRoute",
             "dumbway:index:WorkerBinaries", "dumbway:index:ClusterAddons", "dumbway:index:ApiServerVip",
-            "dumbway:index:NetworkPolicyEnforcement", "dumbway:index:ResourceMetrics"]);
+            "dumbway:index:NetworkPolicyEnforcement", "dumbway:index:ResourceMetrics", "dumbway:index:EtcdSnapshots"]);
         const clusters = resources.filter(r => r.type === "dumbway:index:Cluster");
         assert.deepEqual(clusters.map(c => c.urn.split("::")[2]), ["dumbway:index:Cluster"], "not one unparented Cluster");
         for (const r of resources.filter(r => r.type !== "dumbway:index:Cluster")) {
@@ -114,7 +115,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
             const part = types[0] === "dumbway:index:Cluster";
             // Parts made since the Cluster component came, never at the top level, so with no alias.
             const newPart = ["api-serves-openapi", "encryption-key-seed", "encryption", "front-proxy-ca", "network-policy",
-                "resource-metrics"].includes(r.name);
+                "resource-metrics"].includes(r.name) || r.type === "dumbway:index:EtcdSnapshots";
             assert.equal(part, parts.has(r.type) || newPart || ["encryption-key", "docker-machine-certs", "cluster"].includes(r.name),
                 `${r.type} ${r.name} ${part ? "should not be" : "should be"} one of the cluster's own parts`);
             // Children of the parts follow their parents' aliases (the engine derives them), so only parts carry one.

@@ -110,16 +110,16 @@ export interface ProgramRun {
 /**
  * `deployed`: the outputs the stack's last update left, which the program's entry (main.ts) reads back through a
  * StackReference; given, the program runs from main.ts, else from index.ts alone, or from `entry` (a module path
- * from bin/test) when given.
+ * from bin/test) when given. `secretKeys`: the settings the stack's config holds as secrets (set with --secret).
  */
 export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1",
-    deployed?: Record<string, unknown>, entry?: string): Promise<ProgramRun> {
+    deployed?: Record<string, unknown>, entry?: string, secretKeys: string[] = []): Promise<ProgramRun> {
     const resources: Registered[] = [];
     const allConfig: Record<string, string> = {};
     for (const [key, value] of Object.entries(config)) {
         allConfig[`${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
     }
-    pulumi.runtime.setAllConfig(allConfig);
+    pulumi.runtime.setAllConfig(allConfig, secretKeys.map(key => `${PROJECT}:${key}`));
     await pulumi.runtime.setMocks(clusterMocks(probe, deployed, r => resources.push(r)), PROJECT, "test", false, "organization");
 
     // The mocks are not told what a resource depends on: the monitor's requests are.

@@ -2,7 +2,7 @@
 # then waits until this apiserver reports ready and the controller-manager and scheduler report healthy. `roll` is the
 # same on a running controller, its kube-vip (if any) stepping aside meanwhile: its caller rolls one controller at a
 # time, each healthy before the next.
-# Uses lib-control-plane.sh. The encryption configuration is encryption.sh's (key rotations have phases of their own).
+# Uses lib-control-plane.sh, and lib-etcd-snapshot.sh: a roll takes a snapshot of etcd first. The encryption configuration is encryption.sh's (key rotations have phases of their own).
 # Environment: KDW_NODE KDW_ETC KDW_AUDIT_LOGS KDW_IMAGE_PREFIX KDW_VERSION KDW_PORT KDW_APISERVER_ARGS
 #              KDW_CONTROLLER_MANAGER_ARGS KDW_SCHEDULER_ARGS
 set -eu
@@ -24,6 +24,7 @@ case "$1" in
 up|roll)
     kdw_write_files
     mkdir -p "$KDW_AUDIT_LOGS"
+    [ "$1" != roll ] || kdw_snapshot_before_roll
     [ "$1" != roll ] || step_aside_kube_vip
     start kube-apiserver "$KDW_APISERVER_ARGS"
     start kube-controller-manager "$KDW_CONTROLLER_MANAGER_ARGS"

@@ -6,6 +6,7 @@
 # does: the dead member that was here is removed, this one added as a learner, started, and promoted to a voting
 # member once it has caught up (join_running_cluster, promote_if_learner). `down` removes the member and keeps its
 # data, which the host's own `down` (the last step on the host to go) removes.
+# A roll takes a snapshot of etcd first (lib-etcd-snapshot.sh).
 # Environment: KDW_NODE KDW_ETC KDW_DATA KDW_IMAGE KDW_ETCD_ARGS (the flags, space separated)
 #              KDW_ETCD_SELF (this member's client URL) KDW_ETCD_ENDPOINTS (every member's, comma separated)
 #              KDW_CLUSTER_ID (the sha256 of the etcd CA's public key, PEM: which cluster the member belongs to)
@@ -205,6 +206,7 @@ up | roll)
     ;;
 esac
 [ "$1" != roll ] || refuse_if_quorum_at_risk
+[ "$1" != roll ] || kdw_snapshot_before_roll
 [ "$1" != up ] || join_running_cluster
 
 # etcd runs as its own unprivileged user, which owns its data and its keys (CIS 1.1.11, 1.1.12). On boot2docker the

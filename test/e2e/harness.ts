@@ -70,7 +70,6 @@ export function ssh(host: TestHost, command: string, timeoutMs = 120_000): Promi
     return run("ssh", [...sshOptions(host), `${host.sshUser}@${host.ip}`, command], { timeout: timeoutMs });
 }
 
-/** Copies local files or folders into a folder on a test host. */
 /**
  * Loses test host `index` for good, its data disk too, without warning, and puts a blank one of its kind at its
  * address (`scripts/hosts.sh replace`, on the set KDW_HOSTS_INSTANCE names).
@@ -78,6 +77,7 @@ export function ssh(host: TestHost, command: string, timeoutMs = 120_000): Promi
 export const replaceHost = (index: number) =>
     run("bash", ["scripts/hosts.sh", "replace", String(index)], { cwd: ROOT, timeout: 300_000 });
 
+/** Copies local files or folders into a folder on a test host. */
 export function scp(host: TestHost, sources: string[], remoteDir: string): Promise<string> {
     return run("scp", [...sshOptions(host), "-r", "-q", ...sources, `${host.sshUser}@${host.ip}:${remoteDir}/`], { timeout: 300_000 });
 }

@@ -1,7 +1,10 @@
 // The settings file of a stack that runs on the local test hosts: generic driver over the hosts from hosts.json,
-// the test registry for images, the toolchain's folder for binaries, a virtual IP for the API on the test network.
+// the test registry for images, the toolchain's folder for binaries, a virtual IP for the API on the test network,
+// and the set's object store for etcd snapshots when it runs (`scripts/hosts.sh object-store`), its secret key set as a
+// secret with the Pulumi CLI (the stack must exist).
 // Used by `npm run e2e` and `npm run up:local`:
 //   node bin/test/e2e/stackConfig.js <stack> [workers]
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { hostsState, ROOT, WORK } from "./harness";
@@ -12,6 +15,12 @@ export const machineStorage = (stack: string) => path.join(WORK, "machines", sta
 /** The API's virtual IP on the test network: .250 of the hosts' /24, where scripts/hosts.sh puts no host (.10 + i). */
 export function testVip(): string {
     return hostsState().hosts[0].ip.replace(/\.\d+$/, ".250");
+}
+
+/** The set's object store (object-store.json, written by `scripts/hosts.sh object-store`); none when it does not run. */
+export function objectStore(): { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string; caCertFile: string } | undefined {
+    const file = path.join(hostsState().stateDir, "object-store.json");
+    return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
 }
 
 /** Controllers are hosts 0-2, workers 3-5, and host 6 is the worker added by the scale test. */
@@ -44,8 +53,18 @@ export function writeStackConfig(stack: string, workerCount: number, extra: Reco
     for (const [key, value] of Object.entries(extra)) {
         config[`kube-dumb-way:${key}`] = value;
     }
+    const store = "etcdSnapshotStore" in extra ? undefined : objectStore();
+    if (store) {
+        const { secretAccessKey: _, ...open } = store;
+        config["kube-dumb-way:etcdSnapshotStore"] = open;
+    }
     // JSON is YAML.
     writeFileSync(file, JSON.stringify({ ...(salt ? { encryptionsalt: salt } : {}), config }, null, 2) + "\n");
+    if (store) {
+        // The secret key from stdin, never on a command line.
+        execFileSync("pulumi", ["config", "set", "--secret", "--path", "--stack", stack, "--cwd", ROOT,
+            "kube-dumb-way:etcdSnapshotStore.secretAccessKey"], { input: store.secretAccessKey, stdio: ["pipe", "ignore", "inherit"] });
+    }
 }
 
 if (require.main === module) {

@@ -95,6 +95,7 @@ k8s_time="$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse
 expect "kubectl's build date is Kubernetes $k8s's commit time ($k8s_time)" "\"buildDate\": \"$k8s_time\"" kubectl version --client -o json
 expect "etcd --version is $(V etcd)" "etcd Version: $(V etcd | sed 's/^v//')" etcd --version
 expect "etcdctl version is $(V etcd)" "etcdctl version: $(V etcd | sed 's/^v//')" etcdctl version
+expect "etcdutl version is $(V etcd)" "etcdutl version: $(V etcd | sed 's/^v//')" etcdutl version
 expect "containerd --version is $(V containerd)" " $(V containerd) " containerd --version
 expect "containerd-shim-runc-v2 -v is $(V containerd)" "$(V containerd)" containerd-shim-runc-v2 -v
 expect "runc --version is $(V runc)" "runc version $(V runc | sed 's/^v//')" runc --version
@@ -133,6 +134,7 @@ expect "kube-bench version is $(V kubeBench)" "$(V kubeBench | sed 's/^v//')" ku
 expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 expect "kube-router --version is $(V kubeRouter)" "version $(V kubeRouter), built on 20" kube-router --version
 expect "metrics-server --version is $(V metricsServer)" "$(V metricsServer)" metrics-server --version
+expect "versitygw --version is $(V versitygw)" "Version  : $(V versitygw)" versitygw --version
 
 if node -e '
     const fs = require("fs"), crypto = require("crypto"), path = require("path");

@@ -85,6 +85,14 @@ cmd_replace() { # cmd_replace INDEX...: hosts lost for good, and blank ones of t
 	rm -f "$HOST_FILES_TAR" "$B2D_DISK_TAR"
 }
 
+cmd_object_store() {
+	[ "$(id -u)" -eq 0 ] || die "run as root"
+	if ! docker_up || ! docker network inspect "$NET_NAME" >/dev/null 2>&1; then
+		die "no test hosts' network $NET_NAME: run up first"
+	fi
+	ensure_object_store
+}
+
 cmd_down() {
 	local total
 	total=$(now_us)
@@ -110,7 +118,7 @@ cmd_down() {
 	else
 		phase "stop dockerd (if ours)" stop_our_dockerd
 	fi
-	rm -f "$STATE_DIR/hosts.json" "$STATE_DIR/registry.json"
+	rm -f "$STATE_DIR/hosts.json" "$STATE_DIR/registry.json" "$STORE_STATE"
 	local left
 	left=$(grep -cE '/var/lib/docker|/run/docker' /proc/mounts || true)
 	if ! ours_dockerd_pid >/dev/null && ! docker_up && [ "$left" -gt 0 ]; then
