@@ -11,7 +11,7 @@ import { summaryReporter, Tally } from "./reporter";
  * first that needs it brings it up (scenarios/e2eCluster.ts), so each also runs alone; `destroy` takes it down.
  */
 export const SUITES: Record<string, string[]> = {
-    e2e: ["bad-config", "up", "cluster", "routes", "scale", "vip-loss", "reboot", "recovery", "renewal", "destroy"],
+    e2e: ["bad-config", "up", "cluster", "routes", "scale", "vip-loss", "reboot", "recovery", "snapshots", "renewal", "destroy"],
     standards: ["standards"],
     upgrade: ["upgrade"],
     interrupt: ["interrupt"],

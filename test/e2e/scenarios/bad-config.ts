@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { assertTestHosts, controllers, noMachine, workspace } from "../e2eCluster";
 import { freshStack, ROOT } from "../harness";
 import { Scenario } from "../scenario";
-import { machineStorage, writeStackConfig } from "../stackConfig";
+import { machineStorage, objectStore, writeStackConfig } from "../stackConfig";
 
 const STACK = "e2e-bad-config";
 const report = new Scenario("bad-config");
@@ -16,6 +16,9 @@ const BAD: [string, Record<string, unknown>, RegExp][] = [
     ["overlapping pod and service ranges", { serviceCidr: "10.200.8.0/24" }, /kube-dumb-way:serviceCidr 10\.200\.8\.0\/24 overlaps clusterCidr/],
     ["a DNS IP outside the service range", { clusterDns: "10.99.0.10" }, /kube-dumb-way:clusterDns 10\.99\.0\.10 is outside serviceCidr/],
     ["a virtual IP that a host has", { apiServerVip: controllers[1].ip }, /kube-dumb-way:apiServerVip \S+ is the address of genericHosts\[1\]/],
+    // The set's own object store, its secret key written in the stack's file as plain text.
+    ["an object store's secret key not set as a secret", { etcdSnapshotStore: { ...objectStore() } },
+        /kube-dumb-way:etcdSnapshotStore holds secretAccessKey in the stack's config in plain text; set it as a secret/],
 ];
 
 report.run(async () => {

@@ -1,0 +1,117 @@
+// etcd snapshots off the hosts: the e2e stack copies every controller's snapshots to the test set's object store
+// (versitygw, `scripts/hosts.sh object-store`). With the schedule shortened to a minute and 2 kept, the store and each
+// controller's disk must hold exactly the 2 newest scheduled snapshots, one schedule apart, each with a sha256 that its
+// content matches and readable by etcdutl; then the defaults come back.
+import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as auto from "@pulumi/pulumi/automation";
+import { hostLayout } from "../../../render/layout";
+import { clusterStack, controllers, writeConfig } from "../e2eCluster";
+import { asRoot, run, sleep, ssh } from "../harness";
+import { Scenario } from "../scenario";
+import { objectStore } from "../stackConfig";
+
+const report = new Scenario("snapshots");
+
+const EVERY_MINUTES = 1;
+const KEEP = 2;
+/** How long the shortened schedule runs before the store is read: two and a half periods. */
+const WAIT_SECONDS = 150;
+/** The e2e stack's prefix in the bucket: its cluster's name (the default namePrefix). */
+const PREFIX = "kube-dumb-way";
+
+type Store = NonNullable<ReturnType<typeof objectStore>>;
+
+/** A signed request to the store (curl's SigV4, the key on stdin). */
+const storeRequest = (store: Store, pathAndQuery: string, ...curlArgs: string[]) =>
+    run("curl", ["--silent", "--show-error", "--fail", "--max-time", "60", "--config", "-", "--cacert", store.caCertFile,
+        "--aws-sigv4", "aws:amz:us-east-1:s3", ...curlArgs, `${store.endpoint}/${store.bucket}${pathAndQuery}`],
+    { input: `user = "${store.accessKeyId}:${store.secretAccessKey}"\n` });
+
+/** The store's keys under a folder (one page of ListObjectsV2: a few snapshots a controller). */
+async function storeKeys(store: Store, prefix: string): Promise<string[]> {
+    const xml = await storeRequest(store, `?list-type=2&prefix=${encodeURIComponent(prefix)}`);
+    return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map(m => m[1]).sort();
+}
+
+/** When a snapshot was taken, from its name (<node>-<UTC time>-<reason>.db). */
+function takenAt(name: string): { at: number; reason: string } {
+    const m = /-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-([a-z-]+)\.db$/.exec(name);
+    assert.ok(m, `${name} is not named <node>-<time>-<reason>.db`);
+    return { at: Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]), reason: m[7] };
+}
+
+/** `pulumi up`, which must change only the controllers' snapshot services, each in place. */
+async function upChangingSnapshotsOnly(stack: auto.Stack): Promise<string> {
+    const changed: string[] = [];
+    await stack.up({
+        onEvent: e => {
+            const m = e.resourcePreEvent?.metadata;
+            if (m && m.op !== "same" && m.op !== "read" && !m.type.startsWith("pulumi:")) {
+                changed.push(`${m.op} ${m.urn.split("::").pop()}`);
+            }
+        },
+        onOutput: line => process.stdout.write(`     | ${line}`),
+    });
+    assert.deepEqual(changed.sort(), controllers.map((_, i) => `update kdw-controller-${i}-etcd-snapshots-service`));
+    return changed.join(", ");
+}
+
+report.run(async () => {
+    const stack = await clusterStack(report);
+    const store = objectStore();
+    assert.ok(store, "the test set has no object store: scripts/e2e.sh starts it (scripts/hosts.sh object-store)");
+
+    await report.check(`etcd snapshots on a schedule, off the hosts: with etcdSnapshotEveryMinutes ${EVERY_MINUTES} and etcdSnapshotKeep ` +
+        `${KEEP}, pulumi up changes only the controllers' snapshot services; ${WAIT_SECONDS}s later each controller has exactly ` +
+        `${KEEP} snapshots in the object store and the same ${KEEP} on its disk, scheduled, the newest at most 90s old and one ` +
+        `schedule apart (50-130s), each with a .sha256 that its content matches, each read by etcdutl (revision and keys above 0)`, async () => {
+        writeConfig(3, { etcdSnapshotEveryMinutes: EVERY_MINUTES, etcdSnapshotKeep: KEEP });
+        const changed = await upChangingSnapshotsOnly(stack);
+        await sleep(WAIT_SECONDS * 1000);
+        const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-snapshots-"));
+        const found: string[] = [];
+        try {
+            for (const [i, host] of controllers.entries()) {
+                const node = `kdw-controller-${i}`;
+                const keys = await storeKeys(store, `${PREFIX}/${node}/`);
+                const snapshots = keys.filter(k => k.endsWith(".db"));
+                assert.equal(snapshots.length, KEEP, `${node}'s snapshots in the store: ${keys.join(", ")}`);
+                assert.deepEqual(keys, snapshots.flatMap(k => [k, `${k}.sha256`]).sort(), `${node}: a snapshot without its sha256`);
+                const taken = snapshots.map(k => takenAt(k));
+                assert.deepEqual(taken.map(t => t.reason), snapshots.map(() => "scheduled"), `${node}: ${snapshots.join(", ")}`);
+                const age = (Date.now() - taken[KEEP - 1].at) / 1000;
+                assert.ok(age <= 90, `${node}'s newest snapshot is ${age.toFixed(0)}s old`);
+                const apart = (taken[KEEP - 1].at - taken[KEEP - 2].at) / 1000;
+                assert.ok(apart >= 50 && apart <= 130, `${node}'s last two snapshots are ${apart}s apart`);
+                for (const key of snapshots) {
+                    const file = path.join(dir, path.basename(key));
+                    await storeRequest(store, `/${key}`, "--output", file);
+                    const recorded: string[] = (await storeRequest(store, `/${key}.sha256`)).trim().split(/\s+/);
+                    const actual = createHash("sha256").update(readFileSync(file)).digest("hex");
+                    assert.deepEqual(recorded, [actual, path.basename(key)], `${key}: its .sha256 does not match its content`);
+                    const status = JSON.parse(await run("etcdutl", ["snapshot", "status", file, "-w", "json"]));
+                    assert.ok(status.revision > 0 && status.totalKey > 0, `${key}: etcdutl reads ${JSON.stringify(status)}`);
+                }
+                const onDisk = (await ssh(host, asRoot(host, `ls ${hostLayout(host.kind).data}/etcd-snapshots`)))
+                    .trim().split("\n").filter(f => f.endsWith(".db"));
+                assert.deepEqual(onDisk, snapshots.map(k => path.basename(k)), `${node}: what its disk keeps`);
+                found.push(`${node}: ${snapshots.map(k => path.basename(k).replace(`${node}-`, "")).join(", ")} (${apart}s apart)`);
+            }
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+        return `${changed}; ${found.join("; ")}`;
+    });
+
+    await report.check("back to the default schedule (every 360 minutes, 5 kept): pulumi up changes only the snapshot services; " +
+        "then no change to preview", async () => {
+        writeConfig(3);
+        const changed = await upChangingSnapshotsOnly(stack);
+        await stack.preview({ expectNoChanges: true });
+        return changed;
+    });
+});
