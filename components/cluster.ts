@@ -173,7 +173,7 @@ export class KubeCluster extends pulumi.ComponentResource {
         controllerHosts.forEach((host, i) => new EtcdSnapshots(`${host.nodeName}-etcd-snapshots`, {
             host, settings: cfg.etcdSnapshots, image: etcdImage, member: etcd[i].installed,
             endpoints: pulumi.all(etcd.map(m => m.clientUrl)).apply(urls => [urls[i], ...urls.filter((_, j) => j !== i)]),
-        }, part));
+        }, { parent: this }));
 
         // The admin's kubeconfig.
         const admin = clusterCa.issue("admin", pki.adminCert());

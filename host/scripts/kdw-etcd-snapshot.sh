@@ -48,7 +48,9 @@ store_curl() { # PATH-AND-QUERY CURL-ARGS...
             --aws-sigv4 "aws:amz:$KDW_STORE_REGION:s3" "$@" "$url"
 }
 store_keys() { # the object store's keys under this controller's folder, oldest first (names start with the time)
-    store_curl "?list-type=2&prefix=$KDW_STORE_PREFIX/$KDW_NODE/" | tr '<' '\n' | sed -n 's/^Key>//p' | sort
+    # The prefix URL-encoded, as SigV4's canonical query has it (names are letters, digits, '.', '_', '-' and '/').
+    store_curl "?list-type=2&prefix=$(echo "$KDW_STORE_PREFIX/$KDW_NODE/" | sed 's|/|%2F|g')" |
+        tr '<' '\n' | sed -n 's/^Key>//p' | sort
 }
 
 local_snapshots() { # this host's snapshots, oldest first (names start with the time)
