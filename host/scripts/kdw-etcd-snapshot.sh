@@ -1,14 +1,14 @@
 #!/bin/sh
 # kdw-etcd-snapshot takes snapshots of this controller's etcd member: on a schedule (the service) and before every roll
 # of etcd or the control plane (etcd.sh and control-plane.sh call `take`). Each snapshot is verified (`etcdutl snapshot
-# status` reads every page and checks its hash), recorded with its sha256 beside it, kept on the host (the newest KDW_SNAPSHOT_KEEP,
-# in $KDW_DATA/etcd-snapshots) and, when an S3-compatible object store is set, copied off the host with its sha256
-# (`curl --aws-sigv4`), where the newest KEEP of this controller's are kept too.
+# status` reads every page and checks its hash), recorded with its sha256 beside it, kept on the host (the newest
+# KDW_SNAPSHOT_KEEP, in $KDW_DATA/etcd-snapshots) and, when an S3-compatible object store is set, copied off the host
+# with its sha256 (`curl --aws-sigv4`), read back and compared, where the newest KDW_SNAPSHOT_KEEP are kept too.
 #
-#   kdw-etcd-snapshot take REASON   one snapshot now; exit 3 if no member answers, 1 if it could not be taken,
-#                                   verified or copied
-#   kdw-etcd-snapshot loop          a snapshot whenever KDW_SNAPSHOT_EVERY_MINUTES have passed since the last scheduled one (the
-#                                   service; the time is kept on the host, so a restart or reboot does not reset it)
+#   kdw-etcd-snapshot take REASON   one snapshot now; exit 3 if no member gave one, 1 if it could not be verified,
+#                                   kept or copied
+#   kdw-etcd-snapshot loop          a snapshot whenever KDW_SNAPSHOT_EVERY_MINUTES have passed since the last scheduled
+#                                   one (the service; that time is kept on the host: a restart or reboot does not reset it)
 #   kdw-etcd-snapshot list          this controller's snapshots, on the host and in the object store
 #   kdw-etcd-snapshot up            start the service (enabled at boot); `down` stops and removes it, keeping snapshots
 #
@@ -36,20 +36,24 @@ etcd_tool() { # VOLUME-ARGS... -- COMMAND ARGS...
     docker run --rm --network host $volumes "$KDW_IMAGE" "$@"
 }
 
-# curl against the object store: the secret key goes on stdin (a config line), never on a command line.
-store_curl() { # PATH-AND-QUERY CURL-ARGS...
+# curl against the object store: the secret key goes on stdin (a config line), never on a command line. S3 wants the
+# payload's sha256 signed with the request: the file's for an upload (the store checks the body against it), an empty
+# body's otherwise.
+empty_sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+store_curl() { # PATH-AND-QUERY PAYLOAD-SHA256 CURL-ARGS...
     url="${KDW_STORE_ENDPOINT%/}/$KDW_STORE_BUCKET$1"
-    shift
+    payload=$2
+    shift 2
     ca=""
     [ ! -s "$settings_dir/store-ca.pem" ] || ca="--cacert $settings_dir/store-ca.pem"
     # shellcheck disable=SC2086 # the CA argument splits into words
     printf 'user = "%s:%s"\n' "$KDW_STORE_ACCESS_KEY" "$(cat "$settings_dir/store-secret")" |
         curl --silent --show-error --fail --max-time 120 --config - $ca \
-            --aws-sigv4 "aws:amz:$KDW_STORE_REGION:s3" "$@" "$url"
+            --aws-sigv4 "aws:amz:$KDW_STORE_REGION:s3" --header "x-amz-content-sha256: $payload" "$@" "$url"
 }
 store_keys() { # the object store's keys under this controller's folder, oldest first (names start with the time)
     # The prefix URL-encoded, as SigV4's canonical query has it (names are letters, digits, '.', '_', '-' and '/').
-    store_curl "?list-type=2&prefix=$(echo "$KDW_STORE_PREFIX/$KDW_NODE/" | sed 's|/|%2F|g')" |
+    store_curl "?list-type=2&prefix=$(echo "$KDW_STORE_PREFIX/$KDW_NODE/" | sed 's|/|%2F|g')" "$empty_sha256" |
         tr '<' '\n' | sed -n 's/^Key>//p' | sort
 }
 
@@ -88,7 +92,7 @@ take() { # REASON
         rm -f "$dir"/.partial-*
         return 3
     fi
-    if ! status=$(etcd_tool --volume "$dir:/snapshots" -- etcdutl snapshot status "/snapshots/.partial-$name" -w json \
+    if ! verified=$(etcd_tool --volume "$dir:/snapshots" -- etcdutl snapshot status "/snapshots/.partial-$name" -w json \
         2>"$dir/.partial-log"); then
         say "$KDW_NODE: the snapshot from $taken does not verify; etcdutl said:" >&2
         cat "$dir/.partial-log" >&2
@@ -98,25 +102,28 @@ take() { # REASON
     mv -f "$partial" "$dir/$name" || return 1
     (cd "$dir" && sha256sum "$name" > "$name.sha256") || return 1
     rm -f "$dir/.partial-log"
-    say "$name from $taken: $status; sha256 $(cut -d' ' -f1 "$dir/$name.sha256")"
+    say "$name from $taken: $verified; sha256 $(cut -d' ' -f1 "$dir/$name.sha256")"
     # The newest KEEP on the host.
     local_snapshots | beyond_keep | while read -r old; do
         rm -f "$dir/$old" "$dir/$old.sha256"
     done
     [ -n "${KDW_STORE_ENDPOINT:-}" ] || return 0
     key="$KDW_STORE_PREFIX/$KDW_NODE/$name"
-    if ! store_curl "/$key" --upload-file "$dir/$name" >/dev/null ||
-        ! store_curl "/$key.sha256" --upload-file "$dir/$name.sha256" >/dev/null; then
+    sha256=$(cut -d' ' -f1 "$dir/$name.sha256")
+    if ! store_curl "/$key" "$sha256" --upload-file "$dir/$name" >/dev/null ||
+        ! store_curl "/$key.sha256" "$(sha256sum < "$dir/$name.sha256" | cut -d' ' -f1)" \
+            --upload-file "$dir/$name.sha256" >/dev/null; then
         say "$KDW_NODE: $name could not be copied to $KDW_STORE_ENDPOINT/$KDW_STORE_BUCKET/$key (it is kept on the host)" >&2
         return 1
     fi
     # The store's copy must be the host's, byte for byte.
-    stored=$(store_curl "/$key" --output - | sha256sum | cut -d' ' -f1)
-    [ "$stored" = "$(cut -d' ' -f1 "$dir/$name.sha256")" ] ||
+    stored=$(store_curl "/$key" "$empty_sha256" --output - | sha256sum | cut -d' ' -f1)
+    [ "$stored" = "$sha256" ] ||
         { say "$KDW_NODE: the copy of $name in the object store has sha256 $stored, not the host's" >&2; return 1; }
     say "$name copied to $KDW_STORE_ENDPOINT/$KDW_STORE_BUCKET/$key"
     store_keys | beyond_keep | while read -r old; do
-        if ! store_curl "/$old" --request DELETE >/dev/null || ! store_curl "/$old.sha256" --request DELETE >/dev/null; then
+        if ! store_curl "/$old" "$empty_sha256" --request DELETE >/dev/null ||
+            ! store_curl "/$old.sha256" "$empty_sha256" --request DELETE >/dev/null; then
             say "$KDW_NODE: could not remove $old from the object store" >&2
         fi
     done

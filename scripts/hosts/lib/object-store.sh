@@ -49,10 +49,12 @@ store_credentials() {
 	read -r STORE_ACCESS_KEY STORE_SECRET_KEY <"$file"
 }
 
-store_answers() { # the store answers a signed request for its bucket
+store_request() { # CURL-ARGS... URL-PATH: a signed request with no body (S3 wants the empty payload's sha256 signed)
+	local path=${*: -1}
 	printf 'user = "%s:%s"\n' "$STORE_ACCESS_KEY" "$STORE_SECRET_KEY" |
 		curl -fsS --max-time 5 --config - --cacert "$PKI_DIR/ca.crt" --aws-sigv4 "aws:amz:us-east-1:s3" \
-			-o /dev/null "$STORE_ENDPOINT/$STORE_BUCKET?list-type=2" 2>/dev/null
+			--header "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+			-o /dev/null "${@:1:$#-1}" "$STORE_ENDPOINT$path" 2>/dev/null
 }
 
 ensure_object_store() {
@@ -76,11 +78,9 @@ ensure_object_store() {
 			posix --sidecar /data/meta /data/root >/dev/null
 	fi
 	local waited=0
-	until store_answers; do
+	until store_request "/$STORE_BUCKET?list-type=2"; do
 		# The bucket is made through the API, once the gateway answers at all.
-		printf 'user = "%s:%s"\n' "$STORE_ACCESS_KEY" "$STORE_SECRET_KEY" |
-			curl -fsS --max-time 5 --config - --cacert "$PKI_DIR/ca.crt" --aws-sigv4 "aws:amz:us-east-1:s3" \
-				-X PUT -o /dev/null "$STORE_ENDPOINT/$STORE_BUCKET" 2>/dev/null || true
+		store_request -X PUT "/$STORE_BUCKET" || true
 		waited=$((waited + 1))
 		if [ "$waited" -ge 30 ]; then
 			docker logs --tail 20 "$STORE_NAME" >&2 || true

@@ -83,7 +83,10 @@ async function rebuild(stack: auto.Stack, node: string) {
     const others = changed.filter(c => !c.split(" ")[1].startsWith(`${node}-`));
     assert.deepEqual(others, [], `steps of other hosts changed while ${node} was rebuilt`);
     assert.ok(changed.includes(`replace ${node}-machine`), `${node}'s machine was not made again: ${changed.join(", ")}`);
-    return { seconds, start, changed, summary: result.summary.resourceChanges, slowest: events.slowest(8) };
+    // When each changed step started and ended, in seconds from the up's start: where its time went.
+    const timeline = events.changes().filter(c => !c.type.startsWith("pulumi:"))
+        .map(c => `${c.at.toFixed(0)}-${c.doneAt === undefined ? "?" : c.doneAt.toFixed(0)}s ${c.op} ${c.name}`).join(", ");
+    return { seconds, start, changed, summary: result.summary.resourceChanges, slowest: events.slowest(8), timeline };
 }
 
 report.run(async () => {
@@ -171,7 +174,8 @@ report.run(async () => {
                 lost: node, up, readyAfterSeconds: readyAfter, replacedSeconds,
                 writes: { ...writes, acknowledged: writes.acknowledged.length },
             };
-            assert.ok(readyAfter <= WORKER_READY_SECONDS, `${node} Ready ${readyAfter.toFixed(0)}s after the up began`);
+            assert.ok(readyAfter <= WORKER_READY_SECONDS,
+                `${node} Ready ${readyAfter.toFixed(0)}s after the up began (up ${up.seconds.toFixed(0)}s; its steps: ${up.timeline})`);
             await stack.preview({ expectNoChanges: true });
             return `${node} lost; pulumi up ${up.seconds.toFixed(0)}s (${up.changed.length} steps of ${node}), Ready ` +
                 `${readyAfter.toFixed(0)}s after it began; web on ${web.map(p => p.node).join(", ")}; ` +

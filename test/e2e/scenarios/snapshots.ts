@@ -25,10 +25,12 @@ const PREFIX = "kube-dumb-way";
 
 type Store = NonNullable<ReturnType<typeof objectStore>>;
 
-/** A signed request to the store (curl's SigV4, the key on stdin). */
+/** The sha256 of no payload, which S3 wants signed with a request that sends none. */
+const EMPTY_SHA256 = createHash("sha256").digest("hex");
+/** A signed request to the store that sends no body (curl's SigV4, the key on stdin). */
 const storeRequest = (store: Store, pathAndQuery: string, ...curlArgs: string[]) =>
     run("curl", ["--silent", "--show-error", "--fail", "--max-time", "60", "--config", "-", "--cacert", store.caCertFile,
-        "--aws-sigv4", "aws:amz:us-east-1:s3", ...curlArgs, `${store.endpoint}/${store.bucket}${pathAndQuery}`],
+        "--aws-sigv4", "aws:amz:us-east-1:s3", "--header", `x-amz-content-sha256: ${EMPTY_SHA256}`, ...curlArgs, `${store.endpoint}/${store.bucket}${pathAndQuery}`],
     { input: `user = "${store.accessKeyId}:${store.secretAccessKey}"\n` });
 
 /** The store's keys under a folder (one page of ListObjectsV2: a few snapshots a controller). */
