@@ -310,17 +310,23 @@ build_pause() {
 
 # etcd: the server's main package is in the repository's root module, which the proxy does not serve at
 # 3.6.x; scripts/toolchain/etcd/main.go is the same one-line main over the served server/v3 module.
-# etcd_release VERSION DEST ETCDCTL: etcd (and etcdctl when ETCDCTL is yes) of VERSION into DEST.
+# etcd_release VERSION DEST TOOLS: etcd (and, when TOOLS is yes, etcdctl and etcdutl, which takes and verifies
+# snapshots) of VERSION into DEST.
 etcd_release() {
-  local v="$1" dest="$2" etcdctl="$3"
+  local v="$1" dest="$2" tools="$3"
   mkdir -p etcd && cp "$recipes/etcd/main.go" etcd/
   wrapper etcd 1.26.0
   go mod edit -require "go.etcd.io/etcd/server/v3@$v"
-  [ "$etcdctl" != yes ] || go mod edit -require "go.etcd.io/etcd/etcdctl/v3@$v"
+  if [ "$tools" = yes ]; then
+    go mod edit -require "go.etcd.io/etcd/etcdctl/v3@$v" -require "go.etcd.io/etcd/etcdutl/v3@$v"
+  fi
   go mod tidy
-  [ "$etcdctl" != yes ] || go get "go.etcd.io/etcd/etcdctl/v3@$v"
   go build -trimpath -ldflags "-s -w" -o out/etcd ./etcd
-  [ "$etcdctl" != yes ] || go build -trimpath -ldflags "-s -w" -o out/etcdctl go.etcd.io/etcd/etcdctl/v3
+  if [ "$tools" = yes ]; then
+    go get "go.etcd.io/etcd/etcdctl/v3@$v" "go.etcd.io/etcd/etcdutl/v3@$v"
+    go build -trimpath -ldflags "-s -w" -o out/etcdctl go.etcd.io/etcd/etcdctl/v3
+    go build -trimpath -ldflags "-s -w" -o out/etcdutl go.etcd.io/etcd/etcdutl/v3
+  fi
   mkdir -p "$dest" && mv -f out/etcd* "$dest/"
 }
 build_etcd() { etcd_release "$V_etcd" "$BIN" yes; }
@@ -444,6 +450,17 @@ build_metrics_server() {
   install_bins out/metrics-server
 }
 
+# versitygw: an S3 gateway over a folder, the test hosts' object store for etcd snapshots (scripts/hosts.sh
+# object-store); none of the cluster's hosts runs it.
+build_versitygw() {
+  local v="$V_versitygw" m=github.com/versity/versitygw date
+  date="$(modtime "$m@$v")"
+  wrapper versitygw 1.26.0
+  go get "$m/cmd/versitygw@$v"
+  go build -trimpath -o out/versitygw -ldflags "-s -w -X main.Version=$v -X main.Build=$m@$v -X main.BuildTime=$date" "$m/cmd/versitygw"
+  install_bins out/versitygw
+}
+
 # ---------------------------------------------------------------------------------------------------
 # The runner
 
@@ -475,8 +492,18 @@ item() {
     return 0
   fi
   rm -f "$state"
-  if [ -f "$stored/item.json" ]; then
-    for b in "${bins[@]}"; do mkdir -p "$(dirname "$BIN/$b")" && cp -f "$stored/$(stored_name "$b")" "$BIN/$b"; done
+  # A stored item counts only with every artifact the item now names (an artifact added to an item, as etcdutl to
+  # etcd, is missing from what an earlier recipe stored): otherwise it is built again.
+  local whole=1
+  for b in "${bins[@]}"; do [ -f "$stored/$(stored_name "$b")" ] || whole=0; done
+  if [ -f "$stored/item.json" ] && [ "$whole" = 1 ]; then
+    for b in "${bins[@]}"; do
+      if ! { mkdir -p "$(dirname "$BIN/$b")" && cp -f "$stored/$(stored_name "$b")" "$BIN/$b"; }; then
+        say "$name $version: copying $b from the item store FAILED"
+        touch "$STATE/$name.failed"
+        return 1
+      fi
+    done
     cp "$stored/item.json" "$state"
     say "$name $version from the item store"
     return 0
@@ -528,7 +555,7 @@ spawn plugin-tls "$V_plugins_tls" "$(upstream_module tls)" ../plugins/pulumi-res
 spawn plugin-command "$V_plugins_command" "$(upstream_module command)" ../plugins/pulumi-resource-command
 spawn containerd "$V_containerd" "github.com/containerd/containerd/v2@$V_containerd" containerd containerd-shim-runc-v2 ctr
 spawn coredns "$V_coredns" "github.com/coredns/coredns@$V_coredns" coredns
-spawn etcd "$V_etcd" "go.etcd.io/etcd/server/v3@$V_etcd" etcd etcdctl
+spawn etcd "$V_etcd" "go.etcd.io/etcd/server/v3@$V_etcd" etcd etcdctl etcdutl
 spawn docker-machine "${V_dockerMachine#*@}" "$V_dockerMachine" docker-machine
 spawn pulumi-language-nodejs "$V_languageNodejs" "$(upstream_module languageNodejs)" pulumi-language-nodejs
 spawn crictl "$V_crictl" "sigs.k8s.io/cri-tools@$V_crictl" crictl
@@ -542,6 +569,7 @@ spawn metrics-server "$V_metricsServer" "sigs.k8s.io/metrics-server@$V_metricsSe
 spawn conformance-etcd "$V_conformanceImages_etcd" "go.etcd.io/etcd/server/v3@$V_conformanceImages_etcd" conformance/etcd
 spawn sample-apiserver "$V_conformanceImages_sampleApiserver" "k8s.io/sample-apiserver@$V_conformanceImages_sampleApiserver" \
   conformance/kube-sample-apiserver
+spawn versitygw "$V_versitygw" "github.com/versity/versitygw@$V_versitygw" versitygw
 spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench" kube-bench
 # Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
 spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost ginkgo
