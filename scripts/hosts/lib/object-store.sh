@@ -10,15 +10,17 @@ STORE_IP="$NET_PREFIX.3"
 STORE_ENDPOINT="https://$STORE_IP:9000"
 STORE_BUCKET=etcd-snapshots
 STORE_STATE="$STATE_DIR/object-store.json"
+STORE_IMAGE_LAYOUT=2 # bump when the image's folders change (ensure_store_image)
 
 ensure_store_image() { # a layer holding the static binary alone; its tag is the binary's digest
 	local bin="${KDW_TOOLCHAIN_HOME:-}/bin/versitygw" stage digest
 	[ -x "$bin" ] || die "no versitygw in the toolchain (${KDW_TOOLCHAIN_HOME:-KDW_TOOLCHAIN_HOME unset}): npm run toolchain, and source scripts/env.sh"
 	digest=$(sha256sum "$bin" | cut -c1-12)
-	STORE_IMAGE="kdw-object-store:$digest"
+	STORE_IMAGE="kdw-object-store:$digest-$STORE_IMAGE_LAYOUT"
 	docker image inspect "$STORE_IMAGE" >/dev/null 2>&1 && return 0
 	stage=$(mktemp -d)
-	mkdir -p "$stage/usr/local/bin" "$stage/data" "$stage/certs" "$stage/tmp"
+	# /data's folders: a new volume mounted there starts as a copy of them (the gateway wants both to exist).
+	mkdir -p "$stage/usr/local/bin" "$stage/data/root" "$stage/data/meta" "$stage/certs" "$stage/tmp"
 	cp "$bin" "$stage/usr/local/bin/versitygw"
 	tar -C "$stage" --numeric-owner -c . | docker import \
 		--change 'ENTRYPOINT ["/usr/local/bin/versitygw"]' --change "LABEL $LABEL=image" - "$STORE_IMAGE" >/dev/null
