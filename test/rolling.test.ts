@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { validateConfig, WORKER_BINARIES } from "../config";
 import { hostScript, scriptCommand } from "../host/remote";
 import { nodeDrainCommand } from "../components/workerNode";
+import { ETCD_SNAPSHOT_LIBRARY } from "../components/etcdSnapshots";
 import { apiReadyCommand } from "../components/cluster";
 
 function scratch(): string {
@@ -32,8 +33,15 @@ const CLUSTER_ID = "c".repeat(64);
  * etcd.sh ACTION on member 0 with the given members healthy (by index), over data a cluster left (`owner`: the cluster
  * it recorded, null for none) or none; the docker stand-in reports their health.
  */
-function etcdScript(action: "up" | "roll" | "down", healthy: number[], data?: { owner: string | null }) {
+function etcdScript(action: "up" | "roll" | "down", healthy: number[], data?: { owner: string | null }, snapshotExit?: number) {
     const dir = scratch();
+    if (snapshotExit !== undefined) {
+        // This controller takes snapshots: kdw-etcd-snapshot and its settings, as the EtcdSnapshots step leaves them.
+        mkdirSync(path.join(dir, "etc", "etcd-snapshot"), { recursive: true });
+        writeFileSync(path.join(dir, "etc", "etcd-snapshot", "settings"), `KDW_HOME=${dir}\n`);
+        mkdirSync(path.join(dir, "bin"));
+        standIn(dir, "bin/kdw-etcd-snapshot", `[ "$KDW_SNAPSHOT_SETTINGS" = ${dir}/etc/etcd-snapshot ] || exit 9\nexit ${snapshotExit}`);
+    }
     const lines = members.map((m, i) => healthy.includes(i) ? `${m} is healthy: successfully committed proposal` : `${m} is unhealthy: failed`);
     writeFileSync(path.join(dir, "health"), lines.join("\n") + "\n");
     standIn(dir, "docker", `case "$1 $*" in
@@ -51,7 +59,9 @@ esac`);
             writeFileSync(path.join(dataDir, "etcd.cluster"), `${data.owner}\n`);
         }
     }
-    const command = scriptCommand(`${hostScript("lib-files.sh")}\n${hostScript("etcd.sh")}`, action, {
+    // As the step sends it (stepScript), but for the step lock, which this test has no use for.
+    const script = ["lib-files.sh", ETCD_SNAPSHOT_LIBRARY, "etcd.sh"].map(hostScript).join("\n");
+    const command = scriptCommand(script, action, {
         KDW_ETC: path.join(dir, "etc"), KDW_DATA: dataDir, KDW_IMAGE: "registry.test/etcd:3.6.16-0",
         KDW_ETCD_ARGS: "--name=c0", KDW_NODE: "kdw-controller-0", KDW_ETCD_SELF: members[0], KDW_ETCD_ENDPOINTS: members.join(","),
         KDW_CLUSTER_ID: CLUSTER_ID,
@@ -70,6 +80,28 @@ esac`);
 }
 
 const etcdRoll = (healthy: number[]) => etcdScript("roll", healthy);
+
+test("etcd roll on a controller that takes snapshots: one first, before the member stops; a failed one stops the roll", () => {
+    const taken = etcdScript("roll", [0, 1, 2], undefined, 0);
+    assert.equal(taken.status, 0, taken.stderr);
+    const calls = taken.calls.split("\n");
+    const snapshot = calls.indexOf("bin/kdw-etcd-snapshot take before-roll");
+    assert.ok(snapshot >= 0, taken.calls);
+    assert.ok(snapshot < calls.findIndex(c => c.startsWith("docker stop")), `the member stopped before its snapshot:\n${taken.calls}`);
+    assert.ok(taken.restarted);
+
+    const failed = etcdScript("roll", [0, 1, 2], undefined, 1);
+    assert.notEqual(failed.status, 0);
+    assert.equal(failed.restarted, false, failed.calls);
+    assert.doesNotMatch(failed.calls, /docker stop/);
+    assert.match(failed.stderr, /kdw-controller-0: not rolling: the etcd snapshot before the roll failed/);
+
+    // No member gave one: the roll may be what mends etcd, so it goes on.
+    const none = etcdScript("roll", [0, 1, 2], undefined, 3);
+    assert.equal(none.status, 0, none.stderr);
+    assert.ok(none.restarted, none.calls);
+    assert.match(none.stdout, /no etcd member gave a snapshot before this roll; rolling on/);
+});
 
 test("etcd roll: with every other member healthy, the member restarts and waits until it is healthy with quorum", () => {
     const r = etcdRoll([0, 1, 2]);

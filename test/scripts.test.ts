@@ -13,6 +13,7 @@ import { HOST_SCRIPT_LIBRARIES, machineCreateScript, sweepCommand } from "../com
 import { HOST_SCRIPT_DIR, hostScript, LOCAL_SCRIPT_DIR, localScript, render, scriptCommand, shellQuote, stepScript, withAdminKubeconfig } from "../host/remote";
 import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
 import { APISERVER_SCRIPT_LIBRARIES } from "../components/controlPlane";
+import { ETCD_SNAPSHOT_LIBRARY } from "../components/etcdSnapshots";
 import { VIP_HANDOVER_LIBRARY } from "../components/apiServerVip";
 
 /** A scratch folder, removed when the test process ends. */
@@ -51,8 +52,11 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-sc-"));
     const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true });
     const sent: Record<string, string> = {
-        "etcd.sh": stepScript({ script: hostScript("etcd.sh"), files: [] }),
-        "control-plane.sh": stepScript({ script: hostScript("control-plane.sh"), files: [], libraries: APISERVER_SCRIPT_LIBRARIES }),
+        "etcd.sh": stepScript({ script: hostScript("etcd.sh"), files: [], libraries: [ETCD_SNAPSHOT_LIBRARY] }),
+        "control-plane.sh": stepScript({
+            script: hostScript("control-plane.sh"), files: [], libraries: [...APISERVER_SCRIPT_LIBRARIES, ETCD_SNAPSHOT_LIBRARY],
+        }),
+        "etcd-snapshot.sh": stepScript({ script: hostScript("etcd-snapshot.sh"), files: [] }),
         "encryption.sh": stepScript({ script: hostScript("encryption.sh"), files: [], libraries: APISERVER_SCRIPT_LIBRARIES }),
         "worker.sh": stepScript({ script: hostScript("worker.sh"), files: [], libraries: WORKER_SCRIPT_LIBRARIES }),
         "host.sh": stepScript({ script: hostScript("host.sh"), files: [], libraries: HOST_SCRIPT_LIBRARIES }),
@@ -183,7 +187,8 @@ test("script command lines carry settings with quoting intact and run the given 
 
 test("every step script is sent with its lock, named after the script, taken before anything else runs", () => {
     for (const [file, libraries] of [["worker.sh", WORKER_SCRIPT_LIBRARIES], ["host.sh", HOST_SCRIPT_LIBRARIES],
-        ["etcd.sh", []], ["control-plane.sh", []], ["kube-vip.sh", []], ["pod-routes.sh", []]] as const) {
+        ["etcd.sh", [ETCD_SNAPSHOT_LIBRARY]], ["control-plane.sh", [ETCD_SNAPSHOT_LIBRARY]], ["kube-vip.sh", []],
+        ["pod-routes.sh", []], ["etcd-snapshot.sh", []]] as const) {
         const sent = stepScript({ script: hostScript(file), libraries: [...libraries], files: [] });
         assert.ok(sent.startsWith(`${hostScript("lib-step.sh")}\nkdw_step_lock ${file.replace(/\.sh$/, "")}\n`),
             `${file} is not sent with its lock first`);
