@@ -13,6 +13,7 @@ import { clusterStack, controllers, writeConfig } from "../e2eCluster";
 import { asRoot, run, sleep, ssh } from "../harness";
 import { Scenario } from "../scenario";
 import { objectStore } from "../stackConfig";
+import { PREFIX, storeKeys, storeRequest, takenAt } from "../objectStore";
 
 const report = new Scenario("snapshots");
 
@@ -20,32 +21,6 @@ const EVERY_MINUTES = 1;
 const KEEP = 2;
 /** How long the shortened schedule runs before the store is read: two and a half periods. */
 const WAIT_SECONDS = 150;
-/** The e2e stack's prefix in the bucket: its cluster's name (the default namePrefix). */
-const PREFIX = "kube-dumb-way";
-
-type Store = NonNullable<ReturnType<typeof objectStore>>;
-
-/** The sha256 of no payload, which S3 wants signed with a request that sends none. */
-const EMPTY_SHA256 = createHash("sha256").digest("hex");
-/** A signed request to the store that sends no body (curl's SigV4, the key on stdin). */
-const storeRequest = (store: Store, pathAndQuery: string, ...curlArgs: string[]) =>
-    run("curl", ["--silent", "--show-error", "--fail", "--max-time", "60", "--config", "-", "--cacert", store.caCertFile,
-        "--aws-sigv4", "aws:amz:us-east-1:s3", "--header", `x-amz-content-sha256: ${EMPTY_SHA256}`, ...curlArgs, `${store.endpoint}/${store.bucket}${pathAndQuery}`],
-    { input: `user = "${store.accessKeyId}:${store.secretAccessKey}"\n` });
-
-/** The store's keys under a folder (one page of ListObjectsV2: a few snapshots a controller). */
-async function storeKeys(store: Store, prefix: string): Promise<string[]> {
-    const xml = await storeRequest(store, `?list-type=2&prefix=${encodeURIComponent(prefix)}`);
-    return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map(m => m[1]).sort();
-}
-
-/** When a snapshot was taken, from its name (<node>-<UTC time>-<reason>.db). */
-function takenAt(name: string): { at: number; reason: string } {
-    const m = /-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-([a-z-]+)\.db$/.exec(name);
-    assert.ok(m, `${name} is not named <node>-<time>-<reason>.db`);
-    return { at: Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]), reason: m[7] };
-}
-
 /** `pulumi up`, which must change only the controllers' snapshot services, each in place. */
 async function upChangingSnapshotsOnly(stack: auto.Stack): Promise<string> {
     const changed: string[] = [];
