@@ -1,7 +1,7 @@
 // The settings file of a stack that runs on the local test hosts: generic driver over the hosts from hosts.json,
 // the test registry for images, the toolchain's folder for binaries, a virtual IP for the API on the test network,
 // and the set's object store for etcd snapshots when it runs (`scripts/hosts.sh object-store`), its secret key set as a
-// secret with the Pulumi CLI (the stack must exist).
+// secret with the Pulumi CLI (which makes the stack when there is none yet).
 // Used by `npm run e2e` and `npm run up:local`:
 //   node bin/test/e2e/stackConfig.js <stack> [workers]
 import { execFileSync } from "node:child_process";
@@ -61,6 +61,11 @@ export function writeStackConfig(stack: string, workerCount: number, extra: Reco
     // JSON is YAML.
     writeFileSync(file, JSON.stringify({ ...(salt ? { encryptionsalt: salt } : {}), config }, null, 2) + "\n");
     if (store) {
+        // A secret is set in a stack that exists: a suite may write its settings before it makes its stack.
+        const stacks = JSON.parse(execFileSync("pulumi", ["stack", "ls", "--json", "--cwd", ROOT], { encoding: "utf8" })) as { name: string }[];
+        if (!stacks.some(s => s.name === stack)) {
+            execFileSync("pulumi", ["stack", "init", "--no-select", stack, "--cwd", ROOT], { stdio: ["ignore", "ignore", "inherit"] });
+        }
         // The secret key from stdin, never on a command line.
         execFileSync("pulumi", ["config", "set", "--secret", "--path", "--stack", stack, "--cwd", ROOT,
             "kube-dumb-way:etcdSnapshotStore.secretAccessKey"], { input: store.secretAccessKey, stdio: ["pipe", "ignore", "inherit"] });
