@@ -42,13 +42,16 @@ ensure_store_cert() {
 	chmod 0644 "$PKI_DIR/object-store.crt" "$PKI_DIR/object-store.key"
 }
 
-# The root account's keys: made once for the set, kept in its state folder (0600), never in the repository.
+# The root account's keys: made once for the set, kept in its state folder (0600), never in the repository, and given
+# to the gateway as an env file (not on a command line, which `ps` shows).
+STORE_KEYS="$STATE_DIR/object-store.env"
 store_credentials() {
-	local file="$STATE_DIR/object-store.keys"
-	if [ ! -s "$file" ]; then
-		(umask 077 && printf '%s %s\n' "kdw$(openssl rand -hex 8)" "$(openssl rand -hex 20)" >"$file")
+	if [ ! -s "$STORE_KEYS" ]; then
+		(umask 077 && printf 'ROOT_ACCESS_KEY_ID=%s\nROOT_SECRET_ACCESS_KEY=%s\n' "kdw$(openssl rand -hex 8)" \
+			"$(openssl rand -hex 20)" >"$STORE_KEYS")
 	fi
-	read -r STORE_ACCESS_KEY STORE_SECRET_KEY <"$file"
+	STORE_ACCESS_KEY=$(sed -n 's/^ROOT_ACCESS_KEY_ID=//p' "$STORE_KEYS")
+	STORE_SECRET_KEY=$(sed -n 's/^ROOT_SECRET_ACCESS_KEY=//p' "$STORE_KEYS")
 }
 
 store_request() { # CURL-ARGS... URL-PATH: a signed request with no body (S3 wants the empty payload's sha256 signed)
@@ -75,7 +78,7 @@ ensure_object_store() {
 		docker run -d --name "$STORE_NAME" --hostname "$STORE_NAME" --network "$NET_NAME" --ip "$STORE_IP" \
 			--restart unless-stopped --label "$LABEL=object-store" --label "$SET_LABEL" \
 			-v "$STORE_NAME-data:/data" -v "$PKI_DIR:/certs:ro" \
-			-e ROOT_ACCESS_KEY_ID="$STORE_ACCESS_KEY" -e ROOT_SECRET_ACCESS_KEY="$STORE_SECRET_KEY" \
+			--env-file "$STORE_KEYS" \
 			"$STORE_IMAGE" --port ":9000" --cert /certs/object-store.crt --key /certs/object-store.key \
 			posix --sidecar /data/meta /data/root >/dev/null
 	fi
