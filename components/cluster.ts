@@ -187,6 +187,7 @@ export class KubeCluster extends pulumi.ComponentResource {
         const encryption = new EncryptionAtRest("encryption", {
             controllers: controllerHosts, provider: secretsEncryption, generation, current: keyOf(generation),
             previous: generation > 0 ? keyOf(generation - 1) : undefined, apiServerPort: cfg.apiServerPort,
+            monitor: clusterCa.issue("apiserver-monitor", pki.apiserverMonitorCert()),
             adminKubeconfig: kubeconfig, rollsAfter: previousRoll(),
         }, { parent: this });
         rolls.push(encryption.rolled);

@@ -39,6 +39,9 @@ export function etcdArgs(self: Member, members: Member[], clusterName: string): 
 
 const PKI = "/etc/kubernetes/pki";
 
+/** How long a stopping apiserver keeps serving (--shutdown-delay-duration); its host scripts give it longer to stop. */
+export const APISERVER_SHUTDOWN_DELAY_SECONDS = 5;
+
 /**
  * The TLS 1.2 cipher suites the apiservers and kubelets accept (TLS 1.3's are Go's own): ECDHE with AES-GCM or
  * ChaCha20-Poly1305, the ones both of the CIS benchmark's lists allow (1.2.29, 4.2.12); Go's default adds AES-CBC.
@@ -90,6 +93,10 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         "--requestheader-group-headers=X-Remote-Group",
         "--requestheader-username-headers=X-Remote-User",
         "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml",
+        // A key rotation's phases reach a running apiserver without a restart: it reads the file again when it changes
+        // (checked every minute) and reports the hash of what it loaded in its metrics, which encryption.sh waits for.
+        // A restart would move the virtual IP, and a client's connection caught mid-request by that move is reset.
+        "--encryption-provider-config-automatic-reload=true",
         `--kubelet-certificate-authority=${PKI}/ca.pem`,
         `--kubelet-client-certificate=${PKI}/apiserver-kubelet-client.pem`,
         `--kubelet-client-key=${PKI}/apiserver-kubelet-client-key.pem`,
@@ -102,6 +109,10 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         "--service-account-extend-token-expiration=false",
         `--service-cluster-ip-range=${cfg.serviceCidr}`,
         "--service-node-port-range=30000-32767",
+        // An apiserver told to stop keeps serving this long (its /readyz failing, so that load balancers turn away):
+        // the kube-vip beside it gives up its Lease through it as both stop, as when the host shuts down, so that
+        // another controller takes the virtual IP at once instead of after the Lease expires.
+        `--shutdown-delay-duration=${APISERVER_SHUTDOWN_DELAY_SECONDS}s`,
         `--tls-cert-file=${PKI}/apiserver.pem`,
         `--tls-private-key-file=${PKI}/apiserver-key.pem`,
         `--tls-cipher-suites=${TLS_CIPHER_SUITES.join(",")}`,

@@ -35,6 +35,12 @@ export const apiserverEtcdClientCert = (): CertSpec => clientCert("kube-apiserve
 export const FRONT_PROXY_CLIENT = "front-proxy-client";
 export const frontProxyClientCert = (): CertSpec => clientCert(FRONT_PROXY_CLIENT);
 
+/**
+ * What the host scripts read the apiserver's metrics with (encryption.sh: which encryption configuration it loaded):
+ * the group Kubernetes' own system:monitoring role is bound to, which may read /metrics and the health checks only.
+ */
+export const apiserverMonitorCert = (): CertSpec => clientCert("kube-dumb-way-monitor", "system:monitoring");
+
 /** kube-vip's own identity: RBAC lets it hold its Lease and nothing else. */
 export const KUBE_VIP_USER = "kube-vip";
 export const kubeVipCert = (): CertSpec => clientCert(KUBE_VIP_USER);

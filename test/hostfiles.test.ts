@@ -4,12 +4,12 @@ import { test } from "node:test";
 import { spawnSync } from "node:child_process";
 import * as yaml from "js-yaml";
 import * as toml from "smol-toml";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as versions from "../versions.json";
 import { hostScript } from "../host/remote";
 import { validateConfig } from "../config";
 import { admissionConfigFile } from "../render/admission";
-import { apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../render/flags";
+import { APISERVER_SHUTDOWN_DELAY_SECONDS, apiserverArgs, controllerManagerArgs, etcdArgs, nodeServiceCommands, schedulerArgs } from "../render/flags";
 import { cgroupDriver, hostFacts, hostLayout } from "../render/layout";
 import { machineCreateArgs } from "../components/machineHost";
 import { serviceFiles, workerConfigFiles } from "../components/workerNode";
@@ -40,6 +40,17 @@ test("kube-apiserver: secure flags, service range, encryption at rest, every etc
     }
     assert.ok(!args.some(a => a.startsWith("--insecure")), "insecure flag present");
     assert.equal(args.filter(a => a.startsWith("--service-account-issuer=")).length, 1, "one issuer, named once");
+});
+
+test("kube-apiserver: reloads its encryption configuration when it changes, and serves for a while after it is told to stop", () => {
+    const args = apiserverArgs(cfg, members[0], members, ["192.168.99.10"]);
+    assert.ok(args.includes("--encryption-provider-config-automatic-reload=true"));
+    assert.ok(args.includes(`--shutdown-delay-duration=${APISERVER_SHUTDOWN_DELAY_SECONDS}s`));
+    // The scripts that stop it give it longer than that to finish.
+    for (const script of ["control-plane.sh", "encryption.sh"]) {
+        const times = [...readFileSync(`host/scripts/${script}`, "utf8").matchAll(/docker (?:stop|restart) --time (\d+)/g)].map(m => Number(m[1]));
+        assert.ok(times.length > 0 && times.every(t => t > APISERVER_SHUTDOWN_DELAY_SECONDS), `${script}: ${times}`);
+    }
 });
 
 test("kube-apiserver: the clients' endpoint signs service-account tokens, controller-0's issuer stays accepted", () => {

@@ -7,7 +7,7 @@ const cfg = validateConfig({ binarySource: "/bin" }, { fileExists: () => true })
 
 test("client certificates carry the identities RBAC and the Node authorizer expect", () => {
     const subjects = [pki.adminCert(), pki.kubeProxyCert(), pki.controllerManagerCert(), pki.schedulerCert(),
-        pki.apiserverKubeletClientCert(), pki.apiserverEtcdClientCert()].map(s => [s.commonName, s.organization, s.usages]);
+        pki.apiserverKubeletClientCert(), pki.apiserverEtcdClientCert(), pki.apiserverMonitorCert()].map(s => [s.commonName, s.organization, s.usages]);
     assert.deepEqual(subjects, [
         ["admin", "system:masters", ["client"]],
         ["system:kube-proxy", "system:node-proxier", ["client"]],
@@ -15,6 +15,8 @@ test("client certificates carry the identities RBAC and the Node authorizer expe
         ["system:kube-scheduler", "system:kube-scheduler", ["client"]],
         [pki.APISERVER_KUBELET_CLIENT, undefined, ["client"]],
         ["kube-apiserver-etcd-client", undefined, ["client"]],
+        // Kubernetes' system:monitoring role, bound to this group from the start, reads /metrics and health checks only.
+        ["kube-dumb-way-monitor", "system:monitoring", ["client"]],
     ]);
 });
 
