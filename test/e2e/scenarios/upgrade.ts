@@ -320,11 +320,14 @@ async function main() {
     const rotation = stepRecorder();
     await report.check("key rotation under load (encryptionKeyGeneration 0 → 1, secretbox → aescbc): the new key reads on " +
         "every apiserver, then writes, every Secret is rewritten, then the old key is dropped, each phase one controller " +
-        "at a time; every Secret written before and during it reads back with its value, every Secret in etcd is under " +
-        `aescbc key2, no controller keeps key1; the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ` +
+        "at a time, no apiserver restarted (each reloads its file); every Secret written before and during it reads back " +
+        `with its value, every Secret in etcd is under aescbc key2, no controller keeps key1; the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ` +
         `${ROLL_BOUND.maxFailed} failed; then no change to preview`, async () => {
         const before = Array.from({ length: SECRETS_BEFORE }, (_, n) => `rotation-before-${n}`);
         await cluster.createSecrets("rotation-before", SECRETS_BEFORE);
+        const apiserversStarted = () => Promise.all(controllers.map(c =>
+            ssh(c, "docker inspect --format '{{.State.StartedAt}}' kdw-kube-apiserver").then(out => `${c.name} ${out.trim()}`)));
+        const startedBefore = await apiserversStarted();
         writeConfig(rotated);
         const { seconds, writes, api: apiResult } = await upWhile(rotation.onEvent, {
             writes: startWriter(kubeconfigPath, `rotation-${Date.now()}`, POLL_SECONDS * 1000, "Secret"), api: await pollApi(kubeconfigPath),
@@ -338,6 +341,7 @@ async function main() {
         assert.deepEqual(rotation.steps.filter(s => s.name.endsWith("-install")).map(s => `${s.op} ${s.name}`).sort(),
             controllerNames.map(n => `update ${n}-encryption-install`), "installs other than the encryption's recorded inputs");
         assertOneHostAtATime(rotation.steps);
+        assert.deepEqual(await apiserversStarted(), startedBefore, "an apiserver restarted during the rotation");
         const unread = await cluster.secretsNotReadBack([...before, ...writes.acknowledged]);
         assert.deepEqual(unread, [], "Secrets missing or not read back with their value");
         assert.ok(writes.acknowledged.length > 100, `only ${writes.acknowledged.length} Secrets written during the rotation: nothing was measured`);
