@@ -157,14 +157,18 @@ export async function assertAvailable(a: Availability, bound: AvailabilityBound,
     }
 }
 
-/** Each controller's kube-vip log lines between two times, with their timestamps (or why they could not be read). */
-async function kubeVipLogs(controllers: TestHost[], fromMs: number, toMs: number): Promise<string[]> {
+/**
+ * Each controller's kube-vip log lines between two times, with their timestamps (or why they could not be read); with
+ * `matching` (an extended regular expression), only the lines it matches.
+ */
+export async function kubeVipLogs(controllers: TestHost[], fromMs: number, toMs: number, matching?: string): Promise<string[]> {
     const since = new Date(fromMs).toISOString(), until = new Date(toMs).toISOString();
+    const filter = matching ? ` | grep -E '${matching}'` : "";
     const lines: string[] = [];
     for (const c of controllers) {
-        lines.push(`kube-vip on ${c.name} from ${since} to ${until}:`);
+        lines.push(`kube-vip on ${c.name} from ${since} to ${until}${matching ? `, lines matching ${matching}` : ""}:`);
         try {
-            const log = await ssh(c, `docker logs --timestamps --since ${since} --until ${until} kdw-kube-vip 2>&1 | tail -n 25`, 30_000);
+            const log = await ssh(c, `docker logs --timestamps --since ${since} --until ${until} kdw-kube-vip 2>&1${filter} | tail -n 25`, 30_000);
             lines.push(...log.trim().split("\n").filter(l => l).map(l => `  ${l}`));
         } catch (err) {
             lines.push(`  (not read: ${(err as Error).message.split("\n")[0]})`);

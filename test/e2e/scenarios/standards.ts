@@ -25,6 +25,7 @@ import {
     CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_PROCS, conformanceSelection, ConformanceTally, ginkgoCliSelection, readDryRun,
     tallyConformance,
 } from "../conformance";
+import { kubeVipLogs } from "../apiPoller";
 import { Scenario } from "../scenario";
 import { machineStorage, writeStackConfig } from "../stackConfig";
 
@@ -85,6 +86,12 @@ async function conformance(): Promise<string> {
     console.log(`conformance: ${line} (${tally.seconds}s; log: ${path.join(dir, "e2e.log")})`);
     for (const t of tally.notPassing) {
         console.log(`     ${t.state}: ${t.name}: ${t.why}`);
+    }
+    if (tally.failed > 0) {
+        // Who held the API's virtual IP meanwhile: a move of the address resets the connections clients hold to it.
+        for (const line of await kubeVipLogs(hosts.slice(0, 3), start, Date.now(), "leader|[Ll]ease|ARP")) {
+            console.log(`     ${line}`);
+        }
     }
     assert.deepEqual(tally.missing, [], "selected by the dry run, absent from the run's report");
     assert.deepEqual(tally.unexpected, [], "ran, though the dry run did not select them");
