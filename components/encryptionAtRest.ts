@@ -30,8 +30,9 @@ export interface EncryptionAtRestArgs {
  * configuration before its apiserver first starts (`installed`). A new key (a rotation) reaches the running apiservers
  * in Kubernetes' documented order, each phase one controller at a time, each apiserver using it before the next (it
  * reloads the file without a restart, see encryption.sh): the new key reads everywhere (`read`), then writes everywhere
- * (`write`), then every Secret is rewritten with it, then the old key is dropped (`final`). The phases' contents depend only on the current and previous keys, so a finished rotation
- * leaves nothing to do, and an interrupted one resumes where it stopped.
+ * (`write`), then every Secret is rewritten with it, then the old key is dropped (`final`). The phases' contents
+ * depend only on the current and previous keys, so a finished rotation leaves nothing to do, and an interrupted one
+ * resumes where it stopped.
  */
 export class EncryptionAtRest extends pulumi.ComponentResource {
     /** Per controller, in order: done when its configuration is in place for its apiserver's first start. */
