@@ -158,6 +158,24 @@ export async function assertAvailable(a: Availability, bound: AvailabilityBound,
 }
 
 /**
+ * Each controller's control-plane containers: how often Docker restarted each, when it last started, whether the kernel
+ * killed it for memory (a restarted apiserver or etcd also moves the virtual IP: its kube-vip cannot renew the Lease).
+ */
+export async function controlPlaneRestarts(controllers: TestHost[]): Promise<string[]> {
+    const format = "{{.Name}} restarts {{.RestartCount}}, started {{.State.StartedAt}}, OOM-killed {{.State.OOMKilled}}";
+    const lines: string[] = [];
+    for (const c of controllers) {
+        try {
+            const out = await ssh(c, `docker inspect --format '${format}' kdw-etcd kdw-kube-apiserver kdw-kube-vip 2>&1`, 30_000);
+            lines.push(`${c.name}: ${out.trim().split("\n").join("; ")}`);
+        } catch (err) {
+            lines.push(`${c.name}: (not read: ${(err as Error).message.split("\n")[0]})`);
+        }
+    }
+    return lines;
+}
+
+/**
  * Each controller's kube-vip log lines between two times, with their timestamps (or why they could not be read); with
  * `matching` (an extended regular expression), only the lines it matches.
  */

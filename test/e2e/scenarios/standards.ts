@@ -25,7 +25,7 @@ import {
     CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_PROCS, conformanceSelection, ConformanceTally, ginkgoCliSelection, readDryRun,
     tallyConformance,
 } from "../conformance";
-import { kubeVipLogs } from "../apiPoller";
+import { controlPlaneRestarts, kubeVipLogs } from "../apiPoller";
 import { Scenario } from "../scenario";
 import { machineStorage, writeStackConfig } from "../stackConfig";
 
@@ -87,16 +87,18 @@ async function conformance(): Promise<string> {
     for (const t of tally.notPassing) {
         console.log(`     ${t.state}: ${t.name}: ${t.why}`);
     }
-    if (tally.failed > 0) {
-        // Who held the API's virtual IP meanwhile: a move of the address resets the connections clients hold to it.
-        for (const line of await kubeVipLogs(hosts.slice(0, 3), start, Date.now(), "leader|[Ll]ease|ARP")) {
-            console.log(`     ${line}`);
-        }
+    // Who held the API's virtual IP meanwhile, and whether an etcd or apiserver restarted: a move of the address resets the connections clients hold to it. In the
+    // failure's message too, as CI shows the failed checks' messages in short.
+    const vipLines = tally.failed === 0 ? [] : [...await controlPlaneRestarts(hosts.slice(0, 3)),
+        ...await kubeVipLogs(hosts.slice(0, 3), start, Date.now(), "leader|[Ll]ease|ARP|restart")];
+    for (const line of vipLines) {
+        console.log(`     ${line}`);
     }
     assert.deepEqual(tally.missing, [], "selected by the dry run, absent from the run's report");
     assert.deepEqual(tally.unexpected, [], "ran, though the dry run did not select them");
     assert.equal(tally.ran, tally.selected, `${tally.ran} tests ran, the dry run selects ${tally.selected} (e2e.test exited ${code})`);
-    assert.equal(tally.failed, 0, `${line}: ${tally.notPassing.filter(t => t.state !== "skipped").map(t => t.name).join("; ")}`);
+    assert.equal(tally.failed, 0, [`${line}:`, ...tally.notPassing.filter(t => t.state !== "skipped").map(t => `${t.name}: ${t.why}`),
+        ...vipLines].join("\n"));
     const unexplained = tally.notPassing.filter(t => t.state === "skipped" && !Object.keys(CONFORMANCE_CANNOT_PASS_HERE)
         .some(re => new RegExp(re).test(t.name)));
     assert.deepEqual(unexplained.map(t => t.name), [], "skipped without a reason listed here and in the README");
