@@ -40,7 +40,7 @@ export const kubeVipImage = (cluster: ClusterConfig) =>
  */
 export const kubeVipRules = () => [
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [KUBE_VIP_LEASE], verbs: ["get", "update"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [KUBE_VIP_LEASE.name], verbs: ["get", "update"] },
 ];
 
 /** The library of the scripts that stop a controller's kube-vip while its apiserver serves: it hands the address over. */
@@ -103,7 +103,7 @@ export class ApiServerVip extends pulumi.ComponentResource {
                     KDW_HOST_IP: ip,
                     KDW_VIP: args.vip,
                     KDW_PORT: String(cluster.apiServerPort),
-                    KDW_LEASE: KUBE_VIP_LEASE,
+                    KDW_LEASE: KUBE_VIP_LEASE.name,
                     KDW_KUBE_VIP_ARGS: kubeVipArgs(cluster, args.vip, host.nodeName).join(" "),
                 })),
             }, {

@@ -2,6 +2,7 @@
 // the least RBAC, and the program's own provider on the VIP once kube-vip's RBAC went in through controller-0.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
+import { KUBE_VIP_LEASE } from "../render/flags";
 import * as versions from "../versions.json";
 import { graphTests } from "./graphChecks";
 import { fakeBinaryFolder, isSecretValue, mockIp, named, ofType, reveal, runProgram, ProgramRun } from "./program";
@@ -25,7 +26,8 @@ test("VIP: kube-vip runs on every controller, elects through the local apiserver
         assert.ok(create.includes(`KDW_HOST_IP=${mockIp(name)} `));
         assert.ok(create.includes(`KDW_IMAGE=ghcr.io/kube-vip/kube-vip:${versions.kubeVip} `), "kube-vip's own registry without a mirror");
         assert.match(create, new RegExp(`KDW_KUBE_VIP_ARGS='manager --controlplane --arp --leaderElection --address=${VIP} ` +
-            `--port=6443 --nodeName=${name} --namespace=kube-system --leaseName=plndr-cp-lock `));
+            `--port=6443 --nodeName=${name} --namespace=kube-system --leaseName=plndr-cp-lock ` +
+            "--leaseDuration=10 --leaseRenewDuration=8 --leaseRetry=1 "));
         assert.ok(isSecretValue(step.stdin));
         const files = filesOf(step.stdin);
         const kubeconfig = files["/etc/kdw/kube-vip/kube-vip.kubeconfig"];
@@ -75,4 +77,11 @@ test("VIP: every machine refuses a driver-assigned address equal to the VIP", as
     for (const m of machines) {
         assert.ok((m.inputs.create as string).includes(`if [ "$ip" = ${VIP} ]; then`), m.name);
     }
+});
+
+test("VIP: the Lease's timings are ones client-go's leader election accepts", () => {
+    const { durationSeconds, renewDeadlineSeconds, retrySeconds } = KUBE_VIP_LEASE;
+    // client-go refuses to start otherwise (leaderelection.NewLeaderElector), and kube-vip would crash-loop.
+    assert.ok(durationSeconds > renewDeadlineSeconds, "leaseDuration must be greater than renewDeadline");
+    assert.ok(renewDeadlineSeconds > 1.2 * retrySeconds, "renewDeadline must be greater than retryPeriod*JitterFactor");
 });

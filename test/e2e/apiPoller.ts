@@ -19,6 +19,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ssh, TestHost } from "./harness";
 import { Availability } from "./apiPollerLoop";
+import { KUBE_VIP_LEASE } from "../../render/flags";
 
 export { ANSWER_WITHIN_SECONDS, Availability, kubeconfigTls, RETRY_AFTER_SECONDS } from "./apiPollerLoop";
 
@@ -126,6 +127,15 @@ export class AvailabilityBound {
         this.maxFailed = maxFailed ?? Math.floor(maxGapSeconds / POLL_SECONDS);
     }
 }
+
+/**
+ * The loss of the virtual IP's holder without warning (the whole host at once, as in a power cut): nothing is handed
+ * over, and another controller takes the Lease once it has seen it unrenewed for its duration, which it sees up to one
+ * try late; it tries every `retry` with client-go's jitter (up to 2.2 times that apart); then about 1 s to announce the
+ * address and answer. With the Lease of render/flags.ts (10 s, tries every 1 s): 10 + 2.2 + 2.2 + 1 = 15.4 s.
+ */
+export const HOLDER_KILLED_BOUND = new AvailabilityBound(
+    KUBE_VIP_LEASE.durationSeconds + 2 * 2.2 * KUBE_VIP_LEASE.retrySeconds + 1);
 
 /**
  * Rolls of the control plane, one host at a time (an upgrade, a flag change, a key rotation, a renewal): issue 22's

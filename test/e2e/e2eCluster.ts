@@ -196,7 +196,7 @@ export async function vipHolders(among: TestHost[]): Promise<string[]> {
 }
 
 export const leaseHolder = async () =>
-    (await kubectl("get", "lease", "-n", "kube-system", KUBE_VIP_LEASE, "-o", "jsonpath={.spec.holderIdentity}")).trim();
+    (await kubectl("get", "lease", "-n", "kube-system", KUBE_VIP_LEASE.name, "-o", "jsonpath={.spec.holderIdentity}")).trim();
 
 /** docker-machine has no machine in `stack`'s store. */
 export async function noMachine(stack: string): Promise<void> {

@@ -228,12 +228,12 @@ report.run(async () => {
         assert.deepEqual(await vipHolders(controllers), [holder]);
         const canI = async (what: string) => (await run("sh", ["-c",
             `kubectl --kubeconfig ${kubeconfigPath} auth can-i ${what} --as kube-vip || true`])).trim();
-        for (const allowed of [`get lease/${KUBE_VIP_LEASE} -n kube-system`, `update lease/${KUBE_VIP_LEASE} -n kube-system`,
+        for (const allowed of [`get lease/${KUBE_VIP_LEASE.name} -n kube-system`, `update lease/${KUBE_VIP_LEASE.name} -n kube-system`,
             "create leases -n kube-system"]) {
             assert.equal(await canI(allowed), "yes", `kube-vip cannot ${allowed}`);
         }
         for (const denied of ["update lease/kube-scheduler -n kube-system", "list leases -n kube-system",
-            `get lease/${KUBE_VIP_LEASE} -n default`, "get pods -n kube-system", "get nodes", "get secrets -n kube-system"]) {
+            `get lease/${KUBE_VIP_LEASE.name} -n default`, "get pods -n kube-system", "get nodes", "get secrets -n kube-system"]) {
             assert.equal(await canI(denied), "no", `kube-vip can ${denied}`);
         }
         for (const host of controllers) {

@@ -12,6 +12,7 @@ import { spawn } from "node:child_process";
 import { copyFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
+import { KUBE_VIP_LEASE } from "../../../render/flags";
 import { hostLayout } from "../../../render/layout";
 import {
     asRoot, destroyStack, eventually, freshStack, hostsState, kubectlWith, readyNodes, requireEnv, ROOT, run, scp, ssh, stackSecretsEnv, TestHost,
@@ -35,6 +36,12 @@ const { hosts, stateDir } = hostsState();
 const kubeconfigPath = path.join(WORK, "standards-kubeconfig");
 const kubectl = kubectlWith(kubeconfigPath);
 const versions = JSON.parse(readFileSync(path.join(ROOT, "versions.json"), "utf8"));
+
+/** The virtual IP's Lease: its holder and how often it changed hands. */
+async function vipLease(): Promise<string> {
+    const lease = JSON.parse(await kubectl("get", "lease", "-n", "kube-system", KUBE_VIP_LEASE.name, "-o", "json"));
+    return `${lease.spec.holderIdentity}, ${lease.spec.leaseTransitions ?? 0} transitions`;
+}
 
 /** Runs a program with its output to a log file (the conformance run prints megabytes); resolves with its exit code. */
 function runLogged(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<number> {
@@ -418,10 +425,18 @@ async function main() {
             anonymousOnlyHealth);
         await report.check("audit log: the admin's changes and its read of a secret are recorded, without bodies, by the " +
             "apiservers (CIS 3.2.1, 3.2.2)", auditLogRecords);
+        // No host is lost meanwhile, so the address must not move: a move resets every connection clients hold to it.
+        const leaseBefore = await vipLease().catch((err: Error) => `not read: ${err.message}`);
         await report.check(`conformance: sig-network [Conformance] and [Feature:NetworkPolicy] tests; sig-api-machinery's ` +
             "webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods " +
             `[Conformance] tests (e2e.test ${versions.kubernetes}): every test ` +
             "Ginkgo's dry run selects ran and passed, and no other", conformance);
+        await report.check("the API's virtual IP stayed with one controller through the conformance run: its Lease's holder " +
+            "and count of transitions the same after as before", async () => {
+            const after = await vipLease();
+            assert.equal(after, leaseBefore, "the virtual IP moved with no host lost");
+            return after;
+        });
     } else {
         await report.check("standards after up", async () => { throw new Error("not run: pulumi up failed"); });
     }

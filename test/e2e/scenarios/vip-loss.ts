@@ -1,7 +1,7 @@
 // Losing the controller that holds the API's virtual IP, three times: the API answers again through the VIP within a
 // bound, a write lands, nodes stay Ready, and the lost controller comes back into the cluster.
 import * as assert from "node:assert/strict";
-import { assertAvailable, AvailabilityBound, describeAvailability, pollApi } from "../apiPoller";
+import { assertAvailable, AvailabilityBound, describeAvailability, HOLDER_KILLED_BOUND, pollApi } from "../apiPoller";
 import { caPath, clusterStack, controllers, etcdHealthy, kubeconfigPath, kubectl, leaseHolder, readyNodes, vipHolders } from "../e2eCluster";
 import { eventually, run, sleep, ssh, TestHost, workerNames } from "../harness";
 import { Scenario } from "../scenario";
@@ -14,16 +14,14 @@ const report = new Scenario("vip-loss");
  *   it is told to stop (render/flags.ts); measured 1.0–1.3 s in CI's layout (docs/testing.md), 1.4 s beside the
  *   upgrade suite (2026-12-04); bound at three times that. (6.8 s in CI on 2026-12-04, before the apiservers' delay:
  *   the apiserver closed before kube-vip's release landed, and the Lease had to expire.)
- * - killed: nothing is handed over; another controller takes the Lease once it has seen it expire, so the Lease's
- *   timings bound the gap (render/flags.ts kubeVipArgs): 5 s after the last renewal it saw, which it may see up
- *   to one try late, and it tries every 1 s with client-go's jitter (up to 2.2 s apart): 5 + 2.2 + 2.2 s; then about
- *   1 s to announce the address and answer: 10.5 s. Measured 5.5 s and 8.2 s (2026-12-02, four clusters on the two
- *   cores); 8 s would need shorter Leases, which a loaded apiserver would then fail to renew in time.
+ * - killed: nothing is handed over; the Lease's timings bound the gap (HOLDER_KILLED_BOUND, 15.4 s). Measured 5.5 s
+ *   and 8.2 s (2026-12-02, four clusters on the two cores) with kube-vip's 5 s Lease, which a loaded apiserver then
+ *   failed to renew in time now and then (render/flags.ts KUBE_VIP_LEASE); figures with the 10 s Lease in docs/testing.md.
  */
 const VIP_LOSSES: { how: "shut down" | "killed"; bound: AvailabilityBound }[] = [
     { how: "shut down", bound: new AvailabilityBound(4) },
-    { how: "killed", bound: new AvailabilityBound(10.5) },
-    { how: "killed", bound: new AvailabilityBound(10.5) },
+    { how: "killed", bound: HOLDER_KILLED_BOUND },
+    { how: "killed", bound: HOLDER_KILLED_BOUND },
 ];
 
 report.run(async () => {
