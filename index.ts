@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KubeCluster } from "./components/cluster";
 import { ConfigError, loadConfig } from "./config";
+import { recordedSnapshotSha256 } from "./config/restore";
 import { RunningEncryption } from "./config/upgrade";
 
 function readConfig() {
@@ -14,12 +15,26 @@ function readConfig() {
     }
 }
 
+/** The sha256 recorded beside the snapshot etcdRestoreSnapshot names; refused (a clean message) when the store lacks it. */
+export async function snapshotToRestore(): Promise<string | undefined> {
+    try {
+        return await recordedSnapshotSha256(readConfig().etcdSnapshots);
+    } catch (err) {
+        throw err instanceof ConfigError ? new pulumi.RunError(err.message) : err;
+    }
+}
+
 /**
  * The stack. `replacedMachines`: by node name, the machine each found-lost one replaces (host/identity.ts).
- * `runningEncryption`: how the running cluster encrypts Secrets at rest (config/upgrade.ts).
+ * `runningEncryption`: how the running cluster encrypts Secrets at rest (config/upgrade.ts). `snapshotSha256`: the sha256
+ * recorded beside the snapshot etcdRestoreSnapshot names (config/restore.ts).
  */
-export function stack(replacedMachines: Record<string, string> = {}, runningEncryption?: RunningEncryption) {
+export function stack(replacedMachines: Record<string, string> = {}, runningEncryption?: RunningEncryption,
+    snapshotSha256?: string) {
     const cfg = readConfig();
+    if (cfg.etcdSnapshots.restore) {
+        cfg.etcdSnapshots.restore.sha256 = snapshotSha256;
+    }
     const cluster = new KubeCluster(cfg.clusterName, { config: cfg, replacedMachines, runningEncryption });
     return {
         kubeconfig: cluster.kubeconfig,

@@ -13,7 +13,8 @@ import { encryptionProblem, RunningEncryption } from "../config/upgrade";
 import { EncryptionAtRest } from "./encryptionAtRest";
 import { derivedEncryptionKey, EncryptionKey } from "../render/configFiles";
 import { ControlPlane } from "./controlPlane";
-import { EtcdMember } from "./etcdMember";
+import { etcdClusterId, EtcdMember } from "./etcdMember";
+import { EtcdRestore } from "./etcdRestore";
 import { EtcdSnapshots } from "./etcdSnapshots";
 import { kubeconfig as renderKubeconfig } from "../render/kubeconfig";
 import { machineCertificates, MachineHost } from "./machineHost";
@@ -161,14 +162,20 @@ export class KubeCluster extends pulumi.ComponentResource {
 
         // etcd: every member starts with the full --initial-cluster; they form one cluster together.
         const etcdImage = `${cfg.imageRepository}/etcd:${cfg.versions.etcd.slice(1)}-0`;
-        const etcd = controllerHosts.map(host => {
+        // After a loss of quorum, every member's data rebuilt from a snapshot first, the control plane on it after.
+        const restore = cfg.etcdSnapshots.restore && new EtcdRestore("etcd-restore", {
+            controllers: controllerHosts, members, settings: cfg.etcdSnapshots, etcdCa, image: etcdImage,
+            clusterName: cfg.clusterName, clusterId: etcdClusterId(etcdCa), apiServerPort: cfg.apiServerPort,
+        }, part);
+        const etcd = controllerHosts.map((host, i) => {
             const member = new EtcdMember(`${host.nodeName}-etcd`, {
                 host, members, memberHosts: controllerHosts, etcdCa, clusterName: cfg.clusterName,
-                image: etcdImage, rollsAfter: previousRoll(),
+                image: etcdImage, rollsAfter: previousRoll(), startsAfter: restore ? [restore.data[i]] : [],
             }, part);
             rolls.push(member.rolled);
             return member;
         });
+        restore?.startControlPlane(controllerHosts, etcd.map(m => m.installed));
         // Snapshots of etcd on every controller, on a schedule and before every roll of etcd or the control plane.
         controllerHosts.forEach((host, i) => new EtcdSnapshots(`${host.nodeName}-etcd-snapshots`, {
             host, settings: cfg.etcdSnapshots, image: etcdImage, member: etcd[i].installed,

@@ -22,7 +22,16 @@ export interface EtcdMemberArgs {
     clusterName: string;
     /** What a change waits for before it reaches this member: the previous member's roll. */
     rollsAfter: pulumi.Resource[];
+    /** What the member's first start waits for besides the hosts: its data restored from a snapshot (EtcdRestore). */
+    startsAfter?: pulumi.Resource[];
 }
+
+/**
+ * Which cluster a member's data belongs to (etcd.sh refuses another's): the CA that signs its members, by its public
+ * key, which a renewal of the CA's certificate keeps.
+ */
+export const etcdClusterId = (etcdCa: CertAuthority): pulumi.Output<string> =>
+    etcdCa.publicKeyPem.apply(caKey => createHash("sha256").update(caKey).digest("hex"));
 
 const clientUrl = (ip: string) => `https://${ip}:${ETCD_CLIENT_PORT}`;
 
@@ -57,7 +66,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 { path: dir.apply(d => `${d}/peer.pem`), content: peer.certPem },
                 { path: dir.apply(d => `${d}/peer-key.pem`), content: peer.keyPem, mode: "0600" },
             ],
-            env: pulumi.all([host.layout, host.ip, args.members, etcdCa.publicKeyPem]).apply(([l, ip, members, caKey]) => ({
+            env: pulumi.all([host.layout, host.ip, args.members, etcdClusterId(etcdCa)]).apply(([l, ip, members, clusterId]) => ({
                 KDW_NODE: host.nodeName,
                 KDW_ETC: l.etc,
                 KDW_DATA: l.data,
@@ -65,11 +74,9 @@ export class EtcdMember extends pulumi.ComponentResource {
                 KDW_ETCD_ARGS: etcdArgs({ name: host.nodeName, ip }, members, args.clusterName).join(" "),
                 KDW_ETCD_SELF: clientUrl(ip),
                 KDW_ETCD_ENDPOINTS: members.map(m => clientUrl(m.ip)).join(","),
-                // Which cluster the member's data belongs to (etcd.sh refuses another's): the CA that signs its members,
-                // by its public key, which a renewal of the CA's certificate keeps.
-                KDW_CLUSTER_ID: createHash("sha256").update(caKey).digest("hex"),
+                KDW_CLUSTER_ID: clusterId,
             })),
-        }, { parent: this, dependsOn: args.memberHosts.map(h => h.ready), rollsAfter: args.rollsAfter, formerName: `${name}-run` });
+        }, { parent: this, dependsOn: [...args.memberHosts.map(h => h.ready), ...args.startsAfter ?? []], rollsAfter: args.rollsAfter, formerName: `${name}-run` });
 
         this.rolled = run.roll;
         this.installed = run.install;

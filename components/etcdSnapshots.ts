@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { EtcdSnapshots as SnapshotSettings } from "../config/types";
-import { hostScript, hostStep, shellQuote } from "../host/remote";
+import { HostFile, hostScript, hostStep, shellQuote } from "../host/remote";
+import { HostLayout } from "../render/layout";
 import { MachineHost } from "./machineHost";
 
 export interface EtcdSnapshotsArgs {
@@ -24,6 +25,30 @@ export function snapshotSettingsFile(values: Record<string, string>): string {
 }
 
 /**
+ * The folder of kdw-etcd-snapshot's settings (KDW_SNAPSHOT_SETTINGS): the settings file, the object store's secret key
+ * (from a secret, so the files are one) and its CA. The restore's steps (EtcdRestore) write one of their own.
+ */
+export function snapshotSettingsFiles(dir: string, host: MachineHost, l: HostLayout, settings: SnapshotSettings, image: string,
+    endpoints: string[]): pulumi.Output<HostFile[]> {
+    const store = settings.store;
+    const values: Record<string, string> = {
+        KDW_NODE: host.nodeName, KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_DATA: l.data, KDW_ETC: l.etc,
+        KDW_IMAGE: image, KDW_ETCD_ENDPOINTS: endpoints.join(","),
+        KDW_SNAPSHOT_EVERY_MINUTES: String(settings.everyMinutes), KDW_SNAPSHOT_KEEP: String(settings.keep),
+        ...(store ? {
+            KDW_STORE_ENDPOINT: store.endpoint, KDW_STORE_BUCKET: store.bucket, KDW_STORE_REGION: store.region,
+            KDW_STORE_PREFIX: store.prefix, KDW_STORE_ACCESS_KEY: store.accessKeyId,
+        } : {}),
+    };
+    // The secret key goes only on stdin, which stays a secret in the state (all of it, since a part is).
+    return pulumi.secret(store?.secretAccessKey ?? "").apply(secret => [
+        { path: `${dir}/settings`, content: snapshotSettingsFile(values), mode: "0600" },
+        { path: `${dir}/store-secret`, content: secret, mode: "0600" },
+        { path: `${dir}/store-ca.pem`, content: store?.caCert ?? "" },
+    ]);
+}
+
+/**
  * The etcd snapshots of one controller: kdw-etcd-snapshot, its settings and its service, which takes a snapshot at
  * once and then every `everyMinutes`, verifies it, keeps the newest `keep` on the host and copies each to the object
  * store when one is set. etcd.sh and control-plane.sh take one before every roll with the same program. A change of
@@ -33,27 +58,11 @@ export class EtcdSnapshots extends pulumi.ComponentResource {
     constructor(name: string, args: EtcdSnapshotsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:EtcdSnapshots", name, {}, opts);
         const { host, settings } = args;
-        const store = settings.store;
-        // The secret key goes only on stdin, which stays a secret in the state (all of it, since a part is).
-        const secretKey = pulumi.secret(store?.secretAccessKey ?? "");
-        const files = pulumi.all([host.layout, args.endpoints, secretKey]).apply(([l, endpoints, secret]) => {
-            const dir = `${l.etc}/etcd-snapshot`;
-            const values: Record<string, string> = {
-                KDW_NODE: host.nodeName, KDW_PROFILE: l.profile, KDW_HOME: l.home, KDW_DATA: l.data, KDW_ETC: l.etc,
-                KDW_IMAGE: args.image, KDW_ETCD_ENDPOINTS: endpoints.join(","),
-                KDW_SNAPSHOT_EVERY_MINUTES: String(settings.everyMinutes), KDW_SNAPSHOT_KEEP: String(settings.keep),
-                ...(store ? {
-                    KDW_STORE_ENDPOINT: store.endpoint, KDW_STORE_BUCKET: store.bucket, KDW_STORE_REGION: store.region,
-                    KDW_STORE_PREFIX: store.prefix, KDW_STORE_ACCESS_KEY: store.accessKeyId,
-                } : {}),
-            };
-            return [
+        const files = pulumi.all([host.layout, args.endpoints]).apply(([l, endpoints]) =>
+            snapshotSettingsFiles(`${l.etc}/etcd-snapshot`, host, l, settings, args.image, endpoints).apply(settingsFiles => [
                 { path: `${l.home}/bin/kdw-etcd-snapshot`, content: hostScript("kdw-etcd-snapshot.sh"), mode: "0755" },
-                { path: `${dir}/settings`, content: snapshotSettingsFile(values), mode: "0600" },
-                { path: `${dir}/store-secret`, content: secret, mode: "0600" },
-                { path: `${dir}/store-ca.pem`, content: store?.caCert ?? "" },
-            ];
-        });
+                ...settingsFiles,
+            ]));
         const step = hostStep(`${name}-service`, {
             connection: host.connection,
             script: hostScript("etcd-snapshot.sh"),

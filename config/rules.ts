@@ -507,6 +507,25 @@ export const snapshotStore: Rule<Record<string, unknown>> = (given, _, ctx) => {
     return reasons;
 };
 
+/** A snapshot to restore: a key of the object store, whose snapshots the controllers download. */
+export const restoreSnapshot: Rule<string> = (key, s) => {
+    if (key === "") {
+        return undefined;
+    }
+    const reasons: string[] = [];
+    if (Object.keys(s.etcdSnapshotStore).length === 0) {
+        reasons.push(`names a snapshot, but ${PROJECT}:etcdSnapshotStore is empty: the controllers download the snapshot ` +
+            "from that object store; set it to the store that holds the snapshot.");
+    }
+    if (!STORE_PREFIX.test(key) || !key.endsWith(".db")) {
+        reasons.push(`gives ${JSON.stringify(key)}, which is not a snapshot's key: the object's key in the store, folder ` +
+            "names of letters, digits, '.', '_' and '-' joined by '/', ending in .db, like " +
+            "kube-dumb-way/kdw-controller-0/kdw-controller-0-20261204T101500Z-scheduled.db (`kdw-etcd-snapshot list` on a " +
+            "controller lists them).");
+    }
+    return reasons;
+};
+
 /** The etcd snapshot settings as the components take them (after `snapshotStore` checked the store). */
 export function etcdSnapshotsOf(s: Values, clusterName: string, ctx: ValidationContext): EtcdSnapshots {
     const given = s.etcdSnapshotStore as Record<string, string>;
@@ -522,5 +541,8 @@ export function etcdSnapshotsOf(s: Values, clusterName: string, ctx: ValidationC
             ...(given.caCertFile ? { caCert: storeCaOf(given.caCertFile, ctx).pem } : {}),
         };
     }
-    return { everyMinutes: s.etcdSnapshotEveryMinutes, keep: s.etcdSnapshotKeep, ...(store ? { store } : {}) };
+    return {
+        everyMinutes: s.etcdSnapshotEveryMinutes, keep: s.etcdSnapshotKeep, ...(store ? { store } : {}),
+        ...(s.etcdRestoreSnapshot ? { restore: { key: s.etcdRestoreSnapshot } } : {}),
+    };
 }

@@ -6,7 +6,7 @@ import { isIpv4 } from "../render/net";
 import {
     apartFromPods, apiServerFlags, atLeast, atMostPrefix, auditPolicy, between, binariesAvailable, cidr, DNS_NAME,
     dnsServiceAddress, driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, isHostAddress,
-    knownPins, must, odd, snapshotStore, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
+    knownPins, must, odd, restoreSnapshot, snapshotStore, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
     withinLifetime,
 } from "./rules";
 import {
@@ -176,6 +176,11 @@ export const SETTINGS = {
             "sign)}; the secret key set as a secret (pulumi config set --secret --path " +
             "'kube-dumb-way:etcdSnapshotStore.secretAccessKey' KEY); empty for none.",
         snapshotStore),
+    etcdRestoreSnapshot: text("",
+        "A snapshot to rebuild etcd from on every controller, after its quorum is lost: its key in etcdSnapshotStore " +
+            "(kube-dumb-way/<controller>/<snapshot>.db). Every member restarts from it as a new etcd cluster and the " +
+            "control plane restarts on it; a later change of key restores again. Empty for none (docs/recovery.md).",
+        restoreSnapshot),
 };
 
 export type Name = keyof typeof SETTINGS;

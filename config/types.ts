@@ -67,6 +67,11 @@ export interface EtcdSnapshots {
     /** How many each controller keeps, on its disk and in the store: the newest. */
     keep: number;
     store?: SnapshotStore;
+    /**
+     * The snapshot every controller's etcd is rebuilt from (etcdRestoreSnapshot): its key in the store, and its sha256
+     * as recorded beside it (read from the store before anything is registered: main.ts).
+     */
+    restore?: { key: string; sha256?: string };
 }
 
 /** The fields of etcdSnapshotStore: required ones, and those with a default. */

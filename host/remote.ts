@@ -180,6 +180,24 @@ export function hostStep(name: string, args: HostStepArgs, opts: pulumi.CustomRe
     });
 }
 
+/**
+ * A host step that belongs to a setting rather than to a machine: `up` when the setting is made or changed, `down` when
+ * it is removed. A new machine does not run it again as it would a hostStep: its script decides on the host what a
+ * machine made since needs.
+ */
+export function settingStep(name: string, args: Omit<HostStepArgs, "machineId">, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    const script = stepScript(args);
+    const env = stepEnv(args);
+    return new command.remote.Command(name, {
+        connection: remoteConnection(args.connection),
+        create: env.apply(e => scriptCommand(script, "up", e)),
+        update: env.apply(e => scriptCommand(script, "up", e)),
+        delete: env.apply(e => scriptCommand(script, "down", e)),
+        stdin: fileBundle(args.files ?? []),
+        addPreviousOutputInEnv: false,
+    }, opts);
+}
+
 export interface RollingStepOptions {
     parent: pulumi.Resource;
     /** What the first `up` waits for (the host prepared, files staged...). */

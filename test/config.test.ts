@@ -363,6 +363,16 @@ test("etcdSnapshotStore: each wrong field named with what it takes, before anyth
     rejects({ etcdSnapshotStore: "https://s3.example.com" }, "etcdSnapshotStore", /must be an object/);
 });
 
+test("etcdRestoreSnapshot: a key of the object store, ending in .db; refused without a store to read it from", () => {
+    const store = { endpoint: "https://s3.example.com", bucket: "etcd", accessKeyId: "AKID", secretAccessKey: "s3cr3t" };
+    const key = "kube-dumb-way/kdw-controller-0/kdw-controller-0-20261204T101500Z-scheduled.db";
+    assert.deepEqual(validateConfig({ ...base, etcdSnapshotStore: store, etcdRestoreSnapshot: key }, ctx).etcdSnapshots.restore, { key });
+    rejects({ etcdRestoreSnapshot: key }, "etcdRestoreSnapshot", /etcdSnapshotStore is empty: the controllers download the snapshot from that object store/);
+    rejects({ etcdSnapshotStore: store, etcdRestoreSnapshot: "snapshot.tar" }, "etcdRestoreSnapshot", /not a snapshot's key/);
+    rejects({ etcdSnapshotStore: store, etcdRestoreSnapshot: "/kube-dumb-way/x.db" }, "etcdRestoreSnapshot", /not a snapshot's key/);
+    rejects({ etcdSnapshotStore: store, etcdRestoreSnapshot: "a b.db" }, "etcdRestoreSnapshot", /not a snapshot's key/);
+});
+
 test("etcdSnapshotStore: its secret key must be a secret in the stack's config; its CA file is read and must be a certificate", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-store-"));
     try {

@@ -113,7 +113,7 @@ export interface ProgramRun {
  * from bin/test) when given. `secretKeys`: the settings the stack's config holds as secrets (set with --secret).
  */
 export async function runProgram(config: Record<string, unknown>, probe = "profile=systemd cgroup=v1",
-    deployed?: Record<string, unknown>, entry?: string, secretKeys: string[] = []): Promise<ProgramRun> {
+    deployed?: Record<string, unknown>, entry?: string, secretKeys: string[] = [], snapshotSha256?: string): Promise<ProgramRun> {
     const resources: Registered[] = [];
     const allConfig: Record<string, string> = {};
     for (const [key, value] of Object.entries(config)) {
@@ -141,7 +141,7 @@ export async function runProgram(config: Record<string, unknown>, probe = "profi
     let error: Error | undefined;
     let outputs: Record<string, pulumi.Output<any>> = {};
     try {
-        outputs = entry ? await require(entry) : deployed ? await require("../main") : require("../index").stack();
+        outputs = entry ? await require(entry) : deployed ? await require("../main") : require("../index").stack({}, undefined, snapshotSha256);
     } catch (err) {
         error = err as Error;
     }

@@ -108,7 +108,9 @@ join_running_cluster() {
     done
     if [ -z "$members" ]; then
         echo "$KDW_NODE: the other etcd members answer but have no quorum, so this member (its data gone with its" \
-            "machine) cannot rejoin them. Bring the other controllers back, then run pulumi up again; their health:" >&2
+            "machine) cannot rejoin them. Bring the other controllers back, then run pulumi up again; or, if they are" \
+            "lost for good, rebuild etcd from a snapshot: set kube-dumb-way:etcdRestoreSnapshot (docs/recovery.md)." \
+            "Their health:" >&2
         health_lines >&2
         exit 1
     fi

@@ -10,6 +10,9 @@
 #   kdw-etcd-snapshot loop          a snapshot whenever KDW_SNAPSHOT_EVERY_MINUTES have passed since the last scheduled
 #                                   one (the service; that time is kept on the host: a restart or reboot does not reset it)
 #   kdw-etcd-snapshot list          this controller's snapshots, on the host and in the object store
+#   kdw-etcd-snapshot fetch KEY SHA256 FILE
+#                                   the object store's snapshot KEY into FILE, once it has that sha256 and verifies
+#                                   (for a restore, host/scripts/etcd-restore.sh)
 #   kdw-etcd-snapshot up            start the service (enabled at boot); `down` stops and removes it, keeping snapshots
 #
 # Its settings are in the folder KDW_SNAPSHOT_SETTINGS names ($KDW_ETC/etcd-snapshot), written by the EtcdSnapshots
@@ -129,6 +132,30 @@ take() { # REASON
     done
 }
 
+fetch() { # KEY SHA256 FILE
+    partial="$3.partial"
+    rm -f "$partial"
+    if ! store_curl "/$1" "$empty_sha256" --output "$partial"; then
+        rm -f "$partial"
+        say "$KDW_NODE: $KDW_STORE_ENDPOINT/$KDW_STORE_BUCKET/$1 could not be read" >&2
+        return 1
+    fi
+    got=$(sha256sum < "$partial" | cut -d' ' -f1)
+    if [ "$got" != "$2" ]; then
+        rm -f "$partial"
+        say "$KDW_NODE: $1 read from the object store has sha256 $got, not $2, the one recorded beside it" >&2
+        return 1
+    fi
+    if ! verified=$(etcd_tool --volume "$(dirname "$3"):/snapshots" -- etcdutl snapshot status \
+        "/snapshots/$(basename "$partial")" -w json 2>&1); then
+        rm -f "$partial"
+        say "$KDW_NODE: $1 does not verify; etcdutl said: $verified" >&2
+        return 1
+    fi
+    mv -f "$partial" "$3"
+    say "$1 fetched: $verified; sha256 $got"
+}
+
 loop() {
     while :; do
         now=$(date +%s)
@@ -193,6 +220,7 @@ take)
     take "$2" || status=$?
     exit "$status"
     ;;
+fetch) fetch "$2" "$3" "$4" ;;
 loop) loop ;;
 list)
     local_snapshots | sed 's/^/host: /'
@@ -217,7 +245,7 @@ down)
     rm -f "$KDW_HOME/boot.d/70-etcd-snapshot"
     ;;
 *)
-    echo "usage: kdw-etcd-snapshot take REASON | loop | list | up | down" >&2
+    echo "usage: kdw-etcd-snapshot take REASON | loop | list | fetch KEY SHA256 FILE | up | down" >&2
     exit 2
     ;;
 esac

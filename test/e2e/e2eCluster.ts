@@ -1,4 +1,4 @@
-// The cluster the e2e suite's scenarios share: stack `e2e`, 3 controllers and 3 workers on the local test hosts over
+// The cluster the e2e suite's scenarios share: stack `e2e` (`e2e-<n>` on the set of test hosts n), 3 controllers and 3 workers on the local test hosts over
 // docker-machine's generic driver, one controller and one worker of them of the boot2docker kind (the seed's
 // VirtualBox machines), the others systemd (Debian); host 6 is the worker the scale scenario adds. A scenario run alone
 // brings the cluster up first when the stack has none (clusterStack), and its workloads when they are missing
@@ -12,14 +12,15 @@ import * as path from "node:path";
 import { KUBE_VIP_LEASE } from "../../render/flags";
 import { clusterClient } from "./cluster";
 import { engineEvents } from "./engineEvents";
-import { eventually, freshStack, hostsState, ROOT, run, ssh, stackSecretsEnv, TestHost, WORK } from "./harness";
+import { eventually, freshStack, HOSTS_SET_SUFFIX, hostsState, ROOT, run, ssh, stackSecretsEnv, TestHost, WORK } from "./harness";
 import { Scenario } from "./scenario";
 import { machineStorage, testVip, writeStackConfig } from "./stackConfig";
 
-export const STACK = "e2e";
+/** Stack `e2e` on the default set of test hosts, `e2e-<n>` on set n (`KDW_HOSTS_INSTANCE`). */
+export const STACK = `e2e${HOSTS_SET_SUFFIX}`;
 export const { hosts, registry } = hostsState();
-export const kubeconfigPath = path.join(WORK, "kubeconfig");
-export const caPath = path.join(WORK, "ca.pem");
+export const kubeconfigPath = path.join(WORK, `${STACK}.kubeconfig`);
+export const caPath = path.join(WORK, `${STACK}-ca.pem`);
 export const controllers = hosts.slice(0, 3);
 export const workers = hosts.slice(3, 6);
 export const spare = hosts[6];

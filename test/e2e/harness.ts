@@ -55,10 +55,17 @@ export function processAgeCommand(pidCommand: string): string {
         `'{ print int($1 - start / hz) }' /proc/uptime`;
 }
 
+/**
+ * What tells this set of test hosts' files apart from another set's, for the things a suite keeps in this work tree
+ * (a stack, its kubeconfig, a scenario's report): suites on two sets may run side by side from one clone (CI does).
+ * Empty for the default set.
+ */
+export const HOSTS_SET_SUFFIX = process.env.KDW_HOSTS_INSTANCE ? `-${process.env.KDW_HOSTS_INSTANCE}` : "";
+
 export function hostsState(): { hosts: TestHost[]; registry: { address: string; caCertPath: string }; stateDir: string } {
     const stateDir = process.env.KDW_HOSTS_STATE_DIR
         ?? path.join(process.env.KDW_CACHE_DIR ?? path.join(process.env.HOME ?? "/root", ".cache", "kube-dumb-way"), "hosts",
-            "state" + (process.env.KDW_HOSTS_INSTANCE ? `-${process.env.KDW_HOSTS_INSTANCE}` : ""));
+            `state${HOSTS_SET_SUFFIX}`);
     const read = (file: string) => JSON.parse(readFileSync(path.join(stateDir, file), "utf8"));
     return { hosts: read("hosts.json"), registry: read("registry.json"), stateDir };
 }

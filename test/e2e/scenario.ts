@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { WORK } from "./harness";
+import { HOSTS_SET_SUFFIX, WORK } from "./harness";
 
 export interface CheckResult {
     name: string;
@@ -54,7 +54,7 @@ export class Scenario {
 
     save(): void {
         mkdirSync(WORK, { recursive: true });
-        writeFileSync(path.join(WORK, `${this.name}.json`), JSON.stringify({ checks: this.checks, timings: this.timings }, null, 2));
+        writeFileSync(path.join(WORK, `${this.name}${HOSTS_SET_SUFFIX}.json`), JSON.stringify({ checks: this.checks, timings: this.timings }, null, 2));
     }
 
     /**
