@@ -66,8 +66,11 @@ export async function upCheck(report: Scenario, stack: auto.Stack, onOutput?: (l
             onEvent: events.onEvent,
             onOutput: line => { onOutput?.(line); process.stdout.write(`     | ${line}`); },
         });
-        const seconds = (Date.now() - start) / 1000;
-        report.timings.up = { seconds, slowest: events.slowest(15), summary: result.summary.resourceChanges };
+        // When `pulumi up` returned, as its user sees it end (the engine's own end time is earlier, by the CLI's
+        // writing of the state and its plugins' shutdown).
+        const returnedAt = Date.now();
+        const seconds = (returnedAt - start) / 1000;
+        report.timings.up = { seconds, returnedAt, slowest: events.slowest(15), summary: result.summary.resourceChanges };
         await saveAccess(stack);
         return `${seconds.toFixed(0)}s, ${result.summary.resourceChanges?.create ?? 0} resources created`;
     });
