@@ -68,3 +68,12 @@ export async function previewChanges(stack: auto.Stack, expectNoChanges = false)
     const changes = events.changes().filter(s => !(s.op === "read" && s.name === "deployed")).map(s => `${s.op} ${s.name}`);
     return { changes, same: events.steps.filter(s => s.op === "same").length };
 }
+
+/**
+ * `pulumi up`, its output printed indented: what it changed, as `<op> <resource name>` sorted (no `same`, no `read`, no
+ * stack). Events go through `events`, for a caller that also wants its timings.
+ */
+export async function upChanges(stack: auto.Stack, events = engineEvents()): Promise<string[]> {
+    await stack.up({ onEvent: events.onEvent, onOutput: line => process.stdout.write(`     | ${line}`) });
+    return events.changes().filter(s => s.op !== "read" && !s.type.startsWith("pulumi:")).map(s => `${s.op} ${s.name}`).sort();
+}

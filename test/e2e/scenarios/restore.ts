@@ -5,11 +5,11 @@
 // what was written after it is not, three new members are healthy, the nodes are Ready and the `kubernetes` Service's
 // endpoints are the three controllers. Then the setting is removed and nothing on the hosts changes.
 import * as assert from "node:assert/strict";
-import * as auto from "@pulumi/pulumi/automation";
 import { hostLayout } from "../../../render/layout";
 import { clusterStack, controllers, etcdHealthy, etcdMembers, expectReady, kubeconfigPath, kubectl, writeConfig } from "../e2eCluster";
 import { clusterClient } from "../cluster";
 import { asRoot, eventually, run, ssh, workerNames } from "../harness";
+import { upChanges } from "../engineEvents";
 import { Scenario } from "../scenario";
 import { objectStore } from "../stackConfig";
 import { PREFIX, storeKeys } from "../objectStore";
@@ -18,21 +18,6 @@ const report = new Scenario("restore");
 const BEFORE = 40;
 const AFTER = 10;
 const cluster = clusterClient(kubeconfigPath, controllers);
-
-/** `pulumi up`, returning what it changed ("<op> <name>", sorted). */
-async function upChanges(stack: auto.Stack): Promise<string[]> {
-    const changed: string[] = [];
-    await stack.up({
-        onEvent: e => {
-            const m = e.resourcePreEvent?.metadata;
-            if (m && m.op !== "same" && m.op !== "read" && !m.type.startsWith("pulumi:")) {
-                changed.push(`${m.op} ${m.urn.split("::").pop()}`);
-            }
-        },
-        onOutput: line => process.stdout.write(`     | ${line}`),
-    });
-    return changed.sort();
-}
 
 const configMaps = (label: string, count: number) => run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], {
     input: JSON.stringify({

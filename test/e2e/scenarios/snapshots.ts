@@ -11,6 +11,7 @@ import * as auto from "@pulumi/pulumi/automation";
 import { hostLayout } from "../../../render/layout";
 import { clusterStack, controllers, writeConfig } from "../e2eCluster";
 import { asRoot, run, sleep, ssh } from "../harness";
+import { upChanges } from "../engineEvents";
 import { Scenario } from "../scenario";
 import { objectStore } from "../stackConfig";
 import { PREFIX, storeKeys, storeRequest, takenAt } from "../objectStore";
@@ -23,17 +24,8 @@ const KEEP = 2;
 const WAIT_SECONDS = 150;
 /** `pulumi up`, which must change only the controllers' snapshot services, each in place. */
 async function upChangingSnapshotsOnly(stack: auto.Stack): Promise<string> {
-    const changed: string[] = [];
-    await stack.up({
-        onEvent: e => {
-            const m = e.resourcePreEvent?.metadata;
-            if (m && m.op !== "same" && m.op !== "read" && !m.type.startsWith("pulumi:")) {
-                changed.push(`${m.op} ${m.urn.split("::").pop()}`);
-            }
-        },
-        onOutput: line => process.stdout.write(`     | ${line}`),
-    });
-    assert.deepEqual(changed.sort(), controllers.map((_, i) => `update kdw-controller-${i}-etcd-snapshots-service`));
+    const changed = await upChanges(stack);
+    assert.deepEqual(changed, controllers.map((_, i) => `update kdw-controller-${i}-etcd-snapshots-service`));
     return changed.join(", ");
 }
 
