@@ -1,8 +1,8 @@
 // Kubernetes the Dumb Way as a Pulumi program: the stack's config in, the cluster (components/cluster.ts), its outputs
 // out. The program's entry (main.ts) calls it with the machines found lost since the last update.
-import * as pulumi from "@pulumi/pulumi";
 import { KubeCluster } from "./components/cluster";
 import { ConfigError, loadConfig } from "./config";
+import { refusal } from "./config/refusal";
 import { recordedSnapshotSha256 } from "./config/restore";
 import { RunningEncryption } from "./config/upgrade";
 
@@ -11,7 +11,7 @@ function readConfig() {
         return loadConfig();
     } catch (err) {
         // A clean message naming the keys, without a stack trace.
-        throw err instanceof ConfigError ? new pulumi.RunError(err.message) : err;
+        throw err instanceof ConfigError ? refusal(err.message) : err;
     }
 }
 
@@ -20,7 +20,7 @@ export async function snapshotToRestore(): Promise<string | undefined> {
     try {
         return await recordedSnapshotSha256(readConfig().etcdSnapshots);
     } catch (err) {
-        throw err instanceof ConfigError ? new pulumi.RunError(err.message) : err;
+        throw err instanceof ConfigError ? refusal(err.message) : err;
     }
 }
 

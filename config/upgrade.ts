@@ -6,6 +6,7 @@
 // both back before it registers anything.
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
+import { refusal } from "./refusal";
 import { SETTINGS } from "./settings";
 import { PINNED_VERSIONS, PROJECT, SECRETS_ENCRYPTION_PROVIDERS, SecretsEncryption } from "./types";
 
@@ -111,7 +112,7 @@ export function runningEncryption(deployed: DeployedCluster): RunningEncryption 
     }
     const recorded = SECRETS_ENCRYPTION_PROVIDERS.find(p => p === provider);
     if (!recorded || typeof generation !== "number" || !Number.isInteger(generation) || generation < 0) {
-        throw new pulumi.RunError(`The stack's outputs secretsEncryption ${JSON.stringify(provider)} and ` +
+        throw refusal(`The stack's outputs secretsEncryption ${JSON.stringify(provider)} and ` +
             `encryptionKeyGeneration ${JSON.stringify(generation)} are not a provider (${SECRETS_ENCRYPTION_PROVIDERS.join(", ")}) ` +
             "and a generation (0 or more): the state was changed by hand. Nothing was changed.");
     }
@@ -146,6 +147,6 @@ export function refuseUnsupportedChange(deployed: DeployedCluster): void {
             Number(config.get("encryptionKeyGeneration") ?? SETTINGS.encryptionKeyGeneration.default)),
     ].filter(p => p !== undefined);
     if (problems.length > 0) {
-        throw new pulumi.RunError(`Refused (nothing was changed): ${problems.join("\n")}`);
+        throw refusal(`Refused (nothing was changed): ${problems.join("\n")}`);
     }
 }
