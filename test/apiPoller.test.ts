@@ -89,7 +89,9 @@ test("poller: an API that refuses connections for 3 s (nothing listens) shows a 
     assert.ok(a.longestGapSeconds >= 2.9 && a.longestGapSeconds < 4, JSON.stringify(a));
     assert.ok(a.failed >= 5 && a.failed <= 7, JSON.stringify(a));
     assert.ok(a.requests - a.failed >= 4, JSON.stringify(a));
-    assert.equal(a.resetsRetried, 0, JSON.stringify(a));
+    // A refused connection is a failure, never retried as a reset; only the request in flight when the server stopped
+    // listening may have been reset (seen once in a run beside a pulumi preview: retried, then refused).
+    assert.ok(a.resetsRetried <= 1, JSON.stringify(a));
     assert.match(a.errors.join(" "), /ECONNREFUSED/);
     // The gap's window is the refusal's, to read beside the hosts' logs; each failure says when it was sent.
     const from = Date.parse(a.longestGapWindow.from), to = Date.parse(a.longestGapWindow.to);
