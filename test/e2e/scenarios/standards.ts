@@ -1,12 +1,11 @@
 // The cluster measured against the standards: Kubernetes' own conformance tests of sig-network (DNS, Services,
 // networking, NetworkPolicy), of admission and conversion webhooks and of the service-account issuer's discovery (the
 // e2e.test binary of the pinned release) and the CIS Kubernetes Benchmark (kube-bench) on a controller
-// and a worker of each host kind and, for its policies, through the API; on a 3+3 cluster that the program brings up on
-// the local test hosts (a controller and a worker of them of the boot2docker kind) through the Automation API, then
-// destroys. Writes .cache/e2e/standards.json (the tallies under `timings`) and ends with "N passed, N failed".
+// and a worker of each host kind and, for its policies, through the API; on the e2e cluster of the set of test hosts (3+3,
+// a controller and a worker of the boot2docker kind), brought up if there is none; the suite's destroy scenario removes
+// it. Writes .cache/e2e/standards.json (the tallies under `timings`) and ends with "N passed, N failed".
 //
 //   source scripts/env.sh && npm run hosts:up -- 7 --boot2docker 2,5 && npm run e2e:standards
-import * as auto from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { copyFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,10 +13,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { KUBE_VIP_LEASE } from "../../../render/flags";
 import { hostLayout } from "../../../render/layout";
-import {
-    asRoot, destroyStack, eventually, freshStack, hostsState, kubectlWith, readyNodes, requireEnv, ROOT, run, scp, ssh, stackSecretsEnv, TestHost,
-    WORK, workerNames,
-} from "../harness";
+import { asRoot, eventually, hostsState, requireEnv, ROOT, run, scp, ssh, TestHost, WORK } from "../harness";
 import {
     adminConfPaths, auditMaps, BENCHMARK, BenchTally, BenchTarget, judgeBench, kubeBenchConfig, mapAudits, NOT_APPLICABLE, readKubeBench,
     staleWarnings, tallyOf, TARGETS, WARN_EXPLAINED,
@@ -28,13 +24,10 @@ import {
 } from "../conformance";
 import { controlPlaneRestarts, kubeVipLogs } from "../apiPoller";
 import { Scenario } from "../scenario";
-import { machineStorage, writeStackConfig } from "../stackConfig";
+import { clusterStack, hosts, kubeconfigPath, kubectl } from "../e2eCluster";
 
-const STACK = "standards";
 const report = new Scenario("standards");
-const { hosts, stateDir } = hostsState();
-const kubeconfigPath = path.join(WORK, "standards-kubeconfig");
-const kubectl = kubectlWith(kubeconfigPath);
+const { stateDir } = hostsState();
 const versions = JSON.parse(readFileSync(path.join(ROOT, "versions.json"), "utf8"));
 
 /** The virtual IP's Lease: its holder and how often it changed hands. */
@@ -373,76 +366,55 @@ async function cniOnlyOnWorkers(): Promise<string> {
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
-    const env = { ...stackSecretsEnv(), MACHINE_STORAGE_PATH: machineStorage(STACK) };
-    assert.ok(hosts.length >= 6,
-        `need 6 test hosts (3 controllers, 3 workers), found ${hosts.length}: npm run hosts:up -- 7 --boot2docker 2,5`);
-    const ws = await auto.LocalWorkspace.create({ workDir: ROOT, envVars: env });
-    const stack = await freshStack(ws, STACK, machineStorage(STACK));
-    writeStackConfig(STACK, 3);
-
-    const up = await report.check("pulumi up: 3 controllers + 3 workers", async () => {
-        const start = Date.now();
-        await stack.up({ onOutput: line => process.stdout.write(`     | ${line}`) });
-        report.timings.up = { seconds: (Date.now() - start) / 1000 };
-        writeFileSync(kubeconfigPath, (await stack.outputs()).kubeconfig.value, { mode: 0o600 });
-        await eventually(180, async () => assert.deepEqual(await readyNodes(kubectl), workerNames(3)));
-        return `${((Date.now() - start) / 1000).toFixed(0)}s`;
-    });
-
-    if (up) {
-        // Before conformance, whose tests leave namespaces terminating: the policies target reads every pod.
-        report.timings.kubeBench = {};
-        const bundle = kubeBenchBundle();
-        bundle.catch(() => undefined); // each check that needs it fails with its error
-        const cis = `CIS ${BENCHMARK} (kube-bench ${versions.kubeBench})`;
-        for (const role of ["controller", "worker"] as const) {
-            for (const kind of ["systemd", "boot2docker"] as const) {
-                const each = TARGETS[role].length > 1 ? " each" : "";
-                await report.check(`${cis} on a ${kind} ${role}: ${TARGETS[role].join(", ")}${each} with a PASS; no FAIL; ` +
-                    "every WARN explained; every INFO a check not applicable",
-                async () => kubeBenchOnHost(await bundle, benchHost(role, kind), role));
-            }
+    // The e2e cluster of this set of test hosts, brought up when there is none; the suite's destroy removes it, and
+    // the restore scenario may run on it first (CI's standards+restore: one up and one destroy for both).
+    await clusterStack(report);
+    // Before conformance, whose tests leave namespaces terminating: the policies target reads every pod.
+    report.timings.kubeBench = {};
+    const bundle = kubeBenchBundle();
+    bundle.catch(() => undefined); // each check that needs it fails with its error
+    const cis = `CIS ${BENCHMARK} (kube-bench ${versions.kubeBench})`;
+    for (const role of ["controller", "worker"] as const) {
+        for (const kind of ["systemd", "boot2docker"] as const) {
+            const each = TARGETS[role].length > 1 ? " each" : "";
+            await report.check(`${cis} on a ${kind} ${role}: ${TARGETS[role].join(", ")}${each} with a PASS; no FAIL; ` +
+                "every WARN explained; every INFO a check not applicable",
+            async () => kubeBenchOnHost(await bundle, benchHost(role, kind), role));
         }
-        await report.check(`${cis} ${TARGETS.cluster.join(", ")}, from this machine through the API: a PASS; no FAIL; ` +
-            "every WARN explained", async () => kubeBenchPolicies(await bundle));
-        await report.check(`${cis}: every explained WARN still warns on some host (else it comes off WARN_EXPLAINED)`, async () => {
-            const runs = Object.entries(benchRuns);
-            assert.equal(runs.length, 5, `${runs.length} of 5 kube-bench runs have results (${runs.map(([l]) => l).join(", ")}): ` +
-                "the others' failures are above");
-            const { nowPass, notMeasured } = staleWarnings(runs.map(([, targets]) => targets));
-            assert.deepEqual(notMeasured, [], "explained WARNs of a target no run covered");
-            assert.deepEqual(nowPass, [], "explained WARNs that warned nowhere: take them off WARN_EXPLAINED");
-            return `${Object.keys(WARN_EXPLAINED).length} explained WARNs, each seen`;
-        });
-        await report.check(`${cis} not applicable 1.1.1-1.1.8 (pod specification files): on a controller of each host kind ` +
-            "the control plane runs as containers, no kubelet, no manifests; only root can read or change the containers' definitions",
-        controlPlaneNotStaticPods);
-        await report.check(`${cis} not applicable 1.1.9, 1.1.10 (CNI files on controllers): no kubelet and no CNI configuration ` +
-            "on a controller of each host kind; every CNI file of a worker of each kind 0600 root:root", cniOnlyOnWorkers);
-        await report.check(`${cis} not applicable 1.1.13, 1.1.14 (admin.conf): no host holds the admin kubeconfig, at the ` +
-            "paths the check reads or anywhere a kubeconfig is kept", async () => noAdminKubeconfigOnHosts(await bundle));
-        await report.check("anonymous requests: health and version answer, the API refuses them (the intent of CIS 1.2.1)",
-            anonymousOnlyHealth);
-        await report.check("audit log: the admin's changes and its read of a secret are recorded, without bodies, by the " +
-            "apiservers (CIS 3.2.1, 3.2.2)", auditLogRecords);
-        // No host is lost meanwhile, so the address must not move: a move resets every connection clients hold to it.
-        const leaseBefore = await vipLease().catch((err: Error) => `not read: ${err.message}`);
-        await report.check(`conformance: sig-network [Conformance] and [Feature:NetworkPolicy] tests; sig-api-machinery's ` +
-            "webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods " +
-            `[Conformance] tests (e2e.test ${versions.kubernetes}): every test ` +
-            "Ginkgo's dry run selects ran and passed, and no other", conformance);
-        await report.check("the API's virtual IP stayed with one controller through the conformance run: its Lease's holder " +
-            "and count of transitions the same after as before", async () => {
-            const after = await vipLease();
-            assert.equal(after, leaseBefore, "the virtual IP moved with no host lost");
-            return after;
-        });
-    } else {
-        await report.check("standards after up", async () => { throw new Error("not run: pulumi up failed"); });
     }
-
-    await report.check("destroy: stack empty", async () => {
-        report.timings.destroy = { seconds: await destroyStack(stack) };
+    await report.check(`${cis} ${TARGETS.cluster.join(", ")}, from this machine through the API: a PASS; no FAIL; ` +
+        "every WARN explained", async () => kubeBenchPolicies(await bundle));
+    await report.check(`${cis}: every explained WARN still warns on some host (else it comes off WARN_EXPLAINED)`, async () => {
+        const runs = Object.entries(benchRuns);
+        assert.equal(runs.length, 5, `${runs.length} of 5 kube-bench runs have results (${runs.map(([l]) => l).join(", ")}): ` +
+            "the others' failures are above");
+        const { nowPass, notMeasured } = staleWarnings(runs.map(([, targets]) => targets));
+        assert.deepEqual(notMeasured, [], "explained WARNs of a target no run covered");
+        assert.deepEqual(nowPass, [], "explained WARNs that warned nowhere: take them off WARN_EXPLAINED");
+        return `${Object.keys(WARN_EXPLAINED).length} explained WARNs, each seen`;
+    });
+    await report.check(`${cis} not applicable 1.1.1-1.1.8 (pod specification files): on a controller of each host kind ` +
+        "the control plane runs as containers, no kubelet, no manifests; only root can read or change the containers' definitions",
+    controlPlaneNotStaticPods);
+    await report.check(`${cis} not applicable 1.1.9, 1.1.10 (CNI files on controllers): no kubelet and no CNI configuration ` +
+        "on a controller of each host kind; every CNI file of a worker of each kind 0600 root:root", cniOnlyOnWorkers);
+    await report.check(`${cis} not applicable 1.1.13, 1.1.14 (admin.conf): no host holds the admin kubeconfig, at the ` +
+        "paths the check reads or anywhere a kubeconfig is kept", async () => noAdminKubeconfigOnHosts(await bundle));
+    await report.check("anonymous requests: health and version answer, the API refuses them (the intent of CIS 1.2.1)",
+        anonymousOnlyHealth);
+    await report.check("audit log: the admin's changes and its read of a secret are recorded, without bodies, by the " +
+        "apiservers (CIS 3.2.1, 3.2.2)", auditLogRecords);
+    // No host is lost meanwhile, so the address must not move: a move resets every connection clients hold to it.
+    const leaseBefore = await vipLease().catch((err: Error) => `not read: ${err.message}`);
+    await report.check(`conformance: sig-network [Conformance] and [Feature:NetworkPolicy] tests; sig-api-machinery's ` +
+        "webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods " +
+        `[Conformance] tests (e2e.test ${versions.kubernetes}): every test ` +
+        "Ginkgo's dry run selects ran and passed, and no other", conformance);
+    await report.check("the API's virtual IP stayed with one controller through the conformance run: its Lease's holder " +
+        "and count of transitions the same after as before", async () => {
+        const after = await vipLease();
+        assert.equal(after, leaseBefore, "the virtual IP moved with no host lost");
+        return after;
     });
 }
 
