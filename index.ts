@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from "./config";
 import { refusal } from "./config/refusal";
 import { recordedSnapshotSha256 } from "./config/restore";
 import { RunningEncryption } from "./config/upgrade";
+import { MachineRecord, movedMachineProblems } from "./host/identity";
 
 function readConfig() {
     try {
@@ -21,6 +22,19 @@ export async function snapshotToRestore(): Promise<string | undefined> {
         return await recordedSnapshotSha256(readConfig().etcdSnapshots);
     } catch (err) {
         throw err instanceof ConfigError ? refusal(err.message) : err;
+    }
+}
+
+/**
+ * Refuses, before anything is registered, a config that gives a machine the stack runs as one node to another
+ * (host/identity.ts `movedMachineProblems`): every problem named.
+ */
+export function refuseMovedMachines(recorded: Record<string, MachineRecord>): void {
+    const cfg = readConfig();
+    const problems = movedMachineProblems(recorded,
+        [...cfg.controllers, ...cfg.workers].map(n => ({ name: n.name, address: n.generic?.address })));
+    if (problems.length > 0) {
+        throw refusal(`Refused (nothing was changed): ${problems.join("\n")}`);
     }
 }
 

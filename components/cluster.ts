@@ -14,6 +14,7 @@ import { EncryptionAtRest } from "./encryptionAtRest";
 import { derivedEncryptionKey, EncryptionKey } from "../render/configFiles";
 import { ControlPlane } from "./controlPlane";
 import { etcdClusterId, EtcdMember } from "./etcdMember";
+import { EtcdMembership } from "./etcdMembership";
 import { EtcdRestore } from "./etcdRestore";
 import { EtcdSnapshots } from "./etcdSnapshots";
 import { kubeconfig as renderKubeconfig } from "../render/kubeconfig";
@@ -167,6 +168,12 @@ export class KubeCluster extends pulumi.ComponentResource {
             controllers: controllerHosts, members, settings: cfg.etcdSnapshots, etcdCa, image: etcdImage,
             clusterName: cfg.clusterName, clusterId: etcdClusterId(etcdCa), apiServerPort: cfg.apiServerPort,
         }, part);
+        // When the control plane changes size, etcd's members are made the declared controllers before any member
+        // rolls to the new list: the new ones joined, then those no longer declared removed.
+        const membership = new EtcdMembership("etcd-membership", {
+            host: controllerHosts[0], members, etcdCa, image: etcdImage, dependsOn: controllerHosts.map(h => h.ready),
+        }, { parent: this });
+        rolls.push(membership.done);
         const etcd = controllerHosts.map((host, i) => {
             const member = new EtcdMember(`${host.nodeName}-etcd`, {
                 host, members, memberHosts: controllerHosts, etcdCa, clusterName: cfg.clusterName,

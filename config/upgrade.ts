@@ -1,9 +1,7 @@
 // Changes a running cluster cannot take, refused before anything is registered. Kubernetes upgrades follow the version
 // skew policy (https://kubernetes.io/releases/version-skew-policy/): one minor version at a time, never down. The
 // version a cluster runs is the stack's output `kubernetesVersion`, which an update sets only once it has rolled
-// through every host. The control plane's size is the stack's output `controllers`: etcd's members are fixed when the
-// cluster is made, so a new count is refused until the control plane can be resized in place. The next update reads
-// both back before it registers anything.
+// through every host. The next update reads it back, with how Secrets are encrypted, before it registers anything.
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import { refusal } from "./refusal";
@@ -32,18 +30,6 @@ export function upgradeProblem(deployed: string | undefined, requested: string):
             `patch, run pulumi up, and go on one minor version per pulumi up until ${requested}.`;
     }
     return undefined;
-}
-
-/** Why the cluster cannot go from the controllers it runs to `requested` controllers, or nothing. */
-export function resizeProblem(deployed: unknown, requested: number): string | undefined {
-    if (!Array.isArray(deployed) || !Number.isInteger(requested) || deployed.length === requested) {
-        // A new cluster, or a count validation reports on its own.
-        return undefined;
-    }
-    return `${PROJECT}:controllers ${requested} differs from the ${deployed.length} controllers the cluster runs: the ` +
-        "control plane cannot be resized in place yet (etcd's members are fixed when the cluster is made; new members " +
-        `could not join it, and fewer would leave it without a majority). Set ${PROJECT}:controllers back to ` +
-        `${deployed.length}, or build a new cluster with ${requested} (pulumi destroy, then pulumi up).`;
 }
 
 /** How the running cluster encrypts Secrets at rest. */
@@ -95,7 +81,6 @@ export function encryptionProblem(running: RunningEncryption | undefined, provid
 /** What the stack's last update left, as the next update reads it back: its outputs, each undefined on a new stack. */
 export interface DeployedCluster {
     kubernetesVersion: unknown;
-    controllers: unknown;
     machines: unknown;
     secretsEncryption: unknown;
     encryptionKeyGeneration: unknown;
@@ -125,15 +110,14 @@ export async function deployedCluster(): Promise<DeployedCluster> {
         { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
     const output = async (name: string) => (await self.getOutputDetails(name)).value;
     return {
-        kubernetesVersion: await output("kubernetesVersion"), controllers: await output("controllers"),
-        machines: await output("machines"), secretsEncryption: await output("secretsEncryption"),
+        kubernetesVersion: await output("kubernetesVersion"), machines: await output("machines"), secretsEncryption: await output("secretsEncryption"),
         encryptionKeyGeneration: await output("encryptionKeyGeneration"),
     };
 }
 
 /**
- * Refuses a change the running cluster cannot take (an unsupported Kubernetes version change, a new controller count,
- * a key rotation that skips or goes back, a new provider without one)
+ * Refuses a change the running cluster cannot take (an unsupported Kubernetes version change, a key rotation that skips
+ * or goes back, a new provider without one)
  * before anything is registered but the read of the stack's own last outputs. Every problem found is named.
  */
 export function refuseUnsupportedChange(deployed: DeployedCluster): void {
@@ -141,7 +125,6 @@ export function refuseUnsupportedChange(deployed: DeployedCluster): void {
     const problems = [
         upgradeProblem(typeof deployed.kubernetesVersion === "string" ? deployed.kubernetesVersion : undefined,
             config.get("kubernetesVersion") ?? PINNED_VERSIONS.kubernetes),
-        resizeProblem(deployed.controllers, Number(config.get("controllers") ?? SETTINGS.controllers.default)),
         encryptionProblem(runningEncryption(deployed),
             SECRETS_ENCRYPTION_PROVIDERS.find(p => p === config.get("secretsEncryption")),
             Number(config.get("encryptionKeyGeneration") ?? SETTINGS.encryptionKeyGeneration.default)),

@@ -6,6 +6,7 @@
 // rebooting, and nothing can be installed on it anyway.
 import * as pulumi from "@pulumi/pulumi";
 import { execFile } from "node:child_process";
+import { PROJECT } from "../config/types";
 import { hostLayout } from "../render/layout";
 
 /** What the stack records of each machine it made (its output `machines`), to find the host again and check it. */
@@ -83,6 +84,24 @@ export function recordedMachines(output: unknown): Record<string, MachineRecord>
     const isRecord = (m: any): m is MachineRecord => typeof m?.ip === "string" && typeof m.sshUser === "string" &&
         typeof m.sshKeyPath === "string" && typeof m.sshPort === "number" && typeof m.id === "string" && typeof m.replaces === "string";
     return Object.fromEntries(Object.entries(output).filter(([, m]) => isRecord(m)));
+}
+
+/**
+ * Why the configured machines cannot be taken as they are: an address the stack records as one node's machine that the
+ * config now gives another node. genericHosts gives its first `controllers` entries to the controllers and the rest to
+ * the workers, in order, so a new count of controllers shifts the workers' entries unless the list is edited with it;
+ * the node given the address would install over the machine another node runs, and a removed node's last step sweeps
+ * that machine afterwards. One problem per address, none when every address stays with its node.
+ */
+export function movedMachineProblems(recorded: Record<string, MachineRecord>, planned: { name: string; address?: string }[]): string[] {
+    return planned.flatMap(({ name, address }) => {
+        const owner = Object.entries(recorded).find(([node, m]) => m.ip === address && node !== name)?.[0];
+        return address === undefined || owner === undefined ? [] : [`${PROJECT}:genericHosts gives ${address} to ${name}, ` +
+            `but it is the machine of ${owner}, which the cluster runs there. The list gives its first ${PROJECT}:controllers ` +
+            "entries to the controllers and the rest to the workers, in order: when the count of controllers changes, edit " +
+            "it so that every running node keeps its address (a new controller's entry after the other controllers', a " +
+            "removed one's taken out). To move a machine from one node to another, remove it in one update and add it in the next."];
+    });
 }
 
 /**

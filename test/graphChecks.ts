@@ -33,6 +33,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(count("dumbway:index:MachineHost"), hosts);
         assert.equal(count("dumbway:index:CertAuthority"), 3, "the cluster's, etcd's and the front proxy's");
         assert.equal(count("dumbway:index:EtcdMember"), C);
+        assert.equal(count("dumbway:index:EtcdMembership"), 1);
         assert.equal(count("dumbway:index:EtcdSnapshots"), C);
         assert.equal(count("dumbway:index:ControlPlane"), C);
         assert.equal(count("dumbway:index:WorkerNode"), W);
@@ -49,12 +50,13 @@ export function graphTests(label: string, controllers: number, workers: number, 
         const count = (t: string) => ofType(resources, t).length;
         const issued = 2 * C /* etcd server + peer */ + 2 * C /* controller-manager, scheduler */ + W /* kubelets */
             + 6 /* apiserver, its kubelet and etcd clients, its monitor, admin, kube-proxy */ + V /* kube-vip */
-            + 2 /* the aggregator's front-proxy client, metrics-server's serving certificate */;
+            + 2 /* the aggregator's front-proxy client, metrics-server's serving certificate */
+            + 1 /* etcd's membership step's client */;
         assert.equal(count("command:local:Command"), 2 * hosts + 5 + 3 * W,
             "docker-machine + ssh key per host, docker-machine's certificates, the encryption key and its seed, the " +
             "rewrite of Secrets, the wait for the API's OpenAPI document, binaries + drain + uncordon per worker");
-        assert.equal(count("command:remote:Command"), 3 * hosts + 9 * C + 2 * W + 2 * V * C,
-            "probe + prepare + route table per host, etcd, control plane, encryption (and kube-vip) install + roll, " +
+        assert.equal(count("command:remote:Command"), 3 * hosts + 9 * C + 2 * W + 2 * V * C + 1,
+            "probe + prepare + route table per host, etcd's membership, etcd, control plane, encryption (and kube-vip) install + roll, " +
             "the encryption's read and write phases and the etcd snapshots' service per controller, install + roll per worker");
         assert.equal(count("tls:index/selfSignedCert:SelfSignedCert"), 3);
         assert.equal(count("tls:index/locallySignedCert:LocallySignedCert"), issued);
@@ -115,7 +117,7 @@ export function graphTests(label: string, controllers: number, workers: number, 
             const part = types[0] === "dumbway:index:Cluster";
             // Parts made since the Cluster component came, never at the top level, so with no alias.
             const newPart = ["api-serves-openapi", "encryption-key-seed", "encryption", "front-proxy-ca", "network-policy",
-                "resource-metrics"].includes(r.name) || r.type === "dumbway:index:EtcdSnapshots";
+                "resource-metrics", "etcd-membership"].includes(r.name) || r.type === "dumbway:index:EtcdSnapshots";
             assert.equal(part, parts.has(r.type) || newPart || ["encryption-key", "docker-machine-certs", "cluster"].includes(r.name),
                 `${r.type} ${r.name} ${part ? "should not be" : "should be"} one of the cluster's own parts`);
             // Children of the parts follow their parents' aliases (the engine derives them), so only parts carry one.
@@ -136,6 +138,22 @@ export function graphTests(label: string, controllers: number, workers: number, 
             ];
             assert.deepEqual(table.split("\n").filter(l => l && !l.startsWith("#")), expected, `${host}'s table`);
         }
+    });
+
+    test(`${label}: etcd's membership step runs on controller-0 once every controller is ready, with every declared member, its client certificate a secret on stdin`, async () => {
+        const { resources } = await run();
+        const step = named(resources, "etcd-membership-members");
+        assert.equal(reveal(step.inputs.connection).host, mockIp("kdw-controller-0"));
+        for (const name of controllerNames) {
+            assert.ok(step.dependencies.includes(named(resources, `${name}-prepare`).urn), `it runs before ${name}'s host is ready`);
+        }
+        const create = reveal(step.inputs.create) as string;
+        assert.match(create, new RegExp(`KDW_ETCD_PEERS=${controllerNames.map(n => `https://${mockIp(n)}:2380`).join(",")} `));
+        assert.match(create, new RegExp(`KDW_ETCD_ENDPOINTS=${controllerNames.map(n => `https://${mockIp(n)}:2379`).join(",")} `));
+        assert.equal(reveal(step.inputs.update), create);
+        assert.equal(isSecretValue(step.inputs.stdin), true);
+        assert.deepEqual([...filesOf(step).keys()].map(f => f.replace(/^.*\/etcd-membership\//, "")),
+            ["pki/ca.pem", "pki/client.pem", "pki/client-key.pem"]);
     });
 
     test(`${label}: etcd members start with the whole cluster, once every controller is ready, and the apiservers use every member`, async () => {
@@ -313,6 +331,11 @@ export function graphTests(label: string, controllers: number, workers: number, 
                 assert.equal(r.inputs.create, undefined, `${r.name} runs something when created`);
                 assert.match(reveal(r.inputs.update), / kdw roll$/);
                 assert.equal(r.inputs.delete, undefined, `${r.name} runs something when deleted`);
+            } else if (r.name === "etcd-membership-members") { // the cluster's step, not a machine's: a change runs `up`
+                assert.equal(r.inputs.triggers, undefined, `${r.name} can be replaced`);
+                assert.equal(reveal(r.inputs.update), reveal(r.inputs.create), `${r.name} does not run up on a change`);
+                assert.match(reveal(r.inputs.create), / kdw up$/);
+                assert.doesNotMatch(reveal(r.inputs.create), /KDW_MACHINE=/, `${r.name} runs again for a new machine`);
             } else if (!r.name.endsWith("-probe")) { // the probe only reads the host, once
                 // The prepare and route-table steps: a change runs `up` again; nothing replaces them (their `down`
                 // sweeps the host or its routes), a new machine too is a change of their command line.
@@ -433,13 +456,14 @@ export function graphTests(label: string, controllers: number, workers: number, 
         assert.equal(container.securityContext.readOnlyRootFilesystem, true);
     });
 
-    test(`${label}: changes roll one host at a time: etcd members, then the encryption's phases (read, write, the ` +
+    test(`${label}: changes roll one host at a time: etcd's membership made the declared controllers, etcd members, then the encryption's phases (read, write, the ` +
         `rewrite of Secrets, final), then control planes, ${V ? "then kube-vip, " : ""}then workers (drain, roll, uncordon)`, async () => {
         const { resources } = await run();
         const urn = (name: string) => named(resources, name).urn;
         const dependsOn = (name: string, on: string) =>
             assert.ok(named(resources, name).dependencies.includes(urn(on)), `${name} does not wait for ${on}`);
         const chain = [
+            "etcd-membership-members",
             ...controllerNames.map(n => `${n}-etcd-roll`),
             ...controllerNames.map(n => `${n}-encryption-read`),
             ...controllerNames.map(n => `${n}-encryption-write`),

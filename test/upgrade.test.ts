@@ -1,7 +1,7 @@
 // The version skew policy as the program applies it to a change of kubernetesVersion.
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
-import { encryptionProblem, resizeProblem, runningEncryption, upgradeProblem } from "../config/upgrade";
+import { encryptionProblem, runningEncryption, upgradeProblem } from "../config/upgrade";
 
 test("upgrade path: a new cluster, the same version, a patch and the next minor are supported", () => {
     assert.equal(upgradeProblem(undefined, "v1.37.2"), undefined);
@@ -28,15 +28,6 @@ test("upgrade path: pre-releases are versions like the others (semver order), ne
     assert.match(upgradeProblem("v1.38.0", "v1.38.0-rc.1") ?? "", /does not support downgrades/);
     assert.equal(upgradeProblem("v1.37.2", "v1.38.0-rc.1"), undefined);
     assert.equal(upgradeProblem("v1.38.0-rc.1", "v1.38.0"), undefined);
-});
-
-test("resize: the same count, a new cluster or an invalid count pass; any other count is refused with the way out", () => {
-    const three = [{ name: "kdw-controller-0" }, { name: "kdw-controller-1" }, { name: "kdw-controller-2" }];
-    assert.equal(resizeProblem(three, 3), undefined);
-    assert.equal(resizeProblem(undefined, 5), undefined);
-    assert.equal(resizeProblem(three, Number("abc")), undefined);
-    assert.match(resizeProblem(three, 5) ?? "", /^kube-dumb-way:controllers 5 differs from the 3 controllers the cluster runs: .*Set kube-dumb-way:controllers back to 3/);
-    assert.match(resizeProblem(three, 1) ?? "", /^kube-dumb-way:controllers 1 differs from the 3 /);
 });
 
 test("encryption at rest: a new cluster takes any setting; a running one rotates one generation up at a time, never " +

@@ -130,9 +130,30 @@ join_running_cluster() {
         echo "$KDW_NODE: removing member $id, which this controller ran before its machine was lost"
         etcdctl_others member remove "$id" >/dev/null
     fi
-    added=$(etcdctl_others member add "$KDW_NODE" --peer-urls="$self_peer" --learner)
+    # etcd takes one learner at a time (--max-learners): a controller added beside this one (a control plane grown by
+    # more than one) joins first, and this one once it has been promoted.
+    start=$(date +%s)
+    until added=$(etcdctl_others member add "$KDW_NODE" --peer-urls="$self_peer" --learner 2>&1); do
+        case "$added" in *"too many learner members"*) ;; *) echo "$KDW_NODE: $added" >&2; exit 1 ;; esac
+        if [ $(($(date +%s) - start)) -ge "$wait_timeout" ]; then
+            echo "$KDW_NODE: etcd still has another learner after ${wait_timeout}s, so this member cannot join yet:" \
+                "run pulumi up again once it is promoted (its controller's etcd step says why it is not):" >&2
+            etcdctl_others member list >&2 2>&1 || true
+            exit 1
+        fi
+        sleep 2
+    done
     echo "$KDW_NODE: joining the running cluster as a learner: $(echo "$added" | head -n 1)"
     cluster_state=existing
+}
+
+# A member that joins starts with the cluster it joins as its initial cluster (etcd checks that it names the same
+# members as the running cluster: not the stack's list when the control plane grows by more than one, or a member
+# that moved to a new address is still listed at its old one until it is removed), itself by its own name.
+initial_cluster_to_join() {
+    etcdctl_others member list | awk -F', ' -v self="$self_peer" -v name="$KDW_NODE" '
+        { n = $4 == self ? name : $3; list = list (NR > 1 ? "," : "") n "=" $4 }
+        END { print list }'
 }
 
 # What a refused start left beside no write-ahead log is no member's data; a member that joins starts without it.
@@ -243,7 +264,11 @@ up|roll)
     mkdir -p "$data"
     chown -R etcd:etcd "$data" "$KDW_ETC/etcd"
     chmod 0700 "$data"
-    args=$(echo "$KDW_ETCD_ARGS" | sed "s/--initial-cluster-state=new/--initial-cluster-state=$cluster_state/")
+    args=$KDW_ETCD_ARGS
+    if [ "$cluster_state" = existing ]; then
+        args=$(echo "$args" | sed -e "s/--initial-cluster-state=new/--initial-cluster-state=existing/" \
+            -e "s|--initial-cluster=[^ ]*|--initial-cluster=$(initial_cluster_to_join)|")
+    fi
     # shellcheck disable=SC2086 # the flags are meant to split into words
     docker run --detach --name "$name" --restart always --network host --user "$(id -u etcd):$(id -g etcd)" \
         --volume "$KDW_ETC/etcd:/etc/etcd:ro" --volume "$data:/var/lib/etcd" \
