@@ -15,6 +15,8 @@ import { summaryReporter, Tally } from "./reporter";
 export const SUITES: Record<string, string[]> = {
     e2e: ["bad-config", "up", "cluster", "routes", "scale", "vip-loss", "reboot", "recovery", "snapshots", "renewal", "destroy"],
     restore: ["restore", "destroy"],
+    // Not in CI yet (see docs/testing.md): the control plane resized 3→5→3 on the e2e cluster.
+    resize: ["resize", "destroy"],
     standards: ["standards", "destroy"],
     // CI's: both on one cluster, one up and one destroy (the restore needs no cluster of its own).
     "standards+restore": ["standards", "restore", "destroy"],
