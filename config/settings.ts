@@ -39,7 +39,7 @@ const text = kind("string", "must be a string");
 export const SETTINGS = {
     controllers: integer(3,
         "Number of controllers (etcd + control plane). Must be odd so etcd keeps a majority when one is lost. " +
-            "Fixed for the cluster's life: a new count on a running cluster is refused.",
+            "A new count on a running cluster resizes the control plane in place, one etcd member at a time (docs/recovery.md).",
         atLeast(1), odd),
     workers: integer(3,
         "Number of workers (containerd, kubelet, kube-proxy). Worker i gets the i-th /24 of clusterCidr.",
@@ -63,7 +63,8 @@ export const SETTINGS = {
         must(v => !v || path.isAbsolute(v), "must be an absolute path (docker-machine's store, shared by every step)")),
     genericHosts: kind("object[]", "must be a list of {address, sshUser, sshKeyPath}")([],
         "With the generic driver, the existing machines, controllers first: [{address, sshUser, sshKeyPath, sshPort?}]; " +
-        "their addresses unicast and outside clusterCidr and serviceCidr.",
+        "their addresses unicast and outside clusterCidr and serviceCidr. A running node keeps its address: one the " +
+        "cluster runs as another node is refused.",
         hostEntries, hostPerNode, hostsOffClusterRanges),
     hostProfile: text("auto",
         "How hosts run services - auto (detect), systemd (Debian/Ubuntu-like) or boot2docker (busybox, no systemd).",

@@ -80,7 +80,9 @@ async function rebuild(stack: auto.Stack, node: string) {
         onOutput: line => process.stdout.write(`     | ${line}`),
     });
     const seconds = (Date.now() - start) / 1000;
-    const others = changed.filter(c => !c.split(" ")[1].startsWith(`${node}-`));
+    // etcd's membership step runs on controller-0: a new machine there is a new connection for it (it checks the members).
+    const ofNode = (name: string) => name.startsWith(`${node}-`) || (node === "kdw-controller-0" && name === "etcd-membership-members");
+    const others = changed.filter(c => !ofNode(c.split(" ")[1]));
     assert.deepEqual(others, [], `steps of other hosts changed while ${node} was rebuilt`);
     assert.ok(changed.includes(`replace ${node}-machine`), `${node}'s machine was not made again: ${changed.join(", ")}`);
     // When each changed step started and ended, in seconds from the up's start: where its time went.
