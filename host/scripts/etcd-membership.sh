@@ -88,9 +88,10 @@ remove_member() { # member line
         fi
         url=$(echo "$1" | awk -F', ' '{ print $5 }')
         if [ -n "$url" ] && is_leader "$url"; then
-            # To a staying member that answers: the first healthy one.
-            to=$(echo "$list" | awk -F', ' -v id="$id" '$1 != id && $6 == "false" && $5 != "" { print $1, $5 }' |
-                while read -r candidate candidate_url; do
+            # To a declared member: the first healthy one.
+            to=$(echo "$list" | awk -F', ' -v id="$id" '$1 != id && $6 == "false" && $5 != "" { print $1, $5, $4 }' |
+                while read -r candidate candidate_url candidate_peer; do
+                    declared "$candidate_peer" || continue
                     if etcdctl_at "$candidate_url" endpoint health >/dev/null 2>&1; then echo "$candidate"; break; fi
                 done)
             if [ -n "$to" ]; then
