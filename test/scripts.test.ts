@@ -57,6 +57,7 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
             script: hostScript("control-plane.sh"), files: [], libraries: [...APISERVER_SCRIPT_LIBRARIES, ETCD_SNAPSHOT_LIBRARY],
         }),
         "etcd-snapshot.sh": stepScript({ script: hostScript("etcd-snapshot.sh"), files: [] }),
+        "etcd-membership.sh": stepScript({ script: hostScript("etcd-membership.sh"), files: [] }),
         "encryption.sh": stepScript({ script: hostScript("encryption.sh"), files: [], libraries: APISERVER_SCRIPT_LIBRARIES }),
         "worker.sh": stepScript({ script: hostScript("worker.sh"), files: [], libraries: WORKER_SCRIPT_LIBRARIES }),
         "host.sh": stepScript({ script: hostScript("host.sh"), files: [], libraries: HOST_SCRIPT_LIBRARIES }),
@@ -654,6 +655,78 @@ esac
     assert.equal(skipped.stdout.trim(), done);
     assert.equal(skipped.replaces, 0, "rewrote again for the same key");
     assert.equal(rewrite(0, "every Secret rewritten with secretbox key generation 0").replaces, 1, "a new key not rewritten");
+});
+
+test("etcd-membership.sh: removes the members no longer declared one at a time, the leader's leadership handed to a " +
+    "declared member first; refuses a removal that leaves no healthy majority, removing nothing; nothing to do when the " +
+    "members are the declared ones or none answers", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-membership-"));
+    // An etcdctl behind `docker run`: the member list, the healthy client URLs and the leader in files; calls recorded.
+    writeFileSync(path.join(dir, "docker"), `#!/bin/sh
+state="${dir}"
+endpoints=""; for a in "$@"; do case "$a" in --endpoints=*) endpoints=\${a#--endpoints=} ;; esac; done
+while [ "$1" != "--command-timeout=5s" ]; do shift; done; shift
+echo "$*" >> "$state/calls"
+healthy() { grep -qx "$1" "$state/healthy"; }
+case "$1 $2" in
+"endpoint status")
+    if [ "$3" = --write-out=fields ]; then
+        echo "\\"MemberID\\" : $(awk -F', ' -v url="$endpoints" '$5 == url { print $1 }' "$state/members")"
+        echo "\\"Leader\\" : $(cat "$state/leader")"
+        exit 0
+    fi
+    found=1; for e in $(echo "$endpoints" | tr ',' ' '); do healthy "$e" && echo "$e, status" && found=0; done; exit $found ;;
+"endpoint health")
+    rc=0; for e in $(echo "$endpoints" | tr ',' ' '); do if healthy "$e"; then echo "$e is healthy: ok"; else echo "$e is unhealthy: down"; rc=1; fi; done; exit $rc ;;
+"member list") cat "$state/members" ;;
+"member remove") grep -v "^$3, " "$state/members" > "$state/members.new"; mv "$state/members.new" "$state/members" ;;
+"move-leader "*) echo "$2" > "$state/leader" ;;
+esac
+`, { mode: 0o755 });
+    const member = (i: number) => `id${i}, started, kdw-controller-${i}, https://10.0.0.${i}:2380, https://10.0.0.${i}:2379, false`;
+    const declared = [0, 1, 2];
+    const run = (members: number[], healthy: number[], leader: number) => {
+        writeFileSync(path.join(dir, "members"), members.map(member).join("\n") + "\n");
+        writeFileSync(path.join(dir, "healthy"), healthy.map(i => `https://10.0.0.${i}:2379`).join("\n") + "\n");
+        writeFileSync(path.join(dir, "leader"), `id${leader}\n`);
+        rmSync(path.join(dir, "calls"), { force: true });
+        const script = stepScript({ script: hostScript("etcd-membership.sh"), files: [] });
+        const result = spawnSync("sh", ["-c", script, "etcd-membership.sh", "up"], {
+            input: "", encoding: "utf8", env: {
+                PATH: `${dir}:${process.env.PATH}`, KDW_NODE: "kdw-controller-0", KDW_ETC: path.join(dir, "etc"), KDW_IMAGE: "etcd",
+                KDW_ETCD_ENDPOINTS: declared.map(i => `https://10.0.0.${i}:2379`).join(","),
+                KDW_ETCD_PEERS: declared.map(i => `https://10.0.0.${i}:2380`).join(","),
+            },
+        });
+        const changes = readFileSync(path.join(dir, "calls"), "utf8").split("\n").filter(c => /^(member remove|move-leader)/.test(c));
+        const left = readFileSync(path.join(dir, "members"), "utf8").trim().split("\n").map(l => l.split(", ")[2]);
+        return { ...result, changes, left };
+    };
+    // 5→3 with the leader on a controller that leaves: one at a time, leadership to a declared member first.
+    const shrink = run([0, 1, 2, 3, 4], [0, 1, 2, 3, 4], 4);
+    assert.equal(shrink.status, 0, shrink.stderr);
+    assert.deepEqual(shrink.changes, ["member remove id3", "move-leader id0", "member remove id4"], shrink.stdout + shrink.stderr);
+    assert.deepEqual(shrink.left, ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
+    assert.match(shrink.stdout, /etcd's leadership moved from kdw-controller-4 to id0/);
+    assert.match(shrink.stdout, /etcd's members are the 3 declared controllers/);
+    // Two of the members that would stay are down: removing a healthy one leaves 2 healthy of 4, no majority.
+    const refused = run([0, 1, 2, 3, 4], [0, 3, 4], 0);
+    assert.equal(refused.status, 1);
+    assert.deepEqual(refused.changes, []);
+    assert.match(refused.stderr, /not removing etcd member kdw-controller-3 \(id3\): 2 of the 4 members that stay are healthy and they need 3 for a majority\. Nothing was removed/);
+    // A dead member no longer declared (its controller moved to a new address) goes: the majority of the rest is healthy.
+    const dead = run([0, 1, 2, 3], [0, 1, 2], 1);
+    assert.equal(dead.status, 0, dead.stderr);
+    assert.deepEqual(dead.changes, ["member remove id3"]);
+    // The declared members, all started and voting: nothing to change.
+    const same = run([0, 1, 2], [0, 1, 2], 1);
+    assert.equal(same.status, 0, same.stderr);
+    assert.deepEqual(same.changes, []);
+    // No member answers: a cluster being made.
+    const made = run([0, 1, 2], [], 0);
+    assert.equal(made.status, 0, made.stderr);
+    assert.match(made.stdout, /no etcd member answers yet: a cluster being made/);
+    assert.deepEqual(made.changes, []);
 });
 
 test("encryption.sh roll: writes the configuration; restarts the running apiserver (and waits for /readyz) only when " +
