@@ -6,7 +6,10 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { hostLayout } from "../render/layout";
-import { CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_LEFT_OUT, conformanceSelection, ginkgoCliSelection, readDryRun, tallyConformance } from "./e2e/conformance";
+import {
+    CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_LEFT_OUT, conformanceSelection, ginkgoCliSelection, readDryRun, tallyConformance,
+    WHOLE_CONFORMANCE_FOCUS,
+} from "./e2e/conformance";
 import {
     adminConfPaths, auditMaps, judgeBench, kubeBenchConfig, mapAudits, NOT_APPLICABLE, readKubeBench, staleWarnings, tallyOf, TARGET_SECTION,
     WARN_EXPLAINED,
@@ -266,4 +269,21 @@ test("conformance selection: the Ginkgo CLI's run selects as the dry run of e2e.
     const cli = ginkgoCliSelection();
     assert.deepEqual(cli.map(a => a.split("=")[0]), ["--focus", "--skip"]);
     assert.deepEqual(cli.map(a => a.slice(a.indexOf("=") + 1)), dry.map(a => a.slice(a.indexOf("=") + 1)));
+});
+
+test("whole conformance selection: every [Conformance] test of every sig, Serial and Disruptive included, nothing else; " +
+    "the same skips (with their reasons) as the standards suite's", () => {
+    const [focus, skip] = conformanceSelection(WHOLE_CONFORMANCE_FOCUS);
+    const focused = new RegExp(focus.replace("--ginkgo.focus=", ""));
+    for (const name of ["[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] should perform rolling updates and roll backs of template modifications [Conformance]",
+        "[sig-scheduling] SchedulerPredicates [Serial] validates resource limits of pods that are allowed to run [Conformance]",
+        "[sig-node] NoExecuteTaintManager Multiple Pods [Serial] evicts pods with minTolerationSeconds [Disruptive] [Conformance]",
+        "[sig-storage] ConfigMap should be consumable from pods in volume [NodeConformance] [Conformance]"]) {
+        assert.ok(focused.test(name), name);
+    }
+    assert.ok(!focused.test("[sig-network] Netpol NetworkPolicy between server and client should support a 'default-deny-ingress' policy [Feature:NetworkPolicy]"));
+    assert.ok(!focused.test("[sig-node] Pods should support remote command execution over websockets [NodeConformance]"),
+        "[NodeConformance] alone is not [Conformance]");
+    assert.equal(skip, conformanceSelection()[1]);
+    assert.deepEqual(ginkgoCliSelection(WHOLE_CONFORMANCE_FOCUS).map(a => a.split("=")[0]), ["--focus", "--skip"]);
 });

@@ -17,6 +17,8 @@ export const SUITES: Record<string, string[]> = {
     restore: ["restore", "destroy"],
     // Not in CI yet (see docs/testing.md): the control plane resized 3→5→3 on the e2e cluster.
     resize: ["resize", "destroy"],
+    // Hours: not in CI (docs/testing.md has its tally). Kubernetes' whole conformance suite on the e2e cluster.
+    conformance: ["whole-conformance", "destroy"],
     standards: ["standards", "destroy"],
     // CI's: both on one cluster, one up and one destroy (the restore needs no cluster of its own).
     "standards+restore": ["standards", "restore", "destroy"],

@@ -7,27 +7,23 @@
 //
 //   source scripts/env.sh && npm run hosts:up -- 7 --boot2docker 2,5 && npm run e2e:standards
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { copyFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { KUBE_VIP_LEASE } from "../../../render/flags";
 import { hostLayout } from "../../../render/layout";
-import { asRoot, eventually, hostsState, requireEnv, ROOT, run, scp, ssh, TestHost, WORK } from "../harness";
+import { asRoot, eventually, requireEnv, ROOT, run, scp, ssh, TestHost, WORK } from "../harness";
 import {
     adminConfPaths, auditMaps, BENCHMARK, BenchTally, BenchTarget, judgeBench, kubeBenchConfig, mapAudits, NOT_APPLICABLE, readKubeBench,
     staleWarnings, tallyOf, TARGETS, WARN_EXPLAINED,
 } from "../kubeBench";
-import {
-    CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_PROCS, conformanceSelection, ConformanceTally, ginkgoCliSelection, readDryRun,
-    tallyConformance,
-} from "../conformance";
+import { CONFORMANCE_FOCUS, CONFORMANCE_PROCS, ConformanceTally } from "../conformance";
+import { assertEveryTestPassed, runConformance, tallyLine } from "../conformanceRun";
 import { controlPlaneRestarts, kubeVipLogs } from "../apiPoller";
 import { Scenario } from "../scenario";
 import { clusterStack, hosts, kubeconfigPath, kubectl } from "../e2eCluster";
 
 const report = new Scenario("standards");
-const { stateDir } = hostsState();
 const versions = JSON.parse(readFileSync(path.join(ROOT, "versions.json"), "utf8"));
 
 /** The virtual IP's Lease: its holder and how often it changed hands. */
@@ -36,57 +32,17 @@ async function vipLease(): Promise<string> {
     return `${lease.spec.holderIdentity}, ${lease.spec.leaseTransitions ?? 0} transitions`;
 }
 
-/** Runs a program with its output to a log file (the conformance run prints megabytes); resolves with its exit code. */
-function runLogged(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const out = createWriteStream(log);
-        const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-        child.stdout.pipe(out, { end: false });
-        child.stderr.pipe(out, { end: false });
-        const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
-        child.on("error", reject);
-        child.on("close", code => { clearTimeout(timer); out.end(); resolve(code ?? -1); });
-    });
-}
-
 /**
- * The selected conformance tests: Ginkgo's dry run of the selection counts them (nothing runs), then the run, over
- * CONFORMANCE_PROCS processes, must run exactly those and pass every one, matched by name; its report is read whole,
- * not through the selection again.
+ * The selected conformance tests (conformanceRun.ts): the run must run exactly those Ginkgo's dry run selects and pass
+ * every one, matched by name.
  */
 async function conformance(): Promise<string> {
-    const dir = path.join(WORK, "conformance");
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    const e2eTest = path.join(requireEnv("KDW_TOOLCHAIN_HOME"), "bin", "e2e.test");
-    const env = { ...process.env, KUBE_TEST_REPO_LIST: path.join(stateDir, "kube-test-repo-list.yaml") };
-    const common = [`--kubeconfig=${kubeconfigPath}`, "--provider=skeleton", ...conformanceSelection(), "--ginkgo.no-color"];
-    const dryLog = path.join(dir, "dry-run.log");
-    const dryCode = await runLogged(e2eTest, [...common, "--ginkgo.dry-run", `--ginkgo.json-report=${path.join(dir, "dry-run.json")}`],
-        dryLog, env, 10 * 60_000);
-    const dryTail = readFileSync(dryLog, "utf8").trim().split("\n").slice(-5).join(" | ");
-    assert.equal(dryCode, 0, `e2e.test --ginkgo.dry-run exited ${dryCode}: ${dryTail}`);
-    const dryRun = readDryRun(readFileSync(path.join(dir, "dry-run.json"), "utf8"), readFileSync(dryLog, "utf8"));
+    const { dryRun, tally, code, start } = await runConformance({
+        kubeconfigPath, focus: CONFORMANCE_FOCUS, procs: CONFORMANCE_PROCS, dir: path.join(WORK, "conformance"), timeoutMinutes: 120,
+    });
     report.timings.conformanceDryRun = { willRun: dryRun.willRun, total: dryRun.total };
-    console.log(`     dry run: Ran ${dryRun.willRun} of ${dryRun.total} Specs`);
-
-    // The run: the Ginkgo CLI spreads the same selection over several e2e.test processes and merges their reports.
-    const start = Date.now();
-    const ginkgo = path.join(requireEnv("KDW_TOOLCHAIN_HOME"), "bin", "ginkgo");
-    const code = await runLogged(ginkgo, ["run", `--procs=${CONFORMANCE_PROCS}`, ...ginkgoCliSelection(), "--no-color",
-        "--timeout=2h", `--output-dir=${dir}`, "--json-report=ginkgo.json", e2eTest, "--",
-        `--kubeconfig=${kubeconfigPath}`, "--provider=skeleton", `--report-dir=${dir}`],
-    path.join(dir, "e2e.log"), env, 150 * 60_000);
-    const tally: ConformanceTally = {
-        ...tallyConformance(readFileSync(path.join(dir, "ginkgo.json"), "utf8"), dryRun),
-        seconds: Math.round((Date.now() - start) / 1000),
-    };
     report.timings.conformance = tally;
-    const line = `${tally.passed} passed, ${tally.failed} failed, ${tally.skipped} skipped of ${tally.selected} selected`;
-    console.log(`conformance: ${line} (${tally.seconds}s; log: ${path.join(dir, "e2e.log")})`);
-    for (const t of tally.notPassing) {
-        console.log(`     ${t.state}: ${t.name}: ${t.why}`);
-    }
+    const line = tallyLine(tally);
     // Who held the API's virtual IP meanwhile, and whether an etcd or apiserver restarted: a move of the address resets the connections clients hold to it. In the
     // failure's message too, as CI shows the failed checks' messages in short.
     const vipLines = tally.failed === 0 ? [] : [...await controlPlaneRestarts(hosts.slice(0, 3)),
@@ -94,16 +50,7 @@ async function conformance(): Promise<string> {
     for (const line of vipLines) {
         console.log(`     ${line}`);
     }
-    assert.deepEqual(tally.missing, [], "selected by the dry run, absent from the run's report");
-    assert.deepEqual(tally.unexpected, [], "ran, though the dry run did not select them");
-    assert.equal(tally.ran, tally.selected, `${tally.ran} tests ran, the dry run selects ${tally.selected} (e2e.test exited ${code})`);
-    assert.equal(tally.failed, 0, [`${line}:`, ...tally.notPassing.filter(t => t.state !== "skipped").map(t => `${t.name}: ${t.why}`),
-        ...vipLines].join("\n"));
-    const unexplained = tally.notPassing.filter(t => t.state === "skipped" && !Object.keys(CONFORMANCE_CANNOT_PASS_HERE)
-        .some(re => new RegExp(re).test(t.name)));
-    assert.deepEqual(unexplained.map(t => t.name), [], "skipped without a reason listed here and in the README");
-    assert.equal(tally.passed, tally.selected, `${line}`);
-    assert.equal(code, 0, `e2e.test exited ${code}`);
+    assertEveryTestPassed({ tally, code }, vipLines);
     return `${line} in ${tally.seconds}s (dry run: Ran ${dryRun.willRun} of ${dryRun.total} Specs)`;
 }
 

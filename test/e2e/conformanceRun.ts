@@ -1,0 +1,93 @@
+// Runs a selection of Kubernetes' conformance tests (test/e2e/conformance.ts) against a cluster: Ginkgo's dry run of
+// the selection counts them (nothing runs), then the Ginkgo CLI runs the same selection over several e2e.test
+// processes and merges their reports, which are tallied against the dry run. The standards suite runs its selection
+// so; the whole-conformance scenario runs the whole suite.
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import * as path from "node:path";
+import { CONFORMANCE_CANNOT_PASS_HERE, ConformanceTally, conformanceSelection, DryRun, ginkgoCliSelection, readDryRun, tallyConformance } from "./conformance";
+import { hostsState, requireEnv } from "./harness";
+
+/** Runs a program with its output to a log file (the conformance run prints megabytes); resolves with its exit code. */
+function runLogged(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const out = createWriteStream(log);
+        const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+        child.stdout.pipe(out, { end: false });
+        child.stderr.pipe(out, { end: false });
+        const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+        child.on("error", reject);
+        child.on("close", code => { clearTimeout(timer); out.end(); resolve(code ?? -1); });
+    });
+}
+
+export interface ConformanceRun {
+    dryRun: DryRun;
+    tally: ConformanceTally;
+    /** The Ginkgo CLI's exit code. */
+    code: number;
+    /** When the run (not the dry run) started, in ms since the epoch. */
+    start: number;
+    /** The run's output. */
+    log: string;
+}
+
+/**
+ * The dry run, then the run of the tests `focus` selects over `procs` Ginkgo processes, in `dir` (made afresh): its
+ * tally, read whole from the run's merged report (not through the selection again). Fails when the dry run does.
+ */
+export async function runConformance(opts: { kubeconfigPath: string; focus: string; procs: number; dir: string; timeoutMinutes: number }): Promise<ConformanceRun> {
+    const { kubeconfigPath, focus, procs, dir } = opts;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const bin = path.join(requireEnv("KDW_TOOLCHAIN_HOME"), "bin");
+    const env = { ...process.env, KUBE_TEST_REPO_LIST: path.join(hostsState().stateDir, "kube-test-repo-list.yaml") };
+    const dryLog = path.join(dir, "dry-run.log");
+    const dryCode = await runLogged(path.join(bin, "e2e.test"), [`--kubeconfig=${kubeconfigPath}`, "--provider=skeleton",
+        ...conformanceSelection(focus), "--ginkgo.no-color", "--ginkgo.dry-run", `--ginkgo.json-report=${path.join(dir, "dry-run.json")}`],
+    dryLog, env, 10 * 60_000);
+    const dryTail = readFileSync(dryLog, "utf8").trim().split("\n").slice(-5).join(" | ");
+    assert.equal(dryCode, 0, `e2e.test --ginkgo.dry-run exited ${dryCode}: ${dryTail}`);
+    const dryRun = readDryRun(readFileSync(path.join(dir, "dry-run.json"), "utf8"), readFileSync(dryLog, "utf8"));
+    console.log(`     dry run: Ran ${dryRun.willRun} of ${dryRun.total} Specs`);
+
+    const start = Date.now();
+    const log = path.join(dir, "e2e.log");
+    const code = await runLogged(path.join(bin, "ginkgo"), ["run", `--procs=${procs}`, ...ginkgoCliSelection(focus), "--no-color",
+        `--timeout=${opts.timeoutMinutes}m`, `--output-dir=${dir}`, "--json-report=ginkgo.json", path.join(bin, "e2e.test"), "--",
+        `--kubeconfig=${kubeconfigPath}`, "--provider=skeleton", `--report-dir=${dir}`],
+    log, env, (opts.timeoutMinutes + 30) * 60_000);
+    const tally: ConformanceTally = {
+        ...tallyConformance(readFileSync(path.join(dir, "ginkgo.json"), "utf8"), dryRun),
+        seconds: Math.round((Date.now() - start) / 1000),
+    };
+    const line = `${tally.passed} passed, ${tally.failed} failed, ${tally.skipped} skipped of ${tally.selected} selected`;
+    console.log(`conformance: ${line} (${tally.seconds}s; log: ${log})`);
+    for (const t of tally.notPassing) {
+        console.log(`     ${t.state}: ${t.name}: ${t.why}`);
+    }
+    return { dryRun, tally, code, start, log };
+}
+
+/** "N passed, N failed, N skipped of N selected". */
+export const tallyLine = (t: ConformanceTally) => `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped of ${t.selected} selected`;
+
+/**
+ * Fails unless the run ran exactly the tests its dry run selects and every one passed, skipped only those that cannot
+ * pass here (CONFORMANCE_CANNOT_PASS_HERE, with their reason); `context`: lines that say more about a failure.
+ */
+export function assertEveryTestPassed(run: Pick<ConformanceRun, "tally" | "code">, context: string[] = []): void {
+    const { tally, code } = run;
+    const line = tallyLine(tally);
+    assert.deepEqual(tally.missing, [], "selected by the dry run, absent from the run's report");
+    assert.deepEqual(tally.unexpected, [], "ran, though the dry run did not select them");
+    assert.equal(tally.ran, tally.selected, `${tally.ran} tests ran, the dry run selects ${tally.selected} (e2e.test exited ${code})`);
+    assert.equal(tally.failed, 0, [`${line}:`, ...tally.notPassing.filter(t => t.state !== "skipped").map(t => `${t.name}: ${t.why}`),
+        ...context].join("\n"));
+    const unexplained = tally.notPassing.filter(t => t.state === "skipped" && !Object.keys(CONFORMANCE_CANNOT_PASS_HERE)
+        .some(re => new RegExp(re).test(t.name)));
+    assert.deepEqual(unexplained.map(t => t.name), [], "skipped without a reason listed in CONFORMANCE_CANNOT_PASS_HERE");
+    assert.equal(tally.passed, tally.selected, line);
+    assert.equal(code, 0, `e2e.test exited ${code}`);
+}
