@@ -94,13 +94,26 @@ remove_member() { # member line
                     declared "$candidate_peer" || continue
                     if etcdctl_at "$candidate_url" endpoint health >/dev/null 2>&1; then echo "$candidate"; break; fi
                 done)
-            if [ -n "$to" ]; then
-                etcdctl_at "$url" move-leader "$to" >/dev/null
+            # Without the hand-over the removed leader steps down by itself, after an election's pause.
+            if [ -n "$to" ] && etcdctl_at "$url" move-leader "$to" >/dev/null; then
                 echo "$KDW_NODE: etcd's leadership moved from $name to $to"
             fi
         fi
     fi
-    etcdctl_at "$KDW_ETCD_ENDPOINTS" member remove "$id" >/dev/null
+    # The leader refuses a change of members until it has been connected to the others for 5 s (strict reconfiguration
+    # check: "unhealthy cluster", "not enough started members"), as just after a hand-over or a promotion.
+    start=$(date +%s)
+    until out=$(etcdctl_at "$KDW_ETCD_ENDPOINTS" member remove "$id" 2>&1); do
+        case "$out" in
+        *"unhealthy cluster"* | *"not enough started members"*) ;;
+        *) echo "$KDW_NODE: removing etcd member $name ($id): $out" >&2; exit 1 ;;
+        esac
+        if [ $(($(date +%s) - start)) -ge 60 ]; then
+            echo "$KDW_NODE: etcd still refuses to remove member $name ($id) after 60s: $(echo "$out" | tail -n 1)" >&2
+            exit 1
+        fi
+        sleep 2
+    done
     echo "$KDW_NODE: etcd member $name ($id) removed: the stack no longer declares it"
 }
 

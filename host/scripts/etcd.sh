@@ -131,13 +131,19 @@ join_running_cluster() {
         etcdctl_others member remove "$id" >/dev/null
     fi
     # etcd takes one learner at a time (--max-learners): a controller added beside this one (a control plane grown by
-    # more than one) joins first, and this one once it has been promoted.
+    # more than one) joins first, and this one once it has been promoted. And the leader takes a member in only once it
+    # has been connected to every voting member for 5 s (strict reconfiguration check: "unhealthy cluster"), which a
+    # member promoted a moment ago may not yet be.
     start=$(date +%s)
     until added=$(etcdctl_others member add "$KDW_NODE" --peer-urls="$self_peer" --learner 2>&1); do
-        case "$added" in *"too many learner members"*) ;; *) echo "$KDW_NODE: $added" >&2; exit 1 ;; esac
+        case "$added" in
+        *"too many learner members"* | *"unhealthy cluster"*) ;;
+        *) echo "$KDW_NODE: $added" >&2; exit 1 ;;
+        esac
         if [ $(($(date +%s) - start)) -ge "$wait_timeout" ]; then
-            echo "$KDW_NODE: etcd still has another learner after ${wait_timeout}s, so this member cannot join yet:" \
-                "run pulumi up again once it is promoted (its controller's etcd step says why it is not):" >&2
+            echo "$KDW_NODE: etcd does not take this member in after ${wait_timeout}s ($(echo "$added" | tail -n 1)):" \
+                "another learner not yet promoted (its controller's etcd step says why), or a member the leader does" \
+                "not reach. Run pulumi up again once they are healthy. Members:" >&2
             etcdctl_others member list >&2 2>&1 || true
             exit 1
         fi
