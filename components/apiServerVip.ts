@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { ControlPlane } from "./controlPlane";
 import * as versions from "../versions.json";
 import { CertAuthority } from "./certAuthority";
 import { SETTINGS } from "../config/settings";
@@ -16,8 +17,11 @@ export interface ApiServerVipArgs {
     vip: string;
     controllers: MachineHost[];
     clusterCa: CertAuthority;
-    /** The control planes whose apiservers kube-vip elects through; they must answer before its RBAC goes in. */
-    controlPlanes: pulumi.Resource[];
+    /**
+     * The control planes whose apiservers kube-vip elects through, one per controller in order: they must answer before
+     * its RBAC goes in.
+     */
+    controlPlanes: ControlPlane[];
     /**
      * Secret: an admin kubeconfig straight to one controller. kube-vip's RBAC goes in through it, since the virtual IP
      * cannot come up before that RBAC exists.
@@ -82,7 +86,7 @@ export class ApiServerVip extends pulumi.ComponentResource {
             caPem: clusterCa.certPem, user: KUBE_VIP_USER, ...cert,
         });
         const steps: { install: pulumi.Resource; roll: pulumi.Resource }[] = [];
-        for (const host of args.controllers) {
+        for (const [i, host] of args.controllers.entries()) {
             const dir = host.layout.apply(l => `${l.etc}/kube-vip`);
             steps.push(rollingStep(`${host.nodeName}-kube-vip`, {
                 machineId: host.machineId,
@@ -108,7 +112,10 @@ export class ApiServerVip extends pulumi.ComponentResource {
                 })),
             }, {
                 parent: this, dependsOn: [host.ready, role, binding],
-                rollsAfter: steps.length > 0 ? [steps[steps.length - 1].roll] : args.rollsAfter,
+                // After its own controller's control plane's roll too, directly (it comes before in the chain anyway):
+                // a controller that leaves (a smaller control plane) has its kube-vip taken down, handing the address
+                // over, while its apiserver still answers.
+                rollsAfter: [...steps.length > 0 ? [steps[steps.length - 1].roll] : args.rollsAfter, args.controlPlanes[i].rolled],
                 formerName: `${host.nodeName}-kube-vip`,
             }));
         }

@@ -85,3 +85,12 @@ test("VIP: the Lease's timings are ones client-go's leader election accepts", ()
     assert.ok(durationSeconds > renewDeadlineSeconds, "leaseDuration must be greater than renewDeadline");
     assert.ok(renewDeadlineSeconds > 1.2 * retrySeconds, "renewDeadline must be greater than retryPeriod*JitterFactor");
 });
+
+test("VIP: each controller's kube-vip roll depends on its own control plane's roll directly, so that a controller that " +
+    "leaves has its kube-vip taken down (the address handed over) before its apiserver", async () => {
+    const { resources } = await run();
+    for (const name of ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]) {
+        assert.ok(named(resources, `${name}-kube-vip-roll`).dependencies.includes(named(resources, `${name}-control-plane-roll`).urn),
+            `${name}'s kube-vip roll does not wait for its control plane's roll`);
+    }
+});

@@ -86,6 +86,12 @@ up|roll)
     wait_for_vip
     ;;
 down)
+    # A controller that leaves a running cluster (a smaller control plane) hands the address over as on a roll, while
+    # its apiserver still answers (its kube-vip goes first); when every controller goes (a destroy) no other takes the
+    # Lease, so the wait for one is short.
+    # shellcheck disable=SC2034 # read by kdw_vip_hand_over (lib-vip-handover.sh)
+    KDW_VIP_TAKEOVER_SECONDS=10
+    kdw_vip_hand_over
     stop_kube_vip
     # A second pass for files that vanish under the first (busybox's rm fails on them).
     rm -rf "$dir" 2>/dev/null || rm -rf "$dir"
