@@ -5,6 +5,9 @@ import { MachineHost } from "./machineHost";
 import { clientCert } from "../render/pki";
 import { hostScript, settingStep } from "../host/remote";
 
+/** etcdctl with a client certificate of its own (host/scripts/lib-etcdctl.sh), for etcd-membership.sh and etcd-restore.sh. */
+export const ETCDCTL_LIBRARY = "lib-etcdctl.sh";
+
 export interface EtcdMembershipArgs {
     /** The controller it runs on: the first, which a control plane that shrinks keeps. */
     host: MachineHost;
@@ -36,6 +39,7 @@ export class EtcdMembership extends pulumi.ComponentResource {
         this.done = settingStep(`${name}-members`, {
             connection: host.connection,
             script: hostScript("etcd-membership.sh"),
+            libraries: [ETCDCTL_LIBRARY],
             files: [
                 { path: work.apply(w => `${w}/pki/ca.pem`), content: etcdCa.certPem },
                 { path: work.apply(w => `${w}/pki/client.pem`), content: client.certPem },

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CertAuthority } from "./certAuthority";
 import { EtcdSnapshots as SnapshotSettings } from "../config/types";
+import { ETCDCTL_LIBRARY } from "./etcdMembership";
 import { APISERVER_SCRIPT_LIBRARIES } from "./controlPlane";
 import { snapshotSettingsFiles } from "./etcdSnapshots";
 import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, Member } from "../render/flags";
@@ -49,7 +50,7 @@ export class EtcdRestore extends pulumi.ComponentResource {
         this.step = (host, phase) => ({
             connection: host.connection,
             script: hostScript("etcd-restore.sh"),
-            libraries: APISERVER_SCRIPT_LIBRARIES,
+            libraries: [...APISERVER_SCRIPT_LIBRARIES, ETCDCTL_LIBRARY],
             files: pulumi.all([host.layout, args.members, args.etcdCa.certPem, client.certPem, client.keyPem])
                 .apply(([l, members, ca, cert, key]) => {
                     const work = `${l.etc}/etcd-restore`;

@@ -14,6 +14,7 @@ import { HOST_SCRIPT_DIR, hostScript, LOCAL_SCRIPT_DIR, localScript, render, scr
 import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
 import { APISERVER_SCRIPT_LIBRARIES } from "../components/controlPlane";
 import { ETCD_SNAPSHOT_LIBRARY } from "../components/etcdSnapshots";
+import { ETCDCTL_LIBRARY } from "../components/etcdMembership";
 import { VIP_HANDOVER_LIBRARY } from "../components/apiServerVip";
 
 /** A scratch folder, removed when the test process ends. */
@@ -57,7 +58,8 @@ test("shellcheck: scripts as sent, with the file writer and their libraries, and
             script: hostScript("control-plane.sh"), files: [], libraries: [...APISERVER_SCRIPT_LIBRARIES, ETCD_SNAPSHOT_LIBRARY],
         }),
         "etcd-snapshot.sh": stepScript({ script: hostScript("etcd-snapshot.sh"), files: [] }),
-        "etcd-membership.sh": stepScript({ script: hostScript("etcd-membership.sh"), files: [] }),
+        "etcd-membership.sh": stepScript({ script: hostScript("etcd-membership.sh"), files: [], libraries: [ETCDCTL_LIBRARY] }),
+        "etcd-restore.sh": stepScript({ script: hostScript("etcd-restore.sh"), files: [], libraries: [...APISERVER_SCRIPT_LIBRARIES, ETCDCTL_LIBRARY] }),
         "encryption.sh": stepScript({ script: hostScript("encryption.sh"), files: [], libraries: APISERVER_SCRIPT_LIBRARIES }),
         "worker.sh": stepScript({ script: hostScript("worker.sh"), files: [], libraries: WORKER_SCRIPT_LIBRARIES }),
         "host.sh": stepScript({ script: hostScript("host.sh"), files: [], libraries: HOST_SCRIPT_LIBRARIES }),
@@ -690,7 +692,7 @@ esac
         writeFileSync(path.join(dir, "healthy"), healthy.map(i => `https://10.0.0.${i}:2379`).join("\n") + "\n");
         writeFileSync(path.join(dir, "leader"), `id${leader}\n`);
         rmSync(path.join(dir, "calls"), { force: true });
-        const script = stepScript({ script: hostScript("etcd-membership.sh"), files: [] });
+        const script = stepScript({ script: hostScript("etcd-membership.sh"), files: [], libraries: [ETCDCTL_LIBRARY] });
         const result = spawnSync("sh", ["-c", script, "etcd-membership.sh", "up"], {
             input: "", encoding: "utf8", env: {
                 PATH: `${dir}:${process.env.PATH}`, KDW_NODE: "kdw-controller-0", KDW_ETC: path.join(dir, "etc"), KDW_IMAGE: "etcd",

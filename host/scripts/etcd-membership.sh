@@ -12,11 +12,8 @@ work="$KDW_ETC/etcd-membership"
 # How long the declared members may take to join and catch up.
 wait_timeout=600
 
-etcdctl_at() { # ENDPOINTS, etcdctl arguments
-    endpoints=$1
-    shift
-    docker run --rm --network host --volume "$work/pki:/pki:ro" "$KDW_IMAGE" etcdctl --endpoints="$endpoints" \
-        --cacert=/pki/ca.pem --cert=/pki/client.pem --key=/pki/client-key.pem --dial-timeout=2s --command-timeout=5s "$@"
+etcdctl_at() { # endpoints, etcdctl arguments (lib-etcdctl.sh)
+    kdw_etcdctl_at "$work" "$@"
 }
 
 # "<id>, <started|unstarted>, <name>, <peer URLs>, <client URLs>, <is learner>" per member; fails without quorum.

@@ -25,11 +25,8 @@ control_plane="kdw-kube-apiserver kdw-kube-controller-manager kdw-kube-scheduler
 restored_key=/kube-dumb-way/restored
 wait_timeout=180
 
-etcdctl_at() { # ENDPOINTS, etcdctl arguments
-    endpoints=$1
-    shift
-    docker run --rm --network host --volume "$work/pki:/pki:ro" "$KDW_IMAGE" etcdctl --endpoints="$endpoints" \
-        --cacert=/pki/ca.pem --cert=/pki/client.pem --key=/pki/client-key.pem --dial-timeout=2s --command-timeout=5s "$@"
+etcdctl_at() { # endpoints, etcdctl arguments (lib-etcdctl.sh)
+    kdw_etcdctl_at "$work" "$@"
 }
 
 # What the cluster that answers with quorum says of the restores: the id of the one that made it; nothing when no
