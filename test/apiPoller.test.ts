@@ -83,11 +83,15 @@ test("poller: an API that refuses connections for 3 s (nothing listens) shows a 
     const refused = Date.now() + 250;
     await sleep(3000);
     await api.listenAgain();
+    // How long nothing listened: 3 s, or more when this process's timer fired late (a loaded machine: 4.0 s in a CI
+    // rehearsal beside the test hosts' start, 2026-12-04). The gap runs from the last answer before it to the first after it,
+    // each at most a poll (0.5 s) away.
+    const outage = (Date.now() - refusing) / 1000;
     await sleep(1500);
     const a = await poll.stop();
     await api.close();
-    assert.ok(a.longestGapSeconds >= 2.9 && a.longestGapSeconds < 4, JSON.stringify(a));
-    assert.ok(a.failed >= 5 && a.failed <= 7, JSON.stringify(a));
+    assert.ok(a.longestGapSeconds >= 2.9 && a.longestGapSeconds < outage + 1, JSON.stringify({ outage, ...a }));
+    assert.ok(a.failed >= 5 && a.failed <= Math.ceil(outage / 0.5) + 1, JSON.stringify({ outage, ...a }));
     assert.ok(a.requests - a.failed >= 4, JSON.stringify(a));
     // A refused connection is a failure, never retried as a reset; only the request in flight when the server stopped
     // listening may have been reset (seen once in a run beside a pulumi preview: retried, then refused).
