@@ -67,4 +67,11 @@ test("resize: 5 controllers, the new ones' entries after the others': every memb
     assert.match(JSON.stringify(named(resources, "kdw-worker-0-machine").inputs), /192\.168\.99\.13/);
     assert.match(JSON.stringify(named(resources, "kdw-controller-3-machine").inputs), /192\.168\.99\.15/);
     assert.ok(named(resources, "kdw-controller-0-etcd-roll").dependencies.includes(step.urn));
+    // A new member's install starts from the whole declared list; etcd.sh swaps in the running cluster's own list when
+    // it joins (tested on the hosts by the resize scenario).
+    const initialCluster = [0, 1, 2, 5, 6].map((h, i) => `kdw-controller-${i}=https://${address(h)}:2380`).join(",");
+    for (const i of [3, 4]) {
+        assert.match(reveal(named(resources, `kdw-controller-${i}-etcd-install`).inputs.create) as string,
+            new RegExp(`--initial-cluster=${initialCluster.replace(/\./g, "\\.")} `));
+    }
 });
