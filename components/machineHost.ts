@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, DRIVER_SIZE_FLAGS, NodePlan } from "../config/types";
+import { ClusterConfig, NodePlan, VM_DRIVER_FLAGS } from "../config/types";
 import { cgroupDriver, hostFacts, hostLayout, HostLayout, HostProfile, layoutEnv } from "../render/layout";
 import { MachineRecord } from "../host/identity";
 import { asRoot, envAssignments, HostConnection, HostFile, hostScript, hostStep, localScript, shellQuote, withLibraries } from "../host/remote";
@@ -45,11 +45,12 @@ export function machineCertificates(cluster: ClusterConfig, opts?: pulumi.Custom
 /** `docker-machine create` arguments for one node (without the leading `create`). */
 export function machineCreateArgs(node: NodePlan, cluster: ClusterConfig): string[] {
     const m = cluster.machine;
-    const sizes = DRIVER_SIZE_FLAGS[m.driver];
+    const vm = VM_DRIVER_FLAGS[m.driver];
     const generic = node.generic;
     return [
         "--driver", m.driver,
-        ...(sizes ? [`${sizes.memory}=${m.memoryMb}`, `${sizes.cpus}=${m.cpus}`, `${sizes.disk}=${m.diskMb}`] : []),
+        ...(vm ? [`${vm.memory}=${m.memoryMb}`, `${vm.cpus}=${m.cpus}`, `${vm.disk}=${m.diskMb}`] : []),
+        ...(vm && m.iso ? [`${vm.iso}=${m.iso}`] : []),
         ...(generic ? [
             `--generic-ip-address=${generic.address}`,
             `--generic-ssh-user=${generic.sshUser}`,

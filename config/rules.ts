@@ -5,12 +5,13 @@
 // rule reports it.
 import { X509Certificate } from "crypto";
 import * as yaml from "js-yaml";
+import * as path from "path";
 import * as semver from "semver";
 import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../render/net";
 import type { Values } from "./settings";
 import {
     BinarySource, DEFAULT_POD_SECURITY, DEFAULT_STORE_REGION, EtcdSnapshots, GenericHost, SNAPSHOT_STORE_FIELDS, SnapshotStore, PINNED_VERSIONS, POD_SECURITY_LEVELS, PodSecurity, PROJECT, ValidationContext,
-    Versions, WORKER_BINARIES,
+    Versions, VM_DRIVER_FLAGS, WORKER_BINARIES,
 } from "./types";
 
 
@@ -117,6 +118,23 @@ const ENGINE_FLAG = /^--(engine-[a-z-]+|tls-san)(=.*)?$/;
 export const driverOptions: Rule<string[]> = (flags, s) => flags
     .filter(flag => !flag.startsWith(`--${s.machineDriver}-`) && !ENGINE_FLAG.test(flag))
     .map(flag => `has "${flag.split("=")[0]}", which is not an option of the ${s.machineDriver} driver (its options start with --${s.machineDriver}-).`);
+
+export const isoForDriver: Rule<string> = (iso, s, ctx) => {
+    const flags = VM_DRIVER_FLAGS[s.machineDriver];
+    if (!flags) {
+        return iso ? `is only used by the drivers that make virtual machines (${Object.keys(VM_DRIVER_FLAGS).join(", ")}), but ` +
+            `the driver is "${s.machineDriver}"; leave it empty.` : undefined;
+    }
+    if (!iso) {
+        return s.machineDriver === "qemu" ? "is required with machineDriver qemu, which downloads no ISO: build one " +
+            "with `bash scripts/vm-iso.sh` (it prints the ISO's path) and give that path." : undefined;
+    }
+    if (!path.isAbsolute(iso)) {
+        return `is ${iso}: give an absolute path (every machine's create reads it, from whatever folder it runs in).`;
+    }
+    return ctx.fileExists(iso) ? undefined : `is ${iso}, which does not exist on this machine; ` +
+        (s.machineDriver === "qemu" ? "`bash scripts/vm-iso.sh` builds one and prints its path." : "give the path of a boot2docker ISO.");
+};
 
 const GENERIC_HOST_FIELDS = ["address", "sshUser", "sshKeyPath", "sshPort"];
 

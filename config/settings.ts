@@ -4,7 +4,7 @@
 import * as path from "path";
 import { isIpv4 } from "../render/net";
 import {
-    apartFromPods, apiServerFlags, atLeast, atMostPrefix, auditPolicy, between, binariesAvailable, cidr, DNS_NAME,
+    apartFromPods, apiServerFlags, atLeast, atMostPrefix, auditPolicy, isoForDriver, between, binariesAvailable, cidr, DNS_NAME,
     dnsServiceAddress, driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, isHostAddress,
     knownPins, must, odd, restoreSnapshot, snapshotStore, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
     withinLifetime,
@@ -48,13 +48,17 @@ export const SETTINGS = {
         must(/^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/,
             "must be a lowercase DNS label of at most 30 characters (letters, digits, '-')")),
     machineDriver: text("virtualbox",
-        "docker-machine driver (virtualbox, kvm, generic for existing machines over SSH, or any other).",
+        "docker-machine driver (virtualbox, kvm, qemu - this project's, for KVM with its own ISO -, generic for existing machines over SSH, or any other).",
         must(/^[a-z0-9][a-z0-9-]*$/, "must be a docker-machine driver name such as virtualbox or generic")),
     machineMemory: integer(2048,
-        "Memory per machine in MiB (virtualbox, kvm and hyperv drivers; other drivers take machineDriverFlags).",
+        "Memory per machine in MiB (virtualbox, kvm, hyperv and qemu drivers; other drivers take machineDriverFlags).",
         atLeast(512)),
-    machineCpus: integer(1, "CPUs per machine (virtualbox, kvm and hyperv drivers).", atLeast(1)),
-    machineDiskSize: integer(20000, "Disk per machine in MB (virtualbox, kvm and hyperv drivers).", atLeast(4096)),
+    machineCpus: integer(1, "CPUs per machine (virtualbox, kvm, hyperv and qemu drivers).", atLeast(1)),
+    machineDiskSize: integer(20000, "Disk per machine in MB (virtualbox, kvm, hyperv and qemu drivers).", atLeast(4096)),
+    machineIso: text("",
+        "The boot2docker ISO the machines boot (virtualbox, kvm, hyperv and qemu drivers), an absolute path on the " +
+        "machine running Pulumi; empty for the driver's own. Required with qemu, which has none: `bash scripts/vm-iso.sh` " +
+        "builds one from Debian's packages and prints its path.", isoForDriver),
     machineDriverFlags: kind("string[]", "must be a list of strings")([],
         "Extra `docker-machine create` flags; each must be an option of the chosen driver (`--<driver>-...`) or an " +
         "`--engine-...` flag.", driverOptions),

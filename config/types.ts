@@ -120,6 +120,8 @@ export interface ClusterConfig extends Pick<Values, "namePrefix" | "clusterCidr"
         memoryMb: number;
         cpus: number;
         diskMb: number;
+        /** The boot2docker ISO the machines boot, a local path; the driver's own when unset. */
+        iso?: string;
         driverFlags: string[];
         storagePath?: string;
     };
@@ -158,11 +160,16 @@ export const WORKER_BINARIES = [
     "bridge", "host-local", "loopback", "portmap", "kdw-apiserver-lb",
 ] as const;
 
-/** Machine sizing flags per docker-machine driver; other drivers take their sizes through machineDriverFlags. */
-export const DRIVER_SIZE_FLAGS: Record<string, { memory: string; cpus: string; disk: string } | undefined> = {
-    virtualbox: { memory: "--virtualbox-memory", cpus: "--virtualbox-cpu-count", disk: "--virtualbox-disk-size" },
-    kvm: { memory: "--kvm-memory", cpus: "--kvm-cpu-count", disk: "--kvm-disk-size" },
-    hyperv: { memory: "--hyperv-memory", cpus: "--hyperv-cpu-count", disk: "--hyperv-disk-size" },
+/**
+ * The flags of the docker-machine drivers that make virtual machines for the machine settings (size, boot ISO); other
+ * drivers take theirs through machineDriverFlags. qemu is this project's driver (tools/docker-machine-driver-qemu),
+ * which has no ISO of its own to download.
+ */
+export const VM_DRIVER_FLAGS: Record<string, { memory: string; cpus: string; disk: string; iso: string } | undefined> = {
+    virtualbox: { memory: "--virtualbox-memory", cpus: "--virtualbox-cpu-count", disk: "--virtualbox-disk-size", iso: "--virtualbox-boot2docker-url" },
+    kvm: { memory: "--kvm-memory", cpus: "--kvm-cpu-count", disk: "--kvm-disk-size", iso: "--kvm-boot2docker-url" },
+    hyperv: { memory: "--hyperv-memory", cpus: "--hyperv-cpu-count", disk: "--hyperv-disk-size", iso: "--hyperv-boot2docker-url" },
+    qemu: { memory: "--qemu-memory", cpus: "--qemu-cpu-count", disk: "--qemu-disk-size", iso: "--qemu-boot2docker-url" },
 };
 
 export const PINNED_VERSIONS: Versions = {

@@ -63,6 +63,7 @@ function clusterConfigOf(s: Values, ctx: ValidationContext): ClusterConfig {
         namePrefix: s.namePrefix,
         machine: {
             driver: s.machineDriver, memoryMb: s.machineMemory, cpus: s.machineCpus, diskMb: s.machineDiskSize,
+            iso: s.machineIso || undefined,
             driverFlags: s.machineDriverFlags, storagePath: s.machineStoragePath || undefined,
         },
         hostProfile: s.hostProfile as HostProfileSetting,

@@ -129,6 +129,15 @@ test("driver flags must belong to the chosen driver", () => {
     assert.deepEqual(cfg.machine.driverFlags, ["--virtualbox-no-vtx-check", "--engine-opt=log-level=warn"]);
 });
 
+test("machineIso: required by qemu, an existing absolute path, only for drivers that make virtual machines", () => {
+    rejects({ machineDriver: "qemu" }, "machineIso", /is required with machineDriver qemu, which downloads no ISO: build one with `bash scripts\/vm-iso\.sh`/);
+    rejects({ machineDriver: "qemu", machineIso: "/missing/b2d.iso" }, "machineIso", /is \/missing\/b2d\.iso, which does not exist on this machine; `bash scripts\/vm-iso\.sh` builds one/);
+    rejects({ machineDriver: "qemu", machineIso: "b2d.iso" }, "machineIso", /give an absolute path/);
+    rejects({ machineDriver: "generic", machineIso: "/exists/b2d.iso" }, "machineIso", /only used by the drivers that make virtual machines \(virtualbox, kvm, hyperv, qemu\), but the driver is "generic"/);
+    assert.equal(validateConfig({ ...base, machineDriver: "qemu", machineIso: "/exists/b2d.iso" }, ctx).machine.iso, "/exists/b2d.iso");
+    assert.equal(validateConfig(base, ctx).machine.iso, undefined, "virtualbox without an ISO takes its own");
+});
+
 test("binaries: a source is required, URLs need a pinned digest per binary, folders must exist", () => {
     rejects({ binarySource: undefined }, "binarySource", /is not set.*npm run toolchain/);
     rejects({ binarySource: "/nowhere" }, "binarySource", /\/nowhere, which does not exist/);

@@ -123,7 +123,7 @@ test("controller-manager and scheduler elect a leader and bind to loopback", () 
     assert.ok(schedulerArgs().includes("--config=/etc/kubernetes/kube-scheduler.yaml"));
 });
 
-test("docker-machine create: sizes for drivers that have them, generic hosts by address, the cluster label", () => {
+test("docker-machine create: sizes and the ISO for drivers that have them, generic hosts by address, the cluster label", () => {
     assert.deepEqual(machineCreateArgs(cfg.workers[0], cfg), ["--driver", "virtualbox", "--virtualbox-memory=2048",
         "--virtualbox-cpu-count=1", "--virtualbox-disk-size=20000", "--engine-label", "kdw.cluster=kube-dumb-way", "kdw-worker-0"]);
     const generic = validateConfig({
@@ -133,6 +133,13 @@ test("docker-machine create: sizes for drivers that have them, generic hosts by 
     assert.deepEqual(machineCreateArgs(generic.workers[0], generic), ["--driver", "generic",
         "--generic-ip-address=192.168.77.11", "--generic-ssh-user=root", "--generic-ssh-key=/k", "--generic-ssh-port=2222",
         "--engine-label", "kdw.cluster=kube-dumb-way", "kdw-worker-0"]);
+    const qemu = validateConfig({
+        binarySource: "/bin", machineDriver: "qemu", machineIso: "/isos/boot2docker.iso", machineMemory: 2560, machineCpus: 2,
+        machineDriverFlags: ["--qemu-network-cidr=192.168.90.0/24"],
+    }, { fileExists: () => true });
+    assert.deepEqual(machineCreateArgs(qemu.controllers[1], qemu), ["--driver", "qemu", "--qemu-memory=2560",
+        "--qemu-cpu-count=2", "--qemu-disk-size=20000", "--qemu-boot2docker-url=/isos/boot2docker.iso",
+        "--qemu-network-cidr=192.168.90.0/24", "--engine-label", "kdw.cluster=kube-dumb-way", "kdw-controller-1"]);
 });
 
 test("host facts: the probe's answer, and the probe itself on this machine for auto, an override and an unknown host", () => {
