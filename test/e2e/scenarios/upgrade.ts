@@ -10,11 +10,13 @@ import * as auto from "@pulumi/pulumi/automation";
 import * as assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as path from "node:path";
-import { ANSWER_WITHIN_SECONDS, assertAvailable, describeAvailability, pollApi, POLL_SECONDS, ROLL_BOUND } from "../apiPoller";
+import { hostLayout } from "../../../render/layout";
+import { ANSWER_WITHIN_SECONDS, assertAvailable, describeAvailability, kubeconfigTls, pollApi, POLL_SECONDS, ROLL_BOUND } from "../apiPoller";
 import { clusterClient } from "../cluster";
 import { assertOneHostAtATime, describeSteps, stepRecorder } from "../steps";
-import { destroyStack, eventually, freshStack, hostsState, requireEnv, ROOT, run, ssh, stackSecretsEnv, WORK } from "../harness";
+import { asRoot, destroyStack, eventually, freshStack, hostsState, requireEnv, ROOT, run, ssh, stackSecretsEnv, TestHost, WORK } from "../harness";
 import { Scenario } from "../scenario";
 import { machineStorage, writeStackConfig } from "../stackConfig";
 import { describeWrites, startWriter } from "../writer";
@@ -294,9 +296,9 @@ async function main() {
     });
 
     const flag = stepRecorder();
-    await report.check("a flag for the apiservers only (apiServerExtraArgs event-ttl=2h) rolls the control planes one at a time; " +
-        `polled every 0.5 s, the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed`, async () => {
-        writeConfig({ apiServerExtraArgs: { "event-ttl": "2h" } });
+    await report.check("flags for the apiservers only (apiServerExtraArgs event-ttl=2h, audit-log-maxsize=1) roll the control planes " +
+        `one at a time; polled every 0.5 s, the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed`, async () => {
+        writeConfig({ apiServerExtraArgs: APISERVER_FLAGS });
         const { seconds, api: apiResult } = await upWhile(flag.onEvent, { api: await pollApi(kubeconfigPath) });
         report.timings.flagChange = { seconds, api: apiResult, steps: flag.steps };
         assert.deepEqual(flag.steps.map(s => `${s.op} ${s.name}`).sort(), [
@@ -308,15 +310,35 @@ async function main() {
         assertOneHostAtATime(flag.steps);
         for (const c of controllers) {
             const args = await ssh(c, "docker inspect --format '{{json .Args}}' kdw-kube-apiserver");
-            assert.ok(args.includes("--event-ttl=2h"), `${c.name}'s apiserver runs without the flag`);
+            for (const [name, value] of Object.entries(APISERVER_FLAGS)) {
+                assert.ok(args.includes(`--${name}=${value}`), `${c.name}'s apiserver runs without --${name}=${value}`);
+            }
         }
         await assertAvailable(apiResult, ROLL_BOUND, "the flag change", controllers);
         return `${seconds.toFixed(0)}s; ${describeAvailability(apiResult)}; order: ${describeSteps(flag.steps.filter(s => s.name.endsWith("-roll")))}`;
     });
 
+    await report.check(`each controller's audit log rotates at its size: ${AUDIT_FLOOD_BYTES / 2 ** 20} MiB of audited reads sent to ` +
+        "its apiserver leave a new audit-<time>.log of at most 1 MiB (audit-log-maxsize=1) and at least 1 MiB less one " +
+        "record", async () => {
+        const results: string[] = [];
+        for (const c of controllers) {
+            const before = await rotatedAuditLogs(c);
+            const sent = await sendAuditedReads(c, AUDIT_FLOOD_BYTES);
+            const made = (await rotatedAuditLogs(c)).filter(f => !before.some(b => b.name === f.name));
+            assert.ok(made.length > 0, `${c.name}: no rotated audit log after ${sent} audited reads (before: ${before.map(f => f.name).join(", ") || "none"})`);
+            for (const f of made) {
+                assert.ok(f.bytes <= 2 ** 20 && f.bytes >= 2 ** 20 - AUDIT_RECORD_BOUND,
+                    `${c.name}: ${f.name} holds ${f.bytes} bytes, not 1 MiB less at most one record (${AUDIT_RECORD_BOUND} bytes)`);
+            }
+            results.push(`${c.name}: ${sent} reads, ${made.map(f => `${f.name} ${f.bytes} B`).join(", ")}`);
+        }
+        return results.join("; ");
+    });
+
     /** Secrets made before the rotation (issue 22: 200), besides those written during it. */
     const SECRETS_BEFORE = 200;
-    const rotated = { apiServerExtraArgs: { "event-ttl": "2h" }, encryptionKeyGeneration: 1, secretsEncryption: "aescbc" };
+    const rotated = { apiServerExtraArgs: APISERVER_FLAGS, encryptionKeyGeneration: 1, secretsEncryption: "aescbc" };
     const rotation = stepRecorder();
     await report.check("key rotation under load (encryptionKeyGeneration 0 → 1, secretbox → aescbc): the new key reads on " +
         "every apiserver, then writes, every Secret is rewritten, then the old key is dropped, each phase one controller " +
@@ -366,6 +388,44 @@ async function main() {
     });
 
     await destroy(stack, writeConfig, rotated);
+}
+
+/** What the flag change gives the apiservers: one flag of the apiserver alone, and the audit log's size in MiB at which it
+ * rotates, small so that the test can fill it. */
+const APISERVER_FLAGS = { "event-ttl": "2h", "audit-log-maxsize": "1" };
+const AUDIT_FLOOD_BYTES = 1.5 * 2 ** 20;
+/** A bound on one audit record of sendAuditedReads' requests (its URI with a 6 KiB label selector, and the rest). */
+const AUDIT_RECORD_BOUND = 16 * 1024;
+
+/** The rotated audit logs (lumberjack's `audit-<time>.log` beside `audit.log`) in the controller's audit folder. */
+async function rotatedAuditLogs(controller: TestHost): Promise<{ name: string; bytes: number }[]> {
+    const folder = hostLayout(controller.kind).auditLogs;
+    const out = await ssh(controller, asRoot(controller, `cd ${folder} && for f in audit-*.log; do [ -e "$f" ] && wc -c "$f"; done; true`));
+    return out.split("\n").filter(Boolean).map(line => {
+        const [bytes, name] = line.trim().split(/\s+/);
+        return { name, bytes: Number(bytes) };
+    });
+}
+
+/**
+ * Lists ConfigMaps on the controller's own apiserver (not through the VIP) with a long label selector, until the audit
+ * records (Metadata level, which holds the request's URI) add up to `bytes`. Returns how many reads were sent.
+ */
+async function sendAuditedReads(controller: TestHost, bytes: number): Promise<number> {
+    const { tls } = kubeconfigTls(readFileSync(kubeconfigPath, "utf8"));
+    const values = Array.from({ length: 90 }, (_, n) => `v${n}`.padEnd(63, "x")).join(",");
+    const uri = `/api/v1/namespaces/default/configmaps?labelSelector=${encodeURIComponent(`audit-flood notin (${values})`)}`;
+    const reads = Math.ceil(bytes / uri.length);
+    const get = () => new Promise<void>((resolve, reject) => {
+        https.get({ host: controller.ip, port: 6443, path: uri, ...tls, agent: false, timeout: 10_000 }, res => {
+            res.resume();
+            res.on("end", () => res.statusCode === 200 ? resolve() : reject(new Error(`${controller.name}: HTTP ${res.statusCode}`)));
+        }).on("error", reject).on("timeout", function (this: http.ClientRequest) { this.destroy(new Error("no answer in 10 s")); });
+    });
+    for (let sent = 0; sent < reads; sent += 8) {
+        await Promise.all(Array.from({ length: Math.min(8, reads - sent) }, get));
+    }
+    return reads;
 }
 
 async function destroy(stack: auto.Stack, writeConfig: (extra: Record<string, unknown>) => void, extra: Record<string, unknown>) {
