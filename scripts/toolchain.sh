@@ -375,6 +375,12 @@ build_apiserver_lb() {
   go build -C "$KDW_REPO_ROOT/tools/apiserver-lb" -trimpath -ldflags "-s -w" -o "$PWD/out/kdw-apiserver-lb" .
   install_bins out/kdw-apiserver-lb
 }
+# The qemu/KVM machine driver: a docker-machine plugin (`--driver qemu`), found on PATH beside docker-machine and built
+# against the same rancher/machine module (its go.mod requires versions.json's dockerMachine version).
+build_docker_machine_driver_qemu() {
+  go build -C "$KDW_REPO_ROOT/tools/docker-machine-driver-qemu" -trimpath -ldflags "-s -w" -o "$PWD/out/docker-machine-driver-qemu" .
+  install_bins out/docker-machine-driver-qemu
+}
 source_version() { # DIR: a version string that changes whenever a file of DIR does
   (cd "$1" && find . -type f -name '*.go' -o -name go.mod | sort | xargs sha256sum | sha256sum | cut -c1-12 | sed 's/^/src-/')
 }
@@ -574,6 +580,8 @@ spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench
 # Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
 spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost ginkgo
 spawn apiserver-lb "$(source_version "$KDW_REPO_ROOT/tools/apiserver-lb")" kube-dumb-way/tools/apiserver-lb kdw-apiserver-lb
+spawn docker-machine-driver-qemu "$(source_version "$KDW_REPO_ROOT/tools/docker-machine-driver-qemu")" \
+  kube-dumb-way/tools/docker-machine-driver-qemu docker-machine-driver-qemu
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || true; done
 
 # Install the resource plugins that were built into the plugin home, unless already there at that version.

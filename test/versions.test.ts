@@ -27,3 +27,10 @@ test("every dependency is pinned exactly", () => {
         assert.match(spec, /^\d+\.\d+\.\d+$/, `${name} is pinned as ${spec}`);
     }
 });
+
+test("the qemu machine driver builds against the docker-machine module and version that versions.json pins", () => {
+    const [module, version] = (versions.dockerMachine as string).split("@");
+    const goMod = readFileSync(path.join(root, "tools", "docker-machine-driver-qemu", "go.mod"), "utf8");
+    const required = [...goMod.matchAll(/^\s*(?:require\s+)?(\S+)\s+(v\S+)/gm)].filter(m => m[1] === module).map(m => m[2]);
+    assert.deepEqual(required, [version], `tools/docker-machine-driver-qemu/go.mod requires ${module} ${required.join(", ") || "not at all"}`);
+});

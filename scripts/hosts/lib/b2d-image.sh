@@ -9,16 +9,22 @@ b2d_debs() { # prints the folder holding the unpacked packages
 	local dir="$CACHE_DIR/b2d-debs" pkg deb
 	mkdir -p "$dir"
 	for pkg in busybox openssl; do
-		deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n1)
-		if [ -z "$deb" ]; then
-			(cd "$dir" && apt-get download -q "$pkg" >>"$dir/download.log" 2>&1) ||
-				(apt-get update -q >/dev/null 2>&1 && cd "$dir" && apt-get download -q "$pkg" >>"$dir/download.log" 2>&1) ||
-				die "could not download $pkg, see $dir/download.log"
-			deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n1)
-		fi
+		deb=$(fetch_deb "$dir" "$pkg")
 		[ -d "$dir/x/$pkg" ] || { mkdir -p "$dir/x/$pkg" && dpkg-deb -x "$deb" "$dir/x/$pkg"; }
 	done
 	echo "$dir/x"
+}
+
+fetch_deb() { # fetch_deb DIR PACKAGE: prints the path of the package's .deb in DIR, downloaded the first time
+	local dir=$1 pkg=$2 deb
+	deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n1)
+	if [ -z "$deb" ]; then
+		(cd "$dir" && apt-get download -q "$pkg" >>"$dir/download.log" 2>&1) ||
+			(apt-get update -q >/dev/null 2>&1 && cd "$dir" && apt-get download -q "$pkg" >>"$dir/download.log" 2>&1) ||
+			die "could not download $pkg, see $dir/download.log"
+		deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n1)
+	fi
+	echo "$deb"
 }
 
 b2d_image_key() {
@@ -32,18 +38,13 @@ b2d_image_key() {
 # The boot2docker kind's root filesystem, made as boot2docker is made: busybox for /bin/sh and the usual tools, and
 # beside it, as Tiny Core extensions in /usr/local, the programs boot2docker ships (Docker, containerd, runc, sshd,
 # sudo, iptables in legacy mode, ipset, iproute2's ip, curl, openssl), taken from the Debian base with its libraries.
-# No bash, no systemd, no coreutils.
-build_b2d_rootfs() { # build_b2d_rootfs TARFILE DEBS_DIR
-	local tarfile=$1 debs=$2 work src root c
-	work=$(mktemp -d "$CACHE_DIR/b2d-build.XXXXXX")
-	# shellcheck disable=SC2064 # the folder is meant to be fixed now
-	trap "rm -rf '$work' '$tarfile.tmp'" EXIT
+# No bash, no systemd, no coreutils. Shared by the container image (build_b2d_rootfs) and the ISO (vm-iso.sh).
+fill_b2d_root() { # fill_b2d_root WORK DEBS_DIR: the root filesystem in WORK/root (WORK/src is scratch space)
+	local work=$1 debs=$2 src root
 	src="$work/src"
 	root="$work/root"
 	mkdir -p "$src" "$root"
-	c=$(docker create "$BASE_IMAGE" /bin/true)
-	docker export "$c" | tar -C "$src" -x
-	docker rm "$c" >/dev/null
+	base_tar_stream | tar -C "$src" -x
 
 	local dir
 	for dir in bin sbin usr/bin usr/sbin usr/lib usr/lib64 usr/local/bin usr/local/sbin usr/local/libexec \
@@ -116,7 +117,16 @@ build_b2d_rootfs() { # build_b2d_rootfs TARFILE DEBS_DIR
 	local found
 	found=$(chroot "$root" /bin/sh -c 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; command -v ip')
 	[ "$found" = /usr/local/sbin/ip ] || die "boot2docker kind: the shell finds ip at '$found', not iproute2's in /usr/local/sbin"
-	tar -C "$root" --numeric-owner -cf "$tarfile.tmp" .
+	rm -rf "$src"
+}
+
+build_b2d_rootfs() { # build_b2d_rootfs TARFILE DEBS_DIR
+	local tarfile=$1 work
+	work=$(mktemp -d "$CACHE_DIR/b2d-build.XXXXXX")
+	# shellcheck disable=SC2064 # the folder is meant to be fixed now
+	trap "rm -rf '$work' '$tarfile.tmp'" EXIT
+	fill_b2d_root "$work" "$2"
+	tar -C "$work/root" --numeric-owner -cf "$tarfile.tmp" .
 	mv "$tarfile.tmp" "$tarfile"
 	rm -rf "$work"
 	trap - EXIT

@@ -76,20 +76,39 @@ overlay_tar() {
 	rm -rf "$stage"
 }
 
-BASE_IMAGE=""
-ensure_base_image() { # the debootstrap result as an image, built or imported once
-	BASE_IMAGE="kdw-host-base:$(base_key)"
-	docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 && return 0
+base_tarfile() { echo "$CACHE_DIR/rootfs-$(base_key).tar"; }
+
+ensure_base_tarfile() { # the debootstrap result as a tarball, built once (the boot2docker ISO is made from it, no Docker)
 	local tarfile
-	tarfile="$CACHE_DIR/rootfs-$(base_key).tar"
+	tarfile=$(base_tarfile)
 	if [ -f "$tarfile" ]; then
 		log "rootfs $tarfile cached"
 	else
 		phase "build rootfs (debootstrap)" build_base_rootfs "$tarfile"
 	fi
-	docker import --change "LABEL $LABEL=image" "$tarfile" "$BASE_IMAGE" >/dev/null
 	# Older rootfs tarballs are of no further use.
 	find "$CACHE_DIR" -maxdepth 1 -name 'rootfs-*.tar' ! -name "$(basename "$tarfile")" -delete
+}
+
+BASE_IMAGE=""
+ensure_base_image() { # the debootstrap result as an image, built or imported once
+	BASE_IMAGE="kdw-host-base:$(base_key)"
+	docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 && return 0
+	ensure_base_tarfile
+	docker import --change "LABEL $LABEL=image" "$(base_tarfile)" "$BASE_IMAGE" >/dev/null
+}
+
+# The base as a tar stream: its tarball, else (the tarball removed, the image kept) an export of the base image.
+base_tar_stream() {
+	local tarfile c
+	tarfile=$(base_tarfile)
+	if [ -f "$tarfile" ]; then
+		cat "$tarfile"
+		return
+	fi
+	c=$(docker create "$BASE_IMAGE" /bin/true)
+	docker export "$c"
+	docker rm "$c" >/dev/null
 }
 
 HOST_IMAGE=""
