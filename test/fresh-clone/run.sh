@@ -5,7 +5,7 @@
 #
 # A fresh clone of this repository's HEAD, on this machine as a new one would be: / seen through an overlay in a mount
 # namespace of its own, with the packages the tests need beyond Node.js and Go (shellcheck, busybox, iproute2,
-# iptables) purged from it (their files and dpkg's record of them, so that nothing but the project's own set-up can
+# iptables, qemu, dnsmasq) purged from it (their files and dpkg's record of them, so that nothing but the project's own set-up can
 # bring them back), an empty npm cache and an empty Go module cache. Then:
 #   1. as an unprivileged user, `npm test` stops before it compiles or runs anything and names what to install;
 #   2. as root, `npm ci && npm test` passes, with no test skipped, and the tools it needed were installed on the way.
@@ -15,8 +15,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # What scripts/test-deps.sh installs, by package; busybox-static and busybox both give the busybox command.
-packages=(shellcheck busybox busybox-static iproute2 iptables)
-tools=(shellcheck busybox ip iptables)
+packages=(shellcheck busybox busybox-static iproute2 iptables qemu-system-x86 dnsmasq-base)
+tools=(shellcheck busybox ip iptables qemu-system-x86_64 dnsmasq)
 
 if [ "${1:-}" != --inside ]; then
     [ "$(id -u)" = 0 ] || { echo "test/fresh-clone/run.sh needs root (a mount namespace and an overlay of /)" >&2; exit 1; }
