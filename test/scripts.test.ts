@@ -94,6 +94,9 @@ test("shellcheck: the project's own scripts (toolchain, hosts, images, e2e, loca
         // The boot2docker kind's boot, Docker init script and sethostname: busybox sh.
         ...["etc/init.d/rcS", "etc/init.d/docker", "etc/init.d/rc.shutdown", "usr/bin/sethostname"]
             .map(f => path.join("scripts/hosts/boot2docker/rootfs", f)),
+        // The ISO's /init and early boot, shutdown, DHCP hook and power button: busybox sh too.
+        ...["init", "rootfs/etc/init.d/vm-boot", "rootfs/etc/init.d/vm-shutdown", "rootfs/usr/share/udhcpc/default.script",
+            "rootfs/etc/acpi/PWRF/00000080"].map(f => path.join("scripts/hosts/boot2docker-vm", f)),
     ];
     assert.ok(files.length >= 8, `only ${files.join(", ")}`);
     const result = spawnSync("shellcheck", ["--external-sources", "--severity=style", ...files], { cwd: root, encoding: "utf8" });
