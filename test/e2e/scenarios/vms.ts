@@ -79,7 +79,10 @@ function writeConfig(iso: string, seed: string, workers: number): void {
     writeFileSync(file, JSON.stringify({ ...(salt ? { encryptionsalt: salt } : {}), config }, null, 2) + "\n");
 }
 
-const machine = (...args: string[]) => run("docker-machine", args, { env: { ...process.env, ...env }, timeout: 300_000 });
+/** A docker-machine command's output, without the lines its driver plugins log ("(name) Closing plugin on server side"). */
+const machine = async (...args: string[]) =>
+    (await run("docker-machine", args, { env: { ...process.env, ...env }, timeout: 300_000 }))
+        .split("\n").filter(line => !/^\(.*\) /.test(line)).join("\n");
 
 /** The VMs as test hosts, from docker-machine's own record of them. */
 async function vmHosts(names: string[]): Promise<TestHost[]> {
