@@ -103,6 +103,7 @@ dm="$(V dockerMachine)"
 expect "docker-machine version is ${dm#*@}" "${dm#*@}" docker-machine version
 expect "docker-machine has the generic driver" "generic-ip-address" docker-machine create --driver generic --help
 expect "docker-machine has the virtualbox driver" "virtualbox-memory" docker-machine create --driver virtualbox --help
+expect "docker-machine finds the project's qemu driver plugin and its flags" "qemu-boot2docker-url" docker-machine create --driver qemu --help
 expect "crictl --version is $(V crictl)" "$(V crictl)" crictl --version
 expect "coredns -version is $(V coredns)" "CoreDNS-$(V coredns | sed 's/^v//')" coredns -version
 for c in bridge host-local loopback portmap; do
