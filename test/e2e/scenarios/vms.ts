@@ -119,7 +119,8 @@ async function vmLeftovers(): Promise<string[]> {
 
 async function smokeChecks(kubectl: Kubectl, workers: TestHost[], when: string) {
     await report.check(`smoke ${when}: a web server on every worker answers pods of every other node by pod IP, the Service by its name (DNS) and IP, and this machine by node port`, async () => {
-        await run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], {
+        // Within 3 minutes: after a reboot, an emulated controller (TCG) takes that long to answer every request in time.
+        await eventually(180, () => run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], {
             input: JSON.stringify({
                 apiVersion: "v1", kind: "List", items: [
                     {
@@ -135,7 +136,7 @@ async function smokeChecks(kubectl: Kubectl, workers: TestHost[], when: string) 
                     },
                 ],
             }),
-        });
+        }), 10_000);
         await kubectl("rollout", "status", "daemonset/web", "--timeout=300s");
         const pods = (JSON.parse(await kubectl("get", "pods", "-l", "app=web", "-o", "json")).items as any[])
             .filter(p => p.status.phase === "Running").map(p => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName }));
@@ -222,7 +223,7 @@ async function clusterChecks(stack: auto.Stack, iso: string, seed: string, kubec
 
     await smokeChecks(kubectl, workers, "after up");
 
-    await report.check("a controller rebooted by the guest's own `reboot`: it boots again from its disk and its apiserver, etcd member and routes come back with no `pulumi up`", async () => {
+    await report.check("a controller rebooted by the guest's own `reboot`: it boots again from its disk and its apiserver, etcd member and routes to every worker's pods come back with no `pulumi up`", async () => {
         const [c] = controllers;
         const before = await bootId(c);
         const start = Date.now();
@@ -230,9 +231,15 @@ async function clusterChecks(stack: auto.Stack, iso: string, seed: string, kubec
         const sshBack = await bootedAgain(c, before, start);
         await etcdHealthy(300);
         await eventually(300, async () => assert.match(await ssh(c, "docker inspect -f '{{.State.Running}}' kdw-kube-apiserver"), /true/));
+        // The route to every worker's pods (worker i has the i-th /24 of clusterCidr), put back by the host's route loop.
+        await eventually(120, async () => {
+            for (const [i, w] of workers.entries()) {
+                assert.match(await ssh(c, `ip route show 10.200.${i}.0/24`), new RegExp(`via ${w.ip.replace(/\./g, "\\.")} `), `${c.name}'s route to ${w.name}'s pods`);
+            }
+        });
         const healthy = (Date.now() - start) / 1000;
         report.timings.controllerReboot = { sshBack, healthy };
-        return `SSH back after ${sshBack.toFixed(0)}s, apiserver running and etcd healthy after ${healthy.toFixed(0)}s`;
+        return `SSH back after ${sshBack.toFixed(0)}s, apiserver running, etcd healthy and routes back after ${healthy.toFixed(0)}s`;
     });
 
     await report.check("a worker power-cycled through the driver (docker-machine kill, then start): Ready again with its pod running, no `pulumi up`", async () => {
