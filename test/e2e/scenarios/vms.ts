@@ -138,9 +138,14 @@ async function smokeChecks(kubectl: Kubectl, workers: TestHost[], when: string) 
             }),
         }), 10_000);
         await kubectl("rollout", "status", "daemonset/web", "--timeout=300s");
-        const pods = (JSON.parse(await kubectl("get", "pods", "-l", "app=web", "-o", "json")).items as any[])
-            .filter(p => p.status.phase === "Running").map(p => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName }));
-        assert.deepEqual(pods.map(p => p.node).sort(), workers.map((_, i) => `kdw-worker-${i}`), "a running web pod on every worker");
+        // A pod whose worker just came back may show Running before its new sandbox has an address: ready pods only.
+        const pods = await eventually(120, async () => {
+            const ready = (JSON.parse(await kubectl("get", "pods", "-l", "app=web", "-o", "json")).items as any[])
+                .filter(p => p.status.phase === "Running" && p.status.podIP && p.status.containerStatuses?.every((c: any) => c.ready))
+                .map(p => ({ name: p.metadata.name as string, ip: p.status.podIP as string, node: p.spec.nodeName as string }));
+            assert.deepEqual(ready.map(p => p.node).sort(), workerNames(workers.length), "a ready web pod on every worker");
+            return ready;
+        });
         for (const from of pods) {
             for (const to of pods.filter(p => p.node !== from.node)) {
                 const page = await kubectl("exec", from.name, "--", "timeout", "10", "wget", "-q", "-O", "-", `http://${to.ip}/`);
