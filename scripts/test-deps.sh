@@ -13,11 +13,6 @@ command -v busybox >/dev/null || missing+=(busybox-static)
 # The qemu machine driver's test of real VMs (tools/docker-machine-driver-qemu): qemu and the DHCP server it runs.
 command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
-[ "${#missing[@]}" -eq 0 ] && exit 0
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    echo "npm test needs ${missing[*]}: install them with your package manager (Debian: apt-get install -y ${missing[*]}) and run it again" >&2
-    exit 1
-fi
-echo "[test-deps] installing ${missing[*]} (apt-get)"
-apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck source=scripts/install-missing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/install-missing.sh"
+install_missing "npm test" ${missing[@]+"${missing[@]}"}

@@ -11,11 +11,6 @@ command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v iptables >/dev/null || missing+=(iptables)
-[ "${#missing[@]}" -eq 0 ] && exit 0
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    echo "the qemu machine driver needs ${missing[*]}: install them with your package manager (Debian: apt-get install -y --no-install-recommends ${missing[*]}) and run it again" >&2
-    exit 1
-fi
-echo "[vm-deps] installing ${missing[*]} (apt-get)"
-apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck source=scripts/install-missing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/install-missing.sh"
+install_missing "the qemu machine driver" ${missing[@]+"${missing[@]}"}
