@@ -19,7 +19,7 @@ source scripts/test-stacks.sh
 images=()
 for name in "$@"; do
     # The conformance tests' own images.
-    case "$name" in standards | standards+restore | conformance | whole-conformance) images=(conformance) ;; esac
+    case "$name" in standards | standards+restore+resize | conformance | whole-conformance) images=(conformance) ;; esac
 done
 # Suites may run side by side (each on its own test hosts): one at a time builds the images and compiles.
 mkdir -p .cache/e2e

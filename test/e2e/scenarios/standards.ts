@@ -314,7 +314,7 @@ async function cniOnlyOnWorkers(): Promise<string> {
 async function main() {
     mkdirSync(WORK, { recursive: true });
     // The e2e cluster of this set of test hosts, brought up when there is none; the suite's destroy removes it, and
-    // the restore scenario may run on it first (CI's standards+restore: one up and one destroy for both).
+    // the restore and resize scenarios may run on it first (CI's standards+restore+resize: one up and one destroy).
     await clusterStack(report);
     // Before conformance, whose tests leave namespaces terminating: the policies target reads every pod.
     report.timings.kubeBench = {};
