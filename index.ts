@@ -1,11 +1,12 @@
 // Kubernetes the Dumb Way as a Pulumi program: the stack's config in, the cluster (components/cluster.ts), its outputs
 // out. The program's entry (main.ts) calls it with the machines found lost since the last update.
 import { KubeCluster } from "./components/cluster";
+import { machineSettings } from "./components/machineHost";
 import { ConfigError, loadConfig } from "./config";
 import { refusal } from "./config/refusal";
 import { recordedSnapshotSha256 } from "./config/restore";
 import { RunningEncryption } from "./config/upgrade";
-import { MachineRecord, movedMachineProblems } from "./host/identity";
+import { changedMachineProblems, MachineRecord, movedMachineProblems } from "./host/identity";
 
 function readConfig() {
     try {
@@ -27,12 +28,15 @@ export async function snapshotToRestore(): Promise<string | undefined> {
 
 /**
  * Refuses, before anything is registered, a config that gives a machine the stack runs as one node to another
- * (host/identity.ts `movedMachineProblems`): every problem named.
+ * (host/identity.ts `movedMachineProblems`), or running machines settings docker-machine cannot give them
+ * (`changedMachineProblems`): every problem named.
  */
-export function refuseMovedMachines(recorded: Record<string, MachineRecord>): void {
+export function refuseMachineChanges(recorded: Record<string, MachineRecord>): void {
     const cfg = readConfig();
-    const problems = movedMachineProblems(recorded,
-        [...cfg.controllers, ...cfg.workers].map(n => ({ name: n.name, address: n.generic?.address })));
+    const problems = [
+        ...movedMachineProblems(recorded, [...cfg.controllers, ...cfg.workers].map(n => ({ name: n.name, address: n.generic?.address }))),
+        ...changedMachineProblems(recorded, machineSettings(cfg)),
+    ];
     if (problems.length > 0) {
         throw refusal(`Refused (nothing was changed): ${problems.join("\n")}`);
     }

@@ -1,17 +1,17 @@
 // The program's entry (package.json `main`): reads back what the stack's last update left (its own outputs), refuses a
 // change the running cluster cannot take (a Kubernetes version change the skew policy does not allow, another
 // secrets-encryption provider without a rotation) before any resource is registered (config/upgrade.ts), and a config
-// that gives a machine one node runs to another (host/identity.ts), looks up the snapshot a
+// that gives a machine one node runs to another or running machines settings they cannot take (host/identity.ts), looks up the snapshot a
 // restore names in the object store (config/restore.ts), reads every recorded machine's host to find those lost
 // since (host/identity.ts), then builds the cluster (index.ts, the recipe). Its exports are the stack outputs.
 import { deployedCluster, refuseUnsupportedChange, runningEncryption } from "./config/upgrade";
 import { recordedMachines, replacedMachines } from "./host/identity";
-import { refuseMovedMachines, snapshotToRestore, stack } from "./index";
+import { refuseMachineChanges, snapshotToRestore, stack } from "./index";
 
 export = deployedCluster().then(async deployed => {
     refuseUnsupportedChange(deployed);
     const recorded = recordedMachines(deployed.machines);
-    refuseMovedMachines(recorded);
+    refuseMachineChanges(recorded);
     const snapshotSha256 = await snapshotToRestore();
     return stack(await replacedMachines(recorded), runningEncryption(deployed), snapshotSha256);
 });

@@ -42,6 +42,22 @@ export function machineCertificates(cluster: ClusterConfig, opts?: pulumi.Custom
     }, opts);
 }
 
+/**
+ * The machine settings docker-machine makes a machine with and cannot change after, by config key (recorded with each
+ * machine, host/identity.ts changedMachineProblems): the driver, a VM driver's size and ISO, and the driver's extra
+ * flags, but the generic driver's, which only provision an existing machine's Docker.
+ */
+export function machineSettings(cluster: ClusterConfig): Record<string, string> {
+    const m = cluster.machine;
+    return {
+        machineDriver: m.driver,
+        ...(VM_DRIVER_FLAGS[m.driver] ? {
+            machineMemory: String(m.memoryMb), machineCpus: String(m.cpus), machineDiskSize: String(m.diskMb), machineIso: m.iso ?? "",
+        } : {}),
+        ...(m.driver === "generic" ? {} : { machineDriverFlags: m.driverFlags.join(" ") }),
+    };
+}
+
 /** `docker-machine create` arguments for one node (without the leading `create`). */
 export function machineCreateArgs(node: NodePlan, cluster: ClusterConfig): string[] {
     const m = cluster.machine;
@@ -219,7 +235,9 @@ export class MachineHost extends pulumi.ComponentResource {
         }, { parent: this });
 
         this.record = pulumi.all([this.ip, this.sshUser, this.sshKeyPath, this.machineId, this.ready.id]).apply(
-            ([ip, sshUser, sshKeyPath, id]): MachineRecord => ({ ip, sshUser, sshKeyPath, sshPort: this.sshPort, id, replaces: args.replaces ?? "" }));
+            ([ip, sshUser, sshKeyPath, id]): MachineRecord => ({
+                ip, sshUser, sshKeyPath, sshPort: this.sshPort, id, replaces: args.replaces ?? "", settings: machineSettings(cluster),
+            }));
 
         this.registerOutputs({ ip: this.ip, sshUser: this.sshUser, profile: this.profile });
     }

@@ -48,10 +48,13 @@ export const SETTINGS = {
         must(/^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/,
             "must be a lowercase DNS label of at most 30 characters (letters, digits, '-')")),
     machineDriver: text("virtualbox",
-        "docker-machine driver (virtualbox, kvm, qemu - this project's, for KVM with its own ISO -, generic for existing machines over SSH, or any other).",
+        "docker-machine driver (virtualbox, kvm, qemu - this project's, for KVM with its own ISO -, generic for existing machines over SSH, or any other). " +
+        "Fixed once the machines are made: a new one is refused for a running cluster.",
         must(/^[a-z0-9][a-z0-9-]*$/, "must be a docker-machine driver name such as virtualbox or generic")),
     machineMemory: integer(2048,
-        "Memory per machine in MiB (virtualbox, kvm, hyperv and qemu drivers; other drivers take machineDriverFlags).",
+        "Memory per machine in MiB (virtualbox, kvm, hyperv and qemu drivers; other drivers take machineDriverFlags). " +
+        "This, machineCpus, machineDiskSize, machineIso and (but with generic) machineDriverFlags are fixed once the " +
+        "machines are made: docker-machine cannot change them, so a new value is refused for a running cluster (docs/day2.md).",
         atLeast(512)),
     machineCpus: integer(1, "CPUs per machine (virtualbox, kvm, hyperv and qemu drivers).", atLeast(1)),
     machineDiskSize: integer(20000, "Disk per machine in MB (virtualbox, kvm, hyperv and qemu drivers).", atLeast(4096)),

@@ -19,6 +19,11 @@ export interface MachineRecord {
     id: string;
     /** The id of the machine this one was made to replace, if any: part of what makes the machine (its triggers). */
     replaces: string;
+    /**
+     * The settings the machine was made with that docker-machine cannot change on a made machine (machineSettings in
+     * components/machineHost.ts), by config key; absent in a stack recorded before they were.
+     */
+    settings?: Record<string, string>;
 }
 
 /** Where host.sh `up` records the machine, for each host kind: the layout's home folder. */
@@ -82,7 +87,9 @@ export function recordedMachines(output: unknown): Record<string, MachineRecord>
         return {};
     }
     const isRecord = (m: any): m is MachineRecord => typeof m?.ip === "string" && typeof m.sshUser === "string" &&
-        typeof m.sshKeyPath === "string" && typeof m.sshPort === "number" && typeof m.id === "string" && typeof m.replaces === "string";
+        typeof m.sshKeyPath === "string" && typeof m.sshPort === "number" && typeof m.id === "string" && typeof m.replaces === "string" &&
+        (m.settings === undefined || (typeof m.settings === "object" && m.settings !== null &&
+            Object.values(m.settings).every(v => typeof v === "string")));
     return Object.fromEntries(Object.entries(output).filter(([, m]) => isRecord(m)));
 }
 
@@ -102,6 +109,32 @@ export function movedMachineProblems(recorded: Record<string, MachineRecord>, pl
             "it so that every running node keeps its address (a new controller's entry after the other controllers', a " +
             "removed one's taken out). To move a machine from one node to another, remove it in one update and add it in the next."];
     });
+}
+
+/**
+ * Why the running machines cannot take the configured machine settings: docker-machine makes a machine with its driver,
+ * size and boot ISO and cannot change them after, so new values mean every machine made again at once, blank (a VM
+ * driver's) or provisioned anew (any driver's, for a new driver): every etcd member and the cluster's objects would be
+ * lost in one update. One problem per changed setting (config key, recorded and new values), none when the stack
+ * recorded no settings (an older stack) or every recorded one is as configured.
+ */
+export function changedMachineProblems(recorded: Record<string, MachineRecord>, planned: Record<string, string>): string[] {
+    const changed = new Map<string, { from: string; nodes: string[] }>();
+    for (const [node, m] of Object.entries(recorded)) {
+        for (const [key, from] of Object.entries(m.settings ?? {})) {
+            if (key in planned && planned[key] !== from) {
+                const entry = changed.get(key) ?? { from, nodes: [] };
+                entry.nodes.push(node);
+                changed.set(key, entry);
+            }
+        }
+    }
+    return [...changed].map(([key, { from, nodes }]) => `${PROJECT}:${key} is ${JSON.stringify(planned[key])}, but the ` +
+        `running machines (${nodes.join(", ")}) were made with ${JSON.stringify(from)}, and docker-machine cannot change ` +
+        "that on a made machine: every machine would be made again at once, blank, and the cluster lost with its etcd " +
+        `data. Set ${PROJECT}:${key} back to ${JSON.stringify(from)}; to move the cluster to new machines, take an etcd ` +
+        "snapshot, pulumi destroy, set the new value, and pulumi up with etcdRestoreSnapshot naming the snapshot " +
+        "(docs/recovery.md).");
 }
 
 /**

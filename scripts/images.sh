@@ -152,11 +152,16 @@ image "kdw-smoke:2" '["/bin/sh", "-c", "exec httpd -f -vv -p 80 -h /www"]' "$bus
 # ---------------------------------------------------------------------------------------------------
 # The conformance tests' images, under the names and tags the e2e framework of the pinned release asks for once every
 # registry it knows (but the deliberately invalid one) is this registry; that mapping, the suite's KUBE_TEST_REPO_LIST,
-# is written to $state/kube-test-repo-list.yaml. Nothing comes from an image registry: agnhost is the toolchain's
-# build of the pinned release, the rest is Debian (debootstrap), the toolchain's pause and Debian's busybox.
+# is written to $state/kube-test-repo-list.yaml. Nothing comes from an image registry: agnhost and nnp are the
+# toolchain's builds of the pinned release, the rest is Debian (debootstrap), the toolchain's pause and busybox's
+# release built here.
 [ "${1:-}" = conformance ] || exit 0
-if [ ! -x "$bin/e2e.test" ] || [ ! -x "$bin/agnhost" ]; then
-    echo "[images] no e2e.test or agnhost in $bin: run npm run toolchain" >&2
+# shellcheck source=scripts/debian-mirror.sh
+source "$here/debian-mirror.sh"
+# shellcheck source=scripts/install-missing.sh
+source "$here/install-missing.sh"
+if [ ! -x "$bin/e2e.test" ] || [ ! -x "$bin/agnhost" ] || [ ! -x "$bin/nnp" ]; then
+    echo "[images] no e2e.test, agnhost or nnp in $bin: run npm run toolchain" >&2
     exit 1
 fi
 repo_list="$state/kube-test-repo-list.yaml"
@@ -179,9 +184,7 @@ fi
 packages=bind9-dnsutils,curl,netcat-openbsd,iproute2,socat,procps,nginx-light,ca-certificates
 rootfs="$cache/conformance-rootfs-$(echo "bookworm $packages" | sha256sum | cut -c1-12).tar"
 if [ ! -f "$rootfs" ]; then
-    command -v debootstrap >/dev/null || apt-get install -y -q --no-install-recommends debootstrap >/dev/null
-    # shellcheck source=scripts/debian-mirror.sh
-    source "$here/debian-mirror.sh"
+    command -v debootstrap >/dev/null || install_missing images.sh debootstrap
     start=$SECONDS
     work="$(mktemp -d)"
     debootstrap --variant=minbase --include="$packages" bookworm "$work" "$(debian_mirror)" > "$cache/conformance-debootstrap.log" 2>&1 ||
@@ -229,11 +232,53 @@ tags_of agnhost | grep -qx "$agnhost" || { echo "[images] the e2e suite does not
 debian_image "$agnhost" "$agnhost_dir" 'ENTRYPOINT ["/agnhost"]' 'CMD ["pause"]'
 for ref in $(tags_of glibc-dns-testing); do debian_image "$ref" "" 'CMD ["/bin/bash"]'; done
 for ref in $(tags_of nginx); do debian_image "$ref" "" 'CMD ["nginx", "-g", "daemon off;"]'; done
+# The pinned release's nonewprivs image (test/images/nonewprivs): nnp, setuid root, which prints the effective uid.
+nnp_dir="$cache/nonewprivs"
+rm -rf "$nnp_dir" && mkdir -p "$nnp_dir/usr/local/bin"
+install -m 4755 "$bin/nnp" "$nnp_dir/usr/local/bin/nnp"
+for ref in $(tags_of nonewprivs); do debian_image "$ref" "$nnp_dir" 'CMD ["nnp"]'; done
+# nonroot (test/images/nonroot): the base run as user 1234.
+for ref in $(tags_of nonroot); do debian_image "$ref" "" 'USER 1234' 'CMD ["/bin/bash"]'; done
+# kitten and nautilus (test/images/kitten, nautilus): agnhost's test-webserver serving a picture and its data.json,
+# the files of the pinned release's folders (the suite names tag 1.8; the release's own folders say 1.9, with the same
+# files on a newer agnhost).
+for picture in kitten nautilus; do
+    picture_dir="$cache/$picture"
+    rm -rf "$picture_dir" && cp -a "$agnhost_dir" "$picture_dir"
+    cp "$agnhost_src/../$picture/html/$picture.jpg" "$agnhost_src/../$picture/html/data.json" "$picture_dir/"
+    for ref in $(tags_of "$picture"); do debian_image "$ref" "$picture_dir" 'ENTRYPOINT ["/agnhost"]' 'CMD ["test-webserver"]'; done
+done
+
+# busybox as upstream's image has it (the official busybox image is busybox's own build), not Debian's: Debian's reverts
+# an upstream change to ash that the suite tests (environment variables whose names are not shell identifiers, such
+# as a Secret's key data-1, reach a shell's children). Built static with busybox's default configuration from its
+# release archive, which Debian's mirror serves as the package's original source (versions.json conformanceBusybox).
+upstream_busybox="$cache/busybox-$(v conformanceBusybox.version)/busybox"
+if [ ! -x "$upstream_busybox" ]; then
+    missing=()
+    for tool in gcc make bzip2; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+    [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
+    install_missing "images.sh" ${missing[@]+"${missing[@]}"}
+    start=$SECONDS
+    work="$(mktemp -d)"
+    curl -fsS --retry 3 -o "$work/src.tar.bz2" "$(debian_mirror)/$(v conformanceBusybox.debianPool)"
+    echo "$(v conformanceBusybox.sha256)  $work/src.tar.bz2" | sha256sum --check --quiet ||
+        { echo "[images] $(v conformanceBusybox.archive): not the sha256 versions.json pins" >&2; exit 1; }
+    tar -C "$work" -xjf "$work/src.tar.bz2"
+    src="$work/busybox-$(v conformanceBusybox.version)"
+    make -C "$src" defconfig > "$work/build.log" 2>&1
+    sed -i 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' "$src/.config"
+    make -C "$src" -j "$(nproc)" busybox >> "$work/build.log" 2>&1 ||
+        { cp "$work/build.log" "$cache/busybox-build.log"; echo "[images] busybox build failed: $cache/busybox-build.log" >&2; exit 1; }
+    install -D -m 0755 "$src/busybox" "$upstream_busybox"
+    rm -rf "$work"
+    echo "[images] busybox $(v conformanceBusybox.version) built in $((SECONDS - start))s"
+fi
 links=()
-for applet in $("$busybox" --list); do
+for applet in $("$upstream_busybox" --list); do
     [ "$applet" = busybox ] || links+=("@busybox=bin/$applet")
 done
-for ref in $(tags_of busybox); do image "$ref" '["/bin/sh"]' "$busybox=bin/busybox" "${links[@]}"; done
+for ref in $(tags_of busybox); do image "$ref" '["/bin/sh"]' "$upstream_busybox=bin/busybox" "${links[@]}"; done
 
 # The sample API server that the aggregator test registers, and the etcd it keeps its objects in: the toolchain's builds
 # of the versions the suite names (versions.json conformanceImages; its sample-apiserver 1.N.P is k8s.io/sample-apiserver

@@ -275,18 +275,20 @@ build_kubernetes() { kubernetes_release kubernetes "$V_kubernetes" "$BIN"; }
 build_kubernetes_previous() { kubernetes_release kubernetes-previous "$V_kubernetesPrevious" "$PREVIOUS"; }
 
 # The conformance suite of the same release: the e2e test binary, agnhost, the program its test pods run (the image
-# tag the suite asks for is agnhost's VERSION file, stamped into the binary as upstream's Makefile does), and the
-# Ginkgo CLI at the version the suite is built with, which runs it over several processes as sonobuoy does.
+# tag the suite asks for is agnhost's VERSION file, stamped into the binary as upstream's Makefile does), nnp, what
+# the nonewprivs image runs (the test of allowPrivilegeEscalation), and the Ginkgo CLI at the version the suite is
+# built with, which runs it over several processes as sonobuoy does.
 build_kubernetes_e2e() {
-  local v="$V_kubernetes" agnhost=k8s.io/kubernetes/test/images/agnhost
+  local v="$V_kubernetes" agnhost=k8s.io/kubernetes/test/images/agnhost nnp=k8s.io/kubernetes/test/images/nonewprivs
   kubernetes_module kubernetes-e2e
-  go get "k8s.io/kubernetes/test/e2e@$v" "$agnhost@$v"
+  go get "k8s.io/kubernetes/test/e2e@$v" "$agnhost@$v" "$nnp@$v"
   mkdir -p out
   go test -c -trimpath -ldflags "$K8S_LDFLAGS" -o out/e2e.test k8s.io/kubernetes/test/e2e
   go build -trimpath -ldflags "-s -w -X main.Version=$(cat "$(moddir "k8s.io/kubernetes@$v")/test/images/agnhost/VERSION")" \
     -o out/agnhost "$agnhost"
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o out/nnp "$nnp"
   go build -trimpath -ldflags "-s -w" -o out/ginkgo github.com/onsi/ginkgo/v2/ginkgo
-  install_bins out/e2e.test out/agnhost out/ginkgo
+  install_bins out/e2e.test out/agnhost out/nnp out/ginkgo
 }
 
 # kube-bench (the CIS benchmark runner): served by the proxy but missing from the checksum database, with its version
@@ -578,7 +580,7 @@ spawn sample-apiserver "$V_conformanceImages_sampleApiserver" "k8s.io/sample-api
 spawn versitygw "$V_versitygw" "github.com/versity/versitygw@$V_versitygw" versitygw
 spawn kube-bench "$V_kubeBench" "github.com/aquasecurity/kube-bench@$V_kubeBench" kube-bench
 # Last, so that it finds most of Kubernetes' packages already compiled by the kubernetes item.
-spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost ginkgo
+spawn kubernetes-e2e "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" e2e.test agnhost nnp ginkgo
 spawn apiserver-lb "$(source_version "$KDW_REPO_ROOT/tools/apiserver-lb")" kube-dumb-way/tools/apiserver-lb kdw-apiserver-lb
 spawn docker-machine-driver-qemu "$(source_version "$KDW_REPO_ROOT/tools/docker-machine-driver-qemu")" \
   kube-dumb-way/tools/docker-machine-driver-qemu docker-machine-driver-qemu

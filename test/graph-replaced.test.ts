@@ -57,14 +57,14 @@ test("replaced machine: nothing but the host's own steps takes its machine's out
     assert.deepEqual(etcd.ipAddresses, [address(1), "127.0.0.1"]);
 });
 
-test("replaced machine: the machines output records each host's address, SSH access, machine id and what it replaces", async () => {
+test("replaced machine: the machines output records each host's address, SSH access, machine id, what it replaces and the settings it was made with", async () => {
     const { outputs } = await run();
     const machines = await promiseOf(outputs.machines) as Record<string, any>;
     assert.deepEqual(Object.keys(machines).sort(),
         ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2", "kdw-worker-0", "kdw-worker-1", "kdw-worker-2"]);
     assert.deepEqual(machines["kdw-controller-1"], {
         ip: address(1), sshUser: "docker", sshKeyPath: "/machines/kdw-controller-1/id_rsa", sshPort: 22,
-        id: "kdw-controller-1-machine-id", replaces: "lost-machine-id",
+        id: "kdw-controller-1-machine-id", replaces: "lost-machine-id", settings: { machineDriver: "generic" },
     });
     assert.equal(machines["kdw-controller-0"].replaces, "");
     assert.equal(machines["kdw-worker-0"].replaces, "older-machine-id");

@@ -43,6 +43,19 @@ export function clusterClient(kubeconfigPath: string, controllers: TestHost[]) {
             return pods.filter(p => p.status.phase === "Running" && p.metadata.deletionTimestamp === undefined)
                 .map(p => ({ name: p.metadata.name, ip: p.status.podIP, node: p.spec.nodeName }));
         },
+        /** Creates `count` ConfigMaps `<label>-<n>`, labelled `kdw-restore=<label>`, each holding its number. */
+        async createConfigMaps(label: string, count: number): Promise<void> {
+            const items = Array.from({ length: count }, (_, n) => ({
+                apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${label}-${n}`, labels: { "kdw-restore": label } },
+                data: { n: String(n) },
+            }));
+            await run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"],
+                { input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
+        },
+        /** How many ConfigMaps createConfigMaps made with `label` the API has. */
+        async configMapsOf(label: string): Promise<number> {
+            return (JSON.parse(await kubectl("get", "configmaps", "-l", `kdw-restore=${label}`, "-o", "json")).items as any[]).length;
+        },
         /** Creates `count` Secrets `<label>-<n>`, labelled `kdw-writer=<label>`, each holding its number (writtenValue). */
         async createSecrets(label: string, count: number): Promise<void> {
             const items = Array.from({ length: count }, (_, n) => ({

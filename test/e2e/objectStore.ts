@@ -3,7 +3,8 @@
 // a snapshot was taken, from its name.
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { run } from "./harness";
+import { hostLayout } from "../../render/layout";
+import { asRoot, run, ssh, TestHost } from "./harness";
 import { objectStore } from "./stackConfig";
 
 /** A test stack's folder in the bucket: its cluster's name (the default namePrefix). */
@@ -32,4 +33,16 @@ export function takenAt(name: string): { at: number; reason: string } {
     const m = /-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-([a-z-]+)\.db$/.exec(name);
     assert.ok(m, `${name} is not named <node>-<time>-<reason>.db`);
     return { at: Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]), reason: m[7] };
+}
+
+/**
+ * A snapshot taken now on a controller (its node name `node`) by the cluster's own snapshot command (the one its
+ * schedule runs), copied to the store; returns its key, the newest manual snapshot of that controller.
+ */
+export async function takeManualSnapshot(store: Store, controller: TestHost, node: string): Promise<string> {
+    const l = hostLayout(controller.kind);
+    await ssh(controller, asRoot(controller, `KDW_SNAPSHOT_SETTINGS=${l.etc}/etcd-snapshot ${l.home}/bin/kdw-etcd-snapshot take manual`));
+    const keys = (await storeKeys(store, `${PREFIX}/${node}/`)).filter(k => k.endsWith("-manual.db"));
+    assert.ok(keys.length > 0, `no manual snapshot of ${node} in the store`);
+    return keys[keys.length - 1];
 }

@@ -114,6 +114,11 @@ expect "e2e.test --version is $k8s" "$k8s" e2e.test --version
 expect "agnhost is the version the e2e suite of $k8s asks for" \
   "$(cat "$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse(require("fs").readFileSync(0)).Dir')/test/images/agnhost/VERSION")" \
   agnhost --version
+# nnp (the nonewprivs image's program): a static binary that prints the effective uid (this runs as root).
+expect "nnp prints its effective uid" "Effective uid: $(id -u)" nnp
+# shellcheck disable=SC2016 # expanded by that sh
+expect "nnp is static (it runs in an image without a C library)" "not a dynamic executable" \
+  sh -c 'ldd "$1" 2>&1 || true' ldd "$KDW_TOOLCHAIN_HOME/bin/nnp"
 # The Ginkgo that Kubernetes' go.mod names (the library inside e2e.test); the CLI must be the same release.
 ginkgo_release="$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse(require("fs").readFileSync(0)).GoMod' |
   xargs go mod edit -json | node -p 'JSON.parse(require("fs").readFileSync(0)).Require.find(r => r.Path === "github.com/onsi/ginkgo/v2").Version.slice(1)')" ||

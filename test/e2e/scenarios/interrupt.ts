@@ -1,7 +1,7 @@
 // Interrupted runs end to end: the real CLI's process group is killed with SIGKILL (as a closed terminal, a lost SSH
 // session or a CI timeout kills it) at points spread over a `pulumi up` from nothing, once during a `pulumi destroy`,
-// once during the `pulumi up` that rebuilds a controller lost for good, and once mid-way through a rotation of the key
-// that encrypts Secrets. After each kill: what it left (in-flight
+// once during the `pulumi up` that rebuilds a controller lost for good, once mid-way through a rotation of the key
+// that encrypts Secrets, and once while etcd is restored from a snapshot after every controller was lost. After each kill: what it left (in-flight
 // steps, pending operations, and on every host), `pulumi cancel`, then alternately `pulumi up` (succeeds, all workers
 // Ready, `pulumi preview --expect-no-changes` passes) and `pulumi destroy` (empty stack, no machine, and on every host
 // no container, process, route, unit, rule, mount or file of ours). Each scenario first checks the state it starts from
@@ -21,7 +21,8 @@ import { assertRejoined, clusterClient } from "../cluster";
 import { eventually, hostsState, replaceHost, ROOT, run, ssh, WORK } from "../harness";
 import { leftoversOn } from "../leftovers";
 import { Scenario } from "../scenario";
-import { machineStorage, writeStackConfig } from "../stackConfig";
+import { takeManualSnapshot } from "../objectStore";
+import { machineStorage, objectStore, writeStackConfig } from "../stackConfig";
 
 const STACK = "interrupt";
 const report = new Scenario("interrupt");
@@ -430,10 +431,13 @@ async function etcdRejoined(): Promise<string> {
 
 /** Secrets made before the rotation killed part-way (issue 22: 200), each to be read back with its value after. */
 const ROTATION_SECRETS = 200;
+/** The key's generation the stack is at: the settings of the scenarios after the rotation keep it. */
+let keyGeneration = 0;
 
 async function startRotation(): Promise<string> {
     await clusterView.createSecrets("rotation", ROTATION_SECRETS);
-    writeStackConfig(STACK, 3, { encryptionKeyGeneration: 1 });
+    keyGeneration = 1;
+    writeStackConfig(STACK, 3, { encryptionKeyGeneration: keyGeneration });
     return `${ROTATION_SECRETS} Secrets made; encryptionKeyGeneration 0 → 1`;
 }
 
@@ -442,6 +446,48 @@ async function rotationDone(): Promise<string> {
     assert.deepEqual(unread, [], "Secrets missing or not read back with their value");
     const stored = await clusterView.assertEncryptedUnder("k8s:enc:secretbox:v1:key2:", "key2");
     return `${ROTATION_SECRETS} Secrets read back; ${stored} Secrets in etcd, all under secretbox key2; every controller reads key2 alone`;
+}
+
+/** What the restore killed part-way must bring back (written before its snapshot) and not (written after). */
+const RESTORE_BEFORE = { configMaps: 50, secrets: 20 };
+const RESTORE_AFTER = 20;
+let restoreMembersBefore: string[] = [];
+
+/**
+ * Quorum lost for good (docs/recovery.md): objects written, a snapshot taken to the set's object store, more written;
+ * then every controller's machine lost with its disk and a blank host at its address; the stack then names the
+ * snapshot (etcdRestoreSnapshot).
+ */
+async function loseEveryControllerAfterSnapshot(): Promise<string> {
+    const store = objectStore();
+    assert.ok(store, "the test set has no object store: scripts/e2e.sh starts it (scripts/hosts.sh object-store)");
+    await clusterView.createConfigMaps("restore-before", RESTORE_BEFORE.configMaps);
+    await clusterView.createSecrets("restore-before", RESTORE_BEFORE.secrets);
+    const key = await takeManualSnapshot(store, cluster[0], "kdw-controller-0");
+    await clusterView.createConfigMaps("restore-after", RESTORE_AFTER);
+    restoreMembersBefore = (await clusterView.etcdMembers(cluster[0])).map(m => m.id);
+    for (const i of [0, 1, 2]) {
+        await replaceHost(i);
+    }
+    writeStackConfig(STACK, 3, { encryptionKeyGeneration: keyGeneration, etcdRestoreSnapshot: key });
+    return `${RESTORE_BEFORE.configMaps} ConfigMaps and ${RESTORE_BEFORE.secrets} Secrets, snapshot ${key}, ` +
+        `${RESTORE_AFTER} ConfigMaps more; every controller lost, blank hosts in their places; etcdRestoreSnapshot set`;
+}
+
+async function restoredFromSnapshot(): Promise<string> {
+    const members = await clusterView.etcdMembers(cluster[0]);
+    assert.deepEqual(members.filter(m => m.status !== "started" || m.learner || restoreMembersBefore.includes(m.id)), [],
+        "members not started, learners, or members of the lost cluster");
+    assert.deepEqual(members.map(m => m.name).sort(), ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
+    assert.equal(await clusterView.configMapsOf("restore-before"), RESTORE_BEFORE.configMaps, "ConfigMaps written before the snapshot");
+    assert.equal(await clusterView.configMapsOf("restore-after"), 0, "ConfigMaps written after the snapshot are there: not restored");
+    const secrets = Array.from({ length: RESTORE_BEFORE.secrets }, (_, n) => `restore-before-${n}`);
+    assert.deepEqual(await clusterView.secretsNotReadBack(secrets), [], "Secrets not read back with their value");
+    const endpoints = (await clusterView.kubectl("get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[*].addresses[*].ip}"))
+        .trim().split(/\s+/).sort();
+    assert.deepEqual(endpoints, cluster.slice(0, 3).map(c => c.ip).sort(), "the kubernetes Service's endpoints");
+    return `members ${members.map(m => `${m.name} ${m.id}`).join(", ")}; ${RESTORE_BEFORE.configMaps} ConfigMaps and ` +
+        `${RESTORE_BEFORE.secrets} Secrets back, the ${RESTORE_AFTER} later ones not; endpoints ${endpoints.join(", ")}`;
 }
 
 const first = (op: string, suffix: string, delayMs: number, name: string): KillPoint =>
@@ -475,6 +521,14 @@ async function main() {
         startRotation)) {
         await report.check("after the rotation's up: every Secret reads back with its value, every one in etcd under the new " +
             "key (secretbox key2), no controller keeps key1", rotationDone);
+    }
+    // Quorum lost and etcd restored from a snapshot (docs/recovery.md): the restore killed while the members' data is
+    // being restored, two seconds into the first controller's.
+    if (await interrupted("up", first("create", "-etcd-restore", 2000, "mid-restore of etcd from a snapshot after every controller was lost"),
+        "up", loseEveryControllerAfterSnapshot)) {
+        await report.check("after the restore's up: 3 started voting members, none of the lost cluster's; what was written before " +
+            "the snapshot is back (every Secret with its value), what was written after it is not; the kubernetes Service's " +
+            "endpoints are the 3 controllers", restoredFromSnapshot);
     }
     await report.check("final destroy", destroyCleans);
     report.timings.totalSeconds = Math.round((Date.now() - start) / 1000);

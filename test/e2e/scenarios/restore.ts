@@ -6,30 +6,19 @@
 // values), what was written after it is not, three new members are healthy, the nodes are Ready and the `kubernetes`
 // Service's endpoints are the three controllers. Then the setting is removed and nothing on the hosts changes.
 import * as assert from "node:assert/strict";
-import { hostLayout } from "../../../render/layout";
 import { clusterStack, controllers, etcdHealthy, etcdMembers, expectReady, hosts, kubeconfigPath, kubectl, writeConfig } from "../e2eCluster";
 import { clusterClient } from "../cluster";
-import { asRoot, eventually, replaceHost, run, ssh, workerNames } from "../harness";
+import { eventually, replaceHost, run, workerNames } from "../harness";
 import { upChanges } from "../engineEvents";
 import { Scenario } from "../scenario";
 import { objectStore } from "../stackConfig";
-import { PREFIX, storeKeys } from "../objectStore";
+import { takeManualSnapshot } from "../objectStore";
 
 const report = new Scenario("restore");
 const CONFIGMAPS_BEFORE = 500;
 const SECRETS_BEFORE = 100;
 const AFTER = 100;
 const cluster = clusterClient(kubeconfigPath, controllers);
-
-const configMaps = (label: string, count: number) => run("kubectl", ["--kubeconfig", kubeconfigPath, "apply", "-f", "-"], {
-    input: JSON.stringify({
-        apiVersion: "v1", kind: "List", items: Array.from({ length: count }, (_, n) => ({
-            apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${label}-${n}`, labels: { "kdw-restore": label } }, data: { n: String(n) },
-        })),
-    }),
-});
-const configMapsOf = async (label: string) =>
-    (JSON.parse(await kubectl("get", "configmaps", "-l", `kdw-restore=${label}`, "-o", "json")).items as any[]).length;
 
 report.run(async () => {
     const stack = await clusterStack(report);
@@ -43,15 +32,11 @@ report.run(async () => {
     await report.check(`a snapshot taken after ${CONFIGMAPS_BEFORE} ConfigMaps and ${SECRETS_BEFORE} Secrets are written, then ` +
         `${AFTER} more ConfigMaps; all three controllers lost with their disks, blank hosts at their addresses, and the API then ` +
         "answers nothing", async () => {
-        await configMaps(label, CONFIGMAPS_BEFORE);
+        await cluster.createConfigMaps(label, CONFIGMAPS_BEFORE);
         await cluster.createSecrets(label, SECRETS_BEFORE);
         const c0 = controllers[0];
-        const l = hostLayout(c0.kind);
-        await ssh(c0, asRoot(c0, `KDW_SNAPSHOT_SETTINGS=${l.etc}/etcd-snapshot ${l.home}/bin/kdw-etcd-snapshot take manual`));
-        const keys = (await storeKeys(store, `${PREFIX}/kdw-controller-0/`)).filter(k => k.endsWith("-manual.db"));
-        assert.ok(keys.length > 0, "no manual snapshot in the store");
-        snapshotKey = keys[keys.length - 1];
-        await configMaps(later, AFTER);
+        snapshotKey = await takeManualSnapshot(store, c0, "kdw-controller-0");
+        await cluster.createConfigMaps(later, AFTER);
         membersBefore = (await etcdMembers(c0)).map(m => m.id).sort();
         for (const c of controllers) {
             await replaceHost(hosts.indexOf(c));
@@ -79,8 +64,8 @@ report.run(async () => {
         const membersAfter = (await etcdMembers(controllers[0])).map(m => m.id).sort();
         assert.deepEqual(membersAfter.filter(id => membersBefore.includes(id)), [], "an old member is in the restored cluster");
         assert.equal(membersAfter.length, 3);
-        await eventually(60, async () => assert.equal(await configMapsOf(label), CONFIGMAPS_BEFORE), 2000);
-        assert.equal(await configMapsOf(later), 0, "objects written after the snapshot are there: it was not restored");
+        await eventually(60, async () => assert.equal(await cluster.configMapsOf(label), CONFIGMAPS_BEFORE), 2000);
+        assert.equal(await cluster.configMapsOf(later), 0, "objects written after the snapshot are there: it was not restored");
         const names = Array.from({ length: SECRETS_BEFORE }, (_, n) => `${label}-${n}`);
         assert.deepEqual(await cluster.secretsNotReadBack(names), []);
         await expectReady(workerNames(3), 120);
@@ -99,7 +84,7 @@ report.run(async () => {
         assert.deepEqual(changed.filter(c => !/^delete (kdw-controller-\d-etcd-restored?|etcd-restore-client-(key|csr|cert)|etcd-restore)$/.test(c)), [],
             "changed besides the restore's steps");
         await etcdHealthy(30);
-        assert.equal(await configMapsOf(label), CONFIGMAPS_BEFORE);
+        assert.equal(await cluster.configMapsOf(label), CONFIGMAPS_BEFORE);
         await stack.preview({ expectNoChanges: true });
         return changed.join(", ");
     });

@@ -295,6 +295,18 @@ async function main() {
         return refused.message.split("\n").find(l => l.includes("kubernetesVersion"))?.trim();
     });
 
+    await report.check("refused before anything changes: another machineDriver for the running machines, naming the key, " +
+        "both drivers and the way out", async () => {
+        const refused = await refusal({ machineDriver: "virtualbox", genericHosts: [] }, {}, () => stack.preview());
+        assert.ok(refused, "preview accepted another driver for the running machines");
+        const named = /kube-dumb-way:machineDriver is "virtualbox", but the running machines \(([^)]*)\) were made with "generic", and docker-machine cannot change that on a made machine/.exec(refused.message);
+        assert.ok(named, refused.message);
+        assert.deepEqual(named[1].split(", ").sort(), [...controllerNames, ...workerNames].sort(), "the machines named");
+        assert.match(refused.message, /Set kube-dumb-way:machineDriver back to "generic"; to move the cluster to new machines, take an etcd snapshot/);
+        await stack.preview({ expectNoChanges: true });
+        return refused.message.split("\n").find(l => l.includes("machineDriver"))?.trim().slice(0, 160);
+    });
+
     const flag = stepRecorder();
     await report.check("flags for the apiservers only (apiServerExtraArgs event-ttl=2h, audit-log-maxsize=1) roll the control planes " +
         `one at a time; polled every 0.5 s, the API's longest gap at most ${ROLL_BOUND.maxGapSeconds}s with at most ${ROLL_BOUND.maxFailed} failed`, async () => {
