@@ -43,7 +43,8 @@ in_registry() { # NAME:TAG
 }
 
 # image NAME:TAG ENTRYPOINT-JSON SRC=DEST...: one layer holding the given files, plus /tmp and /var/log; a SRC of
-# the form @TARGET makes DEST a symbolic link to TARGET.
+# the form @TARGET makes DEST a symbolic link to TARGET. "CMD <JSON>" instead of ENTRYPOINT-JSON: no entrypoint, that
+# command.
 image() {
     local ref="$registry/$1" entrypoint="$2" dir stamp start
     shift 2
@@ -68,7 +69,9 @@ image() {
         fi
         install -D -m 0755 "${pair%%=*}" "$dir/${pair#*=}"
     done
-    tar -C "$dir" -c . | docker import --change "ENTRYPOINT $entrypoint" --change 'ENV PATH=/usr/local/bin:/bin' - "$ref" >/dev/null
+    local start_with="ENTRYPOINT $entrypoint"
+    [ "${entrypoint#CMD }" = "$entrypoint" ] || start_with="$entrypoint"
+    tar -C "$dir" -c . | docker import --change "$start_with" --change 'ENV PATH=/usr/local/bin:/bin' - "$ref" >/dev/null
     rm -rf "$dir"
     docker push -q "$ref" >/dev/null
     echo "$want" > "$stamp"
@@ -278,7 +281,8 @@ links=()
 for applet in $("$upstream_busybox" --list); do
     [ "$applet" = busybox ] || links+=("@busybox=bin/$applet")
 done
-for ref in $(tags_of busybox); do image "$ref" '["/bin/sh"]' "$upstream_busybox=bin/busybox" "${links[@]}"; done
+# As upstream's image starts: no entrypoint, CMD sh (a pod's args alone are then its command).
+for ref in $(tags_of busybox); do image "$ref" 'CMD ["sh"]' "$upstream_busybox=bin/busybox" "${links[@]}"; done
 
 # The sample API server that the aggregator test registers, and the etcd it keeps its objects in: the toolchain's builds
 # of the versions the suite names (versions.json conformanceImages; its sample-apiserver 1.N.P is k8s.io/sample-apiserver
