@@ -51,8 +51,10 @@ image() {
     start=$SECONDS
     stamp="$(stamp_of "$ref")"
     local want
+    # What the image holds (each file's content and place, not where it came from: a new toolchain folder with the
+    # same binaries pushes nothing).
     want="$(for pair in "$@"; do
-        if [ "${pair#@}" != "$pair" ]; then echo "$pair"; else sha256sum "${pair%%=*}"; fi
+        if [ "${pair#@}" != "$pair" ]; then echo "$pair"; else echo "$(sha256sum < "${pair%%=*}" | cut -c1-64)=${pair#*=}"; fi
     done | sha256sum | cut -d' ' -f1) $entrypoint"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
         in_registry "$1"; then
@@ -156,15 +158,15 @@ image "kdw-smoke:2" '["/bin/sh", "-c", "exec httpd -f -vv -p 80 -h /www"]' "$bus
 # The conformance tests' images, under the names and tags the e2e framework of the pinned release asks for once every
 # registry it knows (but the deliberately invalid one) is this registry; that mapping, the suite's KUBE_TEST_REPO_LIST,
 # is written to $state/kube-test-repo-list.yaml. Nothing comes from an image registry: agnhost and nnp are the
-# toolchain's builds of the pinned release, the rest is Debian (debootstrap), the toolchain's pause and busybox's
-# release built here.
+# toolchain's builds of the pinned release, the rest is Debian (debootstrap), the toolchain's pause and its build of
+# busybox's release.
 [ "${1:-}" = conformance ] || exit 0
 # shellcheck source=scripts/debian-mirror.sh
 source "$here/debian-mirror.sh"
 # shellcheck source=scripts/install-missing.sh
 source "$here/install-missing.sh"
-if [ ! -x "$bin/e2e.test" ] || [ ! -x "$bin/agnhost" ] || [ ! -x "$bin/nnp" ]; then
-    echo "[images] no e2e.test, agnhost or nnp in $bin: run npm run toolchain" >&2
+if [ ! -x "$bin/e2e.test" ] || [ ! -x "$bin/agnhost" ] || [ ! -x "$bin/nnp" ] || [ ! -x "$bin/conformance/busybox" ]; then
+    echo "[images] no e2e.test, agnhost, nnp or conformance/busybox in $bin: run npm run toolchain" >&2
     exit 1
 fi
 repo_list="$state/kube-test-repo-list.yaml"
@@ -252,31 +254,8 @@ for picture in kitten nautilus; do
     for ref in $(tags_of "$picture"); do debian_image "$ref" "$picture_dir" 'ENTRYPOINT ["/agnhost"]' 'CMD ["test-webserver"]'; done
 done
 
-# busybox as upstream's image has it (the official busybox image is busybox's own build), not Debian's: Debian's reverts
-# an upstream change to ash that the suite tests (environment variables whose names are not shell identifiers, such
-# as a Secret's key data-1, reach a shell's children). Built static with busybox's default configuration from its
-# release archive, which Debian's mirror serves as the package's original source (versions.json conformanceBusybox).
-upstream_busybox="$cache/busybox-$(v conformanceBusybox.version)/busybox"
-if [ ! -x "$upstream_busybox" ]; then
-    missing=()
-    for tool in gcc make bzip2; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-    [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
-    install_missing "images.sh" ${missing[@]+"${missing[@]}"}
-    start=$SECONDS
-    work="$(mktemp -d)"
-    curl -fsS --retry 3 -o "$work/src.tar.bz2" "$(debian_mirror)/$(v conformanceBusybox.debianPool)"
-    echo "$(v conformanceBusybox.sha256)  $work/src.tar.bz2" | sha256sum --check --quiet ||
-        { echo "[images] $(v conformanceBusybox.archive): not the sha256 versions.json pins" >&2; exit 1; }
-    tar -C "$work" -xjf "$work/src.tar.bz2"
-    src="$work/busybox-$(v conformanceBusybox.version)"
-    make -C "$src" defconfig > "$work/build.log" 2>&1
-    sed -i 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' "$src/.config"
-    make -C "$src" -j "$(nproc)" busybox >> "$work/build.log" 2>&1 ||
-        { cp "$work/build.log" "$cache/busybox-build.log"; echo "[images] busybox build failed: $cache/busybox-build.log" >&2; exit 1; }
-    install -D -m 0755 "$src/busybox" "$upstream_busybox"
-    rm -rf "$work"
-    echo "[images] busybox $(v conformanceBusybox.version) built in $((SECONDS - start))s"
-fi
+# busybox as upstream's image has it: busybox's own release (the toolchain's conformance/busybox, not Debian's build).
+upstream_busybox="$bin/conformance/busybox"
 links=()
 for applet in $("$upstream_busybox" --list); do
     [ "$applet" = busybox ] || links+=("@busybox=bin/$applet")

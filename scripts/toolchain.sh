@@ -17,6 +17,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/toolchain/lib.sh
 source "$here/toolchain/lib.sh"
+# shellcheck source=scripts/debian-mirror.sh
+source "$here/debian-mirror.sh"
 recipes="$here/toolchain"
 
 TC="$(kdw_toolchain_home)"
@@ -310,6 +312,27 @@ build_pause() {
   mkdir -p out && mv out-pause out/pause && install_bins out/pause
 }
 
+# The busybox of the conformance suite's busybox image: busybox's own release, as upstream's image is (Debian's binary
+# reverts an upstream change to ash that the suite tests: environment variables whose names are not shell identifiers,
+# such as a Secret's key data-1, reach a shell's children). Built static with busybox's default configuration from its
+# release archive, which Debian's mirror keeps as the package's original source, checked against versions.json's sha256.
+build_conformance_busybox() {
+  local v="$V_conformanceBusybox_version" tool
+  for tool in gcc make bzip2; do
+    command -v "$tool" >/dev/null ||
+      { echo "conformance-busybox needs $tool (Debian: apt-get install -y --no-install-recommends gcc make bzip2 libc6-dev)" >&2; return 1; }
+  done
+  curl -fsS --retry 3 -o src.tar.bz2 "$(debian_mirror)/$V_conformanceBusybox_debianPool"
+  echo "$V_conformanceBusybox_sha256  src.tar.bz2" | sha256sum --check --quiet ||
+    { echo "$V_conformanceBusybox_archive: not the sha256 versions.json pins" >&2; return 1; }
+  tar -xjf src.tar.bz2
+  make -C "busybox-$v" defconfig
+  sed -i 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' "busybox-$v/.config"
+  grep -qx CONFIG_STATIC=y "busybox-$v/.config"
+  make -C "busybox-$v" -j "$(nproc)" busybox
+  mkdir -p "$BIN/conformance" && mv -f "busybox-$v/busybox" "$BIN/conformance/busybox"
+}
+
 # etcd: the server's main package is in the repository's root module, which the proxy does not serve at
 # 3.6.x; scripts/toolchain/etcd/main.go is the same one-line main over the served server/v3 module.
 # etcd_release VERSION DEST TOOLS: etcd (and, when TOOLS is yes, etcdctl and etcdutl, which takes and verifies
@@ -574,6 +597,7 @@ spawn pause "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" pause
 spawn kube-vip "$V_kubeVip" "github.com/kube-vip/kube-vip@$V_kubeVip" kube-vip
 spawn kube-router "$V_kubeRouter" "github.com/cloudnativelabs/kube-router/v2@$V_kubeRouter" kube-router
 spawn metrics-server "$V_metricsServer" "sigs.k8s.io/metrics-server@$V_metricsServer" metrics-server
+spawn conformance-busybox "$V_conformanceBusybox_version" "busybox@$V_conformanceBusybox_version" conformance/busybox
 spawn conformance-etcd "$V_conformanceImages_etcd" "go.etcd.io/etcd/server/v3@$V_conformanceImages_etcd" conformance/etcd
 spawn sample-apiserver "$V_conformanceImages_sampleApiserver" "k8s.io/sample-apiserver@$V_conformanceImages_sampleApiserver" \
   conformance/kube-sample-apiserver

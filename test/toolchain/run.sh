@@ -136,6 +136,15 @@ expect "conformance/kube-sample-apiserver is k8s.io/sample-apiserver $sample_api
   "$(printf 'mod\tk8s.io/sample-apiserver\t%s' "$sample_apiserver")" go version -m "$KDW_TOOLCHAIN_HOME/bin/conformance/kube-sample-apiserver"
 expect "e2e.test asks for etcd:${sample_etcd#v}-0" "/etcd:${sample_etcd#v}-0" e2e.test --list-images
 expect "e2e.test asks for sample-apiserver:1.${sample_apiserver#v0.}" "/sample-apiserver:1.${sample_apiserver#v0.}" e2e.test --list-images
+# busybox of the conformance suite's busybox image: the pinned release, static, and with the upstream ash that passes
+# variables whose names are not shell identifiers (a Secret's key data-1) to its children, which Debian's reverts.
+conformance_busybox="$KDW_TOOLCHAIN_HOME/bin/conformance/busybox"
+expect "conformance/busybox is busybox $(V conformanceBusybox.version)" "BusyBox v$(V conformanceBusybox.version) " "$conformance_busybox"
+# shellcheck disable=SC2016 # expanded by that sh
+expect "conformance/busybox is static (it runs in an image without a C library)" "not a dynamic executable" \
+  sh -c 'ldd "$1" 2>&1 || true' ldd "$conformance_busybox"
+expect "conformance/busybox's sh passes the variable data-1 to its children" "data-1=from-a-secret" \
+  env -i data-1=from-a-secret "$conformance_busybox" sh -c "$conformance_busybox env"
 expect "kube-bench version is $(V kubeBench)" "$(V kubeBench | sed 's/^v//')" kube-bench version
 expect "kube-vip version is $(V kubeVip)" "Version:  $(V kubeVip)" kube-vip version
 expect "kube-router --version is $(V kubeRouter)" "version $(V kubeRouter), built on 20" kube-router --version
