@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # install_missing WHO PACKAGE...: installs the Debian packages named (none: nothing to do) with apt-get, without their
 # recommends, when run as root on a machine that has apt-get; otherwise says what WHO needs and how to install it, and
-# fails. Sourced by scripts/test-deps.sh and scripts/vm-deps.sh.
+# fails. Sourced by scripts/test-deps.sh, scripts/vm-deps.sh and scripts/images.sh.
 install_missing() {
     local who=$1
     shift

@@ -1,10 +1,10 @@
 // Interrupted runs end to end: the real CLI's process group is killed with SIGKILL (as a closed terminal, a lost SSH
 // session or a CI timeout kills it) at points spread over a `pulumi up` from nothing, once during a `pulumi destroy`,
 // once during the `pulumi up` that rebuilds a controller lost for good, once mid-way through a rotation of the key
-// that encrypts Secrets, and once while etcd is restored from a snapshot after every controller was lost. After each kill: what it left (in-flight
-// steps, pending operations, and on every host), `pulumi cancel`, then alternately `pulumi up` (succeeds, all workers
-// Ready, `pulumi preview --expect-no-changes` passes) and `pulumi destroy` (empty stack, no machine, and on every host
-// no container, process, route, unit, rule, mount or file of ours). Each scenario first checks the state it starts from
+// that encrypts Secrets, and once while etcd is restored from a snapshot after every controller was lost. After each
+// kill: what it left (in-flight steps, pending operations, and on every host), `pulumi cancel`, then alternately
+// `pulumi up` (succeeds, all workers Ready, `pulumi preview --expect-no-changes` passes) and `pulumi destroy` (empty
+// stack, no machine, and on every host no container, process, route, unit, rule, mount or file of ours). Each scenario first checks the state it starts from
 // (an empty stack and clean hosts, or the converged cluster the scenario before it left) in a check of its own, which
 // fails, naming what it found and what it did, when it has to make that state first: one failure does not fail the
 // scenarios after it. Writes .cache/e2e/interrupt.json and ends with "N passed, N failed".
