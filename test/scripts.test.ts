@@ -250,6 +250,26 @@ test("kdw_remove_tree finishes a removal that files vanishing under it failed (b
     assert.equal(busy.stderr, `rm: can't remove '${dir}/busy': Device or resource busy\n`);
 });
 
+test("kdw_kill_under ends processes run from the folder by its path or its resolved path (boot2docker's linked " +
+    "/var/lib/boot2docker), and leaves others alone", (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-kill-"));
+    execFileSync("mkdir", ["-p", `${dir}/disk/kdw/bin`]);
+    symlinkSync(`${dir}/disk`, `${dir}/linked`);
+    execFileSync("cp", [execFileSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).trim(), `${dir}/disk/kdw/bin/shim`]);
+    execFileSync("cp", [`${dir}/disk/kdw/bin/shim`, `${dir}/other-sleep`]);
+    // As containerd starts a shim: by the resolved path; and one by the linked path; and one outside the folder.
+    const started = [`${dir}/disk/kdw/bin/shim`, `${dir}/linked/kdw/bin/shim`, `${dir}/other-sleep`]
+        .map(program => spawn(program, ["607"], { stdio: "ignore" }));
+    t.after(() => started.forEach(p => p.kill("SIGKILL")));
+    const running = () => started.map(p => p.pid !== undefined && existsSync(`/proc/${p.pid}`) &&
+        !readFileSync(`/proc/${p.pid}/stat`, "utf8").includes(") Z "));
+    assert.deepEqual(running(), [true, true, true]);
+    const r = spawnSync("sh", ["-c", `set -eu\n${hostScript("lib-cleanup.sh")}\nkdw_kill_under "$1"`, "kdw", `${dir}/linked/kdw`],
+        { encoding: "utf8" });
+    assert.deepEqual([r.status, r.stderr], [0, ""]);
+    assert.deepEqual(running(), [false, false, true]);
+});
+
 test("templates: a missing value or an unused value is an error", () => {
     assert.equal(render("a={{A}}", { A: 1 }), "a=1");
     assert.throws(() => render("a={{A}} b={{B}}", { A: 1 }), /\{\{B\}\} has no value/);

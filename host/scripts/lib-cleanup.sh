@@ -48,14 +48,16 @@ kdw_stop_service() { # name
     fi
 }
 
-# Ends every process whose command line starts with the prefix (busybox, on boot2docker, has no pkill); `-KILL` after
-# 2 s for those still there.
-kdw_kill_prefix() { # prefix
+# Ends every process whose command line starts with the folder's path (busybox, on boot2docker, has no pkill), as given
+# or with symbolic links resolved: containerd starts its shims by its own resolved path, and boot2docker's
+# /var/lib/boot2docker is a link to /mnt/sda1/var/lib/boot2docker. `-KILL` after 2 s for those still there.
+kdw_kill_under() { # folder
+    resolved=$(cd "$1" 2>/dev/null && pwd -P) || resolved=$1
     for signal in TERM KILL; do
         found=
         for process in /proc/[0-9]*; do
             case "$(tr '\000' ' ' 2>/dev/null < "$process/cmdline")" in
-            "$1"*) kill "-$signal" "${process#/proc/}" 2>/dev/null && found=1 ;;
+            "$1/"* | "$resolved/"*) kill "-$signal" "${process#/proc/}" 2>/dev/null && found=1 ;;
             esac
         done
         [ -n "$found" ] && [ "$signal" = TERM ] || return 0
@@ -89,7 +91,7 @@ kdw_kill_leftovers() {
     done
     # Anything still running from our binaries (containerd's shims outlive containerd), but the host's own programs
     # (the route loop, run as `/bin/sh $KDW_HOME/bin/kdw-routes`, and kdw-service's supervisors, `sh -c`, do not match).
-    kdw_kill_prefix "$KDW_HOME/"
+    kdw_kill_under "$KDW_HOME"
 }
 
 # kube-proxy's, the kubelet's and kube-router's KUBE-* chains, the CNI plugins' CNI-* chains, rules that jump to them
