@@ -13,7 +13,10 @@ export function run(cmd: string, args: string[], opts: ExecFileOptions & { input
         const child = execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, timeout: 300_000, ...opts, encoding: "utf8" },
             (err, stdout, stderr) => {
                 if (err) {
-                    reject(new Error(`${cmd} ${args.join(" ")} failed: ${String(stderr || err.message).trim()}`));
+                    // The exit status (or the signal that ended it) and what it printed, for callers that tell failures apart.
+                    const status = (err as { code?: number | string }).code ?? (err as { signal?: string }).signal;
+                    reject(Object.assign(new Error(`${cmd} ${args.join(" ")} failed (${status}): ${String(stderr || err.message).trim()}`),
+                        { status, stderr: String(stderr) }));
                 } else {
                     resolve(String(stdout));
                 }
@@ -73,8 +76,34 @@ export function hostsState(): { hosts: TestHost[]; registry: { address: string; 
 const sshOptions = (host: TestHost) => ["-i", host.sshKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
     "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"];
 
-export function ssh(host: TestHost, command: string, timeoutMs = 120_000): Promise<string> {
-    return run("ssh", [...sshOptions(host), `${host.sshUser}@${host.ip}`, command], { timeout: timeoutMs });
+/**
+ * What ssh prints when it could not reach the host or lost it (its exit status is then 255). With three clusters side
+ * by side on two cores, a host's sshd now and then misses ConnectTimeout's 5 s (CI, 2026-12-05: "Connection timed out
+ * during banner exchange" on a running controller), which says nothing of the cluster.
+ */
+const SSH_UNREACHED = /banner exchange|kex_exchange_identification|Connection (refused|reset|closed|timed out)|No route to host|^$/;
+const SSH_ATTEMPTS = 3;
+
+/**
+ * `command` on the host; tried again, up to SSH_ATTEMPTS times 3 s apart, when ssh itself failed to reach the host
+ * (status 255, SSH_UNREACHED). The command's own failures are not retried. A host that stays unreachable fails the
+ * call, with each attempt's error.
+ */
+export async function ssh(host: TestHost, command: string, timeoutMs = 120_000): Promise<string> {
+    const errors: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await run("ssh", [...sshOptions(host), `${host.sshUser}@${host.ip}`, command], { timeout: timeoutMs });
+        } catch (err) {
+            const failure = err as Error & { status?: number | string; stderr?: string };
+            errors.push(failure.message);
+            if (failure.status !== 255 || !SSH_UNREACHED.test((failure.stderr ?? "").trim()) || attempt === SSH_ATTEMPTS) {
+                throw errors.length === 1 ? failure : new Error(`ssh to ${host.name} (${host.ip}) failed ${errors.length} times:\n` +
+                    errors.join("\n"));
+            }
+            await sleep(3000);
+        }
+    }
 }
 
 /**

@@ -390,11 +390,16 @@ async function interrupted(command: "up" | "destroy", point: KillPoint, next: "u
         assert.ok(!killedRun.timedOut, `the run timed out (still running after ${killedRun.seconds}s, killed) ` +
             `before the kill point:\n${lastLines(killedRun.output)}`);
         assert.ok(killedRun.killed, `the run ended (code ${killedRun.code}) before the kill point:\n${lastLines(killedRun.output)}`);
-        const state = await storedState();
-        const left = await hostLeftovers();
-        const stale = await machines();
+        // What the killed run left, read before the lock is released; the lock is released even when reading fails, so
+        // that the checks after this one start from a stack they can use.
+        const inspected = await Promise.all([storedState(), hostLeftovers(), machines()])
+            .then(read => ({ read }), (error: unknown) => ({ error }));
         const cancel = await pulumi(["cancel", "--yes"]);
         assert.equal(cancel.code, 0, `pulumi cancel failed:\n${cancel.output}`);
+        if ("error" in inspected) {
+            throw inspected.error;
+        }
+        const [state, left, stale] = inspected.read;
         const result = next === "up" ? await upConverges() : await destroyCleans();
         const record = {
             killedAfter: killedRun.seconds, inFlight: killedRun.inFlight, stateResources: state.resources.length,
