@@ -258,6 +258,11 @@ test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests
         "[sig-node] Pods should run through the lifecycle of Pods and PodStatus [Conformance]"]) {
         assert.ok(focused.test(name) && skipped.test(name), `${name}: left out (agnhost:2.55)`);
     }
+    assert.ok(skipped.test("[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] should have a working " +
+        "scale subresource [Conformance]"), "StatefulSetBasic left out (agnhost:2.55)");
+    const imageVolume = "[sig-node] ImageVolume should succeed with pod and pull policy of Always [LinuxOnly] [MinimumKubeletVersion:1.35] [Conformance]";
+    assert.ok(skipped.test(imageVolume), "ImageVolume left out (Alpine's os-release)");
+    assert.ok(!skipped.test("[sig-apps] StatefulSet MinReadySeconds should be honored when enabled"), "StatefulSet tests outside StatefulSetBasic run");
     for (const [pattern, why] of Object.entries({ ...CONFORMANCE_CANNOT_PASS_HERE, ...CONFORMANCE_LEFT_OUT })) {
         assert.ok(skipped.source.includes(pattern), pattern);
         assert.ok(why.length > 40, `${pattern}: the reason is said`);

@@ -45,6 +45,14 @@ export const CONFORMANCE_LEFT_OUT: Record<string, string> = {
         AGNHOST_PREVIOUS_REASON,
     [String.raw`\[sig-node\] Pods should run through the lifecycle of Pods and PodStatus `]:
         AGNHOST_PREVIOUS_REASON,
+    // Every StatefulSet of these tests is e2estatefulset.NewStatefulSet's (test/e2e/framework/statefulset/fixtures.go),
+    // whose pods run AgnhostPrev: in the whole run of 2026-12-05 each of the 8 waited for pods that never pulled.
+    [String.raw`\[sig-apps\] StatefulSet Basic StatefulSet functionality \[StatefulSetBasic\] `]: AGNHOST_PREVIOUS_REASON,
+    // The test mounts kitten as an image volume and reads it: data.json was read (its first expectation held in the
+    // whole run of 2026-12-05), then it expects /etc/os-release to say "Alpine Linux", the base of upstream's image.
+    [String.raw`\[sig-node\] ImageVolume should succeed with pod and pull policy of Always `]: "it expects the kitten " +
+        "image's /etc/os-release to say Alpine Linux, upstream's base image, which no registry here serves (the " +
+        "project's kitten carries the release's own files on Debian's); the image volume itself mounts and reads",
 };
 
 /**
