@@ -18,8 +18,12 @@ source scripts/env.sh
 source scripts/test-stacks.sh
 images=()
 for name in "$@"; do
+    case "$name" in
     # The conformance tests' own images.
-    case "$name" in standards | standards+restore+resize | conformance | whole-conformance) images=(conformance) ;; esac
+    standards | standards+restore+resize | conformance | whole-conformance) images+=(conformance) ;;
+    # The control plane at the previous minor, which the upgrade starts from.
+    upgrade) images+=(previous) ;;
+    esac
 done
 # Suites may run side by side (each on its own test hosts): one at a time builds the images and compiles.
 mkdir -p .cache/e2e

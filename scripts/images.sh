@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Builds the cluster's images from the toolchain's binaries (no base image: each is a `docker import` of a folder with
 # static binaries) and pushes them to the test hosts' registry, under the names the program pulls:
-#   <registry>/etcd:<etcd>-0  kube-apiserver|kube-controller-manager|kube-scheduler:<kubernetes> and :<kubernetesPrevious>
+#   <registry>/etcd:<etcd>-0  kube-apiserver|kube-controller-manager|kube-scheduler:<kubernetes>
 #   pause:<pause>  coredns/coredns:<coredns>  kube-vip/kube-vip:<kubeVip>  cloudnativelabs/kube-router:<kubeRouter>
 #   metrics-server/metrics-server:<metricsServer>
 #   kdw-smoke:2 (Debian's static busybox: sh, httpd, nslookup, wget, for the smoke tests)
 # An image whose inputs did not change since it was last pushed is skipped.
 #
-#   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh [conformance]
+#   source scripts/env.sh && npm run hosts:up && bash scripts/images.sh [previous] [conformance]
 #
-# `conformance` adds the images the standards suite's Kubernetes conformance tests run (test/e2e/scenarios/standards.ts): see the end.
+# `previous` adds the control plane's images at the previous minor (versions.json kubernetesPrevious, from the toolchain's
+# bin-previous/), which upgrades start from (test/e2e/scenarios/upgrade.ts); `conformance` the images the standards
+# suite's Kubernetes conformance tests run (test/e2e/scenarios/standards.ts): see the end. Each needs toolchain items the
+# others do not (CI builds those beside its first suites: .ci/run).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -18,6 +21,15 @@ bin="$KDW_TOOLCHAIN_HOME/bin"
 cache="${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/images"
 state="${KDW_HOSTS_STATE_DIR:-${KDW_CACHE_DIR:-$HOME/.cache/kube-dumb-way}/hosts/state${KDW_HOSTS_INSTANCE:+-$KDW_HOSTS_INSTANCE}}"
 mkdir -p "$cache"
+
+previous="" conformance=""
+for group in "$@"; do
+    case "$group" in
+    previous) previous=1 ;;
+    conformance) conformance=1 ;;
+    *) echo "[images] no image group \"$group\": the groups are previous and conformance" >&2; exit 2 ;;
+    esac
+done
 
 json() { node -p "const j = require('$1'); $2"; }
 [ -f "$state/registry.json" ] || { echo "[images] no registry: run npm run hosts:up first" >&2; exit 1; }
@@ -84,8 +96,16 @@ etcd="$(v etcd)"
 kubernetes="$(v kubernetes)"
 image "etcd:${etcd#v}-0" '[]' "$bin/etcd=usr/local/bin/etcd" "$bin/etcdctl=usr/local/bin/etcdctl" \
     "$bin/etcdutl=usr/local/bin/etcdutl"
-# The pinned release and the previous minor (the toolchain's bin-previous/), which upgrades start from.
-for release in "$kubernetes=$bin" "$(v kubernetesPrevious)=$KDW_PREVIOUS_BINARY_DIR"; do
+# The pinned release and, asked for, the previous minor (the toolchain's bin-previous/), which upgrades start from.
+releases=("$kubernetes=$bin")
+if [ -n "$previous" ]; then
+    if [ ! -x "$KDW_PREVIOUS_BINARY_DIR/kube-apiserver" ]; then
+        echo "[images] no previous minor in $KDW_PREVIOUS_BINARY_DIR: run npm run toolchain" >&2
+        exit 1
+    fi
+    releases+=("$(v kubernetesPrevious)=$KDW_PREVIOUS_BINARY_DIR")
+fi
+for release in "${releases[@]}"; do
     for component in kube-apiserver kube-controller-manager kube-scheduler; do
         image "$component:${release%%=*}" '[]' "${release#*=}/$component=usr/local/bin/$component"
     done
@@ -160,7 +180,7 @@ image "kdw-smoke:2" '["/bin/sh", "-c", "exec httpd -f -vv -p 80 -h /www"]' "$bus
 # is written to $state/kube-test-repo-list.yaml. Nothing comes from an image registry: agnhost and nnp are the
 # toolchain's builds of the pinned release, the rest is Debian (debootstrap), the toolchain's pause and its build of
 # busybox's release.
-[ "${1:-}" = conformance ] || exit 0
+[ -n "$conformance" ] || exit 0
 # shellcheck source=scripts/debian-mirror.sh
 source "$here/debian-mirror.sh"
 # shellcheck source=scripts/install-missing.sh

@@ -7,6 +7,7 @@
 #   npm run toolchain            # or: bash scripts/toolchain.sh
 #   KDW_TOOLCHAIN_JOBS=1 ...     # items built at once (default 2)
 #   KDW_TOOLCHAIN_ONLY="etcd runc" ...   # build only these items
+#   KDW_TOOLCHAIN_SKIP="kube-bench" ...  # build all but these (CI builds the items only some suites need beside the others)
 #
 # One line per item: "[toolchain] <item> <version> built in Ns" / "... cached" / "... FAILED ...".
 # An item is skipped when its binaries exist and state/<item>.json records the same module@version; an item built
@@ -33,6 +34,12 @@ rm -f "$STATE"/*.failed
 # -dwarf=false: every item is linked with -s -w, which drops the debug information the compiler would still make;
 # not making it saves about a fifth of the compile time (etcd cold: user+sys 156.8 s -> 124.6 s), the binaries the same.
 export GOFLAGS="-mod=mod -buildvcs=false -gcflags=all=-dwarf=false"
+# The compiler and linker let their heap grow to 5 times what is live before they collect garbage, not Go's default 2
+# (GOGC=100): a quarter less CPU for the same binaries (etcdctl from an empty build cache: user 39.5 s -> 30.1 s, max
+# RSS 250 -> 369 MB, the binary byte for byte the same; 2026-12-05). Within 4 GiB a process (GOMEMLIMIT), so that
+# Kubernetes' links (several GiB each, two at once) take no more memory than they would at the default: past the limit
+# the collector runs as often as the default's would for a process with up to 2 GiB live.
+export GOGC="${GOGC:-400}" GOMEMLIMIT="${GOMEMLIMIT:-4GiB}"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 export CGO_ENABLED=0
 export PULUMI_SKIP_UPDATE_CHECK=true
@@ -567,6 +574,7 @@ item() {
 # Run items in the background, at most $JOBS at once.
 spawn() {
   if [ -n "${KDW_TOOLCHAIN_ONLY:-}" ] && [[ " $KDW_TOOLCHAIN_ONLY " != *" $1 "* ]]; then return 0; fi
+  if [[ " ${KDW_TOOLCHAIN_SKIP:-} " == *" $1 "* ]]; then return 0; fi
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
   item "$@" &
 }
@@ -636,14 +644,18 @@ if [ -d "$PREVIOUS" ]; then
 fi
 
 # bin/manifest.json: every artifact of every item built so far (names relative to bin/, as the program reads them);
-# bin-previous/manifest.json: the same for what bin-previous/ holds (names relative to it).
+# bin-previous/manifest.json: the same for what bin-previous/ holds (names relative to it). Each written aside and
+# renamed into place: a cluster may be running `pulumi up` from this toolchain while a later run adds items (CI).
 node -e '
   const fs = require("fs"), path = require("path");
   const [dir, bin, previous] = process.argv.slice(1);
   const items = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
     .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")));
-  const write = (folder, artifacts) => fs.writeFileSync(path.join(folder, "manifest.json"),
-    JSON.stringify({ key: path.basename(path.dirname(dir)), artifacts }, null, 2) + "\n");
+  const write = (folder, artifacts) => {
+    const file = path.join(folder, "manifest.json");
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ key: path.basename(path.dirname(dir)), artifacts }, null, 2) + "\n");
+    fs.renameSync(`${file}.tmp`, file);
+  };
   const all = items.flatMap((i) => i.artifacts);
   write(bin, all);
   if (fs.existsSync(previous)) {

@@ -8,8 +8,12 @@
 // (an empty stack and clean hosts, or the converged cluster the scenario before it left) in a check of its own, which
 // fails, naming what it found and what it did, when it has to make that state first: one failure does not fail the
 // scenarios after it. Writes .cache/e2e/interrupt.json and ends with "N passed, N failed".
+// The kill points come in two groups, each of which can run alone (KDW_INTERRUPT_GROUP), as CI runs them on two sets of
+// hosts side by side: `builds` (the up from nothing and the destroys) and `recoveries` (the rebuilt controller, the
+// key rotation, the restore: they start from a converged cluster, which the group's first check then brings up).
 //
 //   source scripts/env.sh && npm run hosts:up -- 6 && npm run e2e:interrupt
+//   KDW_INTERRUPT_GROUP=recoveries npm run e2e:interrupt
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,17 +22,18 @@ import { validateConfig } from "../../../config";
 import { sweepCommand } from "../../../components/machineHost";
 import { engineEvents, resourceName } from "../engineEvents";
 import { assertRejoined, clusterClient } from "../cluster";
-import { eventually, hostsState, replaceHost, ROOT, run, ssh, WORK } from "../harness";
+import { eventually, HOSTS_SET_SUFFIX, hostsState, replaceHost, ROOT, run, ssh, WORK } from "../harness";
 import { leftoversOn } from "../leftovers";
 import { Scenario } from "../scenario";
 import { takeManualSnapshot } from "../objectStore";
 import { machineStorage, objectStore, writeStackConfig } from "../stackConfig";
 
-const STACK = "interrupt";
+/** One stack per set of hosts: the two groups of kill points may run side by side on two sets (CI). */
+const STACK = `interrupt${HOSTS_SET_SUFFIX}`;
 const report = new Scenario("interrupt");
 const { hosts } = hostsState();
 const cluster = hosts.slice(0, 6);
-const kubeconfigPath = path.join(WORK, "interrupt.kubeconfig");
+const kubeconfigPath = path.join(WORK, `${STACK}.kubeconfig`);
 // PULUMI_DEBUG_COMMANDS enables --event-log (as the Automation API does).
 const env = { ...process.env, MACHINE_STORAGE_PATH: machineStorage(STACK), PULUMI_DEBUG_COMMANDS: "true" };
 
@@ -329,7 +334,17 @@ async function clusterProblems(): Promise<string[]> {
 
 /** KDW_INTERRUPT_ONLY=etcd,destroy runs only the kill points whose names contain one of these words (to debug one). */
 const only = (process.env.KDW_INTERRUPT_ONLY ?? "").split(",").filter(Boolean);
-/** A scenario was left out (KDW_INTERRUPT_ONLY) since the last one that ran: the state it left is not there to check. */
+/** The groups of kill points (see the top of this file); KDW_INTERRUPT_GROUP runs one of them, else both run. */
+const GROUPS = ["builds", "recoveries"] as const;
+type Group = typeof GROUPS[number];
+const group = process.env.KDW_INTERRUPT_GROUP || undefined;
+if (group !== undefined && !(GROUPS as readonly string[]).includes(group)) {
+    throw new Error(`KDW_INTERRUPT_GROUP is "${group}": it must be one of ${GROUPS.join(", ")}, or unset for both`);
+}
+/**
+ * A scenario was left out (KDW_INTERRUPT_ONLY, KDW_INTERRUPT_GROUP) since the last one that ran: the state it left is
+ * not there to check.
+ */
 let leftOut = false;
 
 /**
@@ -371,11 +386,12 @@ async function startsFrom(state: "empty" | "cluster", name: string): Promise<boo
 
 /**
  * Kills a run at `point`, reports what it left, cancels the lock, and runs `next`; first checks where it starts, then
- * does `before` (a loss the run is to recover from). Returns whether it ran (KDW_INTERRUPT_ONLY may leave it out).
+ * does `before` (a loss the run is to recover from). Returns whether it ran (KDW_INTERRUPT_ONLY or KDW_INTERRUPT_GROUP
+ * may leave it out).
  */
-async function interrupted(command: "up" | "destroy", point: KillPoint, next: "up" | "destroy", before?: () => Promise<string>) {
+async function interrupted(of: Group, command: "up" | "destroy", point: KillPoint, next: "up" | "destroy", before?: () => Promise<string>) {
     const name = `${command} killed ${point.name}; cancel; ${next}`;
-    if (only.length > 0 && !only.some(word => `${command} ${point.name}`.includes(word))) {
+    if ((group !== undefined && group !== of) || (only.length > 0 && !only.some(word => `${command} ${point.name}`.includes(word)))) {
         leftOut = true;
         return false;
     }
@@ -508,28 +524,29 @@ async function main() {
 
     // Each scenario checks where it starts (startsFrom); the first one's check is the suite's own start.
     // Spread over an `up` from nothing: machine creation, host preparation, etcd, the control plane, the workers.
-    await interrupted("up", first("create", "-machine", 3000, "during machine creation"), "up");
-    await report.check("destroy after that up", destroyCleans);
-    await interrupted("up", first("create", "-prepare", 500, "during host preparation"), "destroy");
-    await interrupted("up", first("create", "-etcd-install", 1500, "while etcd starts"), "up");
+    if (await interrupted("builds", "up", first("create", "-machine", 3000, "during machine creation"), "up")) {
+        await report.check("destroy after that up", destroyCleans);
+    }
+    await interrupted("builds", "up", first("create", "-prepare", 500, "during host preparation"), "destroy");
+    await interrupted("builds", "up", first("create", "-etcd-install", 1500, "while etcd starts"), "up");
     // A destroy killed part-way, while the workers' node components are being removed.
-    await interrupted("destroy", first("delete", "-node-roll", 1500, "while workers are removed"), "destroy");
-    await interrupted("up", first("create", "-control-plane-install", 4000, "while the control plane starts"), "destroy");
-    await interrupted("up", first("create", "-node-install", 6000, "while the workers start"), "up");
+    await interrupted("builds", "destroy", first("delete", "-node-roll", 1500, "while workers are removed"), "destroy");
+    await interrupted("builds", "up", first("create", "-control-plane-install", 4000, "while the control plane starts"), "destroy");
+    await interrupted("builds", "up", first("create", "-node-install", 6000, "while the workers start"), "up");
     // A controller lost for good (docs/recovery.md): its rebuild killed while its etcd member joins the others.
-    if (await interrupted("up", first("create-replacement", "-etcd-install", 3000, "while a lost controller's etcd member rejoins"), "up",
+    if (await interrupted("recoveries", "up", first("create-replacement", "-etcd-install", 3000, "while a lost controller's etcd member rejoins"), "up",
         loseController)) {
         await report.check("after the rebuilt controller's up: 3 started voting etcd members, no learner, the lost member gone", etcdRejoined);
     }
     // A key rotation killed part-way (docs/day2.md): the new key reads everywhere, and writes on the first controller.
-    if (await interrupted("up", first("update", "-encryption-write", 3000, "mid-rotation of the key that encrypts Secrets"), "up",
+    if (await interrupted("recoveries", "up", first("update", "-encryption-write", 3000, "mid-rotation of the key that encrypts Secrets"), "up",
         startRotation)) {
         await report.check("after the rotation's up: every Secret reads back with its value, every one in etcd under the new " +
             "key (secretbox key2), no controller keeps key1", rotationDone);
     }
     // Quorum lost and etcd restored from a snapshot (docs/recovery.md): the restore killed while the members' data is
     // being restored, two seconds into the first controller's.
-    if (await interrupted("up", first("create", "-etcd-restore", 2000, "mid-restore of etcd from a snapshot after every controller was lost"),
+    if (await interrupted("recoveries", "up", first("create", "-etcd-restore", 2000, "mid-restore of etcd from a snapshot after every controller was lost"),
         "up", loseEveryControllerAfterSnapshot)) {
         await report.check("after the restore's up: 3 started voting members, none of the lost cluster's; what was written before " +
             "the snapshot is back (every Secret with its value), what was written after it is not; the kubernetes Service's " +
