@@ -260,6 +260,9 @@ test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests
     }
     assert.ok(skipped.test("[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] should have a working " +
         "scale subresource [Conformance]"), "StatefulSetBasic left out (agnhost:2.55)");
+    assert.ok(skipped.test("[sig-apps] Daemon set should update pod when spec was updated and update strategy is RollingUpdate " +
+        "[Conformance] [Serial]"), "DaemonSet's rolling update left out (agnhost:2.55)");
+    assert.ok(!skipped.test("[sig-apps] Daemon set should rollback without unnecessary restarts [Conformance] [Serial]"));
     const imageVolume = "[sig-node] ImageVolume should succeed with pod and pull policy of Always [LinuxOnly] [MinimumKubeletVersion:1.35] [Conformance]";
     assert.ok(skipped.test(imageVolume), "ImageVolume left out (Alpine's os-release)");
     assert.ok(!skipped.test("[sig-apps] StatefulSet MinReadySeconds should be honored when enabled"), "StatefulSet tests outside StatefulSetBasic run");

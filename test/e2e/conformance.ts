@@ -48,6 +48,10 @@ export const CONFORMANCE_LEFT_OUT: Record<string, string> = {
     // Every StatefulSet of these tests is e2estatefulset.NewStatefulSet's (test/e2e/framework/statefulset/fixtures.go),
     // whose pods run AgnhostPrev: in the whole run of 2026-12-05 each of the 8 waited for pods that never pulled.
     [String.raw`\[sig-apps\] StatefulSet Basic StatefulSet functionality \[StatefulSetBasic\] `]: AGNHOST_PREVIOUS_REASON,
+    // It rolls the DaemonSet's pods to AgnhostPrev and waits for them (test/e2e/apps/daemon_set.go): in the whole run of
+    // 2026-12-05 it ran out of time waiting, the suite's one failure.
+    [String.raw`\[sig-apps\] Daemon set should update pod when spec was updated and update strategy is RollingUpdate `]:
+        AGNHOST_PREVIOUS_REASON,
     // The test mounts kitten as an image volume and reads it: data.json was read (its first expectation held in the
     // whole run of 2026-12-05), then it expects /etc/os-release to say "Alpine Linux", the base of upstream's image.
     [String.raw`\[sig-node\] ImageVolume should succeed with pod and pull policy of Always `]: "it expects the kitten " +
