@@ -1,10 +1,12 @@
 // The end-to-end suites' runner and report (test/e2e/run.ts, reporter.ts, scenario.ts) on fixture scenarios: every
 // check's line as CI's summary reads it, a failure outside any check counted and named, a skipped test counted as a
-// failure, and the last line's tally.
+// failure, and the last line's tally; and the harness's ssh, which tries again only when the host was not reached.
 import * as assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { run, test } from "node:test";
+import { ssh, TestHost } from "./e2e/harness";
 import { summaryReporter, Tally } from "./e2e/reporter";
 import { SUITES } from "./e2e/run";
 
@@ -55,4 +57,33 @@ test("every scenario of every suite has its file, and no scenario file belongs t
     }
     const files = require("node:fs").readdirSync(dir).filter((f: string) => f.endsWith(".js")).map((f: string) => f.slice(0, -3));
     assert.deepEqual(files.filter((f: string) => !listed.includes(f)), []);
+});
+
+/** A stand-in `ssh` first on PATH that fails as `failures` say (status and stderr), one per call, then prints "ran". */
+function fakeSsh(failures: { status: number; stderr: string }[]) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-ssh-"));
+    const lines = failures.map((f, i) => `[ "$n" = ${i} ] && { echo '${f.stderr}' >&2; exit ${f.status}; }`);
+    writeFileSync(path.join(dir, "ssh"), `#!/bin/sh\nn=$(cat "${dir}/calls" 2>/dev/null || echo 0)\necho $((n + 1)) > "${dir}/calls"\n` +
+        `${lines.join("\n")}\necho ran\n`, { mode: 0o755 });
+    return { dir, calls: () => Number(readFileSync(path.join(dir, "calls"), "utf8")) };
+}
+
+test("harness ssh: tried again when ssh could not reach the host (255 and ssh's own message), never when the command failed", async (t) => {
+    const host: TestHost = { name: "h", ip: "127.0.0.1", kind: "systemd", sshUser: "root", sshKeyPath: "/dev/null" };
+    const savedPath = process.env.PATH;
+    t.after(() => { process.env.PATH = savedPath; });
+    const unreachable = fakeSsh([{ status: 255, stderr: "Connection timed out during banner exchange" }]);
+    process.env.PATH = `${unreachable.dir}:${savedPath}`;
+    assert.equal(await ssh(host, "true"), "ran\n");
+    assert.equal(unreachable.calls(), 2);
+    // The command's own failure, even with status 255, is the caller's: one call.
+    const failed = fakeSsh([{ status: 1, stderr: "Error: No such container: kdw-etcd" }, { status: 255, stderr: "etcdctl: lost" }]);
+    process.env.PATH = `${failed.dir}:${savedPath}`;
+    await assert.rejects(ssh(host, "x"), /failed \(1\): Error: No such container/);
+    assert.equal(failed.calls(), 1);
+    // A host that stays unreachable fails after three attempts, with each one's error.
+    const gone = fakeSsh([0, 1, 2].map(() => ({ status: 255, stderr: "ssh: connect to host 127.0.0.1 port 22: Connection refused" })));
+    process.env.PATH = `${gone.dir}:${savedPath}`;
+    await assert.rejects(ssh(host, "x"), /failed 3 times/);
+    assert.equal(gone.calls(), 3);
 });

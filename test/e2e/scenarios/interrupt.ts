@@ -4,10 +4,10 @@
 // that encrypts Secrets, and once while etcd is restored from a snapshot after every controller was lost. After each
 // kill: what it left (in-flight steps, pending operations, and on every host), `pulumi cancel`, then alternately
 // `pulumi up` (succeeds, all workers Ready, `pulumi preview --expect-no-changes` passes) and `pulumi destroy` (empty
-// stack, no machine, and on every host no container, process, route, unit, rule, mount or file of ours). Each scenario first checks the state it starts from
-// (an empty stack and clean hosts, or the converged cluster the scenario before it left) in a check of its own, which
-// fails, naming what it found and what it did, when it has to make that state first: one failure does not fail the
-// scenarios after it. Writes .cache/e2e/interrupt.json and ends with "N passed, N failed".
+// stack, no machine, and on every host no container, process, route, unit, rule, mount or file of ours). Each scenario
+// first checks the state it starts from (an empty stack and clean hosts, or the converged cluster the scenario before it
+// left) in a check of its own, which fails, naming what it found and what it did, when it has to make that state first:
+// one failure does not fail the scenarios after it. Writes .cache/e2e/interrupt.json and ends with "N passed, N failed".
 // The kill points come in two groups, each of which can run alone (KDW_INTERRUPT_GROUP), as CI runs them on two sets of
 // hosts side by side: `builds` (the up from nothing and the destroys) and `recoveries` (the rebuilt controller, the
 // key rotation, the restore: they start from a converged cluster, which the group's first check then brings up).
