@@ -268,20 +268,24 @@ kubernetes_module() {
   done
 }
 
-# kubernetes_release ITEM VERSION DEST: Kubernetes' binaries (one build: its link steps need several GiB each) into DEST.
+# kubernetes_release ITEM VERSION DEST [BINS]: Kubernetes' binaries (BINS, else K8S_BINS; one build: its link steps need
+# several GiB each) into DEST.
 K8S_BINS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+# The previous minor's: what a cluster runs. Not kubectl: the pinned release's speaks to a cluster one minor older (the
+# skew policy's client range), and kubectl's own packages are a twentieth of the build, for a binary nothing runs.
+K8S_PREVIOUS_BINS="${K8S_BINS% kubectl}"
 kubernetes_release() {
-  local v="$2" dest="$3" pkgs=() b
+  local v="$2" dest="$3" bins="${4:-$K8S_BINS}" pkgs=() b
   kubernetes_module "$1" "$v"
-  for b in $K8S_BINS; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  for b in $bins; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
   go get "${pkgs[@]/%/@$v}"
   mkdir -p out "$dest"
   go build -trimpath -ldflags "$K8S_LDFLAGS" -o out/ "${pkgs[@]}"
-  for b in $K8S_BINS; do mv -f "out/$b" "$dest/$b"; done
+  for b in $bins; do mv -f "out/$b" "$dest/$b"; done
 }
 build_kubernetes() { kubernetes_release kubernetes "$V_kubernetes" "$BIN"; }
 # The previous minor, for upgrades: its own folder with bin/'s layout (see PREVIOUS below).
-build_kubernetes_previous() { kubernetes_release kubernetes-previous "$V_kubernetesPrevious" "$PREVIOUS"; }
+build_kubernetes_previous() { kubernetes_release kubernetes-previous "$V_kubernetesPrevious" "$PREVIOUS" "$K8S_PREVIOUS_BINS"; }
 
 # The conformance suite of the same release: the e2e test binary, agnhost, the program its test pods run (the image
 # tag the suite asks for is agnhost's VERSION file, stamped into the binary as upstream's Makefile does), nnp, what
@@ -586,7 +590,7 @@ total_start=$SECONDS
 # shellcheck disable=SC2086
 spawn kubernetes "$V_kubernetes" "k8s.io/kubernetes@$V_kubernetes" $K8S_BINS
 # shellcheck disable=SC2046,SC2086
-spawn kubernetes-previous "$V_kubernetesPrevious" "k8s.io/kubernetes@$V_kubernetesPrevious" $(printf '../bin-previous/%s ' $K8S_BINS)
+spawn kubernetes-previous "$V_kubernetesPrevious" "k8s.io/kubernetes@$V_kubernetesPrevious" $(printf '../bin-previous/%s ' $K8S_PREVIOUS_BINS)
 spawn pulumi "$V_pulumi" "github.com/pulumi/pulumi/pkg/v3@$V_pulumi" pulumi
 spawn plugin-kubernetes "$V_plugins_kubernetes" "$(plugin_row kubernetes "$V_plugins_kubernetes" | awk '{print $1 "@" $2}')" ../plugins/pulumi-resource-kubernetes
 upstream_module() { echo "$(upstream_field "$1" repository)@$(upstream_field "$1" commit)"; }

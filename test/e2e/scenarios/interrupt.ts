@@ -8,12 +8,15 @@
 // first checks the state it starts from (an empty stack and clean hosts, or the converged cluster the scenario before it
 // left) in a check of its own, which fails, naming what it found and what it did, when it has to make that state first:
 // one failure does not fail the scenarios after it. Writes .cache/e2e/interrupt.json and ends with "N passed, N failed".
-// The kill points come in two groups, each of which can run alone (KDW_INTERRUPT_GROUP), as CI runs them on two sets of
-// hosts side by side: `builds` (the up from nothing and the destroys) and `recoveries` (the rebuilt controller, the
-// key rotation, the restore: they start from a converged cluster, which the group's first check then brings up).
+// The kill points come in three groups, in this order, any of which can run without the others (KDW_INTERRUPT_GROUP, a
+// comma-separated list), as CI runs them on two sets of hosts side by side: `builds` (an up from nothing killed during
+// machine creation, host preparation and etcd's start, and a destroy killed), `starts` (an up from nothing killed while
+// the control plane and while the workers start; the last leaves a converged cluster) and `recoveries` (the rebuilt
+// controller, the key rotation, the restore: they start from a converged cluster, which `starts` leaves, else the
+// group's first check brings one up).
 //
 //   source scripts/env.sh && npm run hosts:up -- 6 && npm run e2e:interrupt
-//   KDW_INTERRUPT_GROUP=recoveries npm run e2e:interrupt
+//   KDW_INTERRUPT_GROUP=starts,recoveries npm run e2e:interrupt
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -334,12 +337,14 @@ async function clusterProblems(): Promise<string[]> {
 
 /** KDW_INTERRUPT_ONLY=etcd,destroy runs only the kill points whose names contain one of these words (to debug one). */
 const only = (process.env.KDW_INTERRUPT_ONLY ?? "").split(",").filter(Boolean);
-/** The groups of kill points (see the top of this file); KDW_INTERRUPT_GROUP runs one of them, else both run. */
-const GROUPS = ["builds", "recoveries"] as const;
+/** The groups of kill points (see the top of this file); KDW_INTERRUPT_GROUP runs those it lists, else all run. */
+const GROUPS = ["builds", "starts", "recoveries"] as const;
 type Group = typeof GROUPS[number];
-const group = process.env.KDW_INTERRUPT_GROUP || undefined;
-if (group !== undefined && !(GROUPS as readonly string[]).includes(group)) {
-    throw new Error(`KDW_INTERRUPT_GROUP is "${group}": it must be one of ${GROUPS.join(", ")}, or unset for both`);
+const groups = (process.env.KDW_INTERRUPT_GROUP ?? "").split(",").map(name => name.trim()).filter(Boolean);
+const unknownGroups = groups.filter(name => !(GROUPS as readonly string[]).includes(name));
+if (unknownGroups.length > 0) {
+    throw new Error(`KDW_INTERRUPT_GROUP is "${process.env.KDW_INTERRUPT_GROUP}": ${unknownGroups.join(", ")} is not a group; ` +
+        `it must list some of ${GROUPS.join(", ")} (comma-separated), or be unset for all`);
 }
 /**
  * A scenario was left out (KDW_INTERRUPT_ONLY, KDW_INTERRUPT_GROUP) since the last one that ran: the state it left is
@@ -391,7 +396,7 @@ async function startsFrom(state: "empty" | "cluster", name: string): Promise<boo
  */
 async function interrupted(of: Group, command: "up" | "destroy", point: KillPoint, next: "up" | "destroy", before?: () => Promise<string>) {
     const name = `${command} killed ${point.name}; cancel; ${next}`;
-    if ((group !== undefined && group !== of) || (only.length > 0 && !only.some(word => `${command} ${point.name}`.includes(word)))) {
+    if ((groups.length > 0 && !groups.includes(of)) || (only.length > 0 && !only.some(word => `${command} ${point.name}`.includes(word)))) {
         leftOut = true;
         return false;
     }
@@ -531,8 +536,8 @@ async function main() {
     await interrupted("builds", "up", first("create", "-etcd-install", 1500, "while etcd starts"), "up");
     // A destroy killed part-way, while the workers' node components are being removed.
     await interrupted("builds", "destroy", first("delete", "-node-roll", 1500, "while workers are removed"), "destroy");
-    await interrupted("builds", "up", first("create", "-control-plane-install", 4000, "while the control plane starts"), "destroy");
-    await interrupted("builds", "up", first("create", "-node-install", 6000, "while the workers start"), "up");
+    await interrupted("starts", "up", first("create", "-control-plane-install", 4000, "while the control plane starts"), "destroy");
+    await interrupted("starts", "up", first("create", "-node-install", 6000, "while the workers start"), "up");
     // A controller lost for good (docs/recovery.md): its rebuild killed while its etcd member joins the others.
     if (await interrupted("recoveries", "up", first("create-replacement", "-etcd-install", 3000, "while a lost controller's etcd member rejoins"), "up",
         loseController)) {
