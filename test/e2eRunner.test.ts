@@ -2,7 +2,7 @@
 // check's line as CI's summary reads it, a failure outside any check counted and named, a skipped test counted as a
 // failure, and the last line's tally; and the harness's ssh, which tries again only when the host was not reached.
 import * as assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { run, test } from "node:test";
@@ -60,8 +60,10 @@ test("every scenario of every suite has its file, and no scenario file belongs t
 });
 
 /** A stand-in `ssh` first on PATH that fails as `failures` say (status and stderr), one per call, then prints "ran". */
+const fakeSshDirs: string[] = [];
 function fakeSsh(failures: { status: number; stderr: string }[]) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-ssh-"));
+    fakeSshDirs.push(dir);
     const lines = failures.map((f, i) => `[ "$n" = ${i} ] && { echo '${f.stderr}' >&2; exit ${f.status}; }`);
     writeFileSync(path.join(dir, "ssh"), `#!/bin/sh\nn=$(cat "${dir}/calls" 2>/dev/null || echo 0)\necho $((n + 1)) > "${dir}/calls"\n` +
         `${lines.join("\n")}\necho ran\n`, { mode: 0o755 });
@@ -71,7 +73,10 @@ function fakeSsh(failures: { status: number; stderr: string }[]) {
 test("harness ssh: tried again when ssh could not reach the host (255 and ssh's own message), never when the command failed", async (t) => {
     const host: TestHost = { name: "h", ip: "127.0.0.1", kind: "systemd", sshUser: "root", sshKeyPath: "/dev/null" };
     const savedPath = process.env.PATH;
-    t.after(() => { process.env.PATH = savedPath; });
+    t.after(() => {
+        process.env.PATH = savedPath;
+        for (const dir of fakeSshDirs) rmSync(dir, { recursive: true, force: true });
+    });
     const unreachable = fakeSsh([{ status: 255, stderr: "Connection timed out during banner exchange" }]);
     process.env.PATH = `${unreachable.dir}:${savedPath}`;
     assert.equal(await ssh(host, "true"), "ran\n");

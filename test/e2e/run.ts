@@ -10,8 +10,8 @@ import { summaryReporter, Tally } from "./reporter";
  * The suites and their scenarios, in the order they run. The e2e's scenarios share one cluster (stack `e2e`): the
  * first that needs it brings it up (scenarios/e2eCluster.ts), so each also runs alone; `destroy` takes it down. The
  * standards, restore and resize suites run on the same kind of cluster (stack `e2e-<set>` on another set of test
- * hosts), so CI runs the three on one (standards+restore+resize), in a lane of their own: the e2e's lane has no time
- * left for them.
+ * hosts), so the three can run on one cluster: `standards+restore+resize` in one run, or, as CI does in a lane of its
+ * own, `restore+resize` and then `standards` on the cluster it leaves.
  */
 export const SUITES: Record<string, string[]> = {
     e2e: ["bad-config", "up", "cluster", "routes", "scale", "vip-loss", "reboot", "recovery", "snapshots", "renewal", "destroy"],
@@ -21,8 +21,8 @@ export const SUITES: Record<string, string[]> = {
     // Hours: not in CI (docs/testing.md has its tally). Kubernetes' whole conformance suite on the e2e cluster.
     conformance: ["whole-conformance", "destroy"],
     standards: ["standards", "destroy"],
-    // CI's: the three on one cluster, one up and one destroy (neither the restore nor the resize needs a cluster of
-    // its own; each leaves it 3+3).
+    // The three on one cluster, one up and one destroy (neither the restore nor the resize needs a cluster of its own;
+    // each leaves it 3+3).
     "standards+restore+resize": ["standards", "restore", "resize", "destroy"],
     // CI's, cold: the restore and the resize while the toolchain builds what the standards suite needs, which then runs
     // on the cluster they leave and destroys it (`standards`).

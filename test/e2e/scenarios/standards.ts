@@ -313,8 +313,8 @@ async function cniOnlyOnWorkers(): Promise<string> {
 
 async function main() {
     mkdirSync(WORK, { recursive: true });
-    // The e2e cluster of this set of test hosts, brought up when there is none; the suite's destroy removes it, and
-    // the restore and resize scenarios may run on it first (CI's standards+restore+resize: one up and one destroy).
+    // The e2e cluster of this set of test hosts, brought up when there is none; the suite's destroy removes it. The
+    // restore and resize scenarios may run on it before (CI's restore+resize) or after (standards+restore+resize).
     await clusterStack(report);
     // Before conformance, whose tests leave namespaces terminating: the policies target reads every pod.
     report.timings.kubeBench = {};
