@@ -551,9 +551,11 @@ item() {
     return 0
   fi
   rm -rf "${WORK:?}/$name" && mkdir -p "$WORK/$name"
-  # A background subshell, so that errexit holds inside the build function (it would not in an if).
-  local rc=0
-  (cd "$WORK/$name" && set -euo pipefail && "build_${name//-/_}") > "$log" 2>&1 &
+  # A background subshell, so that errexit holds inside the build function (it would not in an if); it ends by writing
+  # the CPU time its processes took (bash's `times`, not in a pipeline, which would fork: the compilers' and linkers',
+  # which go waits for).
+  local rc=0 cpu
+  (cd "$WORK/$name" && set -euo pipefail && "build_${name//-/_}" && times > "$WORK/$name.times") > "$log" 2>&1 &
   wait $! || rc=$?
   if [ "$rc" = 0 ]; then
     node -e '
@@ -566,7 +568,10 @@ item() {
       fs.writeFileSync(state, JSON.stringify({ item: name, version, module, key, artifacts }, null, 2) + "\n");
     ' "$state" "$BIN" "$name" "$version" "$module" "$key" "${bins[@]}"
     store_item "$stored" "$state" "${bins[@]}"
-    say "$name $version built in $((SECONDS - start))s"
+    # times' last line: its children's user and system time, as XmY.YYYs each.
+    cpu="$(awk 'END { n = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); n += t[1] * 60 + t[2] }; printf "%.0f", n }' \
+      "$WORK/$name.times")"
+    say "$name $version built in $((SECONDS - start))s (CPU ${cpu}s)"
   else
     say "$name $version FAILED after $((SECONDS - start))s (log: $log); its last lines:"
     tail -n 15 "$log" | sed 's/^/    /'
