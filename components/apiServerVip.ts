@@ -8,6 +8,7 @@ import { ClusterConfig } from "../config/types";
 import { KUBE_VIP_LEASE, kubeVipArgs } from "../render/flags";
 import { kubeconfig } from "../render/kubeconfig";
 import { MachineHost } from "./machineHost";
+import { layoutEnv } from "../render/layout";
 import { KUBE_VIP_USER, kubeVipCert } from "../render/pki";
 import { hostScript, rollingStep } from "../host/remote";
 
@@ -49,6 +50,14 @@ export const kubeVipRules = () => [
 
 /** The library of the scripts that stop a controller's kube-vip while its apiserver serves: it hands the address over. */
 export const VIP_HANDOVER_LIBRARY = "lib-vip-handover.sh";
+
+/**
+ * The program a controller runs at shutdown (lib-vip-handover.sh installs the hook that runs it): the hand-over of the
+ * address, as the scripts that roll kube-vip do it, with the host's folder of the cluster's settings (KDW_ETC).
+ */
+export const vipHandoverProgram = (etc: string) =>
+    `#!/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nKDW_ETC=${etc}\n` +
+    `${hostScript(VIP_HANDOVER_LIBRARY)}\nkdw_vip_hand_over\n`;
 
 /**
  * The API's virtual IP: kube-vip on every controller, one of which holds the address at a time, with its own identity
@@ -99,9 +108,14 @@ export class ApiServerVip extends pulumi.ComponentResource {
                     // The same identity for the hand-over of the address (lib-vip-handover.sh), which reads the Lease.
                     { path: dir.apply(d => `${d}/client.pem`), content: cert.certPem },
                     { path: dir.apply(d => `${d}/client-key.pem`), content: cert.keyPem, mode: "0600" },
+                    // What the host runs at shutdown to hand the address over (lib-vip-handover.sh).
+                    {
+                        path: dir.apply(d => `${d}/kdw-vip-handover`),
+                        content: host.layout.apply(l => vipHandoverProgram(l.etc)), mode: "0700",
+                    },
                 ],
                 env: pulumi.all([host.layout, host.ip]).apply(([l, ip]) => ({
-                    KDW_ETC: l.etc,
+                    ...layoutEnv(l, cluster.clusterCidr),
                     KDW_IMAGE: kubeVipImage(cluster),
                     KDW_NODE: host.nodeName,
                     KDW_HOST_IP: ip,

@@ -53,10 +53,13 @@ test("boot2docker: every host gets the kdw-service supervisor (the route loop ru
     }
 });
 
-test("boot2docker: kube-vip's files persist on the boot2docker disk, where Docker restarts it from at boot", async () => {
+test("boot2docker: kube-vip's files persist on the boot2docker disk, where Docker restarts it from at boot, and so does the program the host's shutdown runs to hand the VIP over", async () => {
     const { resources } = await run();
     const step = named(resources, "kdw-controller-0-kube-vip-install").inputs;
     assert.match(step.create, /KDW_ETC=\/var\/lib\/boot2docker\/kdw\/etc /);
-    const paths = bundleOf(step.stdin).map(f => f.path);
-    assert.deepEqual(paths, ["ca.pem", "kube-vip.kubeconfig", "client.pem", "client-key.pem"].map(f => `/var/lib/boot2docker/kdw/etc/kube-vip/${f}`));
+    assert.match(step.create, /KDW_PROFILE=boot2docker /, "the shutdown hook is installed by the host's kind");
+    const files = bundleOf(step.stdin);
+    assert.deepEqual(files.map(f => f.path), ["ca.pem", "kube-vip.kubeconfig", "client.pem", "client-key.pem", "kdw-vip-handover"]
+        .map(f => `/var/lib/boot2docker/kdw/etc/kube-vip/${f}`));
+    assert.match(files[4].content, /^KDW_ETC=\/var\/lib\/boot2docker\/kdw\/etc$/m);
 });

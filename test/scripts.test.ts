@@ -15,7 +15,7 @@ import { WORKER_SCRIPT_LIBRARIES } from "../components/workerNode";
 import { APISERVER_SCRIPT_LIBRARIES } from "../components/controlPlane";
 import { ETCD_SNAPSHOT_LIBRARY } from "../components/etcdSnapshots";
 import { ETCDCTL_LIBRARY } from "../components/etcdMembership";
-import { VIP_HANDOVER_LIBRARY } from "../components/apiServerVip";
+import { VIP_HANDOVER_LIBRARY, vipHandoverProgram } from "../components/apiServerVip";
 
 /** A scratch folder, removed when the test process ends. */
 const scratchDirs: string[] = [];
@@ -463,15 +463,15 @@ for (const shell of [["sh"], ["busybox", "sh"]]) {
     });
 }
 
-test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the host's address, clears a leftover VIP, refuses a VIP off the network", (t) => {
+test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the host's address, installs the hand-over at shutdown (a systemd unit stopped before Docker), clears a leftover VIP, refuses a VIP off the network; down removes the unit", (t) => {
     if (process.getuid?.() !== 0) {
         assert.fail("this test needs root to make a network namespace (CI runs as root)");
     }
     const ns = `kdw-vip-${process.pid}`;
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-vip-"));
-    // docker and curl are stand-ins that log their arguments (curl: the API answers); ip and awk are real.
-    execFileSync("mkdir", ["-p", `${dir}/stubs`, `${dir}/etc`]);
-    for (const tool of ["docker", "curl"]) {
+    // docker, curl and systemctl are stand-ins that log their arguments (curl: the API answers); ip and awk are real.
+    execFileSync("mkdir", ["-p", `${dir}/stubs`, `${dir}/etc`, `${dir}/units`, `${dir}/home`]);
+    for (const tool of ["docker", "curl", "systemctl"]) {
         writeFileSync(`${dir}/stubs/${tool}`, `#!/bin/sh\necho "${tool} $*" >> ${dir}/calls\n`, { mode: 0o755 });
     }
     execFileSync("ip", ["netns", "add", ns]);
@@ -480,7 +480,7 @@ test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the 
         { encoding: "utf8", input, env: { ...process.env, PATH: `${dir}/stubs:${process.env.PATH}` } });
     inNs("ip link add kdw0 type veth peer name kdw1 && ip addr add 192.168.99.10/24 dev kdw0 && ip link set kdw0 up && ip link set kdw1 up");
     const script = stepScript({ script: hostScript("kube-vip.sh"), files: [], libraries: [VIP_HANDOVER_LIBRARY] });
-    const env = (vip: string) => ({ KDW_ETC: `${dir}/etc`, KDW_IMAGE: "registry.example/kube-vip/kube-vip:v0.9.2",
+    const env = (vip: string) => ({ KDW_PROFILE: "systemd", KDW_HOME: `${dir}/home`, KDW_UNITS: `${dir}/units`, KDW_ETC: `${dir}/etc`, KDW_IMAGE: "registry.example/kube-vip/kube-vip:v0.9.2",
         KDW_NODE: "kdw-controller-0", KDW_HOST_IP: "192.168.99.10", KDW_VIP: vip, KDW_PORT: "6443", KDW_LEASE: "plndr-cp-lock",
         KDW_KUBE_VIP_ARGS: "manager --arp" });
     const files = `${dir}/etc/kube-vip/kube-vip.kubeconfig 0600 ${Buffer.from("kubeconfig\n").toString("base64")}\n`;
@@ -498,6 +498,16 @@ test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the 
     assert.match(run, /--restart always --network host --cap-add NET_ADMIN --cap-add NET_RAW /);
     assert.ok(run.endsWith("registry.example/kube-vip/kube-vip:v0.9.2 manager --arp --interface=kdw0"), run);
     assert.ok(run.includes(`--volume ${dir}/etc/kube-vip/kube-vip.kubeconfig:/etc/kubernetes/admin.conf:ro`), run);
+    const unit = readFileSync(`${dir}/units/kdw-vip-handover.service`, "utf8");
+    assert.match(unit, /^Description=kube-dumb-way: /m, "the sweep finds our units by their Description");
+    assert.match(unit, /^After=docker\.service$/m, "not stopped before Docker at shutdown");
+    assert.ok(unit.includes(`ExecStop=/bin/sh -c '[ "$$(systemctl is-system-running)" != stopping ] || ` +
+        `[ ! -f ${dir}/etc/kube-vip/kdw-vip-handover ] || sh ${dir}/etc/kube-vip/kdw-vip-handover'`), unit);
+    assert.ok(calls().includes("systemctl enable kdw-vip-handover.service") && calls().includes("systemctl start kdw-vip-handover.service"),
+        calls().join("\n"));
+    const again = inNs(scriptCommand(script, "up", env("192.168.99.250")), files);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(calls().filter(c => c === "systemctl daemon-reload").length, 1, "an unchanged unit was written again");
 
     inNs("ip addr add 192.168.99.250/32 dev kdw0");
     for (let i = 0; i < 2; i++) {
@@ -505,6 +515,8 @@ test("kube-vip.sh in a network namespace: runs kube-vip on the interface of the 
         assert.equal(down.status, 0, down.stderr);
     }
     assert.equal(vipAddresses(), "", "down left the VIP on the interface");
+    assert.equal(existsSync(`${dir}/units/kdw-vip-handover.service`), false, "down left the shutdown unit");
+    assert.ok(calls().includes("systemctl disable --now kdw-vip-handover.service"), calls().join("\n"));
     assert.ok(calls().some(c => c === "docker stop --time 5 kdw-kube-vip"), "kube-vip is not stopped gracefully (it would keep the Lease)");
 
     for (const [vip, network] of [["192.168.100.250", "192.168.99.0/24"], ["192.168.99.255", "192.168.99.0/24"]]) {
@@ -579,6 +591,72 @@ echo '{"kind":"Lease","spec":{"holderIdentity":"'"$holder"'","leaseDurationSecon
     const leftover = handOver(["kdw-controller-1"]);
     assert.deepEqual(leftover.calls, ["lease read: kdw-controller-1 (holds 1)", "docker stop --time 5 kdw-kube-vip (holds 1)"]);
     assert.equal(addressHere(), false, "a leftover address stayed");
+});
+
+test("the VIP's hand-over at shutdown runs only while the system stops: the unit's ExecStop runs the program when systemd says stopping, not when the unit is stopped or removed otherwise", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-vip-stop-"));
+    execFileSync("mkdir", ["-p", `${dir}/stubs`, `${dir}/etc/kube-vip`, `${dir}/units`, `${dir}/home`]);
+    writeFileSync(`${dir}/stubs/systemctl`, `#!/bin/sh\n[ "$1" != is-system-running ] || { cat ${dir}/state; [ "$(cat ${dir}/state)" = running ]; }\n`, { mode: 0o755 });
+    const install = spawnSync("sh", ["-c", `set -eu\n${hostScript(VIP_HANDOVER_LIBRARY)}\nkdw_vip_install_shutdown_hook`], { encoding: "utf8",
+        env: { ...process.env, KDW_PROFILE: "systemd", KDW_HOME: `${dir}/home`, KDW_ETC: `${dir}/etc`, KDW_UNITS: `${dir}/units`, PATH: `${dir}/stubs:${process.env.PATH}` } });
+    assert.equal(install.status, 0, install.stderr);
+    const execStop = /^ExecStop=\/bin\/sh -c '(.*)'$/m.exec(readFileSync(`${dir}/units/kdw-vip-handover.service`, "utf8"))?.[1];
+    assert.ok(execStop);
+    writeFileSync(`${dir}/etc/kube-vip/kdw-vip-handover`, `echo handed over > ${dir}/ran\n`);
+    // systemd turns $$ into $ before the shell sees the command.
+    const stop = (state: string) => {
+        rmSync(`${dir}/ran`, { force: true });
+        writeFileSync(`${dir}/state`, state + "\n");
+        const r = spawnSync("sh", ["-c", execStop.replaceAll("$$", "$")], { encoding: "utf8", env: { ...process.env, PATH: `${dir}/stubs:${process.env.PATH}` } });
+        assert.equal(r.status, 0, r.stderr);
+        return existsSync(`${dir}/ran`);
+    };
+    assert.equal(stop("stopping"), true, "the hand-over did not run while the system stops");
+    assert.equal(stop("running"), false, "the hand-over ran when the unit alone was stopped");
+    rmSync(`${dir}/etc/kube-vip/kdw-vip-handover`);
+    assert.equal(stop("stopping"), false);
+});
+
+test("the program a controller runs at shutdown is shellcheck-clean POSIX sh that hands the VIP over with the host's settings folder", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-vip-program-"));
+    const program = vipHandoverProgram("/etc/kdw");
+    writeFileSync(`${dir}/kdw-vip-handover`, program);
+    const checked = shellcheck(`${dir}/kdw-vip-handover`);
+    assert.equal(checked.status, 0, checked.output);
+    assert.match(program, /^KDW_ETC=\/etc\/kdw$/m);
+    assert.match(program, /\nkdw_vip_hand_over\n$/);
+});
+
+test("the VIP's hand-over at shutdown on boot2docker: its line goes first in Tiny Core's shutdown script, before boot2docker's Docker stop, once however often installed; the boot hook puts it back into the script a boot made afresh; removing it leaves the script as it was", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-vip-b2d-"));
+    execFileSync("mkdir", ["-p", `${dir}/etc/kube-vip`, `${dir}/home`]);
+    const shutdownScript = `${dir}/shutdown.sh`;
+    const boot2dockers = "#!/bin/sh\n\n/usr/local/etc/init.d/docker stop\n";
+    writeFileSync(shutdownScript, boot2dockers);
+    const env = { ...process.env, KDW_PROFILE: "boot2docker", KDW_HOME: `${dir}/home`, KDW_ETC: `${dir}/etc`, KDW_TC_SHUTDOWN: shutdownScript };
+    const call = (fn: string) => {
+        const r = spawnSync("sh", ["-c", `set -eu\n${hostScript(VIP_HANDOVER_LIBRARY)}\n${fn}`], { encoding: "utf8", env });
+        assert.equal(r.status, 0, r.stderr);
+    };
+    const line = `[ ! -f ${dir}/etc/kube-vip/kdw-vip-handover ] || sh ${dir}/etc/kube-vip/kdw-vip-handover # kdw-vip-handover`;
+    const hooked = `#!/bin/sh\n${line}\n\n/usr/local/etc/init.d/docker stop\n`;
+    call("kdw_vip_install_shutdown_hook");
+    call("kdw_vip_install_shutdown_hook");
+    assert.equal(readFileSync(shutdownScript, "utf8"), hooked);
+    assert.equal(statSync(shutdownScript).mode & 0o111, 0o111, "Tiny Core runs the script only if it is executable");
+    // A boot makes the script afresh (it lives in memory); the boot hook's step puts the line back.
+    writeFileSync(shutdownScript, boot2dockers);
+    const boot = spawnSync("sh", [`${dir}/home/boot.d/65-vip-handover`], { encoding: "utf8" });
+    assert.equal(boot.status, 0, boot.stderr);
+    assert.equal(readFileSync(shutdownScript, "utf8"), hooked);
+    // At shutdown the line runs the program, then Docker stops; without the program (swept) it does nothing.
+    writeFileSync(`${dir}/etc/kube-vip/kdw-vip-handover`, "echo handed over\n");
+    assert.equal(spawnSync("sh", ["-c", line], { encoding: "utf8" }).stdout, "handed over\n");
+    rmSync(`${dir}/etc/kube-vip/kdw-vip-handover`);
+    assert.equal(spawnSync("sh", ["-c", line]).status, 0);
+    call("kdw_vip_remove_shutdown_hook");
+    assert.equal(readFileSync(shutdownScript, "utf8"), boot2dockers);
+    assert.equal(existsSync(`${dir}/home/boot.d/65-vip-handover`), false);
 });
 
 test("kdw-routes loop in a network namespace: applies at start, and a deleted route comes back within one pass (10 s)", async (t) => {

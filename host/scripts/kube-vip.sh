@@ -3,9 +3,10 @@
 # carries the host's address and announces it by ARP. `up` (and `roll`, the same on a running controller: its caller
 # rolls one controller at a time, so that a holder that stops hands the address to another) returns once the API
 # answers on the virtual IP.
-# A running kube-vip that holds the address hands it over to another controller before it stops (lib-vip-handover.sh).
-# Environment: KDW_ETC KDW_IMAGE KDW_NODE KDW_HOST_IP KDW_VIP KDW_PORT KDW_LEASE KDW_KUBE_VIP_ARGS (the flags, space
-#              separated)
+# A running kube-vip that holds the address hands it over to another controller before it stops (lib-vip-handover.sh),
+# and so does the host when it shuts down (the hook `up` installs).
+# Environment: the layout (KDW_PROFILE KDW_HOME KDW_ETC KDW_UNITS ...), KDW_IMAGE KDW_NODE KDW_HOST_IP KDW_VIP
+#              KDW_PORT KDW_LEASE KDW_KUBE_VIP_ARGS (the flags, space separated)
 set -eu
 name=kdw-kube-vip
 dir="$KDW_ETC/kube-vip"
@@ -84,6 +85,7 @@ up|roll)
         --env "kubernetes_addr=127.0.0.1:$KDW_PORT" --env vip_arpRate=1000 \
         "$KDW_IMAGE" $KDW_KUBE_VIP_ARGS "--interface=$interface" >/dev/null
     wait_for_vip
+    kdw_vip_install_shutdown_hook
     ;;
 down)
     # A controller that leaves a running cluster (a smaller control plane) hands the address over as on a roll, while
@@ -91,6 +93,7 @@ down)
     # Lease, so the wait for one is short.
     # shellcheck disable=SC2034 # read by kdw_vip_hand_over (lib-vip-handover.sh)
     KDW_VIP_TAKEOVER_SECONDS=10
+    kdw_vip_remove_shutdown_hook
     kdw_vip_hand_over
     stop_kube_vip
     # A second pass for files that vanish under the first (busybox's rm fails on them).

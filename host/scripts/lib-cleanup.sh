@@ -210,8 +210,10 @@ kdw_remove_boot_hook() {
             if [ -L "$link" ] && [ ! -e "$link" ]; then rm -f "$link"; fi
         done
         systemctl daemon-reload
-    elif [ -f "$KDW_BOOTLOCAL" ]; then
-        sed -i '/# kdw-boot$/d' "$KDW_BOOTLOCAL"
+    else
+        [ ! -f "$KDW_BOOTLOCAL" ] || sed -i '/# kdw-boot$/d' "$KDW_BOOTLOCAL"
+        # The hand-over of the API's address at shutdown, in Tiny Core's shutdown script (lib-vip-handover.sh).
+        [ ! -f /opt/shutdown.sh ] || sed -i '/# kdw-vip-handover$/d' /opt/shutdown.sh
     fi
 }
 

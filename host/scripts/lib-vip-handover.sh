@@ -69,3 +69,66 @@ kdw_vip_hand_over() {
     ip addr del "$kdw_ho_vip/32" dev "$kdw_ho_interface" 2>/dev/null || true
     echo "the API's address $kdw_ho_vip handed over to $kdw_ho_holder (Lease taken within ${kdw_ho_waited}s)"
 }
+
+# A controller that shuts down hands the address over too, before Docker stops its containers. Docker stops them all at
+# once, etcd in a moment, and kube-vip's release of the Lease goes through the apiserver to etcd: on a loaded machine
+# the release was lost, and the others took the address only when the Lease expired (11.6 s without an answer in CI,
+# 2026-12-05; 1.0-1.4 s when it lands). So kdw-vip-handover (written beside kube-vip's files) runs kdw_vip_hand_over
+# at shutdown, while the apiserver and etcd still run: on systemd from the ExecStop of a unit ordered after
+# docker.service (units stop in the reverse order), only when the system is stopping (not when the unit is removed);
+# on boot2docker from Tiny Core's shutdown script, which runs first at shutdown (boot2docker's stops Docker) and lives
+# in memory, so that the boot hook puts the line back at every boot.
+# Its variables are prefixed kdw_sh_. (KDW_TC_SHUTDOWN is set only by the unit tests.)
+KDW_TC_SHUTDOWN=${KDW_TC_SHUTDOWN:-/opt/shutdown.sh}
+
+kdw_vip_install_shutdown_hook() {
+    kdw_sh_program="$KDW_ETC/kube-vip/kdw-vip-handover"
+    if [ "$KDW_PROFILE" = systemd ]; then
+        kdw_sh_unit="$KDW_UNITS/kdw-vip-handover.service"
+        cat > "$kdw_sh_unit.new" <<UNIT
+[Unit]
+Description=kube-dumb-way: hand the API's virtual IP over at shutdown, before Docker stops the control plane
+After=docker.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=true
+ExecStart=/bin/true
+ExecStop=/bin/sh -c '[ "\$\$(systemctl is-system-running)" != stopping ] || [ ! -f $kdw_sh_program ] || sh $kdw_sh_program'
+TimeoutStopSec=45
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+        if cmp -s "$kdw_sh_unit.new" "$kdw_sh_unit"; then
+            rm -f "$kdw_sh_unit.new"
+        else
+            mv -f "$kdw_sh_unit.new" "$kdw_sh_unit"
+            systemctl daemon-reload
+        fi
+        systemctl enable kdw-vip-handover.service >/dev/null 2>&1
+        systemctl start kdw-vip-handover.service
+    else
+        mkdir -p "$KDW_HOME/boot.d"
+        cat > "$KDW_HOME/boot.d/65-vip-handover" <<HOOK
+# Puts the hand-over of the API's virtual IP into Tiny Core's shutdown script (lib-vip-handover.sh), first.
+{ echo '#!/bin/sh'
+  echo '[ ! -f $kdw_sh_program ] || sh $kdw_sh_program # kdw-vip-handover'
+  grep -v -e '^#!' -e '# kdw-vip-handover\$' $KDW_TC_SHUTDOWN 2>/dev/null; } > $KDW_TC_SHUTDOWN.kdw-new
+chmod 0755 $KDW_TC_SHUTDOWN.kdw-new && mv -f $KDW_TC_SHUTDOWN.kdw-new $KDW_TC_SHUTDOWN
+HOOK
+        sh "$KDW_HOME/boot.d/65-vip-handover"
+    fi
+}
+
+kdw_vip_remove_shutdown_hook() {
+    if [ "$KDW_PROFILE" = systemd ]; then
+        [ -f "$KDW_UNITS/kdw-vip-handover.service" ] || return 0
+        systemctl disable --now kdw-vip-handover.service >/dev/null 2>&1 || true
+        rm -f "$KDW_UNITS/kdw-vip-handover.service"
+        systemctl daemon-reload
+    else
+        rm -f "$KDW_HOME/boot.d/65-vip-handover"
+        [ ! -f "$KDW_TC_SHUTDOWN" ] || sed -i '/# kdw-vip-handover$/d' "$KDW_TC_SHUTDOWN"
+    fi
+}

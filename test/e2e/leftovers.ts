@@ -9,8 +9,8 @@ import { testVip } from "./stackConfig";
  * from matching this command line, and it also finds the route loop, `/bin/sh <home>/bin/kdw-routes`), steps of a
  * killed run still running (by the last words of their command lines, `kdw up|roll|down`, and by the step locks they
  * hold open, host/scripts/lib-step.sh), routes into the pod range, the API's virtual IP, our systemd units (the
- * test hosts have kdw-* units of their own) or boot2docker's bootlocal.sh line, iptables rules and chains,
- * kube-router's ipsets, the pod bridge, mounts and folders. Empty when the host is clean.
+ * test hosts have kdw-* units of their own) or boot2docker's bootlocal.sh and shutdown.sh lines, iptables rules and
+ * chains, kube-router's ipsets, the pod bridge, mounts and folders. Empty when the host is clean.
  */
 export function leftoversOn(host: TestHost): string {
     const boot2docker = host.kind === "boot2docker";
@@ -29,7 +29,8 @@ export function leftoversOn(host: TestHost): string {
         "ip route | grep '^10\\.200\\.' | sed 's/^/route /'",
         `ip -o -4 addr show | grep -F ' ${testVip()}/32 ' | sed 's/^/virtual IP /'`,
         boot2docker
-            ? "grep kdw-boot /var/lib/boot2docker/bootlocal.sh | sed 's/^/bootlocal /'"
+            ? "grep kdw-boot /var/lib/boot2docker/bootlocal.sh | sed 's/^/bootlocal /'; " +
+                "grep kdw- /opt/shutdown.sh | sed 's/^/shutdown.sh /'"
             : "grep -l '^Description=kube-dumb-way' /etc/systemd/system/kdw-*.service | sed 's/^/unit /'",
         "{ iptables -w -S; iptables -w -t nat -S; } | grep -E 'KUBE-|CNI-|kdw-' | head -3 | sed 's/^/iptables /'",
         "ipset list -n | grep -E 'KUBE-(SRC|DST)-' | head -3 | sed 's/^/ipset /'",

@@ -10,10 +10,11 @@ const report = new Scenario("vip-loss");
 
 /**
  * How the VIP's holder is lost, and the longest the API may then give no answer through the VIP (polled every 0.5 s):
- * - shut down: kube-vip hands the Lease over as its host stops, through its apiserver, which keeps serving 5 s after
- *   it is told to stop (render/flags.ts); measured 1.0–1.3 s in CI's layout (docs/testing.md), 1.4 s beside the
- *   upgrade suite (2026-12-04); bound at three times that. (6.8 s in CI on 2026-12-04, before the apiservers' delay:
- *   the apiserver closed before kube-vip's release landed, and the Lease had to expire.)
+ * - shut down: the host's shutdown hands the address over before Docker stops anything (lib-vip-handover.sh, as a
+ *   roll does); measured 1.0–1.3 s in CI's layout (docs/testing.md), 1.4 s beside the upgrade suite (2026-12-04),
+ *   when kube-vip still released the Lease as Docker stopped it; bound at three times that. (6.8 s in CI on
+ *   2026-12-04, and 11.6 s in the cold CI of 2026-12-05 at load average 48: the release did not land, and the Lease
+ *   had to expire; docs/day2.md.)
  * - killed: nothing is handed over; the Lease's timings bound the gap (HOLDER_KILLED_BOUND, 15.4 s). Measured 5.5 s
  *   and 8.2 s (2026-12-02, four clusters on the two cores) with kube-vip's 5 s Lease, which a loaded apiserver then
  *   failed to renew in time now and then (render/flags.ts KUBE_VIP_LEASE); figures with the 10 s Lease in docs/testing.md.
