@@ -760,9 +760,80 @@ esac
     assert.equal(rewrite(0, "every Secret rewritten with secretbox key generation 0").replaces, 1, "a new key not rewritten");
 });
 
+test("etcd.sh up on a controller whose machine was lost: joins the running cluster as a learner and is promoted; an addition that answers too late (a loaded machine) is found in the member list and not tried again, one that timed out before it landed is tried again", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-etcd-join-"));
+    execFileSync("mkdir", ["-p", `${dir}/stubs`, `${dir}/etc`, `${dir}/data`]);
+    // docker: the etcd image's etcdctl against the other members (the member list and the way an addition answers in
+    // files), and the rest of what the script asks of Docker, recorded; id and chown: an etcd account.
+    writeFileSync(`${dir}/stubs/docker`, `#!/bin/sh
+state="${dir}"
+case "$1" in
+image | stop | rm | logs) exit 0 ;;
+exec) exit 0 ;;
+esac
+if [ "$2" = --detach ]; then echo "started $*" >> "$state/calls"; exit 0; fi
+while [ "$1" != etcdctl ]; do shift; done; shift
+cmd=""; timeout=""
+for a in "$@"; do case "$a" in --command-timeout=*) timeout=\${a#--command-timeout=} ;; --*) ;; *) cmd="$cmd $a" ;; esac; done
+cmd=\${cmd# }
+echo "$cmd ($timeout)" >> "$state/calls"
+case "$cmd" in
+"endpoint status") echo "https://10.0.0.0:2379, status" ;;
+"member list") cat "$state/members" ;;
+"member add "*)
+    if [ -f "$state/timeout-before" ]; then rm "$state/timeout-before"; echo "Error: context deadline exceeded"; exit 1; fi
+    echo "id3, unstarted, , https://10.0.0.3:2380, , true" >> "$state/members"
+    if [ -f "$state/timeout-after" ]; then echo "Error: context deadline exceeded"; exit 1; fi
+    echo "Member id3 added to cluster c1" ;;
+"member promote id3") sed -i 's/^id3, unstarted, , \\(.*\\), , true$/id3, started, kdw-controller-3, \\1, https:\\/\\/10.0.0.3:2379, false/' "$state/members"; echo "Member id3 promoted" ;;
+*) echo "unexpected: $cmd" >&2; exit 1 ;;
+esac
+`, { mode: 0o755 });
+    writeFileSync(`${dir}/stubs/id`, `#!/bin/sh\ncase "$*" in etcd) exit 0 ;; "-u etcd" | "-g etcd") echo 999 ;; *) exec /usr/bin/id "$@" ;; esac\n`, { mode: 0o755 });
+    writeFileSync(`${dir}/stubs/chown`, "#!/bin/sh\n", { mode: 0o755 });
+    const script = stepScript({ script: hostScript("etcd.sh"), files: [], libraries: [ETCD_SNAPSHOT_LIBRARY] });
+    const join = (how?: "timeout-after" | "timeout-before") => {
+        writeFileSync(`${dir}/members`, [0, 1, 2].map(i =>
+            `id${i}, started, kdw-controller-${i}, https://10.0.0.${i}:2380, https://10.0.0.${i}:2379, false`).join("\n") + "\n");
+        writeFileSync(`${dir}/calls`, "");
+        if (how) writeFileSync(`${dir}/${how}`, "");
+        rmSync(`${dir}/data/etcd`, { recursive: true, force: true });
+        rmSync(`${dir}/data/etcd.cluster`, { force: true });
+        const r = spawnSync("sh", ["-c", script, "etcd.sh", "up"], {
+            input: "", encoding: "utf8", env: {
+                ...process.env, PATH: `${dir}/stubs:${process.env.PATH}`, KDW_NODE: "kdw-controller-3", KDW_ETC: `${dir}/etc`,
+                KDW_DATA: `${dir}/data`, KDW_IMAGE: "etcd", KDW_CLUSTER_ID: "c1",
+                KDW_ETCD_ARGS: "--name=kdw-controller-3 --initial-cluster=kdw-controller-3=https://10.0.0.3:2380 --initial-cluster-state=new",
+                KDW_ETCD_SELF: "https://10.0.0.3:2379",
+                KDW_ETCD_ENDPOINTS: [0, 1, 2, 3].map(i => `https://10.0.0.${i}:2379`).join(","),
+            },
+        });
+        rmSync(`${dir}/${how}`, { force: true });
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        const calls = readFileSync(`${dir}/calls`, "utf8").trim().split("\n");
+        assert.match(readFileSync(`${dir}/members`, "utf8"), /^id3, started, kdw-controller-3, https:\/\/10\.0\.0\.3:2380, https:\/\/10\.0\.0\.3:2379, false$/m,
+            "not promoted to a voting member");
+        const started = calls.find(c => c.startsWith("started "));
+        assert.ok(started?.includes("--initial-cluster-state=existing") &&
+            started.includes("--initial-cluster=kdw-controller-0=https://10.0.0.0:2380,kdw-controller-1=https://10.0.0.1:2380," +
+                "kdw-controller-2=https://10.0.0.2:2380,kdw-controller-3=https://10.0.0.3:2380"), started);
+        return { out: r.stdout, adds: calls.filter(c => c.startsWith("member add ")), calls };
+    };
+    const plain = join();
+    assert.deepEqual(plain.adds, ["member add kdw-controller-3 (15s)"], "a change of members waits as long as a commit may take");
+    assert.match(plain.out, /joining the running cluster as a learner: Member id3 added/);
+    assert.ok(plain.calls.includes("member promote id3 (3s)"), plain.calls.join("\n"));
+    const late = join("timeout-after");
+    assert.deepEqual(late.adds, ["member add kdw-controller-3 (15s)"], "an addition that landed was tried again");
+    assert.match(late.out, /joining the running cluster as learner id3 \(added, though the answer came late\)/);
+    const retried = join("timeout-before");
+    assert.deepEqual(retried.adds, ["member add kdw-controller-3 (15s)", "member add kdw-controller-3 (15s)"]);
+    assert.match(retried.out, /joining the running cluster as a learner: Member id3 added/);
+});
+
 test("etcd-membership.sh: removes the members no longer declared one at a time, the leader's leadership handed to a " +
-    "declared member first; refuses a removal that leaves no healthy majority, removing nothing; nothing to do when the " +
-    "members are the declared ones or none answers", () => {
+    "declared member first; a removal that lands but answers too late counts; refuses a removal that leaves no healthy " +
+    "majority, removing nothing; nothing to do when the members are the declared ones or none answers", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-membership-"));
     // An etcdctl behind `docker run`: the member list, the healthy client URLs and the leader in files; calls recorded.
     writeFileSync(path.join(dir, "docker"), `#!/bin/sh
@@ -782,7 +853,10 @@ case "$1 $2" in
 "endpoint health")
     rc=0; for e in $(echo "$endpoints" | tr ',' ' '); do if healthy "$e"; then echo "$e is healthy: ok"; else echo "$e is unhealthy: down"; rc=1; fi; done; exit $rc ;;
 "member list") cat "$state/members" ;;
-"member remove") grep -v "^$3, " "$state/members" > "$state/members.new"; mv "$state/members.new" "$state/members" ;;
+"member remove")
+    grep -v "^$3, " "$state/members" > "$state/members.new"; mv "$state/members.new" "$state/members"
+    # The removal committed after the client stopped waiting.
+    if [ -f "$state/late" ]; then echo "Error: context deadline exceeded"; exit 1; fi ;;
 "move-leader "*) echo "$2" > "$state/leader" ;;
 esac
 `, { mode: 0o755 });
@@ -821,6 +895,14 @@ esac
     const dead = run([0, 1, 2, 3], [0, 1, 2], 1);
     assert.equal(dead.status, 0, dead.stderr);
     assert.deepEqual(dead.changes, ["member remove id3"]);
+    // The same removal answered too late (a loaded machine): the member list shows it landed, and nothing is tried again.
+    writeFileSync(path.join(dir, "late"), "");
+    const late = run([0, 1, 2, 3], [0, 1, 2], 1);
+    rmSync(path.join(dir, "late"));
+    assert.equal(late.status, 0, late.stderr);
+    assert.deepEqual(late.changes, ["member remove id3"]);
+    assert.deepEqual(late.left, ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
+    assert.match(late.stdout, /etcd member kdw-controller-3 \(id3\) removed/);
     // The declared members, all started and voting: nothing to change.
     const same = run([0, 1, 2], [0, 1, 2], 1);
     assert.equal(same.status, 0, same.stderr);

@@ -100,9 +100,12 @@ remove_member() { # member line
     # The leader refuses a change of members until it has been connected to the others for 5 s (strict reconfiguration
     # check: "unhealthy cluster", "not enough started members"), as just after a hand-over or a promotion.
     start=$(date +%s)
+    # A removal that timed out (on a loaded machine a commit can take longer than etcdctl waits) may have landed all
+    # the same, and etcd refuses it a second time: the member list says.
     until out=$(etcdctl_at "$KDW_ETCD_ENDPOINTS" member remove "$id" 2>&1); do
         case "$out" in
         *"unhealthy cluster"* | *"not enough started members"*) ;;
+        *"context deadline exceeded"* | *"request timed out"*) member_list 2>/dev/null | grep -q "^$id, " || break ;;
         *) echo "$KDW_NODE: removing etcd member $name ($id): $out" >&2; exit 1 ;;
         esac
         if [ $(($(date +%s) - start)) -ge 60 ]; then

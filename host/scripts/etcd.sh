@@ -68,9 +68,18 @@ wait_answers() {
     echo "etcd member answers after $(($(date +%s) - start))s"
 }
 
+# How long etcdctl waits for an answer: 3 s, but for a change of members (see join_running_cluster).
+etcdctl_timeout=3s
 etcdctl_with() { # docker run or exec arguments that give etcdctl and /etc/etcd, then etcdctl arguments
     "$@" --cacert=/etc/etcd/ca.pem --cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem \
-        --dial-timeout=2s --command-timeout=3s
+        --dial-timeout=2s --command-timeout="$etcdctl_timeout"
+}
+
+# Whether etcdctl gave up waiting for an answer ("context deadline exceeded") or etcd gave up committing in time
+# ("request timed out"): a change of members may have landed all the same, and etcd refuses it a second time.
+timed_out() { # etcdctl's output
+    case "$1" in *"context deadline exceeded"* | *"request timed out"*) return 0 ;; esac
+    return 1
 }
 
 # etcdctl from the image, against the other members (this one may not run yet).
@@ -125,10 +134,18 @@ join_running_cluster() {
         [ "$cluster_state" = new ] || echo "$KDW_NODE: joining the running cluster as learner $id (added earlier)"
         return 0
     fi
+    # A change of members is a commit by a majority: on a loaded machine it can take more than a read's 3 s (the cold CI
+    # of 2026-12-05 saw a learner's addition time out at 3 s, load average 21). A timed-out change is looked for in the
+    # member list before it is tried again.
+    etcdctl_timeout=15s
     if [ -n "$line" ]; then
         # Ran before, with data that is gone: the member this controller's lost machine ran.
         echo "$KDW_NODE: removing member $id, which this controller ran before its machine was lost"
-        etcdctl_others member remove "$id" >/dev/null
+        until removed=$(etcdctl_others member remove "$id" 2>&1); do
+            timed_out "$removed" || { echo "$KDW_NODE: removing member $id: $removed" >&2; exit 1; }
+            etcdctl_others member list 2>/dev/null | grep -q "^$id, " || break
+            sleep 2
+        done
     fi
     # etcd takes one learner at a time (--max-learners): a controller added beside this one (a control plane grown by
     # more than one) joins first, and this one once it has been promoted. And the leader takes a member in only once it
@@ -138,7 +155,16 @@ join_running_cluster() {
     until added=$(etcdctl_others member add "$KDW_NODE" --peer-urls="$self_peer" --learner 2>&1); do
         case "$added" in
         *"too many learner members"* | *"unhealthy cluster"*) ;;
-        *) echo "$KDW_NODE: $added" >&2; exit 1 ;;
+        *)
+            timed_out "$added" || { echo "$KDW_NODE: $added" >&2; exit 1; }
+            line=$(own_member_line "$(etcdctl_others member list 2>/dev/null || true)")
+            if [ -n "$line" ]; then
+                echo "$KDW_NODE: joining the running cluster as learner ${line%%,*} (added, though the answer came late)"
+                etcdctl_timeout=3s
+                cluster_state=existing
+                return 0
+            fi
+            ;;
         esac
         if [ $(($(date +%s) - start)) -ge "$wait_timeout" ]; then
             echo "$KDW_NODE: etcd does not take this member in after ${wait_timeout}s ($(echo "$added" | tail -n 1)):" \
@@ -150,6 +176,7 @@ join_running_cluster() {
         sleep 2
     done
     echo "$KDW_NODE: joining the running cluster as a learner: $(echo "$added" | head -n 1)"
+    etcdctl_timeout=3s
     cluster_state=existing
 }
 
