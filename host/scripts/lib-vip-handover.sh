@@ -112,6 +112,7 @@ UNIT
         mkdir -p "$KDW_HOME/boot.d"
         cat > "$KDW_HOME/boot.d/65-vip-handover" <<HOOK
 # Puts the hand-over of the API's virtual IP into Tiny Core's shutdown script (lib-vip-handover.sh), first.
+mkdir -p "$(dirname "$KDW_TC_SHUTDOWN")"
 { echo '#!/bin/sh'
   echo '[ ! -f $kdw_sh_program ] || sh $kdw_sh_program # kdw-vip-handover'
   grep -v -e '^#!' -e '# kdw-vip-handover\$' $KDW_TC_SHUTDOWN 2>/dev/null; } > $KDW_TC_SHUTDOWN.kdw-new
