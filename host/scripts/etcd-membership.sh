@@ -105,7 +105,9 @@ remove_member() { # member line
     until out=$(etcdctl_at "$KDW_ETCD_ENDPOINTS" member remove "$id" 2>&1); do
         case "$out" in
         *"unhealthy cluster"* | *"not enough started members"*) ;;
-        *"context deadline exceeded"* | *"request timed out"*) member_list 2>/dev/null | grep -q "^$id, " || break ;;
+        *"context deadline exceeded"* | *"request timed out"*)
+            # Gone from a list that was read: removed. A list that could not be read says nothing: tried again.
+            if members=$(member_list 2>/dev/null) && ! echo "$members" | grep -q "^$id, "; then break; fi ;;
         *) echo "$KDW_NODE: removing etcd member $name ($id): $out" >&2; exit 1 ;;
         esac
         if [ $(($(date +%s) - start)) -ge 60 ]; then

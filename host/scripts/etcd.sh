@@ -143,7 +143,8 @@ join_running_cluster() {
         echo "$KDW_NODE: removing member $id, which this controller ran before its machine was lost"
         until removed=$(etcdctl_others member remove "$id" 2>&1); do
             timed_out "$removed" || { echo "$KDW_NODE: removing member $id: $removed" >&2; exit 1; }
-            etcdctl_others member list 2>/dev/null | grep -q "^$id, " || break
+            # Gone from a list that was read: removed. A list that could not be read says nothing: tried again.
+            if members=$(etcdctl_others member list 2>/dev/null) && ! echo "$members" | grep -q "^$id, "; then break; fi
             sleep 2
         done
     fi
