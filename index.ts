@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from "./config";
 import { refusal } from "./config/refusal";
 import { recordedSnapshotSha256 } from "./config/restore";
 import { RunningEncryption } from "./config/upgrade";
+import { findUndeclaredMembers } from "./host/etcdMembers";
 import { changedMachineProblems, MachineRecord, movedMachineProblems } from "./host/identity";
 
 function readConfig() {
@@ -43,17 +44,27 @@ export function refuseMachineChanges(recorded: Record<string, MachineRecord>): v
 }
 
 /**
+ * etcd's members at no declared controller's address, read through the recorded controllers (host/etcdMembers.ts):
+ * the membership step's input, with what the stack's last update recorded.
+ */
+export function undeclaredEtcdMembers(recorded: Record<string, MachineRecord>, recordedInput: unknown): Promise<string> {
+    return findUndeclaredMembers(readConfig().controllers.map(n => ({ name: n.name, address: n.generic?.address })),
+        recorded, recordedInput);
+}
+
+/**
  * The stack. `replacedMachines`: by node name, the machine each found-lost one replaces (host/identity.ts).
  * `runningEncryption`: how the running cluster encrypts Secrets at rest (config/upgrade.ts). `snapshotSha256`: the sha256
- * recorded beside the snapshot etcdRestoreSnapshot names (config/restore.ts).
+ * recorded beside the snapshot etcdRestoreSnapshot names (config/restore.ts). `etcdUndeclaredMembers`: etcd's members found
+ * at no declared controller's address (`undeclaredEtcdMembers`).
  */
 export function stack(replacedMachines: Record<string, string> = {}, runningEncryption?: RunningEncryption,
-    snapshotSha256?: string) {
+    snapshotSha256?: string, etcdUndeclaredMembers = "") {
     const cfg = readConfig();
     if (cfg.etcdSnapshots.restore) {
         cfg.etcdSnapshots.restore.sha256 = snapshotSha256;
     }
-    const cluster = new KubeCluster(cfg.clusterName, { config: cfg, replacedMachines, runningEncryption });
+    const cluster = new KubeCluster(cfg.clusterName, { config: cfg, replacedMachines, runningEncryption, etcdUndeclaredMembers });
     return {
         kubeconfig: cluster.kubeconfig,
         apiServerEndpoint: cluster.apiServerEndpoint,
@@ -64,5 +75,6 @@ export function stack(replacedMachines: Record<string, string> = {}, runningEncr
         secretsEncryption: cluster.secretsEncryption,
         encryptionKeyGeneration: cluster.encryptionKeyGeneration,
         machines: cluster.machines,
+        etcdUndeclaredMembersRemoved: cluster.etcdUndeclaredMembersRemoved,
     };
 }

@@ -70,6 +70,11 @@ export interface KubeClusterArgs {
      * `config.secretsEncryption` is unset, and a change it cannot take is refused.
      */
     runningEncryption?: RunningEncryption;
+    /**
+     * etcd's members found at no declared controller's address (host/etcdMembers.ts `findUndeclaredMembers`), else what
+     * the stack's last update recorded: the membership step runs when it changes, and removes them.
+     */
+    etcdUndeclaredMembers?: string;
 }
 
 export interface HostOutput {
@@ -99,6 +104,8 @@ export class KubeCluster extends pulumi.ComponentResource {
     readonly encryptionKeyGeneration: pulumi.Output<number>;
     /** Each machine as the next update checks it is still there (host/identity.ts), by node name. */
     readonly machines: pulumi.Output<Record<string, MachineRecord>>;
+    /** `etcdUndeclaredMembers` once the membership step has run with it: the next update's value when it finds none. */
+    readonly etcdUndeclaredMembersRemoved: pulumi.Output<string>;
 
     constructor(name: string, args: KubeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:Cluster", name, {}, { ...opts, transformations: [...opts?.transformations ?? [], ownKubernetesObjects] });
@@ -171,8 +178,10 @@ export class KubeCluster extends pulumi.ComponentResource {
         // When the control plane changes size, etcd's members are made the declared controllers before any member
         // rolls to the new list: the new ones joined, then those no longer declared removed.
         const membership = new EtcdMembership("etcd-membership", {
-            host: controllerHosts[0], members, etcdCa, image: etcdImage, dependsOn: controllerHosts.map(h => h.ready),
+            host: controllerHosts[0], members, undeclared: args.etcdUndeclaredMembers ?? "", etcdCa, image: etcdImage,
+            dependsOn: controllerHosts.map(h => h.ready),
         }, { parent: this });
+        this.etcdUndeclaredMembersRemoved = membership.undeclaredRemoved;
         rolls.push(membership.done);
         const etcd = controllerHosts.map((host, i) => {
             const member = new EtcdMember(`${host.nodeName}-etcd`, {
@@ -296,6 +305,7 @@ export class KubeCluster extends pulumi.ComponentResource {
             kubeconfig: this.kubeconfig, apiServerEndpoint: this.apiServerEndpoint, caCertificate: this.caCertificate,
             kubernetesVersion: this.kubernetesVersion, secretsEncryption: this.secretsEncryption,
             encryptionKeyGeneration: this.encryptionKeyGeneration, machines: this.machines,
+            etcdUndeclaredMembersRemoved: this.etcdUndeclaredMembersRemoved,
         });
     }
 }

@@ -13,6 +13,11 @@ export interface EtcdMembershipArgs {
     host: MachineHost;
     /** The declared members. */
     members: pulumi.Input<Member[]>;
+    /**
+     * Members etcd has at no declared controller's address (host/etcdMembers.ts), or what the last run recorded: a
+     * change makes the step run (and remove them) though the declared members are as its record says.
+     */
+    undeclared: string;
     etcdCa: CertAuthority;
     /** The etcd image: its etcdctl reads and changes the member list. */
     image: string;
@@ -30,13 +35,15 @@ export interface EtcdMembershipArgs {
 export class EtcdMembership extends pulumi.ComponentResource {
     /** Done when etcd's members are the declared ones. */
     readonly done: pulumi.Resource;
+    /** `undeclared`, once the step has run with it (or its record already had it). */
+    readonly undeclaredRemoved: pulumi.Output<string>;
 
     constructor(name: string, args: EtcdMembershipArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dumbway:index:EtcdMembership", name, {}, opts);
         const { host, etcdCa } = args;
         const client = etcdCa.issue(`${name}-client`, clientCert("kube-dumb-way-etcd-membership"), this);
         const work = host.layout.apply(l => `${l.etc}/etcd-membership`);
-        this.done = settingStep(`${name}-members`, {
+        const step = settingStep(`${name}-members`, {
             connection: host.connection,
             script: hostScript("etcd-membership.sh"),
             libraries: [ETCDCTL_LIBRARY],
@@ -49,8 +56,12 @@ export class EtcdMembership extends pulumi.ComponentResource {
                 KDW_NODE: host.nodeName, KDW_ETC: l.etc, KDW_IMAGE: args.image,
                 KDW_ETCD_ENDPOINTS: members.map(m => `https://${m.ip}:${ETCD_CLIENT_PORT}`).join(","),
                 KDW_ETCD_PEERS: members.map(m => `https://${m.ip}:${ETCD_PEER_PORT}`).join(","),
+                // Only when there is one, so that a stack recorded before it was sees no change.
+                ...args.undeclared ? { KDW_ETCD_UNDECLARED: args.undeclared } : {},
             })),
         }, { parent: this, dependsOn: args.dependsOn });
-        this.registerOutputs({ done: this.done.urn });
+        this.done = step;
+        this.undeclaredRemoved = step.stdout.apply(() => args.undeclared);
+        this.registerOutputs({ done: this.done.urn, undeclaredRemoved: this.undeclaredRemoved });
     }
 }

@@ -84,6 +84,8 @@ export interface DeployedCluster {
     machines: unknown;
     secretsEncryption: unknown;
     encryptionKeyGeneration: unknown;
+    /** host/etcdMembers.ts: what the last update that ran the membership step found in etcd undeclared. */
+    etcdUndeclaredMembersRemoved: unknown;
 }
 
 /**
@@ -112,6 +114,7 @@ export async function deployedCluster(): Promise<DeployedCluster> {
     return {
         kubernetesVersion: await output("kubernetesVersion"), machines: await output("machines"), secretsEncryption: await output("secretsEncryption"),
         encryptionKeyGeneration: await output("encryptionKeyGeneration"),
+        etcdUndeclaredMembersRemoved: await output("etcdUndeclaredMembersRemoved"),
     };
 }
 

@@ -35,19 +35,25 @@ export const READ_IDENTITY = `for f in ${IDENTITY_FILES.join(" ")}; do ` +
 
 export type IdentityReading = { answered: true; identity: string } | { answered: false; error: string };
 
-/** Reads a host's record over SSH with the machine's own key (10 s to connect, 30 s in all). */
-export function readIdentity(m: MachineRecord): Promise<IdentityReading> {
+/**
+ * Runs a command on a recorded machine over SSH with the machine's own key (10 s to connect, 30 s in all): its output,
+ * or why it did not answer (ssh's or the command's last line of errors; warnings come before it).
+ */
+export function runOnMachine(m: MachineRecord, remoteCommand: string): Promise<{ ok: true; stdout: string } | { ok: false; error: string }> {
     const args = ["-i", m.sshKeyPath, "-p", String(m.sshPort), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", `${m.sshUser}@${m.ip}`, READ_IDENTITY];
-    return new Promise(resolve => execFile("ssh", args, { timeout: 30_000 }, (err, stdout, stderr) => {
-        const line = stdout.split("\n").find(l => l.startsWith("machine="));
-        if (err || line === undefined) {
-            // ssh's last line says why (warnings come before it).
-            resolve({ answered: false, error: (stderr.trim() || err?.message || "no answer").split("\n").pop()!.trim() });
-        } else {
-            resolve({ answered: true, identity: line.slice("machine=".length).trim() });
-        }
-    }));
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", `${m.sshUser}@${m.ip}`, remoteCommand];
+    return new Promise(resolve => execFile("ssh", args, { timeout: 30_000 }, (err, stdout, stderr) => resolve(err
+        ? { ok: false, error: (stderr.trim() || err.message || "no answer").split("\n").pop()!.trim() }
+        : { ok: true, stdout })));
+}
+
+/** Reads a host's record over SSH. */
+export async function readIdentity(m: MachineRecord): Promise<IdentityReading> {
+    const result = await runOnMachine(m, READ_IDENTITY);
+    const line = result.ok ? result.stdout.split("\n").find(l => l.startsWith("machine=")) : undefined;
+    return line === undefined
+        ? { answered: false, error: result.ok ? "no answer" : result.error }
+        : { answered: true, identity: line.slice("machine=".length).trim() };
 }
 
 export interface Lineage {

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MachineRecord, movedMachineProblems } from "../host/identity";
-import { fakeBinaryFolder, named, reveal, runProgram } from "./program";
+import { fakeBinaryFolder, named, ProgramRun, promiseOf, reveal, runProgram } from "./program";
 
 const key = path.join(os.tmpdir(), "kdw-resize-test-key");
 writeFileSync(key, "not a key: only its path is used\n");
@@ -74,4 +74,23 @@ test("resize: 5 controllers, the new ones' entries after the others': every memb
         assert.match(reveal(named(resources, `kdw-controller-${i}-etcd-install`).inputs.create) as string,
             new RegExp(`--initial-cluster=${initialCluster.replace(/\./g, "\\.")} `));
     }
+});
+
+test("resize: an etcd member found at no declared controller's address goes to the membership step (a change, so it " +
+    "runs and removes it, though the declared members are as its record says), and the output records it once the step " +
+    "ran; none found: no such variable, so a stack recorded before sees no change", async () => {
+    const config = { binarySource: fakeBinaryFolder(), controllers: 3, workers: 2, machineDriver: "generic", genericHosts: [0, 1, 2, 3, 4].map(host) };
+    const found = await runProgram(config, undefined, undefined, "./fixtures/undeclared");
+    assert.equal(found.error, undefined);
+    const env = (run: ProgramRun) => reveal(named(run.resources, "etcd-membership-members").inputs.create) as string;
+    assert.match(env(found), / KDW_ETCD_UNDECLARED=a1b2c3d4e5f60718=https:\/\/192\.168\.99\.15:2380 /);
+    assert.equal(await promiseOf(found.outputs.etcdUndeclaredMembersRemoved), "a1b2c3d4e5f60718=https://192.168.99.15:2380");
+    const none = await runProgram(config);
+    assert.doesNotMatch(env(none), / KDW_ETCD_UNDECLARED=/);
+    assert.equal(await promiseOf(none.outputs.etcdUndeclaredMembersRemoved), "");
+    // Nothing else differs: the step's command but for the variable, and every other resource's inputs.
+    assert.equal(env(found).replace(/ KDW_ETCD_UNDECLARED=\S+/, ""), env(none));
+    const inputs = (run: ProgramRun) => run.resources.filter(r => r.name !== "etcd-membership-members")
+        .map(r => `${r.type} ${r.name} ${JSON.stringify(r.inputs)}`).sort();
+    assert.deepEqual(inputs(found), inputs(none));
 });

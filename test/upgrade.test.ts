@@ -55,7 +55,7 @@ test("encryption at rest: a new cluster takes any setting; a running one rotates
 test("encryption of the running cluster: as recorded; aescbc and the first key when a cluster ran before they were " +
     "recorded; none when new; an output changed by hand refused", () => {
     const deployed = { kubernetesVersion: undefined, controllers: undefined, machines: undefined, secretsEncryption: undefined,
-        encryptionKeyGeneration: undefined };
+        encryptionKeyGeneration: undefined, etcdUndeclaredMembersRemoved: undefined };
     assert.equal(runningEncryption(deployed), undefined);
     assert.deepEqual(runningEncryption({ ...deployed, kubernetesVersion: "v1.37.2" }), { provider: "aescbc", generation: 0, recorded: false });
     assert.deepEqual(runningEncryption({ ...deployed, kubernetesVersion: "v1.37.2", secretsEncryption: "secretbox", encryptionKeyGeneration: 3 }),

@@ -7,6 +7,9 @@
 # controllers that leave are taken down. A cluster being made (no member answers yet) has nothing to change.
 # Environment: KDW_NODE KDW_ETC KDW_IMAGE KDW_ETCD_ENDPOINTS (the declared members' client URLs, comma separated)
 #              KDW_ETCD_PEERS (their peer URLs, in the same order)
+#              KDW_ETCD_UNDECLARED (optional: members the program found at no declared controller's address as it
+#              started, "<id>=<peer URLs>" comma separated; they are what makes the step run, and are removed as any
+#              member not declared is)
 set -eu
 work="$KDW_ETC/etcd-membership"
 # How long the declared members may take to join and catch up.
@@ -125,6 +128,9 @@ up)
     if ! etcdctl_at "$KDW_ETCD_ENDPOINTS" endpoint status 2>/dev/null | grep -q .; then
         echo "$KDW_NODE: no etcd member answers yet: a cluster being made, its members the declared ones"
         exit 0
+    fi
+    if [ -n "${KDW_ETCD_UNDECLARED:-}" ]; then
+        echo "$KDW_NODE: members found at no declared controller's address as the update began: $KDW_ETCD_UNDECLARED"
     fi
     wait_for_declared_members
     # One at a time, each from a fresh list: a removal changes the majority the next one needs.

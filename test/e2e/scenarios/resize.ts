@@ -1,7 +1,7 @@
 // The control plane resized in place, 3→5→3 controllers, by `pulumi up` with a new `controllers` count: the e2e cluster
 // gives up one worker (its host, 5, and the spare, 6, become the new controllers: one of each host kind), grows to five
 // controllers, shrinks back to three with etcd's leadership on a controller that leaves, and takes its third worker
-// back. A writer creates a ConfigMap every 200 ms and a poller asks the API through the VIP every 0.5 s throughout each
+// back, with an etcd member left behind as a failed resize leaves one, which that `up` removes. A writer creates a ConfigMap every 200 ms and a poller asks the API through the VIP every 0.5 s throughout each
 // resize: every acknowledged write must be there after, and the API's longest gap is bounded.
 import * as assert from "node:assert/strict";
 import * as auto from "@pulumi/pulumi/automation";
@@ -130,10 +130,27 @@ report.run(async () => {
         return `${up.summary}; members ${members.map(m => m.name).join(", ")}`;
     });
 
-    await report.check("the third worker back: 3 controllers + 3 workers, all Ready", async () => {
+    await report.check("an etcd member the stack does not declare, as a failed resize leaves one (a voting member added " +
+        "at host 6's address, never started), and the third worker back: pulumi up finds the member as it starts and " +
+        "runs the membership step, which removes it; 3 started voting members, the added one gone; 3 controllers + 3 " +
+        "workers, all Ready; then no change to preview", async () => {
+        const all = [0, 1, 2].map(i => `https://${hosts[i].ip}:2379`).join(",");
+        const added = await etcdctl(controllers[0], `member add kdw-controller-4 --peer-urls=https://${hosts[6].ip}:2380`, all);
+        const id = /Member ([0-9a-f]+) added/.exec(added)?.[1];
+        assert.ok(id, `no member added: ${added}`);
+        assert.equal((await etcdMembers(controllers[0])).length, 4);
         writeConfig(3);
-        await stack.up({ onOutput: line => process.stdout.write(`     | ${line}`) });
+        const events = engineEvents();
+        let output = "";
+        await stack.up({ onEvent: events.onEvent, onOutput: line => { output += line; process.stdout.write(`     | ${line}`); } });
+        const changes = events.changes().map(s => `${s.op} ${s.name}`);
+        assert.ok(changes.includes("update etcd-membership-members"), `the membership step did not run: ${changes.join(", ")}`);
+        assert.match(output, new RegExp(`has 1 member\\(s\\) at no declared controller's address: \\(not started\\) ${id} at `));
+        const members = await assertMembers(3);
+        assert.ok(!members.some(m => m.id === id), "the undeclared member is still there");
         await expectReady(workerNames(3), 180);
         await ensureWorkloads();
+        await stack.preview({ expectNoChanges: true });
+        return `member ${id} added by hand, removed by pulumi up (${changes.length} changes)`;
     });
 });
