@@ -832,7 +832,8 @@ esac
 });
 
 test("etcd-membership.sh: removes the members no longer declared one at a time, the leader's leadership handed to a " +
-    "declared member first; a removal that lands but answers too late counts; refuses a removal that leaves no healthy " +
+    "declared member first; a removal that lands but answers too late counts, one that timed out with no list to show it " +
+    "landed is tried again; refuses a removal that leaves no healthy " +
     "majority, removing nothing; nothing to do when the members are the declared ones or none answers", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-membership-"));
     // An etcdctl behind `docker run`: the member list, the healthy client URLs and the leader in files; calls recorded.
@@ -852,8 +853,14 @@ case "$1 $2" in
     found=1; for e in $(echo "$endpoints" | tr ',' ' '); do healthy "$e" && echo "$e, status" && found=0; done; exit $found ;;
 "endpoint health")
     rc=0; for e in $(echo "$endpoints" | tr ',' ' '); do if healthy "$e"; then echo "$e is healthy: ok"; else echo "$e is unhealthy: down"; rc=1; fi; done; exit $rc ;;
-"member list") cat "$state/members" ;;
+"member list")
+    # Read just after a removal that timed out without landing: no answer either.
+    if [ -f "$state/list-fails-once" ]; then rm "$state/list-fails-once"; echo "Error: context deadline exceeded" >&2; exit 1; fi
+    cat "$state/members" ;;
 "member remove")
+    if [ -f "$state/timeout-once" ]; then
+        rm "$state/timeout-once"; : > "$state/list-fails-once"; echo "Error: context deadline exceeded"; exit 1
+    fi
     grep -v "^$3, " "$state/members" > "$state/members.new"; mv "$state/members.new" "$state/members"
     # The removal committed after the client stopped waiting.
     if [ -f "$state/late" ]; then echo "Error: context deadline exceeded"; exit 1; fi ;;
@@ -903,6 +910,16 @@ esac
     assert.deepEqual(late.changes, ["member remove id3"]);
     assert.deepEqual(late.left, ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
     assert.match(late.stdout, /etcd member kdw-controller-3 \(id3\) removed/);
+    // A removal that timed out before it landed, and a member list that could not be read right after: not taken for
+    // a removal (the member is in no list that was read), so the removal is tried again, and lands; said once, when
+    // it has.
+    writeFileSync(path.join(dir, "timeout-once"), "");
+    const unread = run([0, 1, 2, 3], [0, 1, 2], 1);
+    assert.equal(unread.status, 0, unread.stderr);
+    assert.deepEqual(unread.changes, ["member remove id3", "member remove id3"]);
+    assert.equal(unread.stdout.match(/etcd member kdw-controller-3 \(id3\) removed/g)?.length, 1,
+        `a removal claimed before it landed: ${unread.stdout}`);
+    assert.deepEqual(unread.left, ["kdw-controller-0", "kdw-controller-1", "kdw-controller-2"]);
     // The declared members, all started and voting: nothing to change.
     const same = run([0, 1, 2], [0, 1, 2], 1);
     assert.equal(same.status, 0, same.stderr);
