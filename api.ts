@@ -9,6 +9,10 @@ export { HostOutput, KubeCluster, KubeClusterArgs } from "./components/cluster";
 // A program that keeps its cluster's `machines` output can find lost machines as this project's entry does (main.ts):
 // `replacedMachines(recordedMachines(<that output, read back>))` gives KubeClusterArgs.replacedMachines.
 export { MachineRecord, recordedMachines, replacedMachines } from "./host/identity";
+// And etcd members it does not declare (a failed resize's): `findUndeclaredMembers(<config.controllers' names and
+// addresses>, <those machines>, <its etcdUndeclaredMembersRemoved output, read back>)` gives
+// KubeClusterArgs.etcdUndeclaredMembers, which the cluster removes.
+export { findUndeclaredMembers } from "./host/etcdMembers";
 // A program that keeps its cluster's outputs gives `runningEncryption(<them, read back>)` as
 // KubeClusterArgs.runningEncryption, so that the cluster keeps its provider and key, and rotates them safely.
 export { DeployedCluster, RunningEncryption, runningEncryption } from "./config/upgrade";
