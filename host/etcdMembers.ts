@@ -48,11 +48,15 @@ export async function readMemberList(controllers: { name: string; machine: Machi
     return { answered: false, errors };
 }
 
+/** Whether one of the member's peer URLs is at one of the addresses. */
+function isAt(member: ObservedMember, addresses: string[]): boolean {
+    const host = (url: string) => { try { return new URL(url).hostname.replace(/^\[|\]$/g, ""); } catch { return url; } };
+    return member.peerUrls.some(u => addresses.includes(host(u)));
+}
+
 /** The members none of whose peer URLs is at a declared controller's address. */
 export function undeclaredMembers(members: ObservedMember[], declaredAddresses: string[]): ObservedMember[] {
-    const declared = new Set(declaredAddresses);
-    const host = (url: string) => { try { return new URL(url).hostname.replace(/^\[|\]$/g, ""); } catch { return url; } };
-    return members.filter(m => !m.peerUrls.some(u => declared.has(host(u))));
+    return members.filter(m => !isAt(m, declaredAddresses));
 }
 
 /** The membership step's input: the undeclared members found, else the value the last update recorded, else "". */
@@ -61,6 +65,19 @@ export function undeclaredInput(found: ObservedMember[] | undefined, recorded: u
         return found.map(m => `${m.id}=${m.peerUrls.join("+")}`).sort().join(",");
     }
     return typeof recorded === "string" ? recorded : "";
+}
+
+/**
+ * Undeclared members by what they are: those at the machine of a node the stack recorded and no longer declares (a
+ * control plane that shrinks: they leave as it goes), and those left behind (a failed update's: no machine recorded).
+ */
+export function leavingOrLeftBehind(undeclared: ObservedMember[], declaredNames: string[], recorded: Record<string, MachineRecord>):
+    { leaving: ObservedMember[]; leftBehind: ObservedMember[] } {
+    const undeclaredMachines = Object.entries(recorded).filter(([name]) => !declaredNames.includes(name)).map(([, m]) => m.ip);
+    return {
+        leaving: undeclared.filter(m => isAt(m, undeclaredMachines)),
+        leftBehind: undeclared.filter(m => !isAt(m, undeclaredMachines)),
+    };
 }
 
 /**
@@ -82,11 +99,17 @@ export async function findUndeclaredMembers(controllers: { name: string; address
     }
     const addresses = controllers.map(c => c.address ?? recorded[c.name]?.ip).filter((a): a is string => a !== undefined);
     const found = undeclaredMembers(reading.members, addresses);
-    if (found.length > 0) {
-        pulumi.log.warn(`etcd (asked through ${reading.via}) has ${found.length} member(s) at no declared controller's ` +
-            `address: ${found.map(m => `${m.name || "(not started)"} ${m.id} at ${m.peerUrls.join(", ")}`).join("; ")}. ` +
-            "A member that left a failed update behind; the step etcd-membership-members removes it (never at the cost " +
-            "of quorum) once every declared member is a started voting member.");
+    const { leaving, leftBehind } = leavingOrLeftBehind(found, controllers.map(c => c.name), recorded);
+    const describe = (ms: ObservedMember[]) => ms.map(m => `${m.name || "(not started)"} ${m.id} at ${m.peerUrls.join(", ")}`).join("; ");
+    const removal = "the step etcd-membership-members removes it (never at the cost of quorum) once every declared " +
+        "member is a started voting member.";
+    if (leaving.length > 0) {
+        pulumi.log.info(`etcd's members of controllers no longer declared: ${describe(leaving)}; ${removal}`);
+    }
+    if (leftBehind.length > 0) {
+        pulumi.log.warn(`etcd (asked through ${reading.via}) has ${leftBehind.length} member(s) at no declared ` +
+            `controller's address and no machine the stack records: ${describe(leftBehind)}. Such a member is what a ` +
+            `failed update leaves behind (a resize whose up failed after a new member joined); ${removal}`);
     }
     return undeclaredInput(found, recordedInput);
 }

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
-    findUndeclaredMembers, parseMemberList, READ_MEMBER_LIST, readMemberList, undeclaredInput, undeclaredMembers,
+    findUndeclaredMembers, leavingOrLeftBehind, parseMemberList, READ_MEMBER_LIST, readMemberList, undeclaredInput, undeclaredMembers,
 } from "../host/etcdMembers";
 import { MachineRecord } from "../host/identity";
 
@@ -45,6 +45,18 @@ test("undeclared: members whose peer URL is at no declared controller's address,
     assert.deepEqual(undeclaredMembers(members, ["192.168.99.10"]).map(m => m.name), ["kdw-controller-1", "kdw-controller-2", ""]);
     const v6 = parseMemberList("1f, started, a, https://[fd00::10]:2380, https://[fd00::10]:2379, false\n")!;
     assert.deepEqual(undeclaredMembers(v6, ["fd00::10"]), []);
+});
+
+test("undeclared members: those at the machine of a recorded node no longer declared leave with a shrink; the others " +
+    "were left behind", () => {
+    const members = parseMemberList(LIST)!;
+    // Shrunk from 3 to 1: controllers 1 and 2 recorded; the never-started member's address is no recorded machine's.
+    const recorded = Object.fromEntries([0, 1, 2].map(i => [`kdw-controller-${i}`, machine(`192.168.99.1${i}`)]));
+    const undeclared = undeclaredMembers(members, ["192.168.99.10"]);
+    const { leaving, leftBehind } = leavingOrLeftBehind(undeclared, ["kdw-controller-0"], recorded);
+    assert.deepEqual(leaving.map(m => m.name), ["kdw-controller-1", "kdw-controller-2"]);
+    assert.deepEqual(leftBehind.map(m => m.id), ["a1b2c3d4e5f60718"]);
+    assert.deepEqual(leavingOrLeftBehind([], ["kdw-controller-0"], recorded), { leaving: [], leftBehind: [] });
 });
 
 test("the step's input: the undeclared members found (by etcd's id, so that a member left again at the same address " +

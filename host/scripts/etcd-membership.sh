@@ -70,6 +70,8 @@ is_leader() { # client URL
 remove_member() { # member line
     id=${1%%,*}
     name=$(echo "$1" | awk -F', ' '{ print $3 }')
+    # A member added but never started has no name yet.
+    [ -n "$name" ] || name="(never started)"
     list=$(member_list)
     voters=$(echo "$list" | awk -F', ' '$6 == "false"' | grep -c . || true)
     learner=$(echo "$1" | awk -F', ' '{ print $6 }')

@@ -145,7 +145,7 @@ report.run(async () => {
         await stack.up({ onEvent: events.onEvent, onOutput: line => { output += line; process.stdout.write(`     | ${line}`); } });
         const changes = events.changes().map(s => `${s.op} ${s.name}`);
         assert.ok(changes.includes("update etcd-membership-members"), `the membership step did not run: ${changes.join(", ")}`);
-        assert.match(output, new RegExp(`has 1 member\\(s\\) at no declared controller's address: \\(not started\\) ${id} at `));
+        assert.match(output, new RegExp(`has 1 member\\(s\\) at no declared controller's address and no machine the stack records: \\(not started\\) ${id} at `));
         const members = await assertMembers(3);
         assert.ok(!members.some(m => m.id === id), "the undeclared member is still there");
         await expectReady(workerNames(3), 180);
