@@ -760,7 +760,7 @@ esac
     assert.equal(rewrite(0, "every Secret rewritten with secretbox key generation 0").replaces, 1, "a new key not rewritten");
 });
 
-test("etcd.sh up on a controller whose machine was lost: joins the running cluster as a learner and is promoted; an addition that answers too late (a loaded machine) is found in the member list and not tried again, one that timed out before it landed is tried again", () => {
+test("etcd.sh up on a controller whose machine was lost: joins the running cluster as a learner and is promoted; an addition that answers too late (a loaded machine) is found in the member list and not tried again, one that timed out before it landed is tried again; the member its lost machine ran is removed first, a removal that answered too late not tried again, one that timed out with no list to show it tried again", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-etcd-join-"));
     execFileSync("mkdir", ["-p", `${dir}/stubs`, `${dir}/etc`, `${dir}/data`]);
     // docker: the etcd image's etcdctl against the other members (the member list and the way an addition answers in
@@ -779,7 +779,16 @@ cmd=\${cmd# }
 echo "$cmd ($timeout)" >> "$state/calls"
 case "$cmd" in
 "endpoint status") echo "https://10.0.0.0:2379, status" ;;
-"member list") cat "$state/members" ;;
+"member list")
+    if [ -f "$state/list-fails" ]; then rm "$state/list-fails"; echo "Error: context deadline exceeded" >&2; exit 1; fi
+    cat "$state/members" ;;
+"member remove idold")
+    if [ -f "$state/remove-timeout-before" ]; then
+        rm "$state/remove-timeout-before"; touch "$state/list-fails"; echo "Error: context deadline exceeded"; exit 1
+    fi
+    sed -i '/^idold, /d' "$state/members"
+    if [ -f "$state/remove-timeout-after" ]; then echo "Error: context deadline exceeded"; exit 1; fi
+    echo "Member idold removed from cluster c1" ;;
 "member add "*)
     if [ -f "$state/timeout-before" ]; then rm "$state/timeout-before"; echo "Error: context deadline exceeded"; exit 1; fi
     echo "id3, unstarted, , https://10.0.0.3:2380, , true" >> "$state/members"
@@ -792,9 +801,13 @@ esac
     writeFileSync(`${dir}/stubs/id`, `#!/bin/sh\ncase "$*" in etcd) exit 0 ;; "-u etcd" | "-g etcd") echo 999 ;; *) exec /usr/bin/id "$@" ;; esac\n`, { mode: 0o755 });
     writeFileSync(`${dir}/stubs/chown`, "#!/bin/sh\n", { mode: 0o755 });
     const script = stepScript({ script: hostScript("etcd.sh"), files: [], libraries: [ETCD_SNAPSHOT_LIBRARY] });
-    const join = (how?: "timeout-after" | "timeout-before") => {
-        writeFileSync(`${dir}/members`, [0, 1, 2].map(i =>
-            `id${i}, started, kdw-controller-${i}, https://10.0.0.${i}:2380, https://10.0.0.${i}:2379, false`).join("\n") + "\n");
+    // how: the way the first member change answers; lost: the member this controller's lost machine ran is still listed.
+    type How = "timeout-after" | "timeout-before" | "remove-timeout-after" | "remove-timeout-before";
+    const join = (how?: How, lost = false) => {
+        const members = [0, 1, 2].map(i =>
+            `id${i}, started, kdw-controller-${i}, https://10.0.0.${i}:2380, https://10.0.0.${i}:2379, false`);
+        if (lost) members.push("idold, started, kdw-controller-3, https://10.0.0.3:2380, https://10.0.0.3:2379, false");
+        writeFileSync(`${dir}/members`, members.join("\n") + "\n");
         writeFileSync(`${dir}/calls`, "");
         if (how) writeFileSync(`${dir}/${how}`, "");
         rmSync(`${dir}/data/etcd`, { recursive: true, force: true });
@@ -817,7 +830,11 @@ esac
         assert.ok(started?.includes("--initial-cluster-state=existing") &&
             started.includes("--initial-cluster=kdw-controller-0=https://10.0.0.0:2380,kdw-controller-1=https://10.0.0.1:2380," +
                 "kdw-controller-2=https://10.0.0.2:2380,kdw-controller-3=https://10.0.0.3:2380"), started);
-        return { out: r.stdout, adds: calls.filter(c => c.startsWith("member add ")), calls };
+        assert.doesNotMatch(readFileSync(`${dir}/members`, "utf8"), /^idold, /m, "the lost machine's member is still a member");
+        return {
+            out: r.stdout, adds: calls.filter(c => c.startsWith("member add ")),
+            removes: calls.filter(c => c.startsWith("member remove ")), calls,
+        };
     };
     const plain = join();
     assert.deepEqual(plain.adds, ["member add kdw-controller-3 (15s)"], "a change of members waits as long as a commit may take");
@@ -829,6 +846,19 @@ esac
     const retried = join("timeout-before");
     assert.deepEqual(retried.adds, ["member add kdw-controller-3 (15s)", "member add kdw-controller-3 (15s)"]);
     assert.match(retried.out, /joining the running cluster as a learner: Member id3 added/);
+    assert.deepEqual(retried.removes, [], "a member removed that was not there");
+
+    const replaced = join(undefined, true);
+    assert.deepEqual(replaced.removes, ["member remove idold (15s)"]);
+    assert.match(replaced.out, /removing member idold, which this controller ran before its machine was lost/);
+    assert.ok(replaced.calls.indexOf("member remove idold (15s)") < replaced.calls.indexOf("member add kdw-controller-3 (15s)"),
+        replaced.calls.join("\n"));
+    const removedLate = join("remove-timeout-after", true);
+    assert.deepEqual(removedLate.removes, ["member remove idold (15s)"], "a removal that landed was tried again");
+    // Timed out before it landed, and the list right after could not be read: not taken for a removal, tried again.
+    const unread = join("remove-timeout-before", true);
+    assert.deepEqual(unread.removes, ["member remove idold (15s)", "member remove idold (15s)"],
+        `a removal that had not landed taken for done: ${unread.calls.join("\n")}`);
 });
 
 test("etcd-membership.sh: removes the members no longer declared one at a time, the leader's leadership handed to a " +
