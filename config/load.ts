@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { existsSync, readFileSync } from "fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "fs";
+import * as path from "path";
 import { inspectFolder } from "../host/binaries";
 import { Name, RawConfig, SETTINGS } from "./settings";
 import { ClusterConfig, ConfigError, PROJECT, ValidationContext } from "./types";
@@ -79,6 +80,18 @@ export function loadConfig(): ClusterConfig {
     return clusterConfig(raw, unknownSettings(ours), key => isConfigSecret(`${PROJECT}:${key}`));
 }
 
+/** Whether an executable file of that name is in a folder of PATH (as exec.LookPath finds docker-machine's plugins). */
+function onPath(program: string): boolean {
+    return (process.env.PATH ?? "").split(path.delimiter).filter(Boolean).some(dir => {
+        try {
+            accessSync(path.join(dir, program), constants.X_OK);
+            return statSync(path.join(dir, program)).isFile();
+        } catch {
+            return false;
+        }
+    });
+}
+
 /**
  * Settings given in a program rather than a stack's config (the same keys and rules, `kube-dumb-way:` left out),
  * validated against this machine (binary folder, files): for `new KubeCluster(name, { config: clusterConfig({...}) })`.
@@ -95,6 +108,7 @@ export function clusterConfig(raw: RawConfig, unknown = unknownSettings(Object.k
             binaryFolderProblems: (folder, checksums, versions) => inspectFolder(folder, checksums, versions).problems,
             readFile: file => readFileSync(file, "utf8"),
             isSecret,
+            onPath,
         });
         if (problems.length === 0) {
             return cfg;

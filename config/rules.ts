@@ -7,6 +7,7 @@ import { X509Certificate } from "crypto";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import * as semver from "semver";
+import { HOST_PORTS, NODE_PORT_RANGE } from "../render/flags";
 import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../render/net";
 import type { Values } from "./settings";
 import {
@@ -118,6 +119,56 @@ const ENGINE_FLAG = /^--(engine-[a-z-]+|tls-san)(=.*)?$/;
 export const driverOptions: Rule<string[]> = (flags, s) => flags
     .filter(flag => !flag.startsWith(`--${s.machineDriver}-`) && !ENGINE_FLAG.test(flag))
     .map(flag => `has "${flag.split("=")[0]}", which is not an option of the ${s.machineDriver} driver (its options start with --${s.machineDriver}-).`);
+
+/**
+ * The drivers built into docker-machine (rancher/machine's `localbinary.CoreDrivers`); any other runs as the program
+ * docker-machine-driver-<name>, which docker-machine looks for on PATH only when it makes a machine.
+ */
+export const CORE_DRIVERS = ["amazonec2", "azure", "digitalocean", "exoscale", "generic", "google", "hyperv", "none",
+    "openstack", "rackspace", "softlayer", "virtualbox", "vmwarefusion", "vmwarevcloudair", "vmwarevsphere", "pod", "noop"];
+
+/** A driver docker-machine cannot find is said before anything is made, not when the first machine is. */
+export const driverInstalled: Rule<string> = (driver, _s, ctx) => {
+    const plugin = `docker-machine-driver-${driver}`;
+    if (CORE_DRIVERS.includes(driver) || !ctx.onPath || ctx.onPath(plugin)) {
+        return undefined;
+    }
+    return `is "${driver}", which is not one of docker-machine's own drivers, and its plugin, ${plugin}, is not on ` +
+        "this machine's PATH: install it there" + (driver === "qemu" ? " (`npm run toolchain` builds this project's; " +
+        "`source scripts/env.sh` puts the toolchain on PATH)" : "") + `, or choose one of docker-machine's own drivers ` +
+        `(${CORE_DRIVERS.filter(d => d !== "pod" && d !== "noop" && d !== "none").join(", ")}).`;
+};
+
+/** The ports the cluster's programs hold on its hosts (render/flags.ts), with the NodePort range the apiservers get. */
+function portsHeld(s: Values): { first: number; last: number; holder: string }[] {
+    const extra = (s.apiServerExtraArgs ?? {}) as Record<string, unknown>;
+    const range = /^(\d+)-(\d+)$/.exec(String(extra["service-node-port-range"] ?? ""));
+    return HOST_PORTS.map(held => range && held.first === NODE_PORT_RANGE.first
+        ? { first: Number(range[1]), last: Number(range[2]), holder: "the NodePort range (apiServerExtraArgs " +
+            "service-node-port-range), where kube-proxy's rules would give a Service the traffic of every worker's load balancer" }
+        : held);
+}
+
+/** The API's port is free on every host: no program of the cluster's, and no host's SSH, holds it. */
+export const apiServerPortFree: Rule<number> = (port, s) => {
+    const reasons = portsHeld(s).filter(held => port >= held.first && port <= held.last)
+        .map(held => `is ${port}, which the cluster uses for ${held.holder} (${held.first === held.last ? held.first : `${held.first}-${held.last}`}); ` +
+            "choose another (6443 is the usual one).");
+    const sshPorts = s.machineDriver === "generic" ? genericHostsOf(s.genericHosts).map(h => h.sshPort ?? 22) : [22];
+    if (sshPorts.includes(port)) {
+        reasons.push(`is ${port}, the port the hosts' SSH listens on, which docker-machine and every step reach them by; ` +
+            "choose another (6443 is the usual one).");
+    }
+    return reasons;
+};
+
+/**
+ * A registry host (lowercase, with an optional port) and an optional path, as the distribution spec's reference grammar
+ * has them: path components of lowercase letters and digits, joined by '.', '_', '__' or dashes.
+ */
+const DOMAIN_COMPONENT = "(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])";
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+export const IMAGE_REPOSITORY = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?(?:/${PATH_COMPONENT})*$`);
 
 export const isoForDriver: Rule<string> = (iso, s, ctx) => {
     const flags = VM_DRIVER_FLAGS[s.machineDriver];

@@ -4,8 +4,8 @@
 import * as path from "path";
 import { isIpv4 } from "../render/net";
 import {
-    apartFromPods, apiServerFlags, atLeast, atMostPrefix, auditPolicy, isoForDriver, between, binariesAvailable, cidr, DNS_NAME,
-    dnsServiceAddress, driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, isHostAddress,
+    apartFromPods, apiServerFlags, apiServerPortFree, atLeast, atMostPrefix, auditPolicy, isoForDriver, between, binariesAvailable, cidr, DNS_NAME,
+    dnsServiceAddress, driverInstalled, driverOptions, evictionThresholds, hostEntries, hostPerNode, hostsOffClusterRanges, IMAGE_REPOSITORY, isHostAddress,
     knownPins, must, odd, restoreSnapshot, snapshotStore, oneOf, pinnedDownloads, podRangePerWorker, podSecurityLevels, release, Rule, virtualIp,
     withinLifetime,
 } from "./rules";
@@ -50,7 +50,7 @@ export const SETTINGS = {
     machineDriver: text("virtualbox",
         "docker-machine driver (virtualbox, kvm, qemu - this project's, for KVM with its own ISO -, generic for existing machines over SSH, or any other). " +
         "Fixed once the machines are made: a new one is refused for a running cluster.",
-        must(/^[a-z0-9][a-z0-9-]*$/, "must be a docker-machine driver name such as virtualbox or generic")),
+        must(/^[a-z0-9][a-z0-9-]*$/, "must be a docker-machine driver name such as virtualbox or generic"), driverInstalled),
     machineMemory: integer(2048,
         "Memory per machine in MiB (virtualbox, kvm, hyperv and qemu drivers; other drivers take machineDriverFlags). " +
         "This, machineCpus, machineDiskSize, machineIso and (but with generic) machineDriverFlags are fixed once the " +
@@ -94,8 +94,9 @@ export const SETTINGS = {
         must(isIpv4, "must be an IPv4 address"), dnsServiceAddress),
     clusterDomain: text("cluster.local", "DNS domain of the cluster.",
         must(DNS_NAME, "must be a lowercase DNS name like cluster.local")),
-    apiServerPort: integer(6443, "Port of every kube-apiserver (and of the load balancer on each worker).",
-        between(1, 65535)),
+    apiServerPort: integer(6443, "Port of every kube-apiserver (and of the load balancer on each worker); not one the " +
+        "cluster's other programs or the hosts' SSH hold.",
+        between(1, 65535), apiServerPortFree),
     apiServerEndpoint: text("",
         "Address or DNS name clients use for the API when it is not apiServerVip itself (a DNS name for the VIP, a NAT " +
         "address, your own load balancer); empty for apiServerVip, or controller-0's address without one. Added to " +
@@ -114,8 +115,8 @@ export const SETTINGS = {
     imageRepository: text("registry.k8s.io",
         "Registry (and path) of the etcd, kube-apiserver, kube-controller-manager, kube-scheduler, pause and coredns " +
         "images.",
-        must(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/,
-            "must be a registry host with an optional path and no trailing slash, like registry.k8s.io")),
+        must(IMAGE_REPOSITORY,
+            "must be a registry host with an optional port and path and no trailing slash, like registry.k8s.io")),
     // At most ten years: the CAs live ten times as long, and a century is as far as a lifetime in hours goes here.
     certValidityHours: integer(8760,
         "Lifetime of every leaf certificate in hours, 24 to 87600 (ten years); the two CAs live ten times as long and " +

@@ -207,4 +207,9 @@ export interface ValidationContext {
      * given in code are not checked (the components keep them as secrets either way).
      */
     isSecret?(key: string): boolean;
+    /**
+     * Whether a program of that name is on this machine's PATH, where docker-machine looks for a driver's plugin;
+     * injected because it reads the file system.
+     */
+    onPath?(program: string): boolean;
 }

@@ -4,7 +4,7 @@ import { hkdfSync } from "crypto";
 import * as yaml from "js-yaml";
 import * as toml from "smol-toml";
 import { ClusterConfig, NodePlan, SECRETS_ENCRYPTION_PROVIDERS, SecretsEncryption } from "../config/types";
-import { TLS_CIPHER_SUITES } from "./flags";
+import { KUBE_PROXY_METRICS_PORT, TLS_CIPHER_SUITES } from "./flags";
 import { HostLayout } from "./layout";
 
 /** YAML as Kubernetes' own tools write it: keys in the order given, no line folding, no anchors. */
@@ -134,7 +134,7 @@ export const kubeProxyConfigYaml = ({ cluster, node, layout }: WorkerFileContext
     mode: "iptables",
     clusterCIDR: cluster.clusterCidr,
     // Metrics on loopback only (CIS 4.3.1); health checks stay on every address.
-    metricsBindAddress: "127.0.0.1:10249",
+    metricsBindAddress: `127.0.0.1:${KUBE_PROXY_METRICS_PORT}`,
     // Leave the kernel's conntrack table size alone: on hosts that share a kernel (containers) it is machine-wide.
     conntrack: { maxPerCore: 0 },
 });

@@ -11,6 +11,30 @@ export interface Member {
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
+export const KUBE_VIP_METRICS_PORT = 2112;
+export const KUBE_PROXY_METRICS_PORT = 10249;
+export const NODE_PORT_RANGE = { first: 30000, last: 32767 };
+
+/**
+ * The ports the cluster's own programs hold on its hosts, beside the API's (kube-dumb-way:apiServerPort, which every
+ * controller's apiserver and every worker's load balancer listen on): what that port must not be. SSH's is each
+ * host's own (22, or a generic host's sshPort), checked apart.
+ */
+export const HOST_PORTS: { first: number; last: number; holder: string }[] = [
+    { first: 2376, last: 2376, holder: "the Docker TLS port docker-machine opens on every host" },
+    { first: ETCD_CLIENT_PORT, last: ETCD_PEER_PORT, holder: "etcd's client and peer ports on every controller" },
+    { first: KUBE_VIP_METRICS_PORT, last: KUBE_VIP_METRICS_PORT, holder: "kube-vip's metrics on every controller" },
+    { first: 10248, last: 10248, holder: "the kubelet's health check on every worker" },
+    { first: KUBE_PROXY_METRICS_PORT, last: KUBE_PROXY_METRICS_PORT, holder: "kube-proxy's metrics on every worker" },
+    { first: 10250, last: 10250, holder: "the kubelet's API on every worker" },
+    { first: 10256, last: 10256, holder: "kube-proxy's health check on every worker" },
+    { first: 10257, last: 10257, holder: "kube-controller-manager on every controller" },
+    { first: 10259, last: 10259, holder: "kube-scheduler on every controller" },
+    {
+        first: NODE_PORT_RANGE.first, last: NODE_PORT_RANGE.last,
+        holder: "the NodePort range, where kube-proxy's rules would give a Service the traffic of every worker's load balancer",
+    },
+];
 
 export const etcdServers = (members: Member[]): string =>
     members.map(m => `https://${m.ip}:${ETCD_CLIENT_PORT}`).join(",");
@@ -108,7 +132,7 @@ export function apiserverArgs(cfg: ClusterConfig, self: Member, members: Member[
         // Tokens live as long as they say (CIS 1.2.30), not a year for legacy clients.
         "--service-account-extend-token-expiration=false",
         `--service-cluster-ip-range=${cfg.serviceCidr}`,
-        "--service-node-port-range=30000-32767",
+        `--service-node-port-range=${NODE_PORT_RANGE.first}-${NODE_PORT_RANGE.last}`,
         // An apiserver told to stop keeps serving this long (its /readyz failing, so that load balancers turn away):
         // the kube-vip beside it gives up its Lease through it as both stop, as when the host shuts down, so that
         // another controller takes the virtual IP at once instead of after the Lease expires.
@@ -188,7 +212,7 @@ export function kubeVipArgs(cfg: ClusterConfig, vip: string, nodeName: string): 
         `--leaseDuration=${KUBE_VIP_LEASE.durationSeconds}`,
         `--leaseRenewDuration=${KUBE_VIP_LEASE.renewDeadlineSeconds}`,
         `--leaseRetry=${KUBE_VIP_LEASE.retrySeconds}`,
-        "--prometheusHTTPServer=127.0.0.1:2112",
+        `--prometheusHTTPServer=127.0.0.1:${KUBE_VIP_METRICS_PORT}`,
     ];
 }
 

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
@@ -127,6 +127,74 @@ test("driver flags must belong to the chosen driver", () => {
     rejects({ machineDriverFlags: ["--kvm-network=default"] }, "machineDriverFlags", /not an option of the virtualbox driver/);
     const cfg = validateConfig({ ...base, machineDriverFlags: ["--virtualbox-no-vtx-check", "--engine-opt=log-level=warn"] }, ctx);
     assert.deepEqual(cfg.machine.driverFlags, ["--virtualbox-no-vtx-check", "--engine-opt=log-level=warn"]);
+});
+
+test("machineDriver: one of docker-machine's own, or a plugin on PATH, found before anything is made", () => {
+    const looked: string[] = [];
+    const onPath = (found: string[]) => (program: string) => { looked.push(program); return found.includes(program); };
+    // Built into docker-machine: nothing to look for.
+    assert.equal(validateConfig({ ...base, machineDriver: "virtualbox" }, { ...ctx, onPath: onPath([]) }).machine.driver, "virtualbox");
+    assert.deepEqual(looked, []);
+    const kvm = { ...base, machineDriver: "kvm" };
+    assert.throws(() => validateConfig(kvm, { ...ctx, onPath: onPath([]) }), (err: Error) => err instanceof ConfigError &&
+        err.problems.some(p => /^kube-dumb-way:machineDriver is "kvm", which is not one of docker-machine's own drivers, and its plugin, docker-machine-driver-kvm, is not on this machine's PATH: install it there, or choose one of docker-machine's own drivers \(amazonec2, .*generic.*virtualbox/.test(p)));
+    assert.deepEqual(looked, ["docker-machine-driver-kvm"]);
+    assert.equal(validateConfig(kvm, { ...ctx, onPath: onPath(["docker-machine-driver-kvm"]) }).machine.driver, "kvm");
+    const qemu = { ...base, machineDriver: "qemu", machineIso: "/exists/b2d.iso" };
+    assert.throws(() => validateConfig(qemu, { ...ctx, onPath: onPath([]) }),
+        (err: Error) => err instanceof ConfigError && /`npm run toolchain` builds this project's; `source scripts\/env\.sh` puts the toolchain on PATH/.test(err.message));
+});
+
+test("machineDriver: the stack's loader looks for a driver's plugin on PATH, as docker-machine does", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "kdw-driver-"));
+    const saved = process.env.PATH;
+    try {
+        const settings = { binarySource: dir, machineDriver: "kdwtest" } as RawConfig;
+        const driverProblem = (err: unknown) => err instanceof ConfigError ? err.problems.filter(p => p.startsWith("kube-dumb-way:machineDriver ")) : [];
+        process.env.PATH = `${dir}${path.delimiter}${saved}`;
+        let problemsFound: string[] = [];
+        try { clusterConfig(settings); } catch (err) { problemsFound = driverProblem(err); }
+        assert.match(problemsFound.join("\n"), /docker-machine-driver-kdwtest, is not on this machine's PATH/);
+        // A file that is not executable is not a plugin either.
+        writeFileSync(path.join(dir, "docker-machine-driver-kdwtest"), "#!/bin/sh\n", { mode: 0o644 });
+        try { clusterConfig(settings); } catch (err) { problemsFound = driverProblem(err); }
+        assert.equal(problemsFound.length, 1, "a plugin that cannot be run was taken for one");
+        chmodSync(path.join(dir, "docker-machine-driver-kdwtest"), 0o755);
+        problemsFound = [];
+        try { clusterConfig(settings); } catch (err) { problemsFound = driverProblem(err); }
+        assert.deepEqual(problemsFound, []);
+    } finally {
+        process.env.PATH = saved;
+        rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("apiServerPort: not a port the cluster's other programs or the hosts' SSH hold", () => {
+    rejects({ apiServerPort: 22 }, "apiServerPort", /is 22, the port the hosts' SSH listens on/);
+    rejects({ apiServerPort: 2379 }, "apiServerPort", /is 2379, which the cluster uses for etcd's client and peer ports on every controller \(2379-2380\); choose another/);
+    rejects({ apiServerPort: 2376 }, "apiServerPort", /Docker TLS port docker-machine opens on every host/);
+    rejects({ apiServerPort: 10250 }, "apiServerPort", /the kubelet's API on every worker \(10250\)/);
+    rejects({ apiServerPort: 10259 }, "apiServerPort", /kube-scheduler/);
+    rejects({ apiServerPort: 31000 }, "apiServerPort", /the NodePort range, where kube-proxy's rules would give a Service the traffic of every worker's load balancer \(30000-32767\)/);
+    // The apiservers' own NodePort range when it is set, and a generic host's own SSH port.
+    const moved = { "service-node-port-range": "20000-22767" };
+    assert.equal(validateConfig({ ...base, apiServerPort: 31000, apiServerExtraArgs: moved }, ctx).apiServerPort, 31000);
+    rejects({ apiServerPort: 21000, apiServerExtraArgs: moved }, "apiServerPort", /NodePort range \(apiServerExtraArgs service-node-port-range\).*\(20000-22767\)/);
+    const generic = { machineDriver: "generic", genericHosts: [0, 1, 2, 3, 4, 5].map(i =>
+        ({ address: `192.168.77.${10 + i}`, sshUser: "root", sshKeyPath: "/exists/key", sshPort: 2222 })) };
+    rejects({ ...generic, apiServerPort: 2222 }, "apiServerPort", /is 2222, the port the hosts' SSH listens on/);
+    assert.equal(validateConfig({ ...base, ...generic, apiServerPort: 22 }, ctx).apiServerPort, 22, "SSH on 2222 leaves 22 free");
+    assert.equal(validateConfig({ ...base, apiServerPort: 8443 }, ctx).apiServerPort, 8443);
+});
+
+test("imageRepository: a registry host, an optional port and path, as image references have them", () => {
+    for (const bad of ["../x", "-", "-1", "registry.example/", "registry.example//k8s", "registry.example/-k8s", "registry.example/k8s-",
+        "Registry.example", "registry.example:port", "registry.example/a b", ".registry.example"]) {
+        rejects({ imageRepository: bad }, "imageRepository", /must be a registry host with an optional port and path and no trailing slash/);
+    }
+    for (const good of ["registry.k8s.io", "192.168.77.2:5000", "localhost:5000/k8s", "mirror.example.com/a/b_c.d--e/f__g", "r"]) {
+        assert.equal(validateConfig({ ...base, imageRepository: good }, ctx).imageRepository, good);
+    }
 });
 
 test("machineIso: required by qemu, an existing absolute path, only for drivers that make virtual machines", () => {

@@ -16,6 +16,10 @@ const BAD: [string, Record<string, unknown>, RegExp][] = [
     ["overlapping pod and service ranges", { serviceCidr: "10.200.8.0/24" }, /kube-dumb-way:serviceCidr 10\.200\.8\.0\/24 overlaps clusterCidr/],
     ["a DNS IP outside the service range", { clusterDns: "10.99.0.10" }, /kube-dumb-way:clusterDns 10\.99\.0\.10 is outside serviceCidr/],
     ["a virtual IP that a host has", { apiServerVip: controllers[1].ip }, /kube-dumb-way:apiServerVip \S+ is the address of genericHosts\[1\]/],
+    // docker-machine would look for the plugin only when it makes the first machine, after the certificates.
+    ["a driver docker-machine cannot find", { machineDriver: "kvm" },
+        /kube-dumb-way:machineDriver is "kvm", which is not one of docker-machine's own drivers, and its plugin, docker-machine-driver-kvm, is not on this machine's PATH/],
+    ["the API on etcd's port", { apiServerPort: 2379 }, /kube-dumb-way:apiServerPort is 2379, which the cluster uses for etcd's client and peer ports/],
     // The set's own object store, its secret key written in the stack's file as plain text.
     ["an object store's secret key not set as a secret", { etcdSnapshotStore: { ...objectStore() } },
         /kube-dumb-way:etcdSnapshotStore holds secretAccessKey in the stack's config in plain text; set it as a secret/],
