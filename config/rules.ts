@@ -219,6 +219,9 @@ export const hostEntries: Rule<unknown[]> = (entries, _, ctx) => {
         seen.add(address);
         if (!sshUser) {
             problems.push(problem(`${at}.sshUser`, "must name the SSH user docker-machine logs in as."));
+        } else if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(sshUser)) {
+            problems.push(problem(`${at}.sshUser`, `must be a user name (letters, digits, '_', '.', '-', at most 32), ` +
+                `got ${JSON.stringify(sshUser)}.`));
         }
         if (!sshKeyPath) {
             problems.push(problem(`${at}.sshKeyPath`, "must be the path of that user's SSH private key."));

@@ -103,6 +103,9 @@ test("the generic driver needs a host per node, each with address, user and an e
     assert.deepEqual(cfg.workers.map(n => n.generic?.address), ["192.168.77.13", "192.168.77.14", "192.168.77.15"]);
     rejects({ machineDriver: "generic", genericHosts: [{ address: "192.168.77.10", sshUser: "", sshKeyPath: "/missing" }] },
         "genericHosts[0].sshUser", /must name the SSH user/);
+    rejects({ machineDriver: "generic", genericHosts: [{ ...host(0), sshUser: "root; reboot" }] }, "genericHosts[0].sshUser",
+        /must be a user name \(letters, digits, '_', '\.', '-', at most 32\), got "root; reboot"\./);
+    rejects({ machineDriver: "generic", genericHosts: [{ ...host(0), sshUser: "-oProxyCommand=x" }] }, "genericHosts[0].sshUser", /must be a user name/);
     rejects({ machineDriver: "generic", genericHosts: [{ address: "192.168.77.10", sshUser: "root", sshKeyPath: "/missing" }] },
         "genericHosts[0].sshKeyPath", /\/missing does not exist/);
     rejects({ machineDriver: "generic", genericHosts: [host(0), host(0)] }, "genericHosts[1].address", /listed twice/);
