@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { accessSync, constants, existsSync, readFileSync, statSync } from "fs";
 import * as path from "path";
 import { inspectFolder } from "../host/binaries";
+import { nearestName } from "./nearest";
 import { Name, RawConfig, SETTINGS } from "./settings";
 import { ClusterConfig, ConfigError, PROJECT, ValidationContext } from "./types";
 import { validateConfig } from "./validate";
@@ -11,19 +12,6 @@ export const KEYS = Object.keys(SETTINGS) as Name[];
 /** Keys whose Pulumi.yaml type is integer, array or object. */
 export const STRUCTURED = new Set(KEYS.filter(key => SETTINGS[key].type !== "string"));
 
-/** Edits (insertions, deletions, substitutions) that turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-        const next = [i];
-        for (let j = 1; j <= b.length; j++) {
-            next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        }
-        row = next;
-    }
-    return row[b.length];
-}
-
 /**
  * One sentence for each name that is not a setting, with the setting it was probably meant to be: a setting misspelt
  * in a stack's config would otherwise be ignored without a word (Pulumi accepts undeclared keys), and the cluster
@@ -31,10 +19,9 @@ function editDistance(a: string, b: string): number {
  */
 export function unknownSettings(names: string[]): string[] {
     return names.filter(name => !(KEYS as string[]).includes(name)).map(name => {
-        const [nearest] = KEYS.map(k => ({ k, d: editDistance(name.toLowerCase(), k.toLowerCase()) }))
-            .filter(({ d }) => d <= 2).sort((a, b) => a.d - b.d);
+        const nearest = nearestName(name, KEYS);
         return `${PROJECT}:${name} is not a setting of this program` +
-            (nearest ? `; did you mean ${PROJECT}:${nearest.k}?` : "; Pulumi.yaml lists the settings.") +
+            (nearest ? `; did you mean ${PROJECT}:${nearest}?` : "; Pulumi.yaml lists the settings.") +
             ` (\`pulumi config rm ${PROJECT}:${name}\` removes it.)`;
     });
 }

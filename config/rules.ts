@@ -8,6 +8,8 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import * as semver from "semver";
 import { HOST_PORTS, NODE_PORT_RANGE } from "../render/flags";
+import * as KUBE_APISERVER_FLAGS from "./kube-apiserver-flags.json";
+import { nearestName } from "./nearest";
 import { Cidr, contains, formatCidr, hostAddress, isIpv4, overlaps, parseCidr, size, subnetCount } from "../render/net";
 import type { Values } from "./settings";
 import {
@@ -383,11 +385,19 @@ const APISERVER_FLAGS_SET_BY: Record<string, string> = {
 };
 
 /** `{flag: value}` without the dashes; numbers and booleans are taken as their text. */
-export const apiServerFlags: Rule<Record<string, unknown>> = flags => {
+export const apiServerFlags: Rule<Record<string, unknown>> = (flags, s) => {
     const reasons: string[] = [];
+    const version = s.kubernetesVersion || PINNED_VERSIONS.kubernetes;
+    const known = (KUBE_APISERVER_FLAGS as Record<string, string[] | undefined>)[version];
     for (const [flag, v] of Object.entries(flags)) {
         if (!/^[a-z][a-z0-9-]*$/.test(flag)) {
             reasons.push(`has the flag "${flag}": give flag names in lower case without the leading dashes, like "event-ttl".`);
+        } else if (known && !known.includes(flag)) {
+            // Else the first controller's apiserver would stop on it, mid-roll.
+            const nearest = nearestName(flag, known);
+            reasons.push(`has "${flag}", which kube-apiserver ${version} does not take` +
+                (nearest ? `; did you mean "${nearest}"?` : " (`kube-apiserver --help` lists its flags).") +
+                " Flags are checked for the releases versions.json pins (config/kube-apiserver-flags.json).");
         } else if (flag in APISERVER_FLAGS_SET_BY) {
             reasons.push(`has "${flag}", which the program sets from ${APISERVER_FLAGS_SET_BY[flag]}: given here it would ` +
                 "override that and leave the apiservers out of step with the rest of the cluster.");

@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as versionsFile from "../versions.json";
 import {
     clusterConfig, ConfigError, KEYS, PINNED_VERSIONS, RawConfig, STRUCTURED, unknownSettings, validateConfig, WORKER_BINARIES,
 } from "../config";
@@ -325,6 +326,27 @@ test("apiServerExtraArgs: flag names without dashes, values as text", () => {
     // Flags the program sets only as defaults stay the user's to override.
     assert.deepEqual(validateConfig({ ...base, apiServerExtraArgs: { "event-ttl": "2h", "authorization-mode": "Node,RBAC,Webhook" } }, ctx)
         .apiServerExtraArgs, { "event-ttl": "2h", "authorization-mode": "Node,RBAC,Webhook" });
+});
+
+test("apiServerExtraArgs: a flag the pinned releases' kube-apiserver does not take is named, with the one it was probably meant to be", () => {
+    const [pinned, previous] = [PINNED_VERSIONS.kubernetes, versionsFile.kubernetesPrevious];
+    rejects({ apiServerExtraArgs: { "event-tll": "2h" } }, "apiServerExtraArgs",
+        new RegExp(`has "event-tll", which kube-apiserver ${pinned.replace(/\./g, "\\.")} does not take; did you mean "event-ttl"\\?`));
+    rejects({ apiServerExtraArgs: { "not-a-flag": "x" } }, "apiServerExtraArgs", /which kube-apiserver .* does not take \(`kube-apiserver --help` lists its flags\)/);
+    rejects({ kubernetesVersion: previous, apiServerExtraArgs: { "not-a-flag": "x" } }, "apiServerExtraArgs",
+        new RegExp(`kube-apiserver ${previous.replace(/\./g, "\\.")} does not take`));
+    // A release without a list (not pinned) is not checked: its apiserver says what it lacks.
+    const unlisted = validateConfig({ ...base, kubernetesVersion: "v1.33.0", apiServerExtraArgs: { "not-a-flag": "x" } }, ctx);
+    assert.deepEqual(unlisted.apiServerExtraArgs, { "not-a-flag": "x" });
+});
+
+test("config/kube-apiserver-flags.json lists the flags of exactly the releases versions.json pins", () => {
+    const listed = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "config", "kube-apiserver-flags.json"), "utf8"));
+    assert.deepEqual(Object.keys(listed).sort(), [versionsFile.kubernetes, versionsFile.kubernetesPrevious].sort(),
+        "bash scripts/apiserver-flags.sh writes it from the toolchain's builds");
+    for (const flags of Object.values(listed) as string[][]) {
+        assert.ok(flags.length > 100 && ["event-ttl", "audit-log-maxsize", "etcd-servers", "v"].every(f => flags.includes(f)));
+    }
 });
 
 test("a name that is not a setting is named, with the setting it was probably meant to be", () => {

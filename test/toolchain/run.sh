@@ -89,6 +89,9 @@ expect "bin-previous/manifest.json lists every worker binary, kubelet at $previo
   const kubelet = m.find((a) => a.name === "kubelet");
   console.log(missing.length === 0 && kubelet.version === process.argv[2] ? "ok" : "missing " + missing + ", kubelet " + kubelet?.version);
 ' "$KDW_PREVIOUS_BINARY_DIR" "$previous"
+# The flags the program checks kube-dumb-way:apiServerExtraArgs against are those the two builds list.
+expect "config/kube-apiserver-flags.json lists the flags kube-apiserver $k8s and $previous take" "as their builds do" \
+  bash "$repo/scripts/apiserver-flags.sh" --check
 expect "kubectl client is $k8s" "Client Version: $k8s" kubectl version --client
 # The build date the toolchain stamps is the release's commit time as the module proxy records it, never empty.
 k8s_time="$(go mod download -json "k8s.io/kubernetes@$k8s" | node -p 'JSON.parse(require("fs").readFileSync(JSON.parse(require("fs").readFileSync(0)).Info)).Time')"
