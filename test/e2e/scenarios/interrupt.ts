@@ -60,14 +60,39 @@ interface CliRun {
     output: string;
     /** Steps started and not finished when the run ended (or was killed). */
     inFlight: string[];
+    /** Processes of the killed run's tree still running 3 s after the kill (none, once it is killed whole). */
+    leftover: string[];
 }
 
 /** Each command's output goes to its own numbered log in .cache/e2e. */
 let commands = 0;
 
+/** Every descendant of a process, by the parent each names in /proc (whatever its process group). */
+function descendants(pid: number): number[] {
+    const parents = new Map<number, number[]>();
+    for (const entry of readdirSync("/proc").filter(e => /^\d+$/.test(e))) {
+        try {
+            const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+        } catch {
+            // gone meanwhile
+        }
+    }
+    const found: number[] = [];
+    for (let queue = [pid]; queue.length > 0;) {
+        const children = parents.get(queue.shift()!) ?? [];
+        found.push(...children);
+        queue.push(...children);
+    }
+    return found;
+}
+
 /**
  * Runs `pulumi <args>` in its own process group, following its engine events; at the kill point, SIGKILL to the whole
- * group (the CLI, the language host, the plugins and every command they started).
+ * tree, as a CI job's timeout ends it: the CLI's group, and every process under the CLI in a group of its own (Pulumi
+ * starts its plugins so, and a SIGKILL to the CLI's group alone left them running, with their SSH sessions and
+ * commands). `leftover` lists what of the tree still ran a few seconds after the kill.
  */
 async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000): Promise<CliRun> {
     const eventLog = path.join(WORK, `${STACK}-events.jsonl`);
@@ -84,11 +109,15 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
     let timedOut = false;
     let read = 0;
     let timer: NodeJS.Timeout | undefined;
+    let tree: number[] = [];
     const killGroup = () => {
-        try {
-            process.kill(-child.pid!, "SIGKILL");
-        } catch {
-            // already gone
+        tree = descendants(child.pid!);
+        for (const target of [-child.pid!, ...tree]) {
+            try {
+                process.kill(target, "SIGKILL");
+            } catch {
+                // already gone
+            }
         }
     };
     const poll = setInterval(() => {
@@ -116,8 +145,29 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
     clearInterval(poll);
     clearTimeout(deadline);
     clearTimeout(timer);
+    const seconds = Math.round((Date.now() - start) / 100) / 10;
+    let leftover: string[] = [];
+    if (tree.length > 0) {
+        await new Promise(resolve => setTimeout(resolve, 3000));
+        // A zombie has ended: only its parent's wait is missing.
+        const running = (pid: number) => {
+            try {
+                const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+                return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+            } catch {
+                return false;
+            }
+        };
+        leftover = tree.filter(running).map(pid => {
+            try {
+                return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim().slice(0, 120)}`;
+            } catch {
+                return "";
+            }
+        }).filter(Boolean);
+    }
     return {
-        code, killed, timedOut, seconds: Math.round((Date.now() - start) / 100) / 10,
+        code, killed, timedOut, seconds, leftover,
         output: readFileSync(log, "utf8"),
         inFlight: events.running().filter(st => st.op !== "same" && isStep(st.type)).map(st => `${st.op} ${st.name}`),
     };
@@ -411,6 +461,7 @@ async function interrupted(of: Group, command: "up" | "destroy", point: KillPoin
         assert.ok(!killedRun.timedOut, `the run timed out (still running after ${killedRun.seconds}s, killed) ` +
             `before the kill point:\n${lastLines(killedRun.output)}`);
         assert.ok(killedRun.killed, `the run ended (code ${killedRun.code}) before the kill point:\n${lastLines(killedRun.output)}`);
+        assert.deepEqual(killedRun.leftover, [], "processes of the killed run still running 3 s after its kill");
         // What the killed run left, read before the lock is released; the lock is released even when reading fails, so
         // that the checks after this one start from a stack they can use.
         const inspected = await Promise.all([storedState(), hostLeftovers(), machines()])
