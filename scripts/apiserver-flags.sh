@@ -12,8 +12,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
 file=config/kube-apiserver-flags.json
 
-# flags BINARY: its long flag names, one a line, sorted.
-flags() { "$1" --help 2>&1 | sed -nE 's/^ +(-[a-z], )?--([a-z0-9-]+).*/\2/p' | sort -u; }
+# flags BINARY: its long flag names, one a line, sorted; not --help and --version, with which it prints and exits
+# instead of serving.
+flags() { "$1" --help 2>&1 | sed -nE 's/^ +(-[a-z], )?--([a-z0-9-]+).*/\2/p' | grep -vxE 'help|version' | sort -u; }
 
 listed=$(mktemp)
 trap 'rm -f "$listed"' EXIT

@@ -346,6 +346,7 @@ test("config/kube-apiserver-flags.json lists the flags of exactly the releases v
         "bash scripts/apiserver-flags.sh writes it from the toolchain's builds");
     for (const flags of Object.values(listed) as string[][]) {
         assert.ok(flags.length > 100 && ["event-ttl", "audit-log-maxsize", "etcd-servers", "v"].every(f => flags.includes(f)));
+        assert.ok(!flags.includes("help") && !flags.includes("version"), "flags with which kube-apiserver exits instead of serving");
     }
 });
 

@@ -16,6 +16,7 @@ import { APISERVER_SCRIPT_LIBRARIES } from "../components/controlPlane";
 import { ETCD_SNAPSHOT_LIBRARY } from "../components/etcdSnapshots";
 import { ETCDCTL_LIBRARY } from "../components/etcdMembership";
 import { VIP_HANDOVER_LIBRARY, vipHandoverProgram } from "../components/apiServerVip";
+import { processTable } from "./processes";
 
 /** A scratch folder, removed when the test process ends. */
 const scratchDirs: string[] = [];
@@ -403,19 +404,8 @@ test("kdw-routes down in a network namespace: our routes, our masquerade rule, t
     assert.deepEqual(readdirSync(`${home}/boot.d`), []);
 });
 
-/** The processes of a process group (from /proc, field pgrp of each stat line). */
-function groupMembers(group: number): { pid: number; cmdline: string }[] {
-    return readdirSync("/proc").filter(d => /^\d+$/.test(d)).flatMap(pid => {
-        try {
-            const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-            const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
-            const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
-            return pgrp === group ? [{ pid: Number(pid), cmdline }] : [];
-        } catch {
-            return []; // the process ended meanwhile
-        }
-    });
-}
+/** The processes of a process group, running or not yet waited for. */
+const groupMembers = (group: number) => processTable().filter(p => p.pgrp === group).map(({ pid, cmdline }) => ({ pid, cmdline }));
 
 async function until<T>(what: string, body: () => T | undefined, seconds = 10): Promise<T> {
     for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline; await new Promise(r => setTimeout(r, 100))) {

@@ -27,6 +27,7 @@ import { engineEvents, resourceName } from "../engineEvents";
 import { assertRejoined, clusterClient } from "../cluster";
 import { eventually, HOSTS_SET_SUFFIX, hostsState, replaceHost, ROOT, run, ssh, WORK } from "../harness";
 import { leftoversOn } from "../leftovers";
+import { descendants, processTable } from "../../processes";
 import { Scenario } from "../scenario";
 import { takeManualSnapshot } from "../objectStore";
 import { machineStorage, objectStore, writeStackConfig } from "../stackConfig";
@@ -67,27 +68,6 @@ interface CliRun {
 /** Each command's output goes to its own numbered log in .cache/e2e. */
 let commands = 0;
 
-/** Every descendant of a process, by the parent each names in /proc (whatever its process group). */
-function descendants(pid: number): number[] {
-    const parents = new Map<number, number[]>();
-    for (const entry of readdirSync("/proc").filter(e => /^\d+$/.test(e))) {
-        try {
-            const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-            parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-        } catch {
-            // gone meanwhile
-        }
-    }
-    const found: number[] = [];
-    for (let queue = [pid]; queue.length > 0;) {
-        const children = parents.get(queue.shift()!) ?? [];
-        found.push(...children);
-        queue.push(...children);
-    }
-    return found;
-}
-
 /**
  * Runs `pulumi <args>` in its own process group, following its engine events; at the kill point, SIGKILL to the whole
  * tree, as a CI job's timeout ends it: the CLI's group, and every process under the CLI in a group of its own (Pulumi
@@ -111,7 +91,7 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
     let timer: NodeJS.Timeout | undefined;
     let tree: number[] = [];
     const killGroup = () => {
-        tree = descendants(child.pid!);
+        tree = descendants(child.pid!).map(p => p.pid);
         for (const target of [-child.pid!, ...tree]) {
             try {
                 process.kill(target, "SIGKILL");
@@ -149,22 +129,7 @@ async function pulumi(args: string[], kill?: KillPoint, timeoutMs = 30 * 60_000)
     let leftover: string[] = [];
     if (tree.length > 0) {
         await new Promise(resolve => setTimeout(resolve, 3000));
-        // A zombie has ended: only its parent's wait is missing.
-        const running = (pid: number) => {
-            try {
-                const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-                return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-            } catch {
-                return false;
-            }
-        };
-        leftover = tree.filter(running).map(pid => {
-            try {
-                return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim().slice(0, 120)}`;
-            } catch {
-                return "";
-            }
-        }).filter(Boolean);
+        leftover = processTable().filter(p => tree.includes(p.pid) && !p.zombie).map(p => `${p.pid} ${p.cmdline.slice(0, 120)}`);
     }
     return {
         code, killed, timedOut, seconds, leftover,
