@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { hostLayout } from "../render/layout";
 import {
     CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_LEFT_OUT, conformanceSelection, ginkgoCliSelection, readDryRun, tallyConformance,
+    NETWORK_POLICY_FOCUS,
     WHOLE_CONFORMANCE_FOCUS,
 } from "./e2e/conformance";
 import {
@@ -227,14 +228,19 @@ test("conformance tallies: every test the run reports counts, matched to the dry
         ["failed: timed out", "timedout: slow", "skipped: skipped by the test itself"]);
 });
 
-test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests, sig-api-machinery's webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods [Conformance] tests, no other; SCTP's skipped, with a reason", () => {
+test("conformance selection: sig-network's [Conformance] tests, sig-api-machinery's webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods [Conformance] tests, no other; the NetworkPolicy tests a selection of their own, SCTP's skipped there with a reason", () => {
     const [focus, skip] = conformanceSelection();
     const focused = new RegExp(focus.replace("--ginkgo.focus=", ""));
     const skipped = new RegExp(skip.replace("--ginkgo.skip=", ""));
     const netpol = "[sig-network] Netpol NetworkPolicy between server and client should support a 'default-deny-ingress' policy [Feature:NetworkPolicy]";
     const sctp = "[sig-network] Netpol [Feature:SCTPConnectivity] [LinuxOnly] NetworkPolicy between server and client using SCTP " +
         "should support a 'default-deny-ingress' policy [Feature:NetworkPolicy]";
-    assert.ok(focused.test(netpol) && !skipped.test(netpol));
+    assert.ok(!focused.test(netpol), "NetworkPolicy tests are NETWORK_POLICY_FOCUS's");
+    const [netpolFocus, netpolSkip] = conformanceSelection(NETWORK_POLICY_FOCUS);
+    const netpolFocused = new RegExp(netpolFocus.replace("--ginkgo.focus=", ""));
+    assert.ok(netpolFocused.test(netpol) && !skipped.test(netpol));
+    assert.ok(!netpolFocused.test("[sig-network] DNS should provide DNS for the cluster [Conformance]"));
+    assert.equal(netpolSkip, skip);
     assert.ok(focused.test("[sig-network] DNS should provide DNS for the cluster [Conformance]"));
     assert.ok(!focused.test("[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] should perform rolling updates and roll backs of template modifications [Conformance]"));
     assert.ok(!focused.test("[sig-node] Container Runtime blackbox test on terminated container should report termination message [Conformance]"));
@@ -252,7 +258,7 @@ test("conformance selection: sig-network's [Conformance] and NetworkPolicy tests
     assert.ok(!focused.test("[sig-api-machinery] AdmissionWebhook [Privileged:ClusterAdmin] should not be conformance"),
         "webhook tests outside the conformance suite");
     assert.ok(!focused.test("[sig-network] Networking should check kube-proxy urls [Feature:Networking-IPv4]"));
-    assert.ok(focused.test(sctp) && skipped.test(sctp), "SCTP's NetworkPolicy tests are selected, then skipped");
+    assert.ok(netpolFocused.test(sctp) && skipped.test(sctp), "SCTP's NetworkPolicy tests are selected, then skipped");
     for (const name of ["[sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]",
         "[sig-apps] Deployment RecreateDeployment should delete old pods and create new ones [Conformance]",
         "[sig-node] Pods should run through the lifecycle of Pods and PodStatus [Conformance]"]) {

@@ -1,13 +1,16 @@
 // Runs a selection of Kubernetes' conformance tests (test/e2e/conformance.ts) against a cluster: Ginkgo's dry run of
 // the selection counts them (nothing runs), then the Ginkgo CLI runs the same selection over several e2e.test
 // processes and merges their reports, which are tallied against the dry run. The standards suite runs its selection
-// so; the whole-conformance scenario runs the whole suite.
+// so; the whole-conformance and netpol-conformance scenarios (conformanceScenario) run the whole suite and the
+// NetworkPolicy tests.
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
-import { CONFORMANCE_CANNOT_PASS_HERE, ConformanceTally, conformanceSelection, DryRun, ginkgoCliSelection, readDryRun, tallyConformance } from "./conformance";
-import { hostsState, requireEnv } from "./harness";
+import { CONFORMANCE_CANNOT_PASS_HERE, CONFORMANCE_PROCS, ConformanceTally, conformanceSelection, DryRun, ginkgoCliSelection, readDryRun, tallyConformance } from "./conformance";
+import { clusterStack, kubeconfigPath } from "./e2eCluster";
+import { hostsState, requireEnv, WORK } from "./harness";
+import { Scenario } from "./scenario";
 
 /** Runs a program with its output to a log file (the conformance run prints megabytes); resolves with its exit code. */
 function runLogged(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<number> {
@@ -90,4 +93,26 @@ export function assertEveryTestPassed(run: Pick<ConformanceRun, "tally" | "code"
     assert.deepEqual(unexplained.map(t => t.name), [], "skipped without a reason listed in CONFORMANCE_CANNOT_PASS_HERE");
     assert.equal(tally.passed, tally.selected, line);
     assert.equal(code, 0, `e2e.test exited ${code}`);
+}
+
+/**
+ * A scenario of one check: the selection `focus` run on the e2e cluster of the set of test hosts (3+3, a controller
+ * and a worker of the boot2docker kind), brought up if there is none; every test Ginkgo's dry run selects must run
+ * and pass. Its tally and every test that did not pass, with why, are in .cache/e2e/<name>.json; its run's reports in
+ * .cache/e2e/<name>/.
+ */
+export function conformanceScenario(name: string, opts: { title: string; focus: string; timeoutMinutes: number }): void {
+    const report = new Scenario(name);
+    report.run(async () => {
+        await clusterStack(report);
+        await report.check(`${opts.title}: every test Ginkgo's dry run selects ran and passed`, async () => {
+            const run = await runConformance({
+                kubeconfigPath, focus: opts.focus, procs: CONFORMANCE_PROCS, dir: path.join(WORK, name), timeoutMinutes: opts.timeoutMinutes,
+            });
+            report.timings.dryRun = { willRun: run.dryRun.willRun, total: run.dryRun.total };
+            report.timings.conformance = run.tally;
+            assertEveryTestPassed(run);
+            return `${tallyLine(run.tally)} in ${run.tally.seconds}s (dry run: Ran ${run.dryRun.willRun} of ${run.dryRun.total} Specs)`;
+        });
+    });
 }

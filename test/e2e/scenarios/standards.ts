@@ -1,5 +1,5 @@
 // The cluster measured against the standards: Kubernetes' own conformance tests of sig-network (DNS, Services,
-// networking, NetworkPolicy), of admission and conversion webhooks and of the service-account issuer's discovery (the
+// networking; its NetworkPolicy tests are the netpol-conformance scenario's), of admission and conversion webhooks and of the service-account issuer's discovery (the
 // e2e.test binary of the pinned release) and the CIS Kubernetes Benchmark (kube-bench) on a controller
 // and a worker of each host kind and, for its policies, through the API; on the e2e cluster of the set of test hosts (3+3,
 // a controller and a worker of the boot2docker kind), brought up if there is none; the suite's destroy scenario removes
@@ -353,7 +353,7 @@ async function main() {
         "apiservers (CIS 3.2.1, 3.2.2)", auditLogRecords);
     // No host is lost meanwhile, so the address must not move: a move resets every connection clients hold to it.
     const leaseBefore = await vipLease().catch((err: Error) => `not read: ${err.message}`);
-    await report.check(`conformance: sig-network [Conformance] and [Feature:NetworkPolicy] tests; sig-api-machinery's ` +
+    await report.check(`conformance: sig-network [Conformance] tests; sig-api-machinery's ` +
         "webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods " +
         `[Conformance] tests (e2e.test ${versions.kubernetes}): every test ` +
         "Ginkgo's dry run selects ran and passed, and no other", conformance);
