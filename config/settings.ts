@@ -33,7 +33,7 @@ export interface Setting<T extends Type = Type> {
 const kind = <T extends Type>(type: T, shape: string) =>
     (value: ValueOf<T>, description: string, ...rules: Rule<ValueOf<T>>[]): Setting<T> =>
         ({ type, default: value, description, shape, rules });
-const integer = kind("integer", "must be a whole number");
+const integer = kind("integer", "must be a whole number of at most 15 digits");
 const text = kind("string", "must be a string");
 
 export const SETTINGS = {
@@ -126,8 +126,8 @@ export const SETTINGS = {
         "a tenth of certValidityHours. Set it to certValidityHours for one `up` to re-issue every leaf certificate now.",
         atLeast(0), withinLifetime),
     drainTimeoutSeconds: integer(300,
-        "How long draining a worker before it changes may take, at least 10 (evictions respect " +
-        "PodDisruptionBudgets); past it the worker's roll fails and the worker stays cordoned.", atLeast(10)),
+        "How long draining a worker before it changes may take, 10 to 86400 (a day; evictions respect " +
+        "PodDisruptionBudgets); past it the worker's roll fails and the worker stays cordoned.", between(10, 86400)),
     kubeletEvictionHard: kind("object",
         'must be an object of eviction signals and thresholds, like {"imagefs.available": "5%"}')({},
         'The kubelets\' hard eviction thresholds, {signal: threshold} such as {"imagefs.available": "5%"}; empty for ' +
@@ -173,8 +173,8 @@ export const SETTINGS = {
         "Minutes between the snapshots each controller takes of its etcd member (every 6 hours, as k3s and RKE2); 0 for " +
             "none on a schedule. One is also taken before every roll of etcd or the control plane. Each is verified " +
             "(etcdutl snapshot status) and kept with its sha256 on the controller (/var/lib/kdw/etcd-snapshots; " +
-            "/var/lib/boot2docker/kdw/data/etcd-snapshots on boot2docker).",
-        atLeast(0)),
+            "/var/lib/boot2docker/kdw/data/etcd-snapshots on boot2docker). At most 525600 (a year).",
+        between(0, 525600)),
     etcdSnapshotKeep: integer(5,
         "How many snapshots each controller keeps, on its disk and in etcdSnapshotStore: the newest.", atLeast(1)),
     etcdSnapshotStore: kind("object",

@@ -10,8 +10,12 @@ import {
     SecretsEncryption, ValidationContext,
 } from "./types";
 
+/** The largest whole number a setting takes: 15 digits. */
+export const MAX_INTEGER = 999_999_999_999_999;
+
 const IS: Record<Type, (value: unknown) => boolean> = {
-    integer: value => typeof value === "number" && Number.isInteger(value),
+    // JavaScript holds whole numbers exactly up to 2^53; beyond 15 digits one prints as 1e+21, which no host script reads.
+    integer: value => typeof value === "number" && Number.isInteger(value) && Math.abs(value) <= MAX_INTEGER,
     string: value => typeof value === "string",
     "string[]": value => Array.isArray(value) && value.every(v => typeof v === "string"),
     "object[]": value => Array.isArray(value), // each entry has its own rule (genericHosts: hostEntries)

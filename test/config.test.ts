@@ -54,6 +54,10 @@ test("zero controllers or zero workers are rejected", () => {
 test("non-integer counts are rejected", () => {
     rejects({ workers: 2.5 }, "workers", /whole number/);
     rejects({ workers: "three" }, "workers", /whole number/);
+    // Beyond 15 digits JavaScript prints a number as 1e+21, which reaches a host script as that text.
+    rejects({ workers: 1e21 }, "workers", /must be a whole number of at most 15 digits, got 1e\+21\./);
+    rejects({ etcdSnapshotKeep: 2 ** 60 }, "etcdSnapshotKeep", /at most 15 digits/);
+    assert.equal(validateConfig({ ...base, etcdSnapshotKeep: 999_999_999_999_999 }, ctx).etcdSnapshots.keep, 999_999_999_999_999);
 });
 
 test("more workers than /24s in the cluster CIDR are rejected", () => {
@@ -300,10 +304,12 @@ test("Pulumi.yaml declares every key the program reads, and JSON is parsed for e
     assert.deepEqual([...declared].filter(([, type]) => type !== "string").map(([k]) => k).sort(), [...STRUCTURED].sort());
 });
 
-test("drainTimeoutSeconds: 300 s by default, at least 10", () => {
+test("drainTimeoutSeconds: 300 s by default, 10 to 86400", () => {
     assert.equal(validateConfig(base, ctx).drainTimeoutSeconds, 300);
     assert.equal(validateConfig({ ...base, drainTimeoutSeconds: 60 }, ctx).drainTimeoutSeconds, 60);
-    rejects({ drainTimeoutSeconds: 5 }, "drainTimeoutSeconds", /at least 10/);
+    rejects({ drainTimeoutSeconds: 5 }, "drainTimeoutSeconds", /must be between 10 and 86400, got 5\./);
+    rejects({ drainTimeoutSeconds: 86401 }, "drainTimeoutSeconds", /must be between 10 and 86400, got 86401\./);
+    assert.equal(validateConfig({ ...base, drainTimeoutSeconds: 86400 }, ctx).drainTimeoutSeconds, 86400);
     rejects({ drainTimeoutSeconds: "long" }, "drainTimeoutSeconds", /whole number/);
 });
 
@@ -448,7 +454,8 @@ test("etcd snapshots: every 6 hours, 5 kept, no object store by default; a store
         store: { endpoint: "https://s3.example.com:9000", bucket: "etcd", region: "us-east-1", prefix: "kube-dumb-way-lab", accessKeyId: "AKID", secretAccessKey: "s3cr3t" },
     });
     rejects({ etcdSnapshotKeep: 0 }, "etcdSnapshotKeep", /at least 1/);
-    rejects({ etcdSnapshotEveryMinutes: -1 }, "etcdSnapshotEveryMinutes", /at least 0/);
+    rejects({ etcdSnapshotEveryMinutes: -1 }, "etcdSnapshotEveryMinutes", /must be between 0 and 525600, got -1\./);
+    rejects({ etcdSnapshotEveryMinutes: 525601 }, "etcdSnapshotEveryMinutes", /between 0 and 525600/);
 });
 
 test("etcdSnapshotStore: each wrong field named with what it takes, before anything is made", () => {
