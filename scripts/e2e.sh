@@ -20,7 +20,8 @@ images=()
 for name in "$@"; do
     case "$name" in
     # The conformance tests' own images.
-    standards | standards+restore+resize | conformance | whole-conformance | netpol | netpol-conformance) images+=(conformance) ;;
+    standards | standards-but-netpol | standards+restore+resize | conformance | whole-conformance | netpol | netpol-conformance)
+        images+=(conformance) ;;
     # The control plane at the previous minor, which the upgrade starts from.
     upgrade) images+=(previous) ;;
     esac

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { run, test } from "node:test";
 import { ssh, TestHost } from "./e2e/harness";
 import { summaryReporter, Tally } from "./e2e/reporter";
-import { SUITES } from "./e2e/run";
+import { scenariosOf, SUITES } from "./e2e/run";
 
 const fixture = (name: string) => path.join(__dirname, "fixtures", "scenarios", `${name}.js`);
 
@@ -57,6 +57,38 @@ test("every scenario of every suite has its file, and no scenario file belongs t
     }
     const files = require("node:fs").readdirSync(dir).filter((f: string) => f.endsWith(".js")).map((f: string) => f.slice(0, -3));
     assert.deepEqual(files.filter((f: string) => !listed.includes(f)), []);
+});
+
+/**
+ * The e2e runs one of .ci/run's lanes makes (`npm run e2e -- <names>` and `npm run e2e:<suite>`), in order, in the
+ * branch of its function that the default run (`else`) or `--full` (`then`) takes; each run's scenarios.
+ */
+function ciLane(lane: string, branch: "then" | "else"): string[][] {
+    const ci = readFileSync(path.join(__dirname, "..", "..", ".ci", "run"), "utf8");
+    const body = new RegExp(`\\n${lane}\\(\\) \\{\\n([\\s\\S]*?)\\n\\}\\n`).exec(ci)?.[1];
+    assert.ok(body, `.ci/run has no function ${lane}`);
+    const [then, otherwise] = body.split(/\n {4}else\n/);
+    assert.ok(otherwise, `${lane}: no "else" between --full's runs and the default run's`);
+    const part = branch === "then" ? then : otherwise.split(/\n {4}fi\n/)[0];
+    // `npm run e2e` alone runs the e2e suite.
+    return [...part.matchAll(/npm run e2e(?: -- ([^|&;]+?)|:([a-z]+))?\s*\|\|/g)]
+        .map(([, names, suite]) => scenariosOf(names ? names.trim().split(/\s+/) : suite ? [suite] : []));
+}
+
+test("CI's default lanes: every scenario of the e2e suite, the restore and the standards' own scenario run, each lane's " +
+    "cluster is destroyed once, at the lane's end, and no run in between destroys the cluster the next one takes over", () => {
+    for (const lane of ["lane_e2e", "lane_recovery_standards"]) {
+        const runs = ciLane(lane, "else");
+        assert.ok(runs.length > 0, `${lane}: no e2e run in the default branch`);
+        const scenarios = runs.flat();
+        assert.deepEqual(scenarios.filter(s => s === "destroy").length, 1, `${lane}: ${runs.map(r => r.join(" ")).join(" | ")}`);
+        assert.equal(scenarios.at(-1), "destroy", `${lane}: ${scenarios.join(" ")}`);
+    }
+    const both = [...ciLane("lane_e2e", "else"), ...ciLane("lane_recovery_standards", "else")].flat();
+    assert.deepEqual([...SUITES.e2e, "restore", "standards"].filter(s => !both.includes(s)), []);
+    // What `--full` runs besides.
+    const full = [...ciLane("lane_e2e", "then"), ...ciLane("lane_recovery_standards", "then")].flat();
+    assert.deepEqual([...SUITES.e2e, "restore", "resize", "standards", "netpol-conformance", "upgrade"].filter(s => !full.includes(s)), []);
 });
 
 /** A stand-in `ssh` first on PATH that fails as `failures` say (status and stderr), one per call, then prints "ran". */

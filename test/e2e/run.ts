@@ -21,6 +21,11 @@ export const SUITES: Record<string, string[]> = {
     // other lane on the other set's cluster, after the restore and before the standards suite, so that the lanes end
     // together.
     "e2e-but-renewal": E2E.filter(name => name !== "renewal"),
+    // Its other lane: the restore, then on the cluster it leaves the renewal, then the standards suite but its
+    // NetworkPolicy tests, which destroys it (a name given to the runner is a suite's before it is a scenario's:
+    // `restore` and `standards` alone are suites that end in `destroy`).
+    "restore+renewal": ["restore", "renewal"],
+    "standards-but-netpol": ["standards", "destroy"],
     restore: ["restore", "destroy"],
     // The control plane resized 3→5→3 on the e2e cluster.
     resize: ["resize", "destroy"],
@@ -32,8 +37,8 @@ export const SUITES: Record<string, string[]> = {
     // The three on one cluster, one up and one destroy (neither the restore nor the resize needs a cluster of its own;
     // each leaves it 3+3).
     "standards+restore+resize": ["standards", "netpol-conformance", "restore", "resize", "destroy"],
-    // CI's, cold: the restore and the resize while the toolchain builds what the standards suite needs, which then runs
-    // on the cluster they leave and destroys it (`standards`).
+    // CI's (--full): the restore and the resize while the toolchain builds what the standards suite needs, which then
+    // runs on the cluster they leave and destroys it (`standards`).
     "restore+resize": ["restore", "resize"],
     upgrade: ["upgrade"],
     // Six VMs made by docker-machine's qemu driver (issue 24); its own stack and network, the registry of a hosts set.
@@ -43,9 +48,11 @@ export const SUITES: Record<string, string[]> = {
 
 const scenarioFile = (name: string) => path.join(__dirname, "scenarios", `${name}.js`);
 
+/** The scenarios a run of these suite or scenario names runs, in order: a suite's name stands for its scenarios. */
+export const scenariosOf = (asked: string[]): string[] => (asked.length > 0 ? asked : ["e2e"]).flatMap(n => SUITES[n] ?? [n]);
+
 function main(): void {
-    const asked = process.argv.slice(2);
-    const names = (asked.length > 0 ? asked : ["e2e"]).flatMap(n => SUITES[n] ?? [n]);
+    const names = scenariosOf(process.argv.slice(2));
     const unknown = names.filter(n => !existsSync(scenarioFile(n)));
     if (unknown.length > 0) {
         const known = Object.entries(SUITES).map(([suite, scenarios]) => `${suite} (${scenarios.join(", ")})`).join("; ");
