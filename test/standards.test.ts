@@ -214,18 +214,26 @@ test("conformance tallies: every test the run reports counts, matched to the dry
     });
     const all = JSON.stringify([{ SpecReports: [spec(dry.names[0], "passed"), spec(dry.names[1], "passed"), spec(dry.names[2], "passed"),
         spec("[sig-storage] D", "skipped")] }]);
-    const good = tallyConformance(all, dry);
+    const focus = String.raw`\[sig-network\].*\[Conformance\]`;
+    const good = tallyConformance(all, dry, focus);
     assert.deepEqual([good.selected, good.ran, good.passed, good.failed, good.skipped, good.missing, good.unexpected],
         [3, 3, 3, 0, 0, [], []]);
     // A narrower run agrees with itself no more: what the dry run selected and the run lacks is missing.
-    const narrow = tallyConformance(JSON.stringify([{ SpecReports: [spec(dry.names[0], "passed")] }]), dry);
+    const narrow = tallyConformance(JSON.stringify([{ SpecReports: [spec(dry.names[0], "passed")] }]), dry, focus);
     assert.deepEqual([narrow.ran, narrow.passed, narrow.missing], [1, 1, dry.names.slice(1)]);
     // A test outside the selection that ran counts too, and is named; a failure and a test that skipped itself are told.
     const mixed = tallyConformance(JSON.stringify([{ SpecReports: [spec(dry.names[0], "failed", "timed out\nmore"),
-        spec(dry.names[1], "timedout", "slow"), spec(dry.names[2], "skipped"), spec("[sig-apps] E", "passed")] }]), dry);
+        spec(dry.names[1], "timedout", "slow"), spec(dry.names[2], "skipped"), spec("[sig-apps] E", "passed")] }]), dry, focus);
     assert.deepEqual([mixed.ran, mixed.passed, mixed.failed, mixed.skipped, mixed.unexpected], [3, 1, 2, 1, ["[sig-apps] E"]]);
     assert.deepEqual(mixed.notPassing.map(t => `${t.state}: ${t.why}`),
         ["failed: timed out", "timedout: slow", "skipped: skipped by the test itself"]);
+    // A test that cannot pass here (SCTP) counts as skipped, with its reason, only where the focus selects it: the
+    // report lists every test of the binary.
+    const sctp = "[sig-network] Netpol [Feature:SCTPConnectivity] should enforce policy [Feature:NetworkPolicy]";
+    const withSctp = JSON.stringify([{ SpecReports: [...dry.names.map(n => spec(n, "passed")), spec(sctp, "skipped")] }]);
+    assert.equal(tallyConformance(withSctp, dry, focus).skipped, 0, "outside the focus");
+    const netpol = tallyConformance(withSctp, dry, `${focus}|\\[Feature:NetworkPolicy\\]`);
+    assert.deepEqual([netpol.skipped, netpol.notPassing[0]?.why.startsWith("the test hosts share")], [1, true]);
 });
 
 test("conformance selection: sig-network's [Conformance] tests, sig-api-machinery's webhook and aggregator, sig-auth's issuer discovery, sig-apps' Deployment and ReplicaSet, sig-node's Pods [Conformance] tests, no other; the NetworkPolicy tests a selection of their own, SCTP's skipped there with a reason", () => {

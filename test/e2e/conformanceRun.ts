@@ -62,7 +62,7 @@ export async function runConformance(opts: { kubeconfigPath: string; focus: stri
         `--kubeconfig=${kubeconfigPath}`, "--provider=skeleton", `--report-dir=${dir}`],
     log, env, (opts.timeoutMinutes + 30) * 60_000);
     const tally: ConformanceTally = {
-        ...tallyConformance(readFileSync(path.join(dir, "ginkgo.json"), "utf8"), dryRun),
+        ...tallyConformance(readFileSync(path.join(dir, "ginkgo.json"), "utf8"), dryRun, focus),
         seconds: Math.round((Date.now() - start) / 1000),
     };
     const line = `${tally.passed} passed, ${tally.failed} failed, ${tally.skipped} skipped of ${tally.selected} selected`;
