@@ -11,7 +11,7 @@ import {
 } from "./types";
 
 /** The largest whole number a setting takes: 15 digits. */
-export const MAX_INTEGER = 999_999_999_999_999;
+const MAX_INTEGER = 999_999_999_999_999;
 
 const IS: Record<Type, (value: unknown) => boolean> = {
     // JavaScript holds whole numbers exactly up to 2^53; beyond 15 digits one prints as 1e+21, which no host script reads.

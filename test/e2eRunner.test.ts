@@ -78,12 +78,12 @@ function ciLane(lane: string, branch: "then" | "else"): string[][] {
 /** Scenarios that make and remove stacks of their own, not the set's e2e cluster. */
 const OWN_STACKS = ["interrupt", "upgrade", "vms"];
 
-test("CI's default lanes: every scenario of the e2e suite, the restore, the standards' own scenario and the interrupted " +
-    "runs run; each lane's e2e cluster is destroyed once, after the last scenario on it, and no run in between destroys " +
-    "the cluster the next one takes over", () => {
-    for (const lane of ["lane_e2e", "lane_recovery_standards"]) {
-        const runs = ciLane(lane, "else");
-        assert.ok(runs.length > 0, `${lane}: no e2e run in the default branch`);
+test("CI's lanes, default and --full: every scenario of the e2e suite, the restore, the standards' own scenario and the " +
+    "interrupted runs run; each lane's e2e cluster is destroyed once, after the last scenario on it, and no run in " +
+    "between destroys the cluster the next one takes over", () => {
+    for (const [lane, branch] of ["lane_e2e", "lane_recovery_standards"].flatMap(l => [[l, "else"], [l, "then"]] as const)) {
+        const runs = ciLane(lane, branch);
+        assert.ok(runs.length > 0, `${lane}: no e2e run in the ${branch === "else" ? "default" : "--full"} branch`);
         const scenarios = runs.flat().filter(s => !OWN_STACKS.includes(s));
         assert.deepEqual(scenarios.filter(s => s === "destroy").length, 1, `${lane}: ${runs.map(r => r.join(" ")).join(" | ")}`);
         assert.equal(scenarios.at(-1), "destroy", `${lane}: ${scenarios.join(" ")}`);

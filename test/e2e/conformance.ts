@@ -18,7 +18,7 @@ export const CONFORMANCE_FOCUS = [
 
 /**
  * sig-network's NetworkPolicy tests (Netpol, [Feature:NetworkPolicy]: what a policy must allow and deny, probed between
- * pods of three namespaces on every worker), a suite of their own (`npm run e2e:netpol`, and in `.ci/full`): on the
+ * pods of three namespaces on every worker), a suite of their own (`npm run e2e:netpol`, and in `.ci/run --full`): on the
  * machine of 2026-12-06 they were two thirds of the conformance run's time (4794 of 7583 Ginkgo process-seconds), more
  * than CI's 90 minutes leave once every other suite has run. The e2e suite's own NetworkPolicy check (a default-deny
  * and an allow policy on every worker) runs in CI.

@@ -11,7 +11,7 @@ import { summaryReporter, Tally } from "./reporter";
  * first that needs it brings it up (scenarios/e2eCluster.ts), so each also runs alone; `destroy` takes it down. The
  * standards, restore and resize suites run on the same kind of cluster (stack `e2e-<set>` on another set of test
  * hosts), so the three can run on one cluster: `standards+restore+resize` in one run, or, as CI does in a lane of its
- * own, `restore+resize` and then `standards` on the cluster it leaves.
+ * own with `--full`, `restore+resize` and then `standards` on the cluster it leaves.
  */
 const E2E = ["bad-config", "up", "cluster", "routes", "scale", "vip-loss", "reboot", "recovery", "snapshots", "renewal", "destroy"];
 
@@ -31,7 +31,8 @@ export const SUITES: Record<string, string[]> = {
     resize: ["resize", "destroy"],
     // Hours: not in CI (docs/testing.md has its tally). Kubernetes' whole conformance suite on the e2e cluster.
     conformance: ["whole-conformance", "destroy"],
-    // CI runs `standards destroy`: the NetworkPolicy tests do not fit its 90 minutes (conformance.ts, NETWORK_POLICY_FOCUS).
+    // CI's default run takes `standards-but-netpol`: the NetworkPolicy tests do not fit its 90 minutes (conformance.ts,
+    // NETWORK_POLICY_FOCUS).
     standards: ["standards", "netpol-conformance", "destroy"],
     netpol: ["netpol-conformance", "destroy"],
     // The three on one cluster, one up and one destroy (neither the restore nor the resize needs a cluster of its own;

@@ -1,8 +1,8 @@
 // sig-network's NetworkPolicy tests of the pinned release's e2e.test ([Feature:NetworkPolicy]: what a policy must allow
 // and deny, probed between pods of three namespaces on every worker; kube-router's policy controller enforces them),
 // on the e2e cluster of the set of test hosts, brought up if there is none. In the standards suite after its own
-// selection; not in CI's default run, whose 90 minutes they do not fit on a machine of this kind (`.ci/full` runs them;
-// docs/testing.md).
+// selection; not in CI's default run, whose 90 minutes they do not fit on a machine of this kind (`.ci/run --full`
+// runs them; docs/testing.md).
 //
 //   source scripts/env.sh && npm run hosts:up -- 7 --boot2docker 2,5 && npm run e2e:netpol
 import * as path from "node:path";

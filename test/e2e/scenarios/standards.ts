@@ -1,5 +1,6 @@
 // The cluster measured against the standards: Kubernetes' own conformance tests of sig-network (DNS, Services,
-// networking; its NetworkPolicy tests are the netpol-conformance scenario's), of admission and conversion webhooks and of the service-account issuer's discovery (the
+// networking; its NetworkPolicy tests are the netpol-conformance scenario's), of admission and conversion webhooks
+// and of the service-account issuer's discovery (the
 // e2e.test binary of the pinned release) and the CIS Kubernetes Benchmark (kube-bench) on a controller
 // and a worker of each host kind and, for its policies, through the API; on the e2e cluster of the set of test hosts (3+3,
 // a controller and a worker of the boot2docker kind), brought up if there is none; the suite's destroy scenario removes
